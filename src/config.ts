@@ -1,0 +1,146 @@
+// Configuration: every environment variable of DESIGN §6, read and validated once at start.
+// A bad value stops the process with a message naming the variable and what it accepts.
+// Worker threads never read process.env: they get the parts of this object they need.
+
+import os from 'node:os';
+import {z} from 'zod';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `at least ${min}`).max(max, `at most ${max}`));
+
+const port = int(0, 65535);
+const ms = (min = 0) => int(min, 24 * 3600 * 1000);
+
+const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const schema = z
+  .object({
+    PORT: port.default(8000),
+    HOST: z.string().trim().min(1).default('0.0.0.0'),
+    ACTOR_POOL_SIZE: int(1, 256).optional(),
+    MAX_BATCH_SIZE: int(1, 100_000).default(32),
+    MAX_WAIT_MS: ms().default(20),
+    MAX_CONCURRENT_BATCHES: int(0, 1_000_000).default(0),
+    BACKEND_URL: z
+      .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
+      .optional(),
+    BACKEND_LATENCY_MIN_MS: ms().default(3000),
+    BACKEND_LATENCY_MAX_MS: ms().default(7000),
+    BACKEND_TIMEOUT_MS: ms(1).default(15_000),
+    BACKEND_RETRIES: int(0, 100).default(2),
+    BACKEND_PORT: port.default(9000),
+    REQUEST_TIMEOUT_MS: ms(1).default(30_000),
+    MAX_BODY_BYTES: int(2, 1 << 30).default(1_048_576),
+    MAX_AGENTS_PER_REQUEST: int(1, 1_000_000).default(256),
+    MAX_VECTOR_LENGTH: int(1, 10_000_000).default(4096),
+    MAX_MAILBOXES: int(1, 1_000_000).default(1024),
+    MAX_PENDING_PER_MAILBOX: int(1).default(10_000),
+    MAX_PENDING_TOTAL: int(1).default(100_000),
+    API_KEYS: z
+      .string()
+      .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
+      .optional(),
+    SHUTDOWN_TIMEOUT_MS: ms(0).default(15_000),
+    LOG_LEVEL: z.enum(levels, `one of ${levels.join(', ')}`).default('info'),
+  })
+  .refine((c) => c.BACKEND_LATENCY_MIN_MS <= c.BACKEND_LATENCY_MAX_MS, {
+    path: ['BACKEND_LATENCY_MAX_MS'],
+    message: 'must be at least BACKEND_LATENCY_MIN_MS',
+  });
+
+export interface BatchingOptions {
+  /** Rows per backend call. */
+  readonly maxBatchSize: number;
+  /** Longest wait of the oldest pending row before its batch is cut. */
+  readonly maxWaitMs: number;
+  /** Backend calls in flight per key; 0 = unlimited. */
+  readonly maxConcurrentBatches: number;
+}
+
+export type BackendOptions =
+  | {readonly kind: 'simulated'; readonly latencyMinMs: number; readonly latencyMaxMs: number}
+  | {
+      readonly kind: 'http';
+      readonly url: string;
+      readonly timeoutMs: number;
+      readonly retries: number;
+    };
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly poolSize: number;
+  readonly batching: BatchingOptions;
+  readonly backend: BackendOptions;
+  readonly backendPort: number;
+  readonly latencyMinMs: number;
+  readonly latencyMaxMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly maxAgentsPerRequest: number;
+  readonly maxVectorLength: number;
+  readonly maxMailboxes: number;
+  readonly maxPendingPerMailbox: number;
+  readonly maxPendingTotal: number;
+  /** Bearer tokens accepted on /predict; empty = open. */
+  readonly apiKeys: readonly string[];
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: (typeof levels)[number];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Parses the environment once. Empty strings count as unset. Throws ConfigError listing every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const present: Env = {};
+  for (const name of Object.keys(schema.shape)) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') present[name] = value;
+  }
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const got = present[name] === undefined ? '' : ` (got ${JSON.stringify(present[name])})`;
+      return `  ${name}: ${issue.message}${got}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const backend: BackendOptions = e.BACKEND_URL
+    ? {kind: 'http', url: e.BACKEND_URL, timeoutMs: e.BACKEND_TIMEOUT_MS, retries: e.BACKEND_RETRIES}
+    : {kind: 'simulated', latencyMinMs: e.BACKEND_LATENCY_MIN_MS, latencyMaxMs: e.BACKEND_LATENCY_MAX_MS};
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    poolSize: e.ACTOR_POOL_SIZE ?? Math.max(1, os.availableParallelism() - 1),
+    batching: Object.freeze({
+      maxBatchSize: e.MAX_BATCH_SIZE,
+      maxWaitMs: e.MAX_WAIT_MS,
+      maxConcurrentBatches: e.MAX_CONCURRENT_BATCHES,
+    }),
+    backend: Object.freeze(backend),
+    backendPort: e.BACKEND_PORT,
+    latencyMinMs: e.BACKEND_LATENCY_MIN_MS,
+    latencyMaxMs: e.BACKEND_LATENCY_MAX_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    maxAgentsPerRequest: e.MAX_AGENTS_PER_REQUEST,
+    maxVectorLength: e.MAX_VECTOR_LENGTH,
+    maxMailboxes: e.MAX_MAILBOXES,
+    maxPendingPerMailbox: e.MAX_PENDING_PER_MAILBOX,
+    maxPendingTotal: e.MAX_PENDING_TOTAL,
+    apiKeys: Object.freeze(e.API_KEYS ?? []),
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  });
+}

@@ -1,0 +1,225 @@
+// The Koa front end: request id, error shaping, auth, body parsing, validation, then the
+// coordinator. Handlers throw HttpErrors; one middleware turns every error into the contract's
+// body, and logs one line per request.
+
+import {createHash, randomUUID, timingSafeEqual} from 'node:crypto';
+import Koa from 'koa';
+import type {Context, Next} from 'koa';
+import Router from '@koa/router';
+import bodyParser from 'koa-bodyparser';
+import type {Logger} from 'pino';
+import type {Config} from '../config.ts';
+import {Errors, HttpError} from '../errors.ts';
+import type {AgentOutcome, Coordinator} from '../coordinator/coordinator.ts';
+import {createSchemas, parsePredictRequest} from './schemas.ts';
+import type {AgentResult, PredictResponse, Schemas} from './schemas.ts';
+
+export type Readiness = 'starting' | 'ready' | 'draining';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly coordinator: Coordinator;
+  readonly log: Logger;
+  /** Read on every request: the service flips it while starting and draining. */
+  readonly readiness: () => Readiness;
+}
+
+interface State {
+  requestId: string;
+  log: Logger;
+  agents?: number;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
+
+const securityHeaders = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
+export function createApp(deps: AppDeps): Koa<State> {
+  const {config, coordinator, log} = deps;
+  const schemas = createSchemas(config);
+  const app = new Koa<State>();
+  app.proxy = false;
+  // Errors are logged by our middleware; Koa's own handler would print them to stderr.
+  app.silent = true;
+
+  app.use(requestScope(log));
+  app.use(errorShape());
+
+  const router = new Router<State>();
+  router.get('/healthz', (ctx) => {
+    ctx.body = {status: 'ok'};
+  });
+  router.get('/readyz', (ctx) => {
+    const readiness = deps.readiness();
+    ctx.status = readiness === 'ready' ? 200 : 503;
+    ctx.body = {status: readiness};
+  });
+  router.post(
+    '/predict',
+    ready(deps.readiness),
+    authorize(config.apiKeys),
+    jsonOnly(),
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: String(config.maxBodyBytes),
+      strict: true,
+      // A "__proto__" agent id is valid JSON and a valid id: keep it as an own key (it is only
+      // ever read with Object.keys and written with Object.fromEntries) instead of refusing it.
+      ...{onProtoPoisoning: 'ignore'},
+      onerror: (error: Error & {status?: number; type?: string}) => {
+        throw translateParserError(error, config.maxBodyBytes);
+      },
+    }),
+    predict(coordinator, schemas, config),
+  );
+
+  app.use(router.routes());
+  app.use(
+    router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => Errors.methodNotAllowed('the methods in the Allow header'),
+      notImplemented: () => new HttpError(501, 'not_implemented', 'method not implemented'),
+    }),
+  );
+  return app;
+}
+
+/** Request id (echoed or generated), security headers, one log line per request. */
+function requestScope(log: Logger) {
+  return async (ctx: Context & {state: State}, next: Next) => {
+    const started = performance.now();
+    const given = ctx.get('X-Request-Id');
+    const requestId = requestIdPattern.test(given) ? given : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = log.child({requestId});
+    ctx.set('X-Request-Id', requestId);
+    ctx.set(securityHeaders);
+    try {
+      await next();
+    } finally {
+      ctx.state.log.info(
+        {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          agents: ctx.state.agents,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        },
+        'request',
+      );
+    }
+  };
+}
+
+/** Every error becomes `{error: {code, message, details?}}`; unexpected ones say only internal_error. */
+function errorShape() {
+  return async (ctx: Context & {state: State}, next: Next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body == null) throw Errors.notFound();
+    } catch (error) {
+      if (error instanceof HttpError) {
+        ctx.status = error.status;
+        ctx.set(error.headers);
+        ctx.body = {error: {code: error.code, message: error.message, ...(error.details && {details: error.details})}};
+        return;
+      }
+      ctx.state.log.error({err: error}, 'unhandled error');
+      ctx.status = 500;
+      ctx.body = {error: {code: 'internal_error', message: `internal error; request id ${ctx.state.requestId}`}};
+    }
+  };
+}
+
+function ready(readiness: () => Readiness) {
+  return async (_ctx: Context, next: Next) => {
+    const state = readiness();
+    if (state !== 'ready') throw Errors.notReady(state === 'draining' ? 'service is shutting down' : 'service is starting');
+    await next();
+  };
+}
+
+/** Bearer keys, compared in constant time (digests of equal length; every key is compared). */
+function authorize(keys: readonly string[]) {
+  const digests = keys.map((k) => createHash('sha256').update(k).digest());
+  return async (ctx: Context, next: Next) => {
+    if (digests.length > 0) {
+      const match = /^Bearer +(\S+) *$/i.exec(ctx.get('Authorization'));
+      const given = createHash('sha256').update(match ? match[1] : '').digest();
+      let ok = false;
+      for (const digest of digests) ok = timingSafeEqual(digest, given) || ok;
+      if (!match || !ok) throw Errors.unauthorized();
+    }
+    await next();
+  };
+}
+
+function jsonOnly() {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.is('application/json') !== 'application/json') throw Errors.unsupportedMediaType();
+    await next();
+  };
+}
+
+function translateParserError(error: Error & {status?: number; type?: string}, limit: number): HttpError {
+  if (error.status === 413 || error.type === 'entity.too.large') return Errors.payloadTooLarge(limit);
+  if (error.status === 415) return new HttpError(415, 'unsupported_media_type', error.message);
+  if (error.type === 'request.aborted') return new HttpError(400, 'invalid_json', 'request body was cut short');
+  if (error.status === 400 && error.type === 'request.size.invalid') {
+    return new HttpError(400, 'invalid_json', 'request body length does not match Content-Length');
+  }
+  return Errors.invalidJson();
+}
+
+function predict(coordinator: Coordinator, schemas: Schemas, config: Config) {
+  return async (ctx: Context & {state: State; request: {body?: unknown}}) => {
+    const parsed = parsePredictRequest(ctx.request.body, schemas, config);
+    if (!parsed.ok) throw Errors.validation(parsed.details);
+    const timeoutMs = requestTimeout(ctx.get('X-Request-Timeout-Ms'), config.requestTimeoutMs);
+    const {agents} = parsed;
+    ctx.state.agents = agents.length;
+
+    // The client going away withdraws its agents that are still waiting in a mailbox.
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!ctx.res.writableFinished) gone.abort();
+    };
+    ctx.res.once('close', onClose);
+    const outcomes = await coordinator.submit(ctx.state.requestId, agents, {
+      deadline: Date.now() + timeoutMs,
+      signal: gone.signal,
+    });
+
+    const results: [string, AgentResult][] = new Array(agents.length);
+    let succeeded = 0;
+    let allDeadline = true;
+    for (let i = 0; i < agents.length; i++) {
+      const outcome: AgentOutcome = outcomes[i];
+      if ('prediction' in outcome) succeeded++;
+      else if (outcome.error.code !== 'deadline_exceeded') allDeadline = false;
+      results[i] = [agents[i].id, outcome];
+    }
+    const body: PredictResponse = {
+      request_id: ctx.state.requestId,
+      errors: succeeded < agents.length,
+      // fromEntries defines own properties: an agent id such as "__proto__" stays an ordinary key.
+      results: Object.fromEntries(results),
+    };
+    ctx.status = succeeded > 0 ? 200 : allDeadline ? 504 : 502;
+    ctx.body = body;
+  };
+}
+
+function requestTimeout(header: string, max: number): number {
+  if (header === '') return max;
+  if (!/^\d{1,10}$/.test(header.trim()) || Number(header) < 1) {
+    throw Errors.validation([{path: 'headers.x-request-timeout-ms', message: 'must be a positive integer of milliseconds'}]);
+  }
+  return Math.min(max, Number(header));
+}

@@ -1,0 +1,133 @@
+// The zod schemas of the HTTP API: the single source of the request and response types, of the
+// validation with its per-field details, and (issue: operability) of the OpenAPI description.
+
+import {z} from 'zod';
+import type {ErrorDetail} from '../errors.ts';
+import {agentErrorCodes} from '../errors.ts';
+import type {AgentInput} from '../coordinator/coordinator.ts';
+
+export interface RequestLimits {
+  readonly maxAgentsPerRequest: number;
+  readonly maxVectorLength: number;
+}
+
+export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+const maxDetails = 50;
+
+export function createSchemas(limits: RequestLimits) {
+  const Name = z
+    .string()
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters')
+    .regex(namePattern, `must match ${namePattern.source}`);
+
+  const AgentRequest = z
+    .object({
+      vector: z
+        .array(z.number({error: 'must be a finite number'}))
+        .min(1, 'must hold at least 1 number')
+        .max(limits.maxVectorLength, `must hold at most ${limits.maxVectorLength} numbers`),
+      model: Name,
+      agent_type: Name,
+    })
+    .meta({
+      description: 'One agent: its input vector, the model to run and its agent type. Other fields are ignored.',
+      example: {vector: [0.5, -1.25, 3.0], model: 'resnet-50', agent_type: 'scout'},
+    });
+
+  const AgentId = z
+    .string()
+    .min(1, 'agent id must not be empty')
+    .max(256, 'agent id must be at most 256 characters');
+
+  const PredictRequest = z
+    .object({
+      agents: z
+        .record(AgentId, AgentRequest)
+        .meta({description: `1 to ${limits.maxAgentsPerRequest} agents by id`}),
+    })
+    .meta({
+      example: {
+        agents: {
+          'scout-1': {vector: [0.5, -1.25, 3.0], model: 'resnet-50', agent_type: 'scout'},
+          'pilot-7': {vector: [1.0, 2.0], model: 'gpt-mini', agent_type: 'pilot'},
+        },
+      },
+    });
+
+  const Batch = z.object({
+    id: z.string().meta({description: 'the same for every agent that travelled in one backend call'}),
+    size: z.number().int().meta({description: "the backend call's row count"}),
+  });
+
+  const AgentResult = z.union([
+    z.object({prediction: z.number(), batch: Batch}),
+    z.object({
+      error: z.object({code: z.enum(agentErrorCodes), message: z.string()}),
+      batch: Batch.optional(),
+    }),
+  ]);
+
+  const PredictResponse = z.object({
+    request_id: z.string(),
+    errors: z.boolean().meta({description: 'true when any agent has an error'}),
+    results: z.record(z.string(), AgentResult),
+  });
+
+  const ErrorResponse = z.object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.array(z.object({path: z.string(), message: z.string()})).optional(),
+    }),
+  });
+
+  return {AgentRequest, AgentId, PredictRequest, PredictResponse, AgentResult, ErrorResponse};
+}
+
+export type Schemas = ReturnType<typeof createSchemas>;
+export type PredictResponse = z.infer<Schemas['PredictResponse']>;
+export type AgentResult = z.infer<Schemas['AgentResult']>;
+
+export type ParseResult = {ok: true; agents: AgentInput[]} | {ok: false; details: ErrorDetail[]};
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Validates a parsed body. The agents map is walked here rather than by z.record, so that the
+ * count limit is checked before any agent is, and so that every own key counts as an agent id
+ * (z.record drops a "__proto__" key, which would lose an agent).
+ */
+export function parsePredictRequest(body: unknown, schemas: Schemas, limits: RequestLimits): ParseResult {
+  if (!isPlainObject(body)) return {ok: false, details: [{path: '', message: 'body must be a JSON object'}]};
+  const agents = body.agents;
+  if (!isPlainObject(agents)) {
+    return {ok: false, details: [{path: 'agents', message: 'must be an object mapping agent ids to agents'}]};
+  }
+  const ids = Object.keys(agents);
+  if (ids.length === 0) return {ok: false, details: [{path: 'agents', message: 'must hold at least 1 agent'}]};
+  if (ids.length > limits.maxAgentsPerRequest) {
+    return {
+      ok: false,
+      details: [{path: 'agents', message: `must hold at most ${limits.maxAgentsPerRequest} agents (got ${ids.length})`}],
+    };
+  }
+  const details: ErrorDetail[] = [];
+  const out: AgentInput[] = [];
+  for (const id of ids) {
+    const idCheck = schemas.AgentId.safeParse(id);
+    if (!idCheck.success) details.push({path: `agents.${id}`, message: idCheck.error.issues[0].message});
+    const agent = schemas.AgentRequest.safeParse(agents[id]);
+    if (!agent.success) {
+      for (const issue of agent.error.issues) {
+        details.push({path: ['agents', id, ...issue.path].join('.'), message: issue.message});
+      }
+    } else if (details.length === 0) {
+      out.push({id, vector: agent.data.vector, model: agent.data.model, agentType: agent.data.agent_type});
+    }
+    if (details.length >= maxDetails) break;
+  }
+  if (details.length > 0) return {ok: false, details: details.slice(0, maxDetails)};
+  return {ok: true, agents: out};
+}

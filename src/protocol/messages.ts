@@ -1,0 +1,111 @@
+// Every message that crosses between the coordinator (main thread) and an actor host (worker
+// thread). Both sides import these types; nothing else crosses a port. Messages are coalesced:
+// one DispatchMessage per thread per event-loop turn, one ResultsMessage per thread per turn.
+//
+//   main thread                                   worker thread (actor host)
+//   coordinator ── ActorHostApi.post(Dispatch | Withdraw | Drain) ──▶ actors (one per key)
+//               ◀── ResultSink.deliver(Results) ───────────────────── (tagged per part)
+
+import type {AgentErrorCode} from '../errors.ts';
+import type {BackendOptions, BatchingOptions} from '../config.ts';
+
+/** One agent request on its way to an actor; its vector is `data[offset, offset+length)`. */
+export interface PartRequest {
+  readonly partId: number;
+  readonly requestId: string;
+  /** Index into DispatchMessage.keys. */
+  readonly keyIndex: number;
+  readonly offset: number;
+  readonly length: number;
+  /** Epoch ms after which the part's request no longer waits for it. */
+  readonly deadline: number;
+}
+
+export interface DispatchMessage {
+  readonly kind: 'dispatch';
+  /** Mailbox keys (string form) used by this message's parts. */
+  readonly keys: readonly string[];
+  readonly parts: readonly PartRequest[];
+  /** Every part's vector, back to back; its buffer is transferred. */
+  readonly data: Float64Array;
+}
+
+/** Take these parts out of their mailboxes if not yet sent; drop their results otherwise. */
+export interface WithdrawMessage {
+  readonly kind: 'withdraw';
+  readonly withdrawals: readonly {readonly key: string; readonly partIds: readonly number[]}[];
+}
+
+/** Shutdown: cut every pending batch now, without waiting for MAX_WAIT_MS. */
+export interface DrainMessage {
+  readonly kind: 'drain';
+}
+
+export type HostMessage = DispatchMessage | WithdrawMessage | DrainMessage;
+
+export interface BatchInfo {
+  readonly id: string;
+  readonly size: number;
+}
+
+export type PartResult =
+  | {
+      readonly partId: number;
+      readonly requestId: string;
+      readonly outcome: 'prediction';
+      readonly prediction: number;
+      readonly batch: BatchInfo;
+    }
+  | {
+      readonly partId: number;
+      readonly requestId: string;
+      readonly outcome: 'error';
+      readonly code: AgentErrorCode;
+      readonly message: string;
+      readonly batch?: BatchInfo;
+    }
+  /** The part left its mailbox unsent (withdrawn or expired); nobody waits for it any more. */
+  | {readonly partId: number; readonly requestId: string; readonly outcome: 'withdrawn'};
+
+/** What one backend call of a key took, for the coordinator's latency estimate. */
+export interface BatchReport {
+  readonly key: string;
+  readonly size: number;
+  readonly backendMs: number;
+}
+
+export interface ResultsMessage {
+  readonly kind: 'results';
+  readonly results: readonly PartResult[];
+  readonly batches: readonly BatchReport[];
+}
+
+/** What a worker thread is started with (workerData): config comes from main, never from env. */
+export interface HostOptions {
+  readonly slot: number;
+  /** Unique per started thread (a restarted slot gets a new one): batch ids stay unique. */
+  readonly workerId: number;
+  readonly batching: BatchingOptions;
+  readonly backend: BackendOptions;
+  readonly logLevel: string;
+}
+
+/** The coordinator's side, called by the worker through a comlink proxy. */
+export interface ResultSink {
+  deliver(message: ResultsMessage): void;
+}
+
+/** The actor host's API, exposed with comlink on the worker's parentPort. */
+export interface ActorHostApi {
+  /** Hands the host its result sink; resolves once the host is ready. */
+  connect(sink: ResultSink): void;
+  post(message: HostMessage): void;
+  /** Mailboxes alive, rows pending and batches in flight on this thread. */
+  stats(): HostStats;
+}
+
+export interface HostStats {
+  readonly actors: number;
+  readonly pending: number;
+  readonly inflight: number;
+}

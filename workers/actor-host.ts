@@ -1,0 +1,141 @@
+// Worker-thread entry: hosts the actors of every key placed on this thread.
+//
+//   main thread ── comlink: ActorHostApi.post(HostMessage) ──▶ ActorHost ──▶ Actor (one per key)
+//               ◀── comlink proxy: ResultSink.deliver(ResultsMessage) ◀── results, once per turn
+//
+// Config comes from workerData (never process.env). Results of every actor on this thread are
+// coalesced into one ResultsMessage per event-loop turn.
+
+import {parentPort, workerData} from 'node:worker_threads';
+import {expose, nodeEndpoint} from '../src/comlink.ts';
+import type {Remote} from '../src/comlink.ts';
+import type {Logger} from 'pino';
+import {createLogger} from '../src/log.ts';
+import {parseKey} from '../src/protocol/mailbox-key.ts';
+import type {
+  ActorHostApi,
+  BatchReport,
+  DispatchMessage,
+  HostMessage,
+  HostOptions,
+  HostStats,
+  PartResult,
+  ResultSink,
+  WithdrawMessage,
+} from '../src/protocol/messages.ts';
+import {Actor} from './actor.ts';
+import type {ActorContext, Part} from './actor.ts';
+import {createBackend} from './backend.ts';
+import type {Backend} from './backend.ts';
+import {systemClock} from './clock.ts';
+import type {Clock} from './clock.ts';
+
+export class ActorHost implements ActorHostApi {
+  readonly #actors = new Map<string, Actor>();
+  readonly #ctx: ActorContext;
+  #sink: Remote<ResultSink> | ResultSink | undefined;
+  #results: PartResult[] = [];
+  #batches: BatchReport[] = [];
+  #flushScheduled = false;
+  #draining = false;
+  #batchSeq = 0;
+
+  constructor(options: HostOptions, backend: Backend, log: Logger, clock: Clock = systemClock) {
+    this.#ctx = {
+      backend,
+      batching: options.batching,
+      clock,
+      log,
+      nextBatchId: () => `b-${options.workerId}-${++this.#batchSeq}`,
+      emit: (result) => {
+        this.#results.push(result);
+        this.#scheduleFlush();
+      },
+      report: (batch) => {
+        this.#batches.push(batch);
+        this.#scheduleFlush();
+      },
+      idle: (actor) => {
+        // Retired when empty: nothing is lost, a key that comes back gets a fresh actor.
+        if (this.#actors.get(actor.key) === actor) this.#actors.delete(actor.key);
+      },
+    };
+  }
+
+  connect(sink: Remote<ResultSink> | ResultSink): void {
+    this.#sink = sink;
+  }
+
+  post(message: HostMessage): void {
+    switch (message.kind) {
+      case 'dispatch':
+        return this.#dispatch(message);
+      case 'withdraw':
+        return this.#withdraw(message);
+      case 'drain':
+        this.#draining = true;
+        for (const actor of this.#actors.values()) actor.drain();
+        return;
+    }
+  }
+
+  stats(): HostStats {
+    let pending = 0;
+    let inflight = 0;
+    for (const actor of this.#actors.values()) {
+      pending += actor.pending;
+      inflight += actor.inflight;
+    }
+    return {actors: this.#actors.size, pending, inflight};
+  }
+
+  #dispatch({keys, parts, data}: DispatchMessage): void {
+    const byKey: Part[][] = keys.map(() => []);
+    for (const p of parts) {
+      byKey[p.keyIndex].push({
+        partId: p.partId,
+        requestId: p.requestId,
+        deadline: p.deadline,
+        row: data.subarray(p.offset, p.offset + p.length),
+      });
+    }
+    for (let i = 0; i < keys.length; i++) {
+      if (byKey[i].length === 0) continue;
+      let actor = this.#actors.get(keys[i]);
+      if (!actor) {
+        actor = new Actor(keys[i], parseKey(keys[i]), this.#ctx);
+        if (this.#draining) actor.drain();
+        this.#actors.set(keys[i], actor);
+      }
+      actor.dispatch(byKey[i]);
+    }
+  }
+
+  #withdraw({withdrawals}: WithdrawMessage): void {
+    for (const {key, partIds} of withdrawals) this.#actors.get(key)?.withdraw(new Set(partIds));
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#results.length === 0 && this.#batches.length === 0) return;
+    const message = {kind: 'results' as const, results: this.#results, batches: this.#batches};
+    this.#results = [];
+    this.#batches = [];
+    void Promise.resolve(this.#sink?.deliver(message)).catch(() => {
+      // The main thread is gone; nothing is waiting for these results.
+    });
+  }
+}
+
+if (parentPort && workerData?.kind === 'actor-host') {
+  const options = workerData.options as HostOptions;
+  const log = createLogger(options.logLevel as 'info').child({thread: options.slot, workerId: options.workerId});
+  const backend = await createBackend(options.backend);
+  expose(new ActorHost(options, backend, log), nodeEndpoint(parentPort));
+}

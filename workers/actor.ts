@@ -1,0 +1,181 @@
+// One actor owns one (agent_type, model) mailbox. It applies the batch policy, calls the backend
+// once per batch, checks the reply where it arrives, and emits one tagged result per part.
+// Every part it receives leaves it exactly once: a prediction, an error, or `withdrawn`.
+
+import type {Logger} from 'pino';
+import type {BatchingOptions} from '../src/config.ts';
+import type {AgentErrorCode} from '../src/errors.ts';
+import type {BatchInfo, BatchReport, PartResult} from '../src/protocol/messages.ts';
+import type {MailboxKey} from '../src/protocol/mailbox-key.ts';
+import {BatchQueue} from './batch-policy.ts';
+import type {Batch} from './batch-policy.ts';
+import {BackendError} from './backend.ts';
+import type {Backend, BackendReply} from './backend.ts';
+import type {Clock} from './clock.ts';
+
+export interface Part {
+  readonly partId: number;
+  readonly requestId: string;
+  readonly deadline: number;
+  readonly row: Float64Array;
+}
+
+export interface ActorContext {
+  readonly backend: Backend;
+  readonly batching: BatchingOptions;
+  readonly clock: Clock;
+  readonly log: Logger;
+  nextBatchId(): string;
+  emit(result: PartResult): void;
+  report(batch: BatchReport): void;
+  /** Called when the actor holds nothing and has no call in flight. */
+  idle(actor: Actor): void;
+}
+
+export class Actor {
+  readonly key: string;
+  readonly #name: MailboxKey;
+  readonly #ctx: ActorContext;
+  readonly #log: Logger;
+  readonly #queue: BatchQueue<Part>;
+  #inflight = 0;
+  #flushing = false;
+  #timer: unknown;
+  #timerAt = Infinity;
+
+  constructor(key: string, name: MailboxKey, ctx: ActorContext) {
+    this.key = key;
+    this.#name = name;
+    this.#ctx = ctx;
+    this.#queue = new BatchQueue(ctx.batching);
+    this.#log = ctx.log.child({agentType: name.agentType, model: name.model});
+  }
+
+  get pending(): number {
+    return this.#queue.size;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  get isIdle(): boolean {
+    return this.#queue.size === 0 && this.#inflight === 0;
+  }
+
+  dispatch(parts: readonly Part[]): void {
+    const now = this.#ctx.clock.now();
+    for (const part of parts) this.#queue.push(part, part.row.length, now);
+    this.#pump();
+  }
+
+  /** Takes the given parts out of the mailbox if they are still waiting. */
+  withdraw(partIds: ReadonlySet<number>): number {
+    const removed = this.#queue.remove((part) => partIds.has(part.partId));
+    for (const part of removed) this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'withdrawn'});
+    if (removed.length > 0) this.#pump();
+    return removed.length;
+  }
+
+  /** Shutdown: from now on every waiting row is cut at once (the concurrency limit still holds). */
+  drain(): void {
+    this.#flushing = true;
+    this.#pump();
+  }
+
+  /** Ends the actor's waiting rows with `code` (thread shutdown). */
+  abandon(code: AgentErrorCode, message: string): void {
+    for (const part of this.#queue.clear()) this.#fail(part, code, message);
+    this.#setTimer(undefined);
+  }
+
+  #pump(): void {
+    const now = this.#ctx.clock.now();
+    for (const batch of this.#queue.cut(now, this.#inflight, this.#flushing)) this.#send(batch, now);
+    this.#setTimer(this.#queue.nextDueAt(this.#inflight));
+    if (this.isIdle) this.#ctx.idle(this);
+  }
+
+  #setTimer(at: number | undefined): void {
+    if (at === this.#timerAt) return;
+    if (this.#timer !== undefined) this.#ctx.clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = at ?? Infinity;
+    if (at === undefined) return;
+    const delay = Math.max(0, at - this.#ctx.clock.now());
+    this.#timer = this.#ctx.clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#pump();
+    }, delay);
+  }
+
+  #send(batch: Batch<Part>, now: number): void {
+    // A part whose request has already given up on it is not worth a backend row.
+    const parts: Part[] = [];
+    for (const part of batch.items) {
+      if (part.deadline > now) parts.push(part);
+      else this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'withdrawn'});
+    }
+    if (parts.length === 0) return;
+    const info: BatchInfo = {id: this.#ctx.nextBatchId(), size: parts.length};
+    let deadline = Infinity;
+    for (const part of parts) deadline = Math.min(deadline, part.deadline);
+    this.#inflight++;
+    const started = this.#ctx.clock.now();
+    this.#ctx.backend
+      .predict({...this.#name, rows: parts.map((p) => p.row), deadline})
+      .then(
+        (reply) => this.#settle(parts, info, reply),
+        (error: unknown) => {
+          const failure =
+            error instanceof BackendError ? error : new BackendError('backend_error', 'backend call failed');
+          this.#log.warn({batchId: info.id, size: info.size, err: error}, 'backend call failed');
+          for (const part of parts) this.#fail(part, failure.code, failure.message, info);
+        },
+      )
+      .finally(() => {
+        const backendMs = this.#ctx.clock.now() - started;
+        this.#log.info({batchId: info.id, size: info.size, length: batch.length, backendMs}, 'batch done');
+        this.#ctx.report({key: this.key, size: info.size, backendMs});
+        this.#inflight--;
+        this.#pump();
+      });
+  }
+
+  /** The reply is checked here, where it arrives: one finite number per row (dataloader's rule). */
+  #settle(parts: readonly Part[], info: BatchInfo, reply: BackendReply): void {
+    const values = reply?.values;
+    if (!values || values.length !== parts.length) {
+      const got = values ? values.length : 'no';
+      const message = `backend replied with ${got} values for ${parts.length} rows`;
+      for (const part of parts) this.#fail(part, 'backend_bad_response', message, info);
+      return;
+    }
+    for (let i = 0; i < values.length; i++) {
+      if (reply.rejected?.has(i)) continue;
+      if (typeof values[i] !== 'number' || !Number.isFinite(values[i])) {
+        const message = `backend replied with a non-finite value at row ${i}`;
+        for (const part of parts) this.#fail(part, 'backend_bad_response', message, info);
+        return;
+      }
+    }
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      const reason = reply.rejected?.get(i);
+      if (reason !== undefined) this.#fail(part, 'backend_rejected', reason, info);
+      else
+        this.#ctx.emit({
+          partId: part.partId,
+          requestId: part.requestId,
+          outcome: 'prediction',
+          prediction: values[i],
+          batch: info,
+        });
+    }
+  }
+
+  #fail(part: Part, code: AgentErrorCode, message: string, batch?: BatchInfo): void {
+    this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'error', code, message, batch});
+  }
+}

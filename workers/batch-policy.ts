@@ -1,0 +1,140 @@
+// When to cut a batch (DESIGN §5), as a pure data structure: no timers, no I/O. The caller
+// passes `now` in, so tests drive it with plain numbers and never sleep.
+//
+// Rows wait per vector length, in arrival order (a batch has one length). A group is due when it
+// holds `maxBatchSize` rows, when its oldest row has waited `maxWaitMs`, or when the mailbox is
+// flushing (shutdown). Due groups are cut oldest-first while fewer than `maxConcurrentBatches`
+// calls are in flight (0 = unlimited); a held backlog is therefore cut as soon as a slot frees.
+
+import type {BatchingOptions} from '../src/config.ts';
+
+export interface Batch<T> {
+  readonly length: number;
+  readonly items: T[];
+}
+
+class Group<T> {
+  items: T[] = [];
+  arrivals: number[] = [];
+  head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  oldest(): number {
+    return this.arrivals[this.head];
+  }
+
+  take(n: number): T[] {
+    const out = this.items.slice(this.head, this.head + n);
+    this.head += n;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.arrivals.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items.splice(0, this.head);
+      this.arrivals.splice(0, this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+}
+
+export class BatchQueue<T> {
+  readonly #options: BatchingOptions;
+  readonly #groups = new Map<number, Group<T>>();
+  #size = 0;
+
+  constructor(options: BatchingOptions) {
+    this.#options = options;
+  }
+
+  /** Rows waiting, all lengths. */
+  get size(): number {
+    return this.#size;
+  }
+
+  push(item: T, length: number, now: number): void {
+    let group = this.#groups.get(length);
+    if (!group) {
+      group = new Group<T>();
+      this.#groups.set(length, group);
+    }
+    group.items.push(item);
+    group.arrivals.push(now);
+    this.#size++;
+  }
+
+  #hasSlot(inflight: number): boolean {
+    const limit = this.#options.maxConcurrentBatches;
+    return limit === 0 || inflight < limit;
+  }
+
+  /**
+   * Cuts every batch due at `now`, given `inflight` calls already in flight for this key.
+   * With `flush`, every non-empty group is due (shutdown: nothing waits for MAX_WAIT_MS).
+   */
+  cut(now: number, inflight: number, flush = false): Batch<T>[] {
+    const {maxBatchSize, maxWaitMs} = this.#options;
+    const out: Batch<T>[] = [];
+    while (this.#hasSlot(inflight + out.length)) {
+      let best: [number, Group<T>] | undefined;
+      for (const entry of this.#groups) {
+        const group = entry[1];
+        if (group.size === 0) continue;
+        const due = flush || group.size >= maxBatchSize || now - group.oldest() >= maxWaitMs;
+        if (due && (!best || group.oldest() < best[1].oldest())) best = entry;
+      }
+      if (!best) break;
+      const [length, group] = best;
+      const items = group.take(Math.min(group.size, maxBatchSize));
+      this.#size -= items.length;
+      if (group.size === 0) this.#groups.delete(length);
+      out.push({length, items});
+    }
+    return out;
+  }
+
+  /**
+   * The time at which the next batch comes due by waiting alone, or undefined when nothing
+   * waits or no call slot is free (a freed slot is the next event then, not the clock).
+   */
+  nextDueAt(inflight: number): number | undefined {
+    if (this.#size === 0 || !this.#hasSlot(inflight)) return undefined;
+    let at = Infinity;
+    for (const group of this.#groups.values()) at = Math.min(at, group.oldest() + this.#options.maxWaitMs);
+    return at;
+  }
+
+  /** Takes out every waiting item that matches; returns them in arrival order per length. */
+  remove(match: (item: T) => boolean): T[] {
+    const removed: T[] = [];
+    for (const [length, group] of this.#groups) {
+      const keepItems: T[] = [];
+      const keepArrivals: number[] = [];
+      for (let i = group.head; i < group.items.length; i++) {
+        if (match(group.items[i])) removed.push(group.items[i]);
+        else {
+          keepItems.push(group.items[i]);
+          keepArrivals.push(group.arrivals[i]);
+        }
+      }
+      if (keepItems.length === group.size) continue;
+      if (keepItems.length === 0) this.#groups.delete(length);
+      else {
+        group.items = keepItems;
+        group.arrivals = keepArrivals;
+        group.head = 0;
+      }
+    }
+    this.#size -= removed.length;
+    return removed;
+  }
+
+  /** Takes out every waiting item. */
+  clear(): T[] {
+    return this.remove(() => true);
+  }
+}

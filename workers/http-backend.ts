@@ -1,0 +1,158 @@
+// The backend over HTTP (BACKEND_URL set): one pooled keep-alive client per worker thread.
+//
+//   POST {BACKEND_URL} {"model", "agent_type", "vectors": [[...], ...]}  ->  200 {"vector": [...]}
+//
+// - Connection errors, timeouts, 429 and 5xx are retried BACKEND_RETRIES times with exponential
+//   backoff and full jitter, honouring Retry-After, and never past the batch's earliest deadline.
+// - A reply of the wrong shape is `backend_bad_response` for the whole batch (never retried).
+// - Any other 4xx means the backend refused something in the matrix: the batch is split in
+//   halves, recursively, until the refused rows are isolated (`backend_rejected`); the others
+//   get their predictions. Each refused row costs at most about 2·log2(n) extra calls.
+
+import {Agent, request} from 'undici';
+import {BackendError} from './backend.ts';
+import type {Backend, BackendCall, BackendReply} from './backend.ts';
+
+export interface HttpBackendOptions {
+  readonly url: string;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** First backoff step; doubles each attempt (full jitter). */
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly random?: () => number;
+}
+
+type Attempt =
+  | {kind: 'ok'; values: number[]}
+  | {kind: 'retry'; reason: string; retryAfterMs: number}
+  | {kind: 'refused'; status: number; reason: string};
+
+export class HttpBackend implements Backend {
+  readonly #options: HttpBackendOptions;
+  readonly #agent: Agent;
+  readonly #random: () => number;
+
+  constructor(options: HttpBackendOptions) {
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+    this.#agent = new Agent({keepAliveTimeout: 10_000, connections: 256, pipelining: 1});
+  }
+
+  async predict(call: BackendCall): Promise<BackendReply> {
+    const rejected = new Map<number, string>();
+    const values = new Array<number>(call.rows.length);
+    await this.#solve(call, 0, call.rows.length, values, rejected);
+    return rejected.size > 0 ? {values, rejected} : {values};
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  /** Predicts rows [from, to): whole if the backend accepts them, else by halves. */
+  async #solve(call: BackendCall, from: number, to: number, values: number[], rejected: Map<number, string>) {
+    const outcome = await this.#withRetries(call, call.rows.slice(from, to));
+    if (outcome.kind === 'ok') {
+      for (let i = 0; i < outcome.values.length; i++) values[from + i] = outcome.values[i];
+      return;
+    }
+    if (to - from === 1) {
+      rejected.set(from, `backend refused this row (${outcome.status}: ${outcome.reason})`);
+      return;
+    }
+    const mid = from + Math.ceil((to - from) / 2);
+    await Promise.all([
+      this.#solve(call, from, mid, values, rejected),
+      this.#solve(call, mid, to, values, rejected),
+    ]);
+  }
+
+  async #withRetries(call: BackendCall, rows: readonly Float64Array[]): Promise<Attempt & {kind: 'ok' | 'refused'}> {
+    const {retries, backoffBaseMs = 100, backoffMaxMs = 5000} = this.#options;
+    const body = JSON.stringify({model: call.model, agent_type: call.agentType, vectors: rows.map((r) => Array.from(r))});
+    let last = 'no attempt made';
+    for (let attempt = 0; ; attempt++) {
+      const remaining = call.deadline - Date.now();
+      if (remaining <= 0) throw new BackendError('backend_error', `deadline reached before the backend answered (${last})`);
+      const outcome = await this.#attempt(body, rows.length, Math.min(this.#options.timeoutMs, remaining));
+      if (outcome.kind !== 'retry') return outcome;
+      last = outcome.reason;
+      if (attempt >= retries) break;
+      const backoff = this.#random() * Math.min(backoffMaxMs, backoffBaseMs * 2 ** attempt);
+      const delay = Math.max(backoff, outcome.retryAfterMs);
+      if (Date.now() + delay >= call.deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    throw new BackendError('backend_error', `backend failed after ${retries + 1} attempt(s): ${last}`);
+  }
+
+  async #attempt(body: string, rows: number, timeoutMs: number): Promise<Attempt> {
+    let response;
+    try {
+      response = await request(this.#options.url, {
+        method: 'POST',
+        dispatcher: this.#agent,
+        headers: {'content-type': 'application/json'},
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+    } catch (error) {
+      const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describe(error);
+      return {kind: 'retry', reason, retryAfterMs: 0};
+    }
+    const status = response.statusCode;
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      return {kind: 'retry', reason: `reply cut short: ${describe(error)}`, retryAfterMs: 0};
+    }
+    if (status === 429 || status >= 500) {
+      return {kind: 'retry', reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(response.headers['retry-after'])};
+    }
+    if (status >= 400) return {kind: 'refused', status, reason: text.slice(0, 200)};
+    if (status !== 200) throw new BackendError('backend_bad_response', `backend answered HTTP ${status}`);
+    return {kind: 'ok', values: parseReply(text, rows)};
+  }
+}
+
+/** The reply contract, checked where the reply arrives: `{"vector": [one finite number per row]}`. */
+export function parseReply(text: string, rows: number): number[] {
+  let reply: unknown;
+  try {
+    reply = JSON.parse(text);
+  } catch {
+    throw new BackendError('backend_bad_response', 'backend reply is not JSON');
+  }
+  const vector = (reply as {vector?: unknown} | null)?.vector;
+  if (!Array.isArray(vector)) throw new BackendError('backend_bad_response', 'backend reply has no "vector" array');
+  if (vector.length !== rows) {
+    throw new BackendError('backend_bad_response', `backend replied with ${vector.length} values for ${rows} rows`);
+  }
+  for (let i = 0; i < vector.length; i++) {
+    if (typeof vector[i] !== 'number' || !Number.isFinite(vector[i])) {
+      throw new BackendError('backend_bad_response', `backend reply value ${i} is not a finite number`);
+    }
+  }
+  return vector as number[];
+}
+
+function retryAfterMs(header: string | string[] | undefined): number {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return 0;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : 0;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as {code?: string}).code;
+    return code ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
