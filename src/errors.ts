@@ -52,8 +52,8 @@ export const Errors = {
       headers: {'WWW-Authenticate': 'Bearer realm="agent-batcher"'},
     }),
   notFound: () => new HttpError(404, 'not_found', 'no such route'),
-  methodNotAllowed: (allowed: string) =>
-    new HttpError(405, 'method_not_allowed', `method not allowed; use ${allowed}`, {headers: {Allow: allowed}}),
+  /** The router has already set the Allow header. */
+  methodNotAllowed: () => new HttpError(405, 'method_not_allowed', 'method not allowed; see the Allow header'),
   payloadTooLarge: (limit: number) =>
     new HttpError(413, 'payload_too_large', `request body is larger than ${limit} bytes`),
   unsupportedMediaType: () =>

@@ -80,13 +80,8 @@ export function createApp(deps: AppDeps): Koa<State> {
   );
 
   app.use(router.routes());
-  app.use(
-    router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => Errors.methodNotAllowed('the methods in the Allow header'),
-      notImplemented: () => new HttpError(501, 'not_implemented', 'method not implemented'),
-    }),
-  );
+  // Sets 405 or 501 (with Allow) for a known path; errorShape gives those the contract's body.
+  app.use(router.allowedMethods());
   return app;
 }
 
@@ -122,7 +117,9 @@ function errorShape() {
   return async (ctx: Context & {state: State}, next: Next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body == null) throw Errors.notFound();
+      if (ctx.body == null && ctx.status === 404) throw Errors.notFound();
+      if (ctx.body == null && ctx.status === 405) throw Errors.methodNotAllowed();
+      if (ctx.body == null && ctx.status === 501) throw new HttpError(501, 'not_implemented', 'method not implemented');
     } catch (error) {
       if (error instanceof HttpError) {
         ctx.status = error.status;

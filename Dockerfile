@@ -1,0 +1,19 @@
+# agent-batcher: Node 24 runs the TypeScript sources directly (type stripping), no build step.
+FROM node:24-slim
+
+ENV NODE_ENV=production
+WORKDIR /app
+
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+
+COPY src ./src
+COPY workers ./workers
+
+USER node
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+
+# The same entry point as `npm start`. node runs as PID 1 and handles SIGTERM itself (graceful drain).
+CMD ["node", "src/main.ts"]

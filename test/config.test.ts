@@ -1,0 +1,58 @@
+import test from 'ava';
+import os from 'node:os';
+import {execFile} from 'node:child_process';
+import {promisify} from 'node:util';
+import {ConfigError, loadConfig} from '../src/config.ts';
+
+test('defaults follow DESIGN §6', (t) => {
+  const c = loadConfig({});
+  t.is(c.port, 8000);
+  t.is(c.host, '0.0.0.0');
+  t.is(c.poolSize, Math.max(1, os.availableParallelism() - 1));
+  t.deepEqual(c.batching, {maxBatchSize: 32, maxWaitMs: 20, maxConcurrentBatches: 0});
+  t.deepEqual(c.backend, {kind: 'simulated', latencyMinMs: 3000, latencyMaxMs: 7000});
+  t.is(c.requestTimeoutMs, 30000);
+  t.is(c.maxBodyBytes, 1048576);
+  t.is(c.maxAgentsPerRequest, 256);
+  t.is(c.maxVectorLength, 4096);
+  t.is(c.maxMailboxes, 1024);
+  t.is(c.maxPendingPerMailbox, 10000);
+  t.is(c.maxPendingTotal, 100000);
+  t.deepEqual(c.apiKeys, []);
+  t.is(c.shutdownTimeoutMs, 15000);
+  t.is(c.logLevel, 'info');
+  t.is(c.backendPort, 9000);
+  t.true(Object.isFrozen(c));
+});
+
+test('BACKEND_URL selects the HTTP backend with its timeout and retries', (t) => {
+  const c = loadConfig({BACKEND_URL: 'http://127.0.0.1:9000/predict', BACKEND_TIMEOUT_MS: '500', BACKEND_RETRIES: '0'});
+  t.deepEqual(c.backend, {kind: 'http', url: 'http://127.0.0.1:9000/predict', timeoutMs: 500, retries: 0});
+});
+
+test('API_KEYS is a comma-separated list; empty values count as unset', (t) => {
+  t.deepEqual(loadConfig({API_KEYS: 'a, b,,c'}).apiKeys, ['a', 'b', 'c']);
+  t.is(loadConfig({PORT: ''}).port, 8000);
+});
+
+test('a bad value names the variable, what it accepts and what it got', (t) => {
+  const error = t.throws(() => loadConfig({MAX_BATCH_SIZE: 'lots', ACTOR_POOL_SIZE: '0', LOG_LEVEL: 'loud'}), {
+    instanceOf: ConfigError,
+  });
+  t.regex(error!.message, /MAX_BATCH_SIZE: an integer from 1 to \d+ \(got "lots"\)/);
+  t.regex(error!.message, /ACTOR_POOL_SIZE: at least 1 \(got "0"\)/);
+  t.regex(error!.message, /LOG_LEVEL: one of fatal, error, warn, info, debug, trace, silent/);
+  t.throws(() => loadConfig({BACKEND_URL: 'ftp://x'}), {message: /BACKEND_URL/});
+  t.throws(() => loadConfig({BACKEND_LATENCY_MIN_MS: '10', BACKEND_LATENCY_MAX_MS: '5'}), {message: /BACKEND_LATENCY_MAX_MS/});
+  t.throws(() => loadConfig({PORT: '70000'}), {message: /PORT: at most 65535/});
+});
+
+test('the service refuses to start on a bad value, with the message on stderr and exit code 1', async (t) => {
+  const run = promisify(execFile);
+  const error = await t.throwsAsync(
+    run(process.execPath, ['src/main.ts'], {env: {...process.env, MAX_WAIT_MS: '-5'}}),
+  );
+  const failed = error as Error & {code: number; stderr: string};
+  t.is(failed.code, 1);
+  t.regex(failed.stderr, /MAX_WAIT_MS/);
+});

@@ -1,0 +1,95 @@
+// Many clients at once against a running service, and the checks every concurrency test makes:
+// each prediction is DESIGN §4's formula for that very agent, and the batches are well formed.
+
+import type {ExecutionContext} from 'ava';
+import {bias, predictRow} from '../../src/backend/formula.ts';
+import {post, randomVector} from './service.ts';
+import type {AgentSpec} from './service.ts';
+
+export interface LoadOptions {
+  clients: number;
+  maxAgents: number;
+  models: string[];
+  agentTypes: string[];
+  lengths: number[];
+}
+
+export interface SentAgent extends AgentSpec {
+  client: number;
+  id: string;
+}
+
+export interface LoadFigures {
+  clients: number;
+  agents: number;
+  batches: number;
+  meanBatchSize: number;
+  sharedBatches: number;
+}
+
+/** Sends `clients` requests at once and checks every answer; returns the run's figures. */
+export async function runLoad(t: ExecutionContext, url: string, o: LoadOptions, maxBatchSize: number): Promise<LoadFigures> {
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
+  const requests = Array.from({length: o.clients}, (_, client) => {
+    const n = 1 + Math.floor(random() * o.maxAgents);
+    const agents: Record<string, SentAgent> = {};
+    for (let i = 0; i < n; i++) {
+      const id = `c${client}-a${i}`;
+      agents[id] = {client, id, vector: randomVector(pick(o.lengths), random), model: pick(o.models), agent_type: pick(o.agentTypes)};
+    }
+    return agents;
+  });
+
+  const replies = await Promise.all(
+    requests.map((agents) =>
+      post(`${url}/predict`, {
+        agents: Object.fromEntries(Object.entries(agents).map(([id, a]) => [id, {vector: a.vector, model: a.model, agent_type: a.agent_type}])),
+      }),
+    ),
+  );
+
+  interface BatchSeen {
+    size: number;
+    rows: number;
+    keys: Set<string>;
+    clients: Set<number>;
+  }
+  const batches = new Map<string, BatchSeen>();
+  let agents = 0;
+  let wrong = 0;
+  for (let c = 0; c < o.clients; c++) {
+    const reply = replies[c];
+    t.is(reply.status, 200, `client ${c}: ${JSON.stringify(reply.body)}`);
+    t.false(reply.body.errors);
+    const sent = requests[c];
+    t.deepEqual(Object.keys(reply.body.results).sort(), Object.keys(sent).sort(), `client ${c} got exactly its own agents`);
+    for (const [id, result] of Object.entries<any>(reply.body.results)) {
+      const agent = sent[id];
+      agents++;
+      if (result.prediction !== predictRow(bias(agent.model, agent.agent_type), agent.vector)) wrong++;
+      let seen = batches.get(result.batch.id);
+      if (!seen) {
+        seen = {size: result.batch.size, rows: 0, keys: new Set(), clients: new Set()};
+        batches.set(result.batch.id, seen);
+      }
+      seen.rows++;
+      seen.keys.add(`${agent.agent_type}\n${agent.model}\n${agent.vector.length}`);
+      seen.clients.add(c);
+      t.is(result.batch.size, seen.size, `batch ${result.batch.id} reports one size`);
+    }
+  }
+  t.is(wrong, 0, 'every prediction equals the formula for its own agent');
+  let shared = 0;
+  let rows = 0;
+  for (const [id, b] of batches) {
+    t.is(b.keys.size, 1, `batch ${id} holds one key and one vector length`);
+    t.is(b.rows, b.size, `batch ${id}: size equals the agents carrying its id`);
+    t.true(b.size <= maxBatchSize, `batch ${id} within MAX_BATCH_SIZE`);
+    if (b.clients.size > 1) shared++;
+    rows += b.rows;
+  }
+  t.true(shared > 0, 'agents of different clients share batches');
+  return {clients: o.clients, agents, batches: batches.size, meanBatchSize: rows / batches.size, sharedBatches: shared};
+}
