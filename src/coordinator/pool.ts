@@ -213,15 +213,16 @@ export class ActorPool {
         if (box.parts.length > 0) this.#events.slotFailed(slot.index);
         continue;
       }
-      if (box.withdrawals.size > 0) {
-        const withdrawals = [...box.withdrawals].map(([key, partIds]) => ({key, partIds}));
-        this.#post(slot, () => slot.api!.post({kind: 'withdraw', withdrawals}));
-      }
+      // Dispatch first: a part withdrawn in the same turn it was sent must be in its mailbox by then.
       if (box.parts.length > 0) {
         const data = new Float64Array(box.floats);
         for (let i = 0; i < box.parts.length; i++) data.set(box.vectors[i], box.parts[i].offset);
         const message = {kind: 'dispatch' as const, keys: box.keys, parts: box.parts, data};
         this.#post(slot, () => slot.api!.post(transfer(message, [data.buffer])));
+      }
+      if (box.withdrawals.size > 0) {
+        const withdrawals = [...box.withdrawals].map(([key, partIds]) => ({key, partIds}));
+        this.#post(slot, () => slot.api!.post({kind: 'withdraw', withdrawals}));
       }
     }
   }
