@@ -40,6 +40,8 @@ export class Service {
         host: {batching: config.batching, backend: config.backend, logLevel: config.logLevel},
         log: log.child({component: 'pool'}),
         entry: options.workerEntry,
+        // A runaway thread dies alone (and is restarted) instead of taking the process down.
+        resourceLimits: {maxOldGenerationSizeMb: 1024},
       },
       {
         results: (message) => coordinator?.onResults(message),

@@ -1,0 +1,59 @@
+import test from 'ava';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {bias, predictRow} from '../src/backend/formula.ts';
+import {createLogger} from '../src/log.ts';
+import {ActorPool} from '../src/coordinator/pool.ts';
+import {post, startService} from './helpers/service.ts';
+
+test('killing a worker thread mid-batch fails its agents at once; other keys never notice; its keys work again', async (t) => {
+  const running = await startService({ACTOR_POOL_SIZE: '2', BACKEND_LATENCY_MIN_MS: '600', BACKEND_LATENCY_MAX_MS: '600', MAX_WAIT_MS: '5'});
+  t.teardown(() => running.close());
+  const {coordinator, pool} = running.service;
+  const doomed = {vector: [1, 2], model: 'doomed', agent_type: 'x'};
+  const spared = {vector: [3], model: 'spared', agent_type: 'x'};
+  const first = post(`${running.url}/predict`, {agents: {d1: doomed, d2: doomed}});
+  const second = post(`${running.url}/predict`, {agents: {s1: spared}});
+  await sleep(150); // both batches are in flight now
+  const slot = coordinator.slotOf('x', 'doomed')!;
+  t.not(slot, coordinator.slotOf('x', 'spared'), 'the two keys live on different threads');
+
+  const killedAt = Date.now();
+  await pool.threadOf(slot)!.terminate();
+  const failed = await first;
+  t.true(Date.now() - killedAt < 1000, 'answered within a second of the kill');
+  t.is(failed.status, 502);
+  t.is(failed.body.results.d1.error.code, 'worker_failed');
+  t.is(failed.body.results.d2.error.code, 'worker_failed');
+
+  const ok = await second;
+  t.is(ok.status, 200);
+  t.is(ok.body.results.s1.prediction, predictRow(bias('spared', 'x'), [3]));
+
+  const again = await post(`${running.url}/predict`, {agents: {d3: doomed}});
+  t.is(again.status, 200);
+  t.is(again.body.results.d3.prediction, predictRow(bias('doomed', 'x'), [1, 2]));
+  t.is(pool.restarts, 1);
+  t.is(coordinator.stats.liveParts, 0);
+});
+
+test('a thread that keeps dying is restarted with backoff, not in a tight loop', async (t) => {
+  const failures: number[] = [];
+  const lines: string[] = [];
+  const log = createLogger('warn', {write: (line: string) => lines.push(line)});
+  const pool = new ActorPool(
+    {
+      size: 1,
+      host: {batching: {maxBatchSize: 4, maxWaitMs: 5, maxConcurrentBatches: 0}, backend: {kind: 'simulated', latencyMinMs: 0, latencyMaxMs: 0}, logLevel: 'silent'},
+      log,
+      entry: new URL('./fixtures/crashing-host.ts', import.meta.url),
+    },
+    {results: () => {}, slotFailed: (slot) => failures.push(slot)},
+  );
+  t.teardown(() => pool.close());
+  await sleep(1500);
+  // Without backoff a crashing thread restarts every few ms; with it: 0, 100, 200, 400, 800 ms.
+  t.true(pool.restarts >= 3, `${pool.restarts} restarts`);
+  t.true(pool.restarts <= 8, `${pool.restarts} restarts`);
+  t.true(failures.every((s) => s === 0));
+  t.true(lines.some((l) => l.includes('"level":50') && l.includes('restarting')), 'logged loudly (error level)');
+});
