@@ -2,6 +2,7 @@
 // main.ts wires it to the process; tests start it in-process on port 0.
 
 import http from 'node:http';
+import {readFileSync} from 'node:fs';
 import type {AddressInfo} from 'node:net';
 import {once} from 'node:events';
 import type {Logger} from 'pino';
@@ -9,7 +10,10 @@ import type {Config} from './config.ts';
 import {ActorPool} from './coordinator/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
 import {createApp} from './http/app.ts';
+import {Metrics} from './metrics.ts';
 import type {Readiness} from './http/app.ts';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string}).version;
 
 export interface ServiceOptions {
   /** Worker entry for the actor threads (tests may use a fixture). */
@@ -21,6 +25,7 @@ export class Service {
   readonly pool: ActorPool;
   readonly coordinator: Coordinator;
   readonly server: http.Server;
+  readonly metrics: Metrics;
   readonly #log: Logger;
   #readiness: Readiness = 'starting';
   #activeRequests = 0;
@@ -48,6 +53,14 @@ export class Service {
         slotFailed: (slot) => coordinator?.onSlotFailed(slot),
       },
     );
+    this.metrics = new Metrics(
+      {
+        hostStats: () => this.pool.stats(1000),
+        restarts: () => this.pool.restarts,
+        openRequests: () => this.coordinator.stats.openRequests,
+      },
+      {maxBatchSize: config.batching.maxBatchSize},
+    );
     coordinator = new Coordinator(
       this.pool,
       {
@@ -56,11 +69,19 @@ export class Service {
         maxPendingPerMailbox: config.maxPendingPerMailbox,
         maxPendingTotal: config.maxPendingTotal,
         expectedLatencyMs,
+        observer: this.metrics,
       },
       log.child({component: 'coordinator'}),
     );
     this.coordinator = coordinator;
-    const app = createApp({config, coordinator, log, readiness: () => this.#readiness});
+    const app = createApp({
+      config,
+      coordinator,
+      log,
+      metrics: this.metrics,
+      version,
+      readiness: () => this.#readiness,
+    });
     this.server = http.createServer(app.callback());
     // A request body must arrive promptly; the response may take the whole request deadline.
     this.server.headersTimeout = 20_000;

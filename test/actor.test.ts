@@ -30,6 +30,7 @@ function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches:
     partId: ++partSeq,
     requestId: `r${partSeq}`,
     deadline,
+    arrivedAt: 0,
     row: Float64Array.from(row),
   });
   return {clock, backend, results, actor, part, idleCount: () => idle};

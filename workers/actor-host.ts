@@ -82,20 +82,24 @@ export class ActorHost implements ActorHostApi {
   stats(): HostStats {
     let pending = 0;
     let inflight = 0;
+    const keys = [];
     for (const actor of this.#actors.values()) {
       pending += actor.pending;
       inflight += actor.inflight;
+      keys.push({key: actor.key, pending: actor.pending, inflight: actor.inflight});
     }
-    return {actors: this.#actors.size, pending, inflight};
+    return {actors: this.#actors.size, pending, inflight, keys};
   }
 
   #dispatch({keys, parts, data}: DispatchMessage): void {
     const byKey: Part[][] = keys.map(() => []);
+    const now = this.#ctx.clock.now();
     for (const p of parts) {
       byKey[p.keyIndex].push({
         partId: p.partId,
         requestId: p.requestId,
         deadline: p.deadline,
+        arrivedAt: now,
         row: data.subarray(p.offset, p.offset + p.length),
       });
     }

@@ -5,7 +5,7 @@
 import type {Logger} from 'pino';
 import type {BatchingOptions} from '../src/config.ts';
 import type {AgentErrorCode} from '../src/errors.ts';
-import type {BatchInfo, BatchReport, PartResult} from '../src/protocol/messages.ts';
+import type {BatchInfo, BatchReport, BatchResult, PartResult} from '../src/protocol/messages.ts';
 import type {MailboxKey} from '../src/protocol/mailbox-key.ts';
 import {BatchQueue} from './batch-policy.ts';
 import type {Batch} from './batch-policy.ts';
@@ -17,6 +17,8 @@ export interface Part {
   readonly partId: number;
   readonly requestId: string;
   readonly deadline: number;
+  /** Clock time of arrival in the mailbox. */
+  readonly arrivedAt: number;
   readonly row: Float64Array;
 }
 
@@ -121,6 +123,7 @@ export class Actor {
     const info: BatchInfo = {id: this.#ctx.nextBatchId(), size: parts.length};
     let deadline = Infinity;
     for (const part of parts) deadline = Math.min(deadline, part.deadline);
+    const waitsMs = parts.map((p) => now - p.arrivedAt);
     this.#inflight++;
     const started = this.#ctx.clock.now();
     this.#ctx.backend
@@ -132,32 +135,39 @@ export class Actor {
             error instanceof BackendError ? error : new BackendError('backend_error', 'backend call failed');
           this.#log.warn({batchId: info.id, size: info.size, err: error}, 'backend call failed');
           for (const part of parts) this.#fail(part, failure.code, failure.message, info);
+          return failure.code;
         },
       )
-      .finally(() => {
+      .catch((error: unknown): BatchResult => {
+        // A bug of ours, not the backend's: still answer every part (repeats are ignored upstream).
+        this.#log.error({batchId: info.id, err: error}, 'settling a batch failed');
+        for (const part of parts) this.#fail(part, 'backend_error', 'internal error settling the batch', info);
+        return 'backend_error';
+      })
+      .then((result) => {
         const backendMs = this.#ctx.clock.now() - started;
-        this.#log.info({batchId: info.id, size: info.size, length: batch.length, backendMs}, 'batch done');
-        this.#ctx.report({key: this.key, size: info.size, backendMs});
+        this.#log.info({batchId: info.id, size: info.size, length: batch.length, backendMs, result}, 'batch done');
+        this.#ctx.report({key: this.key, size: info.size, backendMs, result, waitsMs});
         this.#inflight--;
         this.#pump();
       });
   }
 
   /** The reply is checked here, where it arrives: one finite number per row (dataloader's rule). */
-  #settle(parts: readonly Part[], info: BatchInfo, reply: BackendReply): void {
+  #settle(parts: readonly Part[], info: BatchInfo, reply: BackendReply): BatchResult {
     const values = reply?.values;
     if (!values || values.length !== parts.length) {
       const got = values ? values.length : 'no';
       const message = `backend replied with ${got} values for ${parts.length} rows`;
       for (const part of parts) this.#fail(part, 'backend_bad_response', message, info);
-      return;
+      return 'backend_bad_response';
     }
     for (let i = 0; i < values.length; i++) {
       if (reply.rejected?.has(i)) continue;
       if (typeof values[i] !== 'number' || !Number.isFinite(values[i])) {
         const message = `backend replied with a non-finite value at row ${i}`;
         for (const part of parts) this.#fail(part, 'backend_bad_response', message, info);
-        return;
+        return 'backend_bad_response';
       }
     }
     for (let i = 0; i < parts.length; i++) {
@@ -173,6 +183,7 @@ export class Actor {
           batch: info,
         });
     }
+    return reply.rejected?.size ? 'partial' : 'ok';
   }
 
   #fail(part: Part, code: AgentErrorCode, message: string, batch?: BatchInfo): void {

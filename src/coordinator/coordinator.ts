@@ -15,6 +15,7 @@ import {Errors} from '../errors.ts';
 import type {AgentError, AgentErrorCode} from '../errors.ts';
 import {keyString} from '../protocol/mailbox-key.ts';
 import type {BatchInfo, ResultsMessage} from '../protocol/messages.ts';
+import type {CoordinatorObserver} from '../metrics.ts';
 import type {ActorPool} from './pool.ts';
 
 export interface AgentInput {
@@ -37,7 +38,10 @@ export interface CoordinatorOptions {
   readonly expectedLatencyMs: number;
   /** A key with nothing in flight for this long gives up its placement. */
   readonly keyIdleMs?: number;
+  readonly observer?: CoordinatorObserver;
 }
+
+const quiet: CoordinatorObserver = {outcome() {}, refused() {}, withdrawn() {}, batch() {}, keyRetired() {}};
 
 export interface SubmitOptions {
   /** Epoch ms. */
@@ -88,6 +92,7 @@ export class Coordinator {
   readonly #pool: ActorPool;
   readonly #options: CoordinatorOptions;
   readonly #log: Logger;
+  readonly #observer: CoordinatorObserver;
   readonly #parts = new Map<number, PartEntry>();
   readonly #keys = new Map<string, KeyState>();
   readonly #slotKeys: number[];
@@ -102,6 +107,7 @@ export class Coordinator {
     this.#pool = pool;
     this.#options = options;
     this.#log = log;
+    this.#observer = options.observer ?? quiet;
     this.#slotKeys = new Array<number>(pool.size).fill(0);
     const idleMs = options.keyIdleMs ?? 60_000;
     this.#sweeper = setInterval(() => this.#retireIdleKeys(Date.now() - idleMs), Math.min(idleMs, 10_000));
@@ -161,7 +167,7 @@ export class Coordinator {
       wait,
     );
     if (options.signal) {
-      request.onAbort = () => this.#finish(request, 'shutting_down', 'client went away');
+      request.onAbort = () => this.#finish(request, 'shutting_down', 'client went away', 'client_gone');
       options.signal.addEventListener('abort', request.onAbort, {once: true});
     }
     return promise;
@@ -172,6 +178,7 @@ export class Coordinator {
     for (const report of message.batches) {
       const key = this.#keys.get(report.key);
       if (key) key.latencyMs += latencyWeight * (report.backendMs - key.latencyMs);
+      this.#observer.batch(report);
     }
     for (const result of message.results) {
       const entry = this.#parts.get(result.partId);
@@ -179,7 +186,10 @@ export class Coordinator {
       this.#parts.delete(result.partId);
       const {request, index} = entry;
       this.#release(request.keys[index]);
-      if (result.outcome === 'withdrawn') this.#withdrawn++;
+      if (result.outcome === 'withdrawn') {
+        this.#withdrawn++;
+        this.#observer.withdrawn();
+      }
       if (request.done) continue;
       if (result.outcome === 'prediction') {
         request.outcomes[index] = {prediction: result.prediction, batch: result.batch};
@@ -246,6 +256,7 @@ export class Coordinator {
     }
     if (!reason) return;
     this.#refused++;
+    this.#observer.refused(reason);
     const pool = reason === 'mailbox pending limit reached' ? involved : [...this.#keys.values()];
     throw Errors.overloaded(reason, this.#retryAfterSeconds(pool));
   }
@@ -287,6 +298,7 @@ export class Coordinator {
     for (const key of idle.slice(0, limit)) {
       this.#keys.delete(key.key);
       this.#slotKeys[key.slot]--;
+      this.#observer.keyRetired(key.key);
     }
   }
 
@@ -294,21 +306,25 @@ export class Coordinator {
    * Answers the request. Agents still without an outcome get `code`; those still waiting in a
    * mailbox are withdrawn (their entries go when their thread confirms or answers).
    */
-  #finish(request: OpenRequest, code?: AgentErrorCode, message = ''): void {
+  #finish(request: OpenRequest, code?: AgentErrorCode, message = '', countAs?: 'client_gone'): void {
     if (request.done) return;
     request.done = true;
     clearTimeout(request.timer);
     if (request.onAbort) request.signal?.removeEventListener('abort', request.onAbort);
     this.#open.delete(request);
-    if (request.open > 0 && code) {
-      for (let i = 0; i < request.outcomes.length; i++) {
-        if (request.outcomes[i] !== undefined) continue;
-        request.outcomes[i] = {error: {code, message}};
-        const key = request.keys[i];
-        if (this.#parts.has(request.partIds[i])) this.#pool.withdraw(key.slot, key.key, request.partIds[i]);
+    for (let i = 0; i < request.outcomes.length; i++) {
+      const outcome = request.outcomes[i];
+      if (outcome !== undefined) {
+        this.#observer.outcome('prediction' in outcome ? 'prediction' : outcome.error.code);
+        continue;
       }
-      request.open = 0;
+      if (!code) continue;
+      request.outcomes[i] = {error: {code, message}};
+      this.#observer.outcome(countAs ?? code);
+      const key = request.keys[i];
+      if (this.#parts.has(request.partIds[i])) this.#pool.withdraw(key.slot, key.key, request.partIds[i]);
     }
+    request.open = 0;
     request.resolve(request.outcomes as AgentOutcome[]);
   }
 }

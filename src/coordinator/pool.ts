@@ -136,7 +136,7 @@ export class ActorPool {
   async stats(timeoutMs = 5000): Promise<HostStats[]> {
     return Promise.all(
       this.#slots.map((slot) => {
-        if (!slot.api) return {actors: 0, pending: 0, inflight: 0};
+        if (!slot.api) return {actors: 0, pending: 0, inflight: 0, keys: []};
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`thread ${slot.index} did not answer`)), timeoutMs);

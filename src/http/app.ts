@@ -11,6 +11,9 @@ import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {Errors, HttpError} from '../errors.ts';
 import type {AgentOutcome, Coordinator} from '../coordinator/coordinator.ts';
+import type {Metrics} from '../metrics.ts';
+import {docsAsset, docsPage} from './docs.ts';
+import {openApiDocument} from './openapi.ts';
 import {createSchemas, parsePredictRequest} from './schemas.ts';
 import type {AgentResult, PredictResponse, Schemas} from './schemas.ts';
 
@@ -20,6 +23,8 @@ export interface AppDeps {
   readonly config: Config;
   readonly coordinator: Coordinator;
   readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly version: string;
   /** Read on every request: the service flips it while starting and draining. */
   readonly readiness: () => Readiness;
 }
@@ -41,14 +46,15 @@ const securityHeaders = {
 };
 
 export function createApp(deps: AppDeps): Koa<State> {
-  const {config, coordinator, log} = deps;
+  const {config, coordinator, log, metrics} = deps;
   const schemas = createSchemas(config);
+  const openapi = JSON.stringify(openApiDocument(schemas, {version: deps.version, secured: config.apiKeys.length > 0}));
   const app = new Koa<State>();
   app.proxy = false;
   // Errors are logged by our middleware; Koa's own handler would print them to stderr.
   app.silent = true;
 
-  app.use(requestScope(log));
+  app.use(requestScope(log, metrics));
   app.use(errorShape());
 
   const router = new Router<State>();
@@ -60,6 +66,16 @@ export function createApp(deps: AppDeps): Koa<State> {
     ctx.status = readiness === 'ready' ? 200 : 503;
     ctx.body = {status: readiness};
   });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.contentType;
+    ctx.body = await metrics.text();
+  });
+  router.get('/openapi.json', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = openapi;
+  });
+  router.get('/docs', docsPage);
+  router.get('/docs/:asset', docsAsset);
   router.post(
     '/predict',
     ready(deps.readiness),
@@ -86,7 +102,7 @@ export function createApp(deps: AppDeps): Koa<State> {
 }
 
 /** Request id (echoed or generated), security headers, one log line per request. */
-function requestScope(log: Logger) {
+function requestScope(log: Logger, metrics: Metrics) {
   return async (ctx: Context & {state: State}, next: Next) => {
     const started = performance.now();
     const given = ctx.get('X-Request-Id');
@@ -98,6 +114,7 @@ function requestScope(log: Logger) {
     try {
       await next();
     } finally {
+      metrics.request(ctx.path, ctx.method, ctx.status);
       ctx.state.log.info(
         {
           method: ctx.method,

@@ -32,7 +32,7 @@ export function createSchemas(limits: RequestLimits) {
     })
     .meta({
       description: 'One agent: its input vector, the model to run and its agent type. Other fields are ignored.',
-      example: {vector: [0.5, -1.25, 3.0], model: 'resnet-50', agent_type: 'scout'},
+      examples: [{vector: [0.5, -1.25, 3.0], model: 'resnet-50', agent_type: 'scout'}],
     });
 
   const AgentId = z
@@ -44,16 +44,13 @@ export function createSchemas(limits: RequestLimits) {
     .object({
       agents: z
         .record(AgentId, AgentRequest)
-        .meta({description: `1 to ${limits.maxAgentsPerRequest} agents by id`}),
+        .meta({
+          description: `1 to ${limits.maxAgentsPerRequest} agents by id`,
+          minProperties: 1,
+          maxProperties: limits.maxAgentsPerRequest,
+        }),
     })
-    .meta({
-      example: {
-        agents: {
-          'scout-1': {vector: [0.5, -1.25, 3.0], model: 'resnet-50', agent_type: 'scout'},
-          'pilot-7': {vector: [1.0, 2.0], model: 'gpt-mini', agent_type: 'pilot'},
-        },
-      },
-    });
+    .meta({description: 'Agent requests to batch with those of other clients. Other top-level fields are ignored.'});
 
   const Batch = z.object({
     id: z.string().meta({description: 'the same for every agent that travelled in one backend call'}),

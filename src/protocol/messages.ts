@@ -67,11 +67,17 @@ export type PartResult =
   /** The part left its mailbox unsent (withdrawn or expired); nobody waits for it any more. */
   | {readonly partId: number; readonly requestId: string; readonly outcome: 'withdrawn'};
 
-/** What one backend call of a key took, for the coordinator's latency estimate. */
+/** How one backend call of a key went: `partial` when the backend refused some of its rows. */
+export type BatchResult = 'ok' | 'partial' | AgentErrorCode;
+
+/** One backend call of a key, for the latency estimate and the metrics. */
 export interface BatchReport {
   readonly key: string;
   readonly size: number;
   readonly backendMs: number;
+  readonly result: BatchResult;
+  /** Per row: ms from arrival in the mailbox to dispatch. */
+  readonly waitsMs: readonly number[];
 }
 
 export interface ResultsMessage {
@@ -104,8 +110,17 @@ export interface ActorHostApi {
   stats(): HostStats;
 }
 
+export interface KeyStats {
+  readonly key: string;
+  /** Rows waiting in the mailbox. */
+  readonly pending: number;
+  /** Backend calls in flight. */
+  readonly inflight: number;
+}
+
 export interface HostStats {
   readonly actors: number;
   readonly pending: number;
   readonly inflight: number;
+  readonly keys: readonly KeyStats[];
 }

@@ -1,0 +1,202 @@
+// Prometheus metrics (prom-client), all in the main thread's registry. Worker threads report each
+// backend call in their ResultsMessage (size, backend time, result, per-row queue waits), so
+// nothing measured in a thread is lost; mailbox depth and in-flight calls are asked of the threads
+// at scrape time. Per-key labels come only from validated names, keys are capped by MAX_MAILBOXES,
+// and a retired key's series are removed: hostile input cannot blow up cardinality.
+
+import client from 'prom-client';
+import type {AgentErrorCode} from './errors.ts';
+import {agentErrorCodes} from './errors.ts';
+import {parseKey} from './protocol/mailbox-key.ts';
+import type {BatchReport, HostStats} from './protocol/messages.ts';
+
+/** What the coordinator tells whoever watches it. */
+export interface CoordinatorObserver {
+  /** One agent's final outcome (`client_gone` when its client left before it had one). */
+  outcome(outcome: 'prediction' | AgentErrorCode | 'client_gone'): void;
+  refused(reason: string): void;
+  withdrawn(): void;
+  batch(report: BatchReport): void;
+  keyRetired(key: string): void;
+}
+
+export interface MetricsSources {
+  /** Per-thread mailbox stats, asked at scrape time. */
+  hostStats(): Promise<readonly HostStats[]>;
+  restarts(): number;
+  openRequests(): number;
+}
+
+const batchResults = ['ok', 'partial', ...agentErrorCodes] as const;
+const knownRoutes = new Set(['/predict', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']);
+
+export class Metrics implements CoordinatorObserver {
+  readonly registry = new client.Registry();
+  readonly #requests;
+  readonly #agents;
+  readonly #batchSize;
+  readonly #queueWait;
+  readonly #backendLatency;
+  readonly #backendCalls;
+  readonly #withdrawals;
+  readonly #refused;
+
+  constructor(sources: MetricsSources, options: {maxBatchSize: number}) {
+    const registers = [this.registry];
+    const keyLabels = ['agent_type', 'model'] as const;
+    client.collectDefaultMetrics({register: this.registry, eventLoopMonitoringPrecision: 10});
+
+    this.#requests = new client.Counter({
+      name: 'agent_batcher_http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers,
+    });
+    this.#agents = new client.Counter({
+      name: 'agent_batcher_agents_total',
+      help: 'Agents answered, by outcome: prediction or the error code',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    this.#batchSize = new client.Histogram({
+      name: 'agent_batcher_batch_size',
+      help: 'Rows per backend call',
+      labelNames: keyLabels,
+      buckets: sizeBuckets(options.maxBatchSize),
+      registers,
+    });
+    this.#queueWait = new client.Histogram({
+      name: 'agent_batcher_queue_wait_seconds',
+      help: 'Time from arrival in the mailbox to dispatch to the backend, per row',
+      labelNames: keyLabels,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.#backendLatency = new client.Histogram({
+      name: 'agent_batcher_backend_latency_seconds',
+      help: 'Backend call latency (retries included)',
+      labelNames: keyLabels,
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 30],
+      registers,
+    });
+    this.#backendCalls = new client.Counter({
+      name: 'agent_batcher_backend_calls_total',
+      help: 'Backend calls (one per batch) by result: ok, partial (some rows refused) or the error code',
+      labelNames: [...keyLabels, 'result'] as const,
+      registers,
+    });
+    this.#withdrawals = new client.Counter({
+      name: 'agent_batcher_withdrawals_total',
+      help: 'Rows taken out of a mailbox unsent (client gone or deadline passed)',
+      registers,
+    });
+    this.#refused = new client.Counter({
+      name: 'agent_batcher_admissions_refused_total',
+      help: 'Requests refused whole by admission control, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    new client.Counter({
+      name: 'agent_batcher_worker_restarts_total',
+      help: 'Actor threads restarted after dying',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.restarts());
+      },
+    });
+    new client.Gauge({
+      name: 'agent_batcher_open_requests',
+      help: 'Client requests waiting for their answer',
+      registers,
+      collect() {
+        this.set(sources.openRequests());
+      },
+    });
+    const depth = new client.Gauge({
+      name: 'agent_batcher_mailbox_depth',
+      help: 'Rows waiting in a mailbox',
+      labelNames: keyLabels,
+      registers,
+    });
+    const inflight = new client.Gauge({
+      name: 'agent_batcher_inflight_batches',
+      help: 'Backend calls in flight per key',
+      labelNames: keyLabels,
+      registers,
+    });
+    new client.Gauge({
+      name: 'agent_batcher_mailboxes',
+      help: 'Mailboxes (actors) alive in the threads',
+      registers,
+      async collect() {
+        const hosts = await sources.hostStats().catch(() => []);
+        depth.reset();
+        inflight.reset();
+        let actors = 0;
+        for (const host of hosts) {
+          actors += host.actors;
+          for (const k of host.keys) {
+            const labels = keyLabelsOf(k.key);
+            depth.set(labels, k.pending);
+            inflight.set(labels, k.inflight);
+          }
+        }
+        this.set(actors);
+      },
+    });
+  }
+
+  request(path: string, method: string, status: number): void {
+    const route = knownRoutes.has(path) ? path : path.startsWith('/docs/') ? '/docs/*' : 'other';
+    this.#requests.inc({route, method, status: String(status)});
+  }
+
+  outcome(outcome: 'prediction' | AgentErrorCode | 'client_gone'): void {
+    this.#agents.inc({outcome});
+  }
+
+  refused(reason: string): void {
+    this.#refused.inc({reason});
+  }
+
+  withdrawn(): void {
+    this.#withdrawals.inc();
+  }
+
+  batch(report: BatchReport): void {
+    const labels = keyLabelsOf(report.key);
+    this.#batchSize.observe(labels, report.size);
+    this.#backendLatency.observe(labels, report.backendMs / 1000);
+    this.#backendCalls.inc({...labels, result: report.result});
+    for (const wait of report.waitsMs) this.#queueWait.observe(labels, wait / 1000);
+  }
+
+  keyRetired(key: string): void {
+    const labels = keyLabelsOf(key);
+    this.#batchSize.remove(labels);
+    this.#queueWait.remove(labels);
+    this.#backendLatency.remove(labels);
+    for (const result of batchResults) this.#backendCalls.remove({...labels, result});
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+function keyLabelsOf(key: string): {agent_type: string; model: string} {
+  const {agentType, model} = parseKey(key);
+  return {agent_type: agentType, model};
+}
+
+function sizeBuckets(max: number): number[] {
+  const buckets: number[] = [];
+  for (let b = 1; b < max; b *= 2) buckets.push(b);
+  buckets.push(max);
+  return buckets;
+}

@@ -1,0 +1,73 @@
+import test from 'ava';
+import {startFakeBackend} from './helpers/fake-backend.ts';
+import {parsePrometheus, total} from './helpers/prom-text.ts';
+import {post, startService} from './helpers/service.ts';
+
+test('after a mixed load, /metrics parses as Prometheus text and agrees exactly with what the clients saw', async (t) => {
+  const backend = await startFakeBackend();
+  t.teardown(() => backend.close());
+  const running = await startService({BACKEND_URL: backend.url, BACKEND_RETRIES: '0', MAX_WAIT_MS: '10', MAX_PENDING_PER_MAILBOX: '40'});
+  t.teardown(() => running.close());
+
+  const models = ['good', 'good2', 'fail500', 'nonjson', 'poison'];
+  const outcomes = new Map<string, number>();
+  const batches = new Map<string, number>();
+  const statusCount = new Map<number, number>();
+  const bump = <K>(m: Map<K, number>, k: K, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
+  const replies = await Promise.all(
+    Array.from({length: 120}, (_, c) =>
+      post(`${running.url}/predict`, {
+        agents: Object.fromEntries(
+          Array.from({length: 1 + (c % 4)}, (_, i) => [
+            `a${i}`,
+            {vector: c % 17 === 0 && i === 0 ? [666, 1] : [c, i], model: models[(c + i) % models.length], agent_type: 't'},
+          ]),
+        ),
+      }),
+    ),
+  );
+  // Some bad requests too: they count as requests, never as agents.
+  replies.push(await post(`${running.url}/predict`, {agents: {}}));
+  replies.push(await post(`${running.url}/predict`, 'nope'));
+  for (const reply of replies) {
+    bump(statusCount, reply.status);
+    if (!reply.body.results) continue;
+    for (const result of Object.values<any>(reply.body.results)) {
+      bump(outcomes, result.prediction !== undefined ? 'prediction' : result.error.code);
+      if (result.batch) batches.set(result.batch.id, result.batch.size);
+    }
+  }
+
+  const response = await fetch(`${running.url}/metrics`);
+  t.regex(response.headers.get('content-type')!, /^text\/plain/);
+  const samples = parsePrometheus(await response.text());
+
+  for (const [outcome, n] of outcomes) t.is(total(samples, 'agent_batcher_agents_total', {outcome}), n, `agents with outcome ${outcome}`);
+  t.is(total(samples, 'agent_batcher_agents_total'), [...outcomes.values()].reduce((a, b) => a + b, 0));
+  t.is(total(samples, 'agent_batcher_backend_calls_total'), batches.size, 'one backend call per batch id the clients saw');
+  t.is(total(samples, 'agent_batcher_batch_size_count'), batches.size);
+  const rows = [...batches.values()].reduce((a, b) => a + b, 0);
+  t.is(total(samples, 'agent_batcher_batch_size_sum'), rows, 'sum of batch sizes = rows sent');
+  t.is(total(samples, 'agent_batcher_queue_wait_seconds_count'), rows, 'one queue wait per row');
+  t.is(total(samples, 'agent_batcher_backend_calls_total', {result: 'ok'}) > 0, true);
+  t.true(total(samples, 'agent_batcher_backend_calls_total', {model: 'fail500', result: 'backend_error'}) > 0);
+  t.true(total(samples, 'agent_batcher_backend_calls_total', {model: 'poison', result: 'partial'}) > 0);
+  for (const [status, n] of statusCount) {
+    t.is(total(samples, 'agent_batcher_http_requests_total', {route: '/predict', status: String(status)}), n, `requests with status ${status}`);
+  }
+  t.is(total(samples, 'agent_batcher_worker_restarts_total'), 0);
+  t.is(total(samples, 'agent_batcher_open_requests'), 0);
+  t.true(samples.some((s) => s.name === 'nodejs_eventloop_lag_seconds'), 'event-loop lag of the main thread');
+  t.true(samples.some((s) => s.name === 'agent_batcher_mailbox_depth' || s.name === 'agent_batcher_mailboxes'));
+  t.log(JSON.stringify({outcomes: Object.fromEntries(outcomes), batches: batches.size, rows}));
+});
+
+test('hostile paths do not create metric series', async (t) => {
+  const running = await startService();
+  t.teardown(() => running.close());
+  for (let i = 0; i < 20; i++) await fetch(`${running.url}/random-${i}`);
+  const samples = parsePrometheus(await (await fetch(`${running.url}/metrics`)).text());
+  const routes = new Set(samples.filter((s) => s.name === 'agent_batcher_http_requests_total').map((s) => s.labels.route));
+  t.true([...routes].every((r) => r === 'other' || r === '/metrics'), [...routes].join(', '));
+  t.is(total(samples, 'agent_batcher_http_requests_total', {route: 'other'}), 20);
+});
