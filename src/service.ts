@@ -100,7 +100,8 @@ export class Service {
   /** Starts the threads, then listens; resolves with the bound address. */
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
     await this.pool.ready();
-    this.server.listen(port, host);
+    // A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn).
+    this.server.listen({port, host, backlog: 4096});
     await once(this.server, 'listening');
     this.#readiness = 'ready';
     const address = this.server.address() as AddressInfo;

@@ -36,7 +36,8 @@ export class HttpBackend implements Backend {
   constructor(options: HttpBackendOptions) {
     this.#options = options;
     this.#random = options.random ?? Math.random;
-    this.#agent = new Agent({keepAliveTimeout: 10_000, connections: 256, pipelining: 1});
+    // No cap on connections: how many calls a key may have in flight is MAX_CONCURRENT_BATCHES.
+    this.#agent = new Agent({keepAliveTimeout: 10_000, pipelining: 1});
   }
 
   async predict(call: BackendCall): Promise<BackendReply> {

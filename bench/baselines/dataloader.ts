@@ -1,0 +1,86 @@
+// Baseline (c): what a Node user would pick instead. The same Koa + zod front end, and an
+// in-process batcher built on DataLoader: one loader per (agent_type, model, vector length),
+// batches cut at MAX_BATCH_SIZE or MAX_WAIT_MS after the first row, no worker threads. The
+// backend is the same simulated network (in-process) or the same HTTP backend (BACKEND_URL).
+
+import Koa from 'koa';
+import bodyParser from 'koa-bodyparser';
+import DataLoader from 'dataloader';
+import {randomUUID} from 'node:crypto';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {request} from 'undici';
+import {bias, predictRow} from '../../src/backend/formula.ts';
+import {loadConfig} from '../../src/config.ts';
+import {createSchemas, parsePredictRequest} from '../../src/http/schemas.ts';
+
+const config = loadConfig(process.env);
+const schemas = createSchemas(config);
+const {maxBatchSize, maxWaitMs} = config.batching;
+
+interface Row {
+  model: string;
+  agentType: string;
+  vector: readonly number[];
+}
+interface RowResult {
+  prediction: number;
+  batch: {id: string; size: number};
+}
+
+let batchSeq = 0;
+async function callBackend(rows: readonly Row[]): Promise<number[]> {
+  const {model, agentType} = rows[0];
+  if (config.backend.kind === 'http') {
+    const response = await request(config.backend.url, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({model, agent_type: agentType, vectors: rows.map((r) => r.vector)}),
+    });
+    return ((await response.body.json()) as {vector: number[]}).vector;
+  }
+  await sleep(config.latencyMinMs + Math.random() * (config.latencyMaxMs - config.latencyMinMs));
+  const b = bias(model, agentType);
+  return rows.map((r) => predictRow(b, r.vector));
+}
+
+const loaders = new Map<string, DataLoader<Row, RowResult>>();
+function loaderFor(row: Row): DataLoader<Row, RowResult> {
+  const key = `${row.agentType}\n${row.model}\n${row.vector.length}`;
+  let loader = loaders.get(key);
+  if (!loader) {
+    loader = new DataLoader<Row, RowResult>(
+      async (rows) => {
+        const values = await callBackend(rows);
+        const batch = {id: `dl-${++batchSeq}`, size: rows.length};
+        return values.map((prediction) => ({prediction, batch}));
+      },
+      {cache: false, maxBatchSize, batchScheduleFn: (callback) => setTimeout(callback, maxWaitMs)},
+    );
+    loaders.set(key, loader);
+  }
+  return loader;
+}
+
+const app = new Koa();
+app.use(bodyParser({enableTypes: ['json'], jsonLimit: String(config.maxBodyBytes)}));
+app.use(async (ctx) => {
+  if (ctx.method === 'GET') {
+    ctx.body = {status: 'ok'};
+    return;
+  }
+  const parsed = parsePredictRequest(ctx.request.body, schemas, config);
+  if (!parsed.ok) {
+    ctx.status = 422;
+    ctx.body = {error: {code: 'validation_error', details: parsed.details}};
+    return;
+  }
+  const outcomes = await Promise.all(
+    parsed.agents.map((a) => {
+      const row = {model: a.model, agentType: a.agentType, vector: a.vector as number[]};
+      return loaderFor(row).load(row);
+    }),
+  );
+  ctx.body = {request_id: randomUUID(), errors: false, results: Object.fromEntries(parsed.agents.map((a, i) => [a.id, outcomes[i]]))};
+});
+const server = app.listen({port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096}, () => console.log('listening'));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,190 @@
+// The load generator of the benchmarks and of `npm run load`: undici, closed loop (a fixed number
+// of clients, each sending its next request when the last is answered) or open loop (a fixed
+// rate). It keeps every request's latency, checks a sample of the predictions against the
+// formula, and tallies the batches the clients saw.
+
+import {Pool} from 'undici';
+import {bias, predictRow} from '../src/backend/formula.ts';
+
+export interface AgentPayload {
+  readonly vector: number[];
+  readonly model: string;
+  readonly agent_type: string;
+}
+
+export interface RequestPlan {
+  readonly agents: Record<string, AgentPayload>;
+  /** Unique per agent (the vector's first value), to match rows the backend saw. */
+  readonly markers?: readonly number[];
+}
+
+export interface LoadOptions {
+  readonly url: string;
+  readonly durationMs: number;
+  /** Closed loop: clients sending back to back. */
+  readonly clients?: number;
+  /** Open loop: requests per second (clients then caps the requests in flight). */
+  readonly rate?: number;
+  readonly plan: (seq: number) => RequestPlan;
+  readonly headers?: Record<string, string>;
+  /** Check every n-th answer against the formula (0 = never). */
+  readonly checkEvery?: number;
+  readonly label?: string;
+  /** A live line on stderr (default: when stderr is a terminal). */
+  readonly progress?: boolean;
+  /** Keep per-request latency and markers (for added latency). */
+  readonly keepRequests?: boolean;
+}
+
+export interface LoadResult {
+  readonly label: string;
+  readonly durationMs: number;
+  readonly requests: number;
+  readonly agents: number;
+  readonly errors: number;
+  readonly statuses: Record<string, number>;
+  /** Sorted, ms. */
+  readonly latencies: Float64Array;
+  readonly batches: Map<string, number>;
+  readonly wrongPredictions: number;
+  readonly kept: {latencyMs: number; markers: readonly number[]}[];
+}
+
+export function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const clients = options.clients ?? 64;
+  const pool = new Pool(options.url, {connections: clients, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000});
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const batches = new Map<string, number>();
+  const kept: LoadResult['kept'] = [];
+  let requests = 0;
+  let agents = 0;
+  let errors = 0;
+  let wrong = 0;
+  let seq = 0;
+  const started = performance.now();
+  const end = started + options.durationMs;
+  const label = options.label ?? options.url;
+
+  const one = async () => {
+    const mine = seq++;
+    const plan = options.plan(mine);
+    const body = JSON.stringify({agents: plan.agents});
+    const t0 = performance.now();
+    let status = 0;
+    let text = '';
+    try {
+      const response = await pool.request({
+        path: '/predict',
+        method: 'POST',
+        headers: {'content-type': 'application/json', ...options.headers},
+        body,
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      statuses[(error as {code?: string}).code ?? 'transport'] = (statuses[(error as {code?: string}).code ?? 'transport'] ?? 0) + 1;
+      errors++;
+      return;
+    }
+    const latency = performance.now() - t0;
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    requests++;
+    latencies.push(latency);
+    const ids = Object.keys(plan.agents);
+    agents += ids.length;
+    if (status !== 200) {
+      errors++;
+      return;
+    }
+    const reply = JSON.parse(text) as {errors: boolean; results: Record<string, {prediction?: number; batch?: {id: string; size: number}}>};
+    if (reply.errors) errors++;
+    for (const id of ids) {
+      const batch = reply.results[id]?.batch;
+      if (batch) batches.set(batch.id, batch.size);
+    }
+    if (options.checkEvery && mine % options.checkEvery === 0) {
+      for (const id of ids) {
+        const a = plan.agents[id];
+        if (reply.results[id]?.prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
+      }
+    }
+    if (options.keepRequests) kept.push({latencyMs: latency, markers: plan.markers ?? []});
+  };
+
+  let ticker: NodeJS.Timeout | undefined;
+  const progress = options.progress ?? process.stderr.isTTY;
+  if (progress) {
+    let last = 0;
+    ticker = setInterval(() => {
+      const elapsed = (performance.now() - started) / 1000;
+      const rate = requests - last;
+      last = requests;
+      process.stderr.write(
+        `\r  ${label.padEnd(34)} ${elapsed.toFixed(0).padStart(4)} s  ${String(rate).padStart(7)} req/s  ${String(requests).padStart(8)} done  ${errors} errors   `,
+      );
+    }, 1000);
+  }
+
+  if (options.rate) {
+    // Open loop: start requests on a schedule, at most `clients` in flight.
+    const interval = 1000 / options.rate;
+    let inflight = 0;
+    const pending = new Set<Promise<void>>();
+    let next = started;
+    while (performance.now() < end) {
+      const now = performance.now();
+      while (next <= now && inflight < clients) {
+        inflight++;
+        const p = one().finally(() => {
+          inflight--;
+          pending.delete(p);
+        });
+        pending.add(p);
+        next += interval;
+      }
+      if (next <= now) next = now; // saturated: don't build an impossible backlog
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(5, next - performance.now()))));
+    }
+    await Promise.all(pending);
+  } else {
+    await Promise.all(
+      Array.from({length: clients}, async () => {
+        while (performance.now() < end) await one();
+      }),
+    );
+  }
+  clearInterval(ticker);
+  if (progress) process.stderr.write('\n');
+  const durationMs = performance.now() - started;
+  await pool.close();
+  const sorted = Float64Array.from(latencies).sort();
+  return {label, durationMs, requests, agents, errors, statuses, latencies: sorted, batches, wrongPredictions: wrong, kept};
+}
+
+/** The mixed multi-agent payloads of the benchmarks and of `npm run load`. */
+export function mixedPlan(options: {agents: number; length: number; models?: string[]; agentTypes?: string[]; marker?: boolean}) {
+  const models = options.models ?? ['resnet-50', 'gpt-mini', 'bert-base'];
+  const agentTypes = options.agentTypes ?? ['scout', 'pilot'];
+  let marker = 0;
+  return (seq: number): RequestPlan => {
+    const agents: Record<string, AgentPayload> = {};
+    const markers: number[] = [];
+    for (let i = 0; i < options.agents; i++) {
+      const vector = new Array<number>(options.length);
+      for (let j = 0; j < options.length; j++) vector[j] = ((seq * 31 + i * 7 + j) % 97) / 10 - 4.8;
+      if (options.marker) {
+        vector[0] = ++marker;
+        markers.push(marker);
+      }
+      const k = seq + i;
+      agents[`agent-${i}`] = {vector, model: models[k % models.length], agent_type: agentTypes[Math.floor(k / models.length) % agentTypes.length]};
+    }
+    return {agents, markers};
+  };
+}

@@ -1,0 +1,72 @@
+// `node bench/profile.ts [--clients N] [--seconds S] [--agents A] [--length L]`: runs the service
+// under --cpu-prof with a gateway-bound load and prints the top functions by self time, main
+// thread and actor threads. Profiles land in bench/out/profile/.
+
+import {spawn} from 'node:child_process';
+import {once} from 'node:events';
+import {mkdir, readdir, readFile, rm} from 'node:fs/promises';
+import {parseArgs} from 'node:util';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {mixedPlan, runLoad} from './load.ts';
+
+const {values} = parseArgs({
+  options: {
+    clients: {type: 'string', default: '256'},
+    seconds: {type: 'string', default: '6'},
+    agents: {type: 'string', default: '4'},
+    length: {type: 'string', default: '16'},
+    pool: {type: 'string', default: '1'},
+    top: {type: 'string', default: '25'},
+  },
+});
+const dir = new URL('./out/profile/', import.meta.url).pathname;
+await rm(dir, {recursive: true, force: true});
+await mkdir(dir, {recursive: true});
+const port = 33000 + Math.floor(Math.random() * 1000);
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, 'src/main.ts'], {
+  env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ACTOR_POOL_SIZE: values.pool, BACKEND_LATENCY_MIN_MS: '0', BACKEND_LATENCY_MAX_MS: '1'},
+  stdio: 'inherit',
+});
+const url = `http://127.0.0.1:${port}`;
+while (!(await fetch(`${url}/readyz`).then((r) => r.ok, () => false))) await sleep(50);
+const result = await runLoad({
+  url,
+  clients: Number(values.clients),
+  durationMs: Number(values.seconds) * 1000,
+  plan: mixedPlan({agents: Number(values.agents), length: Number(values.length)}),
+});
+console.log(`${(result.requests / (result.durationMs / 1000)).toFixed(0)} req/s`);
+child.kill('SIGTERM');
+await once(child, 'exit');
+
+interface Node {
+  id: number;
+  callFrame: {functionName: string; url: string; lineNumber: number};
+  children?: number[];
+}
+for (const file of await readdir(dir)) {
+  const profile = JSON.parse(await readFile(`${dir}${file}`, 'utf8')) as {nodes: Node[]; samples: number[]; timeDeltas: number[]};
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byFn = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const t = self.get(node.id) ?? 0;
+    total += t;
+    const where = node.callFrame.url.replace(/^.*\/(node_modules\/[^/]+|src|workers|bench)\//, '$1/');
+    const name = `${node.callFrame.functionName || '(anonymous)'} ${where}:${node.callFrame.lineNumber + 1}`;
+    byFn.set(name, (byFn.get(name) ?? 0) + t);
+    const file = node.callFrame.url === '' ? `(native) ${node.callFrame.functionName}` : where.replace(/:\d+$/, '').replace(/^(node_modules\/[^/]+).*$/, '$1').replace(/^node:internal.*$/, 'node:internal');
+    byFile.set(file, (byFile.get(file) ?? 0) + t);
+  }
+  const idle = [...byFn].filter(([k]) => k.startsWith('(idle)') || k.startsWith('(program)')).reduce((a, [, v]) => a + v, 0);
+  console.log(`\n${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(((total - idle) / total) * 100).toFixed(0)}% busy`);
+  for (const [name, t] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+    console.log(`${((t / total) * 100).toFixed(1).padStart(6)}%  ${name}`);
+  }
+  console.log('  by file:');
+  for (const [name, t] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+    console.log(`${((t / total) * 100).toFixed(1).padStart(6)}%  ${name}`);
+  }
+}
