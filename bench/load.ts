@@ -47,7 +47,8 @@ export interface LoadResult {
   readonly latencies: Float64Array;
   readonly batches: Map<string, number>;
   readonly wrongPredictions: number;
-  readonly kept: {latencyMs: number; markers: readonly number[]}[];
+  /** Per request, when kept: its latency, its agents' markers, and when it started (ms into the run). */
+  readonly kept: {latencyMs: number; markers: readonly number[]; startMs: number}[];
 }
 
 export function quantile(sorted: Float64Array, q: number): number {
@@ -114,7 +115,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (reply.results[id]?.prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
       }
     }
-    if (options.keepRequests) kept.push({latencyMs: latency, markers: plan.markers ?? []});
+    if (options.keepRequests) kept.push({latencyMs: latency, markers: plan.markers ?? [], startMs: t0 - started});
   };
 
   let ticker: NodeJS.Timeout | undefined;

@@ -28,6 +28,7 @@ export interface MetricsSources {
 }
 
 const batchResults = ['ok', 'partial', ...agentErrorCodes] as const;
+const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 const knownRoutes = new Set(['/predict', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']);
 
 export class Metrics implements CoordinatorObserver {
@@ -40,6 +41,9 @@ export class Metrics implements CoordinatorObserver {
   readonly #backendCalls;
   readonly #withdrawals;
   readonly #refused;
+  /** Label children by their values, so the hot path does not hash label objects. */
+  readonly #requestChildren = new Map<string, client.Counter.Internal>();
+  readonly #outcomeChildren = new Map<string, client.Counter.Internal>();
 
   constructor(sources: MetricsSources, options: {maxBatchSize: number}) {
     const registers = [this.registry];
@@ -149,11 +153,24 @@ export class Metrics implements CoordinatorObserver {
 
   request(path: string, method: string, status: number): void {
     const route = knownRoutes.has(path) ? path : path.startsWith('/docs/') ? '/docs/*' : 'other';
-    this.#requests.inc({route, method, status: String(status)});
+    // Methods are any token a client sends: only the standard ones get their own series.
+    const verb = standardMethods.has(method) ? method : 'other';
+    const id = `${route} ${verb} ${status}`;
+    let child = this.#requestChildren.get(id);
+    if (!child) {
+      child = this.#requests.labels({route, method: verb, status: String(status)});
+      this.#requestChildren.set(id, child);
+    }
+    child.inc();
   }
 
   outcome(outcome: 'prediction' | AgentErrorCode | 'client_gone'): void {
-    this.#agents.inc({outcome});
+    let child = this.#outcomeChildren.get(outcome);
+    if (!child) {
+      child = this.#agents.labels({outcome});
+      this.#outcomeChildren.set(outcome, child);
+    }
+    child.inc();
   }
 
   refused(reason: string): void {
@@ -169,7 +186,8 @@ export class Metrics implements CoordinatorObserver {
     this.#batchSize.observe(labels, report.size);
     this.#backendLatency.observe(labels, report.backendMs / 1000);
     this.#backendCalls.inc({...labels, result: report.result});
-    for (const wait of report.waitsMs) this.#queueWait.observe(labels, wait / 1000);
+    const waits = this.#queueWait.labels(labels);
+    for (const wait of report.waitsMs) waits.observe(wait / 1000);
   }
 
   keyRetired(key: string): void {

@@ -1,26 +1,28 @@
 // Worker-thread entry: hosts the actors of every key placed on this thread.
 //
-//   main thread ── comlink: ActorHostApi.post(HostMessage) ──▶ ActorHost ──▶ Actor (one per key)
-//               ◀── comlink proxy: ResultSink.deliver(ResultsMessage) ◀── results, once per turn
+//   main thread ── comlink: connect(port), stats() ──▶ ActorHost
+//               ══ data port: HostMessage ══▶ ActorHost ──▶ Actor (one per key)
+//               ◀═ data port: ResultsMessage ══ results of every actor, once per turn
 //
-// Config comes from workerData (never process.env). Results of every actor on this thread are
-// coalesced into one ResultsMessage per event-loop turn.
+// Config comes from workerData (never process.env). See src/protocol/messages.ts for why the data
+// plane is a port of its own.
 
 import {parentPort, workerData} from 'node:worker_threads';
+import type {MessagePort} from 'node:worker_threads';
 import {expose, nodeEndpoint} from '../src/comlink.ts';
-import type {Remote} from '../src/comlink.ts';
 import type {Logger} from 'pino';
 import {createLogger} from '../src/log.ts';
 import {parseKey} from '../src/protocol/mailbox-key.ts';
 import type {
   ActorHostApi,
   BatchReport,
+  DataPort,
   DispatchMessage,
   HostMessage,
   HostOptions,
   HostStats,
   PartResult,
-  ResultSink,
+  ResultsMessage,
   WithdrawMessage,
 } from '../src/protocol/messages.ts';
 import {Actor} from './actor.ts';
@@ -33,7 +35,7 @@ import type {Clock} from './clock.ts';
 export class ActorHost implements ActorHostApi {
   readonly #actors = new Map<string, Actor>();
   readonly #ctx: ActorContext;
-  #sink: Remote<ResultSink> | ResultSink | undefined;
+  #port: DataPort<ResultsMessage, HostMessage> | undefined;
   #results: PartResult[] = [];
   #batches: BatchReport[] = [];
   #flushScheduled = false;
@@ -62,11 +64,12 @@ export class ActorHost implements ActorHostApi {
     };
   }
 
-  connect(sink: Remote<ResultSink> | ResultSink): void {
-    this.#sink = sink;
+  connect(port: MessagePort | DataPort<ResultsMessage, HostMessage>): void {
+    this.#port = port as DataPort<ResultsMessage, HostMessage>;
+    this.#port.on('message', (message) => this.receive(message));
   }
 
-  post(message: HostMessage): void {
+  receive(message: HostMessage): void {
     switch (message.kind) {
       case 'dispatch':
         return this.#dispatch(message);
@@ -128,12 +131,10 @@ export class ActorHost implements ActorHostApi {
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#results.length === 0 && this.#batches.length === 0) return;
-    const message = {kind: 'results' as const, results: this.#results, batches: this.#batches};
+    const message: ResultsMessage = {kind: 'results', results: this.#results, batches: this.#batches};
     this.#results = [];
     this.#batches = [];
-    void Promise.resolve(this.#sink?.deliver(message)).catch(() => {
-      // The main thread is gone; nothing is waiting for these results.
-    });
+    this.#port?.postMessage(message);
   }
 }
 

@@ -43,11 +43,11 @@ export interface CoordinatorOptions {
 
 const quiet: CoordinatorObserver = {outcome() {}, refused() {}, withdrawn() {}, batch() {}, keyRetired() {}};
 
-export interface SubmitOptions {
-  /** Epoch ms. */
-  readonly deadline: number;
-  /** Aborted when the client goes away: its waiting parts are withdrawn. */
-  readonly signal?: AbortSignal;
+/** An admitted request: its outcomes to come, and a way to give up on it (client gone). */
+export interface Ticket {
+  readonly outcomes: Promise<AgentOutcome[]>;
+  /** Withdraws the agents still waiting in a mailbox; the outcomes resolve at once. */
+  cancel(): void;
 }
 
 interface KeyState {
@@ -62,20 +62,14 @@ interface KeyState {
 
 interface OpenRequest {
   readonly id: string;
+  /** Agent i travels as part firstPartId + i. */
+  readonly firstPartId: number;
   readonly keys: KeyState[];
-  readonly partIds: number[];
   readonly outcomes: (AgentOutcome | undefined)[];
   open: number;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
-  onAbort: (() => void) | undefined;
-  signal: AbortSignal | undefined;
   resolve(outcomes: AgentOutcome[]): void;
-}
-
-interface PartEntry {
-  readonly request: OpenRequest;
-  readonly index: number;
 }
 
 export interface CoordinatorStats {
@@ -93,7 +87,10 @@ export class Coordinator {
   readonly #options: CoordinatorOptions;
   readonly #log: Logger;
   readonly #observer: CoordinatorObserver;
-  readonly #parts = new Map<number, PartEntry>();
+  /** partId -> its request, while the part's thread still holds it. */
+  readonly #parts = new Map<number, OpenRequest>();
+  /** Scratch for admission (one thread, one call at a time): rows per key of the request. */
+  readonly #counts = new Map<string, number>();
   readonly #keys = new Map<string, KeyState>();
   readonly #slotKeys: number[];
   readonly #open = new Set<OpenRequest>();
@@ -130,24 +127,23 @@ export class Coordinator {
   }
 
   /**
-   * Admits and dispatches every agent, then resolves with one outcome per agent, in order.
-   * Throws (synchronously, nothing dispatched) an `overloaded` HttpError when admission fails.
+   * Admits and dispatches every agent; the ticket's outcomes come one per agent, in order, by
+   * `deadline` (epoch ms) at the latest. Throws (synchronously, nothing dispatched) an
+   * `overloaded` HttpError when admission fails.
    */
-  submit(requestId: string, agents: readonly AgentInput[], options: SubmitOptions): Promise<AgentOutcome[]> {
+  submit(requestId: string, agents: readonly AgentInput[], deadline: number): Ticket {
     const keyNames = agents.map((a) => keyString(a.agentType, a.model));
     this.#admit(keyNames);
 
     const {promise, resolve} = Promise.withResolvers<AgentOutcome[]>();
     const request: OpenRequest = {
       id: requestId,
+      firstPartId: this.#partSeq + 1,
       keys: new Array<KeyState>(agents.length),
-      partIds: new Array<number>(agents.length),
       outcomes: new Array<AgentOutcome | undefined>(agents.length),
       open: agents.length,
       done: false,
       timer: undefined,
-      onAbort: undefined,
-      signal: options.signal,
       resolve,
     };
     this.#open.add(request);
@@ -155,22 +151,20 @@ export class Coordinator {
       const key = this.#place(keyNames[i]);
       const partId = ++this.#partSeq;
       request.keys[i] = key;
-      request.partIds[i] = partId;
-      this.#parts.set(partId, {request, index: i});
+      this.#parts.set(partId, request);
       key.live++;
       this.#liveTotal++;
-      this.#pool.send(key.slot, key.key, {partId, requestId, deadline: options.deadline}, agents[i].vector);
+      this.#pool.send(key.slot, key.key, partId, requestId, deadline, agents[i].vector);
     }
-    const wait = Math.max(0, options.deadline - Date.now());
+    const wait = Math.max(0, deadline - Date.now());
     request.timer = setTimeout(
       () => this.#finish(request, 'deadline_exceeded', `no backend answer within ${wait} ms`),
       wait,
     );
-    if (options.signal) {
-      request.onAbort = () => this.#finish(request, 'shutting_down', 'client went away', 'client_gone');
-      options.signal.addEventListener('abort', request.onAbort, {once: true});
-    }
-    return promise;
+    return {
+      outcomes: promise,
+      cancel: () => this.#finish(request, 'shutting_down', 'client went away', 'client_gone'),
+    };
   }
 
   /** Tagged results from a thread: route each to its request; answer requests that are complete. */
@@ -181,10 +175,10 @@ export class Coordinator {
       this.#observer.batch(report);
     }
     for (const result of message.results) {
-      const entry = this.#parts.get(result.partId);
-      if (!entry) continue;
+      const request = this.#parts.get(result.partId);
+      if (!request) continue;
       this.#parts.delete(result.partId);
-      const {request, index} = entry;
+      const index = result.partId - request.firstPartId;
       this.#release(request.keys[index]);
       if (result.outcome === 'withdrawn') {
         this.#withdrawn++;
@@ -207,7 +201,8 @@ export class Coordinator {
   /** A thread died: every part it held fails at once with `worker_failed`. */
   onSlotFailed(slot: number): void {
     let failed = 0;
-    for (const [partId, {request, index}] of this.#parts) {
+    for (const [partId, request] of this.#parts) {
+      const index = partId - request.firstPartId;
       const key = request.keys[index];
       if (key.slot !== slot) continue;
       this.#parts.delete(partId);
@@ -235,7 +230,8 @@ export class Coordinator {
   }
 
   #admit(keyNames: readonly string[]): void {
-    const counts = new Map<string, number>();
+    const counts = this.#counts;
+    counts.clear();
     for (const name of keyNames) counts.set(name, (counts.get(name) ?? 0) + 1);
     const {maxPendingTotal, maxPendingPerMailbox, maxMailboxes} = this.#options;
     const involved: KeyState[] = [];
@@ -310,7 +306,6 @@ export class Coordinator {
     if (request.done) return;
     request.done = true;
     clearTimeout(request.timer);
-    if (request.onAbort) request.signal?.removeEventListener('abort', request.onAbort);
     this.#open.delete(request);
     for (let i = 0; i < request.outcomes.length; i++) {
       const outcome = request.outcomes[i];
@@ -322,7 +317,8 @@ export class Coordinator {
       request.outcomes[i] = {error: {code, message}};
       this.#observer.outcome(countAs ?? code);
       const key = request.keys[i];
-      if (this.#parts.has(request.partIds[i])) this.#pool.withdraw(key.slot, key.key, request.partIds[i]);
+      const partId = request.firstPartId + i;
+      if (this.#parts.has(partId)) this.#pool.withdraw(key.slot, key.key, partId);
     }
     request.open = 0;
     request.resolve(request.outcomes as AgentOutcome[]);

@@ -1,20 +1,24 @@
 // The actor pool: ACTOR_POOL_SIZE worker threads ("slots"), each hosting the actors of the keys
 // placed on it. Messages to a slot are coalesced: everything sent to it in one event-loop turn
-// leaves as one DispatchMessage whose vectors share one transferred Float64Array.
+// leaves as one DispatchMessage whose vectors share one transferred Float64Array. comlink carries
+// the host's API (connect, stats); the data plane is a MessageChannel of its own
+// (src/protocol/messages.ts says why).
 // A thread that exits is restarted (with backoff if it keeps dying) and reported, so that the
 // coordinator can fail every part it held with `worker_failed`.
 
-import {Worker} from 'node:worker_threads';
-import {nodeEndpoint, proxy, transfer, wrap} from '../comlink.ts';
+import {MessageChannel, Worker} from 'node:worker_threads';
+import type {Transferable} from 'node:worker_threads';
+import {nodeEndpoint, transfer, wrap} from '../comlink.ts';
 import type {Remote} from '../comlink.ts';
 import type {Logger} from 'pino';
 import type {
   ActorHostApi,
+  DataPort,
+  HostMessage,
   HostOptions,
   HostStats,
   PartRequest,
   ResultsMessage,
-  ResultSink,
 } from '../protocol/messages.ts';
 
 export interface PoolEvents {
@@ -46,6 +50,7 @@ interface Slot {
   readonly index: number;
   worker: Worker | undefined;
   api: Remote<ActorHostApi> | undefined;
+  port: DataPort<HostMessage, ResultsMessage> | undefined;
   startedAt: number;
   failures: number;
   outbox: Outbox;
@@ -69,7 +74,6 @@ export class ActorPool {
   readonly #options: PoolOptions;
   readonly #events: PoolEvents;
   readonly #slots: Slot[];
-  readonly #sink: ResultSink;
   #workerSeq = 0;
   #flushScheduled = false;
   #closed = false;
@@ -78,11 +82,11 @@ export class ActorPool {
   constructor(options: PoolOptions, events: PoolEvents) {
     this.#options = options;
     this.#events = events;
-    this.#sink = proxy<ResultSink>({deliver: (message) => events.results(message)});
     this.#slots = Array.from({length: options.size}, (_, index) => ({
       index,
       worker: undefined,
       api: undefined,
+      port: undefined,
       startedAt: 0,
       failures: 0,
       outbox: emptyOutbox(),
@@ -105,14 +109,14 @@ export class ActorPool {
   }
 
   /** Queues one part for the slot's next coalesced message. */
-  send(slotIndex: number, key: string, part: Omit<PartRequest, 'keyIndex' | 'offset' | 'length'>, vector: ArrayLike<number>): void {
+  send(slotIndex: number, key: string, partId: number, requestId: string, deadline: number, vector: ArrayLike<number>): void {
     const box = this.#slots[slotIndex].outbox;
     let keyIndex = box.keyIndex.get(key);
     if (keyIndex === undefined) {
       keyIndex = box.keys.push(key) - 1;
       box.keyIndex.set(key, keyIndex);
     }
-    box.parts.push({...part, keyIndex, offset: box.floats, length: vector.length});
+    box.parts.push({partId, requestId, keyIndex, offset: box.floats, length: vector.length, deadline});
     box.vectors.push(vector);
     box.floats += vector.length;
     this.#scheduleFlush();
@@ -130,7 +134,7 @@ export class ActorPool {
   /** Shutdown: every mailbox cuts its waiting rows at once. */
   drain(): void {
     this.#flush();
-    for (const slot of this.#slots) this.#post(slot, () => slot.api!.post({kind: 'drain'}));
+    for (const slot of this.#slots) slot.port?.postMessage({kind: 'drain'});
   }
 
   async stats(timeoutMs = 5000): Promise<HostStats[]> {
@@ -164,15 +168,21 @@ export class ActorPool {
       resourceLimits: this.#options.resourceLimits,
     });
     const api = wrap<ActorHostApi>(nodeEndpoint(worker));
+    const {port1, port2} = new MessageChannel();
+    const port = port1 as DataPort<HostMessage, ResultsMessage>;
+    port.on('message', (message) => this.#events.results(message));
     slot.worker = worker;
     slot.api = api;
+    slot.port = port;
     slot.startedAt = Date.now();
-    void api.connect(this.#sink).catch(() => {});
+    void api.connect(transfer(port2, [port2 as unknown as Transferable])).catch(() => {});
     worker.on('error', (error) => this.#options.log.error({err: error, thread: slot.index}, 'actor thread crashed'));
     worker.once('exit', (code) => {
       if (slot.worker !== worker) return;
       slot.worker = undefined;
       slot.api = undefined;
+      slot.port = undefined;
+      port1.close();
       if (this.#closed) return;
       this.#failed(slot, code);
     });
@@ -208,7 +218,8 @@ export class ActorPool {
       const box = slot.outbox;
       if (box.parts.length === 0 && box.withdrawals.size === 0) continue;
       slot.outbox = emptyOutbox();
-      if (!slot.api) {
+      const port = slot.port;
+      if (!port) {
         // Down (restarting with backoff): what was just placed on it cannot be served.
         if (box.parts.length > 0) this.#events.slotFailed(slot.index);
         continue;
@@ -217,20 +228,13 @@ export class ActorPool {
       if (box.parts.length > 0) {
         const data = new Float64Array(box.floats);
         for (let i = 0; i < box.parts.length; i++) data.set(box.vectors[i], box.parts[i].offset);
-        const message = {kind: 'dispatch' as const, keys: box.keys, parts: box.parts, data};
-        this.#post(slot, () => slot.api!.post(transfer(message, [data.buffer])));
+        port.postMessage({kind: 'dispatch', keys: box.keys, parts: box.parts, data}, [data.buffer]);
       }
       if (box.withdrawals.size > 0) {
         const withdrawals = [...box.withdrawals].map(([key, partIds]) => ({key, partIds}));
-        this.#post(slot, () => slot.api!.post({kind: 'withdraw', withdrawals}));
+        port.postMessage({kind: 'withdraw', withdrawals});
       }
     }
-  }
-
-  #post(slot: Slot, call: () => Promise<void>): void {
-    if (!slot.api) return;
-    // Fire and forget: a thread that dies is reported through 'exit', never through this promise.
-    call().catch((error: unknown) => this.#options.log.warn({err: error, thread: slot.index}, 'post failed'));
   }
 }
 

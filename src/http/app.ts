@@ -31,7 +31,6 @@ export interface AppDeps {
 
 interface State {
   requestId: string;
-  log: Logger;
   agents?: number;
 }
 
@@ -55,7 +54,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   app.silent = true;
 
   app.use(requestScope(log, metrics));
-  app.use(errorShape());
+  app.use(errorShape(log));
 
   const router = new Router<State>();
   router.get('/healthz', (ctx) => {
@@ -78,9 +77,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   router.get('/docs/:asset', docsAsset);
   router.post(
     '/predict',
-    ready(deps.readiness),
-    authorize(config.apiKeys),
-    jsonOnly(),
+    admit(deps.readiness, config.apiKeys),
     bodyParser({
       enableTypes: ['json'],
       jsonLimit: String(config.maxBodyBytes),
@@ -108,29 +105,31 @@ function requestScope(log: Logger, metrics: Metrics) {
     const given = ctx.get('X-Request-Id');
     const requestId = requestIdPattern.test(given) ? given : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.state.log = log.child({requestId});
     ctx.set('X-Request-Id', requestId);
     ctx.set(securityHeaders);
     try {
       await next();
     } finally {
       metrics.request(ctx.path, ctx.method, ctx.status);
-      ctx.state.log.info(
-        {
-          method: ctx.method,
-          path: ctx.path,
-          status: ctx.status,
-          agents: ctx.state.agents,
-          ms: Math.round((performance.now() - started) * 10) / 10,
-        },
-        'request',
-      );
+      if (log.isLevelEnabled('info')) {
+        log.info(
+          {
+            requestId,
+            method: ctx.method,
+            path: ctx.path,
+            status: ctx.status,
+            agents: ctx.state.agents,
+            ms: Math.round((performance.now() - started) * 10) / 10,
+          },
+          'request',
+        );
+      }
     }
   };
 }
 
 /** Every error becomes `{error: {code, message, details?}}`; unexpected ones say only internal_error. */
-function errorShape() {
+function errorShape(log: Logger) {
   return async (ctx: Context & {state: State}, next: Next) => {
     try {
       await next();
@@ -144,25 +143,22 @@ function errorShape() {
         ctx.body = {error: {code: error.code, message: error.message, ...(error.details && {details: error.details})}};
         return;
       }
-      ctx.state.log.error({err: error}, 'unhandled error');
+      log.child({requestId: ctx.state.requestId}).error({err: error}, 'unhandled error');
       ctx.status = 500;
       ctx.body = {error: {code: 'internal_error', message: `internal error; request id ${ctx.state.requestId}`}};
     }
   };
 }
 
-function ready(readiness: () => Readiness) {
-  return async (_ctx: Context, next: Next) => {
+/**
+ * What /predict checks before reading the body, in order: readiness (503 not_ready), bearer key
+ * when API_KEYS is set (401; compared in constant time, every key compared), media type (415).
+ */
+function admit(readiness: () => Readiness, keys: readonly string[]) {
+  const digests = keys.map((k) => createHash('sha256').update(k).digest());
+  return (ctx: Context, next: Next) => {
     const state = readiness();
     if (state !== 'ready') throw Errors.notReady(state === 'draining' ? 'service is shutting down' : 'service is starting');
-    await next();
-  };
-}
-
-/** Bearer keys, compared in constant time (digests of equal length; every key is compared). */
-function authorize(keys: readonly string[]) {
-  const digests = keys.map((k) => createHash('sha256').update(k).digest());
-  return async (ctx: Context, next: Next) => {
     if (digests.length > 0) {
       const match = /^Bearer +(\S+) *$/i.exec(ctx.get('Authorization'));
       const given = createHash('sha256').update(match ? match[1] : '').digest();
@@ -170,14 +166,8 @@ function authorize(keys: readonly string[]) {
       for (const digest of digests) ok = timingSafeEqual(digest, given) || ok;
       if (!match || !ok) throw Errors.unauthorized();
     }
-    await next();
-  };
-}
-
-function jsonOnly() {
-  return async (ctx: Context, next: Next) => {
     if (ctx.is('application/json') !== 'application/json') throw Errors.unsupportedMediaType();
-    await next();
+    return next();
   };
 }
 
@@ -197,34 +187,30 @@ function predict(coordinator: Coordinator, schemas: Schemas, config: Config) {
     if (!parsed.ok) throw Errors.validation(parsed.details);
     const timeoutMs = requestTimeout(ctx.get('X-Request-Timeout-Ms'), config.requestTimeoutMs);
     const {agents} = parsed;
+    const ids = agents.map((a) => a.id);
     ctx.state.agents = agents.length;
 
+    const ticket = coordinator.submit(ctx.state.requestId, agents, Date.now() + timeoutMs);
+    // From here on only the ids are needed: let the parsed body go while the backend works.
+    ctx.request.body = undefined;
+    (ctx.request as {rawBody?: string}).rawBody = undefined;
     // The client going away withdraws its agents that are still waiting in a mailbox.
-    const gone = new AbortController();
-    const onClose = () => {
-      if (!ctx.res.writableFinished) gone.abort();
-    };
-    ctx.res.once('close', onClose);
-    const outcomes = await coordinator.submit(ctx.state.requestId, agents, {
-      deadline: Date.now() + timeoutMs,
-      signal: gone.signal,
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) ticket.cancel();
     });
+    const outcomes = await ticket.outcomes;
 
-    const results: [string, AgentResult][] = new Array(agents.length);
+    // A null-prototype object: an agent id such as "__proto__" stays an ordinary own key.
+    const results: Record<string, AgentResult> = Object.create(null);
     let succeeded = 0;
     let allDeadline = true;
-    for (let i = 0; i < agents.length; i++) {
+    for (let i = 0; i < ids.length; i++) {
       const outcome: AgentOutcome = outcomes[i];
       if ('prediction' in outcome) succeeded++;
       else if (outcome.error.code !== 'deadline_exceeded') allDeadline = false;
-      results[i] = [agents[i].id, outcome];
+      results[ids[i]] = outcome;
     }
-    const body: PredictResponse = {
-      request_id: ctx.state.requestId,
-      errors: succeeded < agents.length,
-      // fromEntries defines own properties: an agent id such as "__proto__" stays an ordinary key.
-      results: Object.fromEntries(results),
-    };
+    const body: PredictResponse = {request_id: ctx.state.requestId, errors: succeeded < ids.length, results};
     ctx.status = succeeded > 0 ? 200 : allDeadline ? 504 : 502;
     ctx.body = body;
   };

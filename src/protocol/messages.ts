@@ -2,12 +2,18 @@
 // thread). Both sides import these types; nothing else crosses a port. Messages are coalesced:
 // one DispatchMessage per thread per event-loop turn, one ResultsMessage per thread per turn.
 //
-//   main thread                                   worker thread (actor host)
-//   coordinator ── ActorHostApi.post(Dispatch | Withdraw | Drain) ──▶ actors (one per key)
-//               ◀── ResultSink.deliver(Results) ───────────────────── (tagged per part)
+//   main thread                                          worker thread (actor host)
+//   pool ── comlink: ActorHostApi.connect(port), stats() ──▶ ActorHost
+//        ══ data port: HostMessage (Dispatch | Withdraw | Drain) ══▶ actors (one per key)
+//        ◀═ data port: ResultsMessage (tagged per part) ══════════
+//
+// The data plane is one-way messages on a MessageChannel handed over through comlink: a comlink
+// call is a request and a reply, which would double the messages (and thread wake-ups) of the
+// hot path for replies nobody waits for.
 
 import type {AgentErrorCode} from '../errors.ts';
 import type {BackendOptions, BatchingOptions} from '../config.ts';
+import type {MessagePort, Transferable} from 'node:worker_threads';
 
 /** One agent request on its way to an actor; its vector is `data[offset, offset+length)`. */
 export interface PartRequest {
@@ -96,18 +102,18 @@ export interface HostOptions {
   readonly logLevel: string;
 }
 
-/** The coordinator's side, called by the worker through a comlink proxy. */
-export interface ResultSink {
-  deliver(message: ResultsMessage): void;
-}
-
 /** The actor host's API, exposed with comlink on the worker's parentPort. */
 export interface ActorHostApi {
-  /** Hands the host its result sink; resolves once the host is ready. */
-  connect(sink: ResultSink): void;
-  post(message: HostMessage): void;
+  /** Hands the host its data port: HostMessages arrive on it, ResultsMessages leave on it. */
+  connect(port: MessagePort): void;
   /** Mailboxes alive, rows pending and batches in flight on this thread. */
   stats(): HostStats;
+}
+
+/** The data port as each side sees it: what it may send, what it receives. */
+export interface DataPort<Send, Receive> {
+  postMessage(message: Send, transfer?: readonly Transferable[]): void;
+  on(event: 'message', listener: (message: Receive) => void): unknown;
 }
 
 export interface KeyStats {
