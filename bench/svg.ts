@@ -18,17 +18,20 @@ function ticks(min: number, max: number, count = 5): number[] {
   return out;
 }
 
-export function lineChart(title: string, xLabel: string, yLabel: string, series: readonly Series[], logY = false): string {
-  const w = 760;
+/** A line chart; with `logX` the x axis is logarithmic and ticked at the data's own x values. */
+export function lineChart(title: string, xLabel: string, yLabel: string, series: readonly Series[], logY = false, logX = false): string {
+  const w = 800;
   const h = 420;
-  const m = {l: 70, r: 200, t: 40, b: 50};
+  const m = {l: 70, r: 240, t: 40, b: 50};
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1])).filter((y) => y > 0);
-  const xMax = Math.max(...xs, 1) * 1.05;
+  const fx = (x: number) => (logX ? Math.log10(Math.max(x, 1e-3)) : x);
+  const xMin = logX ? fx(Math.min(...xs)) - 0.1 : 0;
+  const xMax = logX ? fx(Math.max(...xs)) + 0.1 : Math.max(...xs, 1) * 1.05;
   const fy = (y: number) => (logY ? Math.log10(Math.max(y, 1e-3)) : y);
   const yMin = logY ? Math.floor(Math.min(...ys.map(fy))) : 0;
   const yMax = logY ? Math.ceil(Math.max(...ys.map(fy))) : Math.max(...ys, 1) * 1.1;
-  const px = (x: number) => m.l + (x / xMax) * (w - m.l - m.r);
+  const px = (x: number) => m.l + ((fx(x) - xMin) / (xMax - xMin || 1)) * (w - m.l - m.r);
   const py = (y: number) => h - m.b - ((fy(y) - yMin) / (yMax - yMin || 1)) * (h - m.t - m.b);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`,
@@ -39,7 +42,7 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     `<text x="${(w - m.r) / 2}" y="${h - 12}">${esc(xLabel)}</text>`,
     `<text transform="translate(16 ${h / 2 + 40}) rotate(-90)">${esc(yLabel)}</text>`,
   ];
-  for (const x of ticks(0, xMax)) parts.push(`<text x="${px(x) - 10}" y="${h - m.b + 16}">${x}</text><line x1="${px(x)}" y1="${h - m.b}" x2="${px(x)}" y2="${h - m.b + 4}" stroke="#333"/>`);
+  for (const x of logX ? [...new Set(xs)] : ticks(0, xMax)) parts.push(`<text x="${px(x) - 10}" y="${h - m.b + 16}">${x}</text><line x1="${px(x)}" y1="${h - m.b}" x2="${px(x)}" y2="${h - m.b + 4}" stroke="#333"/>`);
   const yTicks = logY ? Array.from({length: yMax - yMin + 1}, (_, i) => 10 ** (yMin + i)) : ticks(0, yMax);
   for (const y of yTicks) parts.push(`<text x="${m.l - 50}" y="${py(y) + 4}">${y}</text><line x1="${m.l}" y1="${py(y)}" x2="${w - m.r}" y2="${py(y)}" stroke="#eee"/>`);
   series.forEach((s, i) => {

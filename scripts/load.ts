@@ -45,7 +45,6 @@ const result = await runLoad({
   headers: values.key ? {authorization: `Bearer ${values.key}`} : {},
   checkEvery: values.check ? 10 : 0,
   label: 'load',
-  progress: true,
 });
 const s = result.durationMs / 1000;
 let rows = 0;

@@ -3,18 +3,14 @@
 // batches cut at MAX_BATCH_SIZE or MAX_WAIT_MS after the first row, no worker threads. The
 // backend is the same simulated network (in-process) or the same HTTP backend (BACKEND_URL).
 
-import Koa from 'koa';
-import bodyParser from 'koa-bodyparser';
 import DataLoader from 'dataloader';
-import {randomUUID} from 'node:crypto';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {request} from 'undici';
 import {bias, predictRow} from '../../src/backend/formula.ts';
 import {loadConfig} from '../../src/config.ts';
-import {createSchemas, parsePredictRequest} from '../../src/http/schemas.ts';
+import {serveKoaFront} from './koa-front.ts';
 
 const config = loadConfig(process.env);
-const schemas = createSchemas(config);
 const {maxBatchSize, maxWaitMs} = config.batching;
 
 interface Row {
@@ -61,26 +57,11 @@ function loaderFor(row: Row): DataLoader<Row, RowResult> {
   return loader;
 }
 
-const app = new Koa();
-app.use(bodyParser({enableTypes: ['json'], jsonLimit: String(config.maxBodyBytes)}));
-app.use(async (ctx) => {
-  if (ctx.method === 'GET') {
-    ctx.body = {status: 'ok'};
-    return;
-  }
-  const parsed = parsePredictRequest(ctx.request.body, schemas, config);
-  if (!parsed.ok) {
-    ctx.status = 422;
-    ctx.body = {error: {code: 'validation_error', details: parsed.details}};
-    return;
-  }
-  const outcomes = await Promise.all(
-    parsed.agents.map((a) => {
+serveKoaFront(config, (agents) =>
+  Promise.all(
+    agents.map((a) => {
       const row = {model: a.model, agentType: a.agentType, vector: a.vector as number[]};
       return loaderFor(row).load(row);
     }),
-  );
-  ctx.body = {request_id: randomUUID(), errors: false, results: Object.fromEntries(parsed.agents.map((a, i) => [a.id, outcomes[i]]))};
-});
-const server = app.listen({port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096}, () => console.log('listening'));
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  ),
+);
