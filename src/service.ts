@@ -97,13 +97,16 @@ export class Service {
     return this.#readiness;
   }
 
-  /** Starts the threads, then listens; resolves with the bound address. */
+  /**
+   * Listens at once (/healthz answers, /readyz and /predict say 503 not_ready), then waits for
+   * every actor thread to answer before turning ready; resolves with the bound address.
+   */
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
-    await this.pool.ready();
     // A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn).
     this.server.listen({port, host, backlog: 4096});
     await once(this.server, 'listening');
-    this.#readiness = 'ready';
+    await this.pool.ready();
+    if (this.#readiness === 'starting') this.#readiness = 'ready';
     const address = this.server.address() as AddressInfo;
     this.#log.info(
       {
