@@ -4,7 +4,7 @@
 // its deadline, whichever comes first; results that arrive after that are dropped quietly.
 //
 // Bookkeeping, all on this thread:
-//   #parts  partId -> (request, agent index)   an entry lives until its thread answers for it
+//   #parts  partId -> request (agent index = partId - firstPartId); lives until its thread answers
 //   #keys   key -> placement (slot), live parts, backend latency estimate
 // A part's entry outlives its request only while its thread still holds it (a withdrawal or a
 // late result ends it), so nothing here grows with time, only with work in flight.
