@@ -291,26 +291,13 @@ function ratios(scenario: string): string {
 }
 
 await mkdir(outDir, {recursive: true});
-const latencyChart = lineChart(
-  'Gateway-bound: p99 latency against offered load',
-  'closed-loop clients (log)',
-  'p99 latency, ms (log)',
-  (['a', 'b', 'c', 'd1', 'd2'] as ServerId[])
+/** One series per server of the gateway-bound scenario: `figure` against the offered load. */
+const gatewaySeries = (figure: (f: Figures) => number) =>
+  (Object.keys(servers) as ServerId[])
     .filter((id) => (results['gateway-bound'] ?? []).some((f) => f.server === id))
-    .map((id) => ({name: servers[id].name, points: results['gateway-bound'].filter((f) => f.server === id).map((f) => [f.clients, f.p99] as [number, number])})),
-  true,
-  true,
-);
-const throughputChart = lineChart(
-  'Gateway-bound: throughput against offered load',
-  'closed-loop clients (log)',
-  'requests/s',
-  (['a', 'b', 'c', 'd1', 'd2'] as ServerId[])
-    .filter((id) => (results['gateway-bound'] ?? []).some((f) => f.server === id))
-    .map((id) => ({name: servers[id].name, points: results['gateway-bound'].filter((f) => f.server === id).map((f) => [f.clients, f.rps] as [number, number])})),
-  false,
-  true,
-);
+    .map((id) => ({name: servers[id].name, points: results['gateway-bound'].filter((f) => f.server === id).map((f) => [f.clients, figure(f)] as [number, number])}));
+const latencyChart = lineChart('Gateway-bound: p99 latency against offered load', 'closed-loop clients (log)', 'p99 latency, ms (log)', gatewaySeries((f) => f.p99), true, true);
+const throughputChart = lineChart('Gateway-bound: throughput against offered load', 'closed-loop clients (log)', 'requests/s', gatewaySeries((f) => f.rps), false, true);
 const seedRows = results.seed ?? [];
 const sizesChart = barChart(
   'Seed load: batch-size distribution (share of batches)',
