@@ -57,3 +57,22 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
   t.true(failures.every((s) => s === 0));
   t.true(lines.some((l) => l.includes('"level":50') && l.includes('restarting')), 'logged loudly (error level)');
 });
+
+test('a thread that runs out of memory under its heap limit dies alone and is restarted', async (t) => {
+  const failures: number[] = [];
+  const pool = new ActorPool(
+    {
+      size: 1,
+      host: {batching: {maxBatchSize: 4, maxWaitMs: 5, maxConcurrentBatches: 0}, backend: {kind: 'simulated', latencyMinMs: 0, latencyMaxMs: 0}, logLevel: 'silent'},
+      log: createLogger('silent'),
+      entry: new URL('./fixtures/hungry-host.ts', import.meta.url),
+      resourceLimits: {maxOldGenerationSizeMb: 32},
+    },
+    {results: () => {}, slotFailed: (slot) => failures.push(slot)},
+  );
+  t.teardown(() => pool.close());
+  for (let i = 0; i < 200 && failures.length === 0; i++) await sleep(50);
+  t.deepEqual(failures.slice(0, 1), [0], 'the thread died and its slot was reported');
+  t.true(pool.restarts >= 1);
+  t.true(process.memoryUsage().heapUsed < 512 * 1024 * 1024, 'this process was not the one that grew');
+});
