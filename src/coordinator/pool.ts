@@ -217,11 +217,12 @@ export class ActorPool {
     for (const slot of this.#slots) {
       const box = slot.outbox;
       if (box.parts.length === 0 && box.withdrawals.size === 0) continue;
-      slot.outbox = emptyOutbox();
       const port = slot.port;
       if (!port) {
         // Down (restarting with backoff): what was just placed on it cannot be served.
-        if (box.parts.length > 0) this.#events.slotFailed(slot.index);
+        const lost = box.parts.length > 0;
+        clearOutbox(box);
+        if (lost) this.#events.slotFailed(slot.index);
         continue;
       }
       // Dispatch first: a part withdrawn in the same turn it was sent must be in its mailbox by then.
@@ -234,7 +235,17 @@ export class ActorPool {
         const withdrawals = [...box.withdrawals].map(([key, partIds]) => ({key, partIds}));
         port.postMessage({kind: 'withdraw', withdrawals});
       }
+      // postMessage has copied everything: the outbox is reused, not reallocated, every turn.
+      clearOutbox(box);
     }
   }
 }
 
+function clearOutbox(box: Outbox): void {
+  box.keys.length = 0;
+  box.keyIndex.clear();
+  box.parts.length = 0;
+  box.vectors.length = 0;
+  box.floats = 0;
+  box.withdrawals.clear();
+}
