@@ -25,7 +25,7 @@ export interface HttpBackendOptions {
 
 type Attempt =
   | {kind: 'ok'; values: number[]}
-  | {kind: 'retry'; reason: string; retryAfterMs: number}
+  | {kind: 'retry'; reason: string; retryAfterMs: number; cause?: unknown}
   | {kind: 'refused'; status: number; reason: string};
 
 export class HttpBackend implements Backend {
@@ -72,20 +72,23 @@ export class HttpBackend implements Backend {
   async #withRetries(call: BackendCall, rows: readonly Float64Array[]): Promise<Attempt & {kind: 'ok' | 'refused'}> {
     const {retries, backoffBaseMs = 100, backoffMaxMs = 5000} = this.#options;
     const body = JSON.stringify({model: call.model, agent_type: call.agentType, vectors: rows.map((r) => Array.from(r))});
-    let last = 'no attempt made';
-    for (let attempt = 0; ; attempt++) {
+    let last: Attempt & {kind: 'retry'} = {kind: 'retry', reason: 'no attempt made', retryAfterMs: 0};
+    let attempts = 0;
+    while (attempts <= retries) {
       const remaining = call.deadline - Date.now();
-      if (remaining <= 0) throw new BackendError('backend_error', `deadline reached before the backend answered (${last})`);
+      if (remaining <= 0) break;
       const outcome = await this.#attempt(body, rows.length, Math.min(this.#options.timeoutMs, remaining));
+      attempts++;
       if (outcome.kind !== 'retry') return outcome;
-      last = outcome.reason;
-      if (attempt >= retries) break;
-      const backoff = this.#random() * Math.min(backoffMaxMs, backoffBaseMs * 2 ** attempt);
+      last = outcome;
+      if (attempts > retries) break;
+      const backoff = this.#random() * Math.min(backoffMaxMs, backoffBaseMs * 2 ** (attempts - 1));
       const delay = Math.max(backoff, outcome.retryAfterMs);
       if (Date.now() + delay >= call.deadline) break;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
-    throw new BackendError('backend_error', `backend failed after ${retries + 1} attempt(s): ${last}`);
+    // The reason is short and safe for clients; the underlying error goes to the log as the cause.
+    throw new BackendError('backend_error', `backend failed after ${attempts} attempt(s): ${last.reason}`, {cause: last.cause});
   }
 
   async #attempt(body: string, rows: number, timeoutMs: number): Promise<Attempt> {
@@ -102,14 +105,14 @@ export class HttpBackend implements Backend {
       });
     } catch (error) {
       const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describe(error);
-      return {kind: 'retry', reason, retryAfterMs: 0};
+      return {kind: 'retry', reason, retryAfterMs: 0, cause: error};
     }
     const status = response.statusCode;
     let text: string;
     try {
       text = await response.body.text();
     } catch (error) {
-      return {kind: 'retry', reason: `reply cut short: ${describe(error)}`, retryAfterMs: 0};
+      return {kind: 'retry', reason: `reply cut short: ${describe(error)}`, retryAfterMs: 0, cause: error};
     }
     if (status === 429 || status >= 500) {
       return {kind: 'retry', reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(response.headers['retry-after'])};
@@ -150,10 +153,9 @@ function retryAfterMs(header: string | string[] | undefined): number {
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : 0;
 }
 
+/** A short reason for a client to read: the error's code, never addresses or internal messages (those go to the log). */
 function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as {code?: string}).code;
-    return code ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
+  const code = (error as {code?: unknown} | null)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.name : 'unknown error';
 }
