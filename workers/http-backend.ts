@@ -26,7 +26,7 @@ export interface HttpBackendOptions {
 type Attempt =
   | {kind: 'ok'; values: number[]}
   | {kind: 'retry'; reason: string; retryAfterMs: number; cause?: unknown}
-  | {kind: 'refused'; status: number; reason: string};
+  | {kind: 'refused'; status: number};
 
 export class HttpBackend implements Backend {
   readonly #options: HttpBackendOptions;
@@ -59,7 +59,7 @@ export class HttpBackend implements Backend {
       return;
     }
     if (to - from === 1) {
-      rejected.set(from, `backend refused this row (${outcome.status}: ${outcome.reason})`);
+      rejected.set(from, `backend refused this row (HTTP ${outcome.status})`);
       return;
     }
     const mid = from + Math.ceil((to - from) / 2);
@@ -117,7 +117,8 @@ export class HttpBackend implements Backend {
     if (status === 429 || status >= 500) {
       return {kind: 'retry', reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(response.headers['retry-after'])};
     }
-    if (status >= 400) return {kind: 'refused', status, reason: text.slice(0, 200)};
+    // The backend's own words stay out of client answers: only the status is passed on.
+    if (status >= 400) return {kind: 'refused', status};
     if (status !== 200) throw new BackendError('backend_bad_response', `backend answered HTTP ${status}`);
     return {kind: 'ok', values: parseReply(text, rows)};
   }
