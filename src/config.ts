@@ -144,3 +144,14 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: e.LOG_LEVEL,
   });
 }
+
+/** For entry points: the config, or a clear message on stderr and exit code 1. */
+export function loadConfigOrExit(program: string): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${program}: ${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,17 +1,10 @@
 // Entry point (npm start, and the Dockerfile's CMD): config, logger, service, signals.
 
-import {ConfigError, loadConfig} from './config.ts';
+import {loadConfigOrExit} from './config.ts';
 import {createLogger} from './log.ts';
 import {Service} from './service.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`agent-batcher: ${error.message}\n`);
-  process.exit(1);
-}
+const config = loadConfigOrExit('agent-batcher');
 
 const log = createLogger(config.logLevel);
 const service = new Service(config, log);

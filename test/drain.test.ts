@@ -1,29 +1,9 @@
 import test from 'ava';
-import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/backend/formula.ts';
-import {dockerCmd} from './helpers/docker-cmd.ts';
+import {startAsImage} from './helpers/docker-cmd.ts';
 import {post} from './helpers/service.ts';
-
-/** Starts the service as the Dockerfile's CMD does, in its own process. */
-async function startAsImage(env: Record<string, string>) {
-  const port = 22000 + Math.floor(Math.random() * 20000);
-  const [, ...args] = dockerCmd();
-  const child = spawn(process.execPath, args, {
-    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env},
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return {child, url, stderr: () => stderr};
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`service did not become ready: ${stderr}`);
-}
 
 test('SIGTERM with 200 requests open: all answered correctly, late requests refused, exit 0 before SHUTDOWN_TIMEOUT_MS', async (t) => {
   const {child, url, stderr} = await startAsImage({

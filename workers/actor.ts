@@ -85,12 +85,6 @@ export class Actor {
     this.#pump();
   }
 
-  /** Ends the actor's waiting rows with `code` (thread shutdown). */
-  abandon(code: AgentErrorCode, message: string): void {
-    for (const part of this.#queue.clear()) this.#fail(part, code, message);
-    this.#setTimer(undefined);
-  }
-
   #pump(): void {
     const now = this.#ctx.clock.now();
     for (const batch of this.#queue.cut(now, this.#inflight, this.#flushing)) this.#send(batch, now);

@@ -132,9 +132,4 @@ export class BatchQueue<T> {
     this.#size -= removed.length;
     return removed;
   }
-
-  /** Takes out every waiting item. */
-  clear(): T[] {
-    return this.remove(() => true);
-  }
 }

@@ -1,18 +1,11 @@
 // `npm run backend`: the simulated network over HTTP on BACKEND_PORT (default 9000).
 
 import {once} from 'node:events';
-import {ConfigError, loadConfig} from '../config.ts';
+import {loadConfigOrExit} from '../config.ts';
 import {createLogger} from '../log.ts';
 import {createBackendServer} from './server.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`agent-batcher backend: ${error.message}\n`);
-  process.exit(1);
-}
+const config = loadConfigOrExit('agent-batcher backend');
 const log = createLogger(config.logLevel).child({component: 'simulated-backend'});
 const server = createBackendServer({latencyMinMs: config.latencyMinMs, latencyMaxMs: config.latencyMaxMs});
 server.listen(config.backendPort, config.host);
