@@ -4,7 +4,7 @@
 // formula, and tallies the batches the clients saw.
 
 import {Pool} from 'undici';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 
 export interface AgentPayload {
   readonly vector: number[];

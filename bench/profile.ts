@@ -6,7 +6,7 @@ import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import {mkdir, readdir, readFile, rm} from 'node:fs/promises';
 import {parseArgs} from 'node:util';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {mixedPlan, runLoad} from './load.ts';
 
 const {values} = parseArgs({
@@ -22,13 +22,13 @@ const {values} = parseArgs({
 const dir = new URL('./out/profile/', import.meta.url).pathname;
 await rm(dir, {recursive: true, force: true});
 await mkdir(dir, {recursive: true});
-const port = 33000 + Math.floor(Math.random() * 1000);
+const port = await freePort();
 const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, 'src/main.ts'], {
   env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ACTOR_POOL_SIZE: values.pool, BACKEND_LATENCY_MIN_MS: '0', BACKEND_LATENCY_MAX_MS: '1'},
   stdio: 'inherit',
 });
 const url = `http://127.0.0.1:${port}`;
-while (!(await fetch(`${url}/readyz`).then((r) => r.ok, () => false))) await sleep(50);
+await waitUntilUp(`${url}/readyz`, {child});
 const result = await runLoad({
   url,
   clients: Number(values.clients),
@@ -47,7 +47,9 @@ interface Node {
 for (const file of await readdir(dir)) {
   const profile = JSON.parse(await readFile(`${dir}${file}`, 'utf8')) as {nodes: Node[]; samples: number[]; timeDeltas: number[]};
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const byFn = new Map<string, number>();
   const byFile = new Map<string, number>();
   let total = 0;

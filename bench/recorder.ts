@@ -9,7 +9,8 @@ import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {predictMatrix} from '../src/backend/formula.ts';
+import {predictMatrix} from '../src/simulator/formula.ts';
+import {sampleLatencyMs} from '../src/simulator/latency.ts';
 
 export interface Records {
   /** marker -> backend ms of the call that carried it. */
@@ -66,7 +67,7 @@ if (process.env.RECORDER_LATENCY && import.meta.main) {
         for (const row of body.vectors) rows.push(row[0], ms);
         res.writeHead(200, {'content-type': 'application/json'});
         res.end(JSON.stringify({vector: predictMatrix(body.model, body.agent_type, body.vectors)}));
-      }, min + Math.random() * (max - min));
+      }, sampleLatencyMs({latencyMinMs: min, latencyMaxMs: max}));
     });
   });
   server.keepAliveTimeout = 60_000;

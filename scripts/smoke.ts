@@ -4,7 +4,7 @@
 
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 import {dockerCmd, startAsImage} from '../test/helpers/docker-cmd.ts';
 
 const dir = process.argv[2];

@@ -7,6 +7,8 @@
 import client from 'prom-client';
 import type {AgentErrorCode} from './errors.ts';
 import {agentErrorCodes} from './errors.ts';
+import type {RefusalReason} from './coordinator/admission.ts';
+import {routeLabel} from './http/routes.ts';
 import {parseKey} from './protocol/mailbox-key.ts';
 import type {BatchReport, HostStats} from './protocol/messages.ts';
 
@@ -14,7 +16,7 @@ import type {BatchReport, HostStats} from './protocol/messages.ts';
 export interface CoordinatorObserver {
   /** One agent's final outcome (`client_gone` when its client left before it had one). */
   outcome(outcome: 'prediction' | AgentErrorCode | 'client_gone'): void;
-  refused(reason: string): void;
+  refused(reason: RefusalReason): void;
   withdrawn(): void;
   batch(report: BatchReport): void;
   keyRetired(key: string): void;
@@ -29,7 +31,6 @@ export interface MetricsSources {
 
 const batchResults = ['ok', 'partial', ...agentErrorCodes] as const;
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
-const knownRoutes = new Set(['/predict', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']);
 
 export class Metrics implements CoordinatorObserver {
   readonly registry = new client.Registry();
@@ -152,7 +153,7 @@ export class Metrics implements CoordinatorObserver {
   }
 
   request(path: string, method: string, status: number): void {
-    const route = knownRoutes.has(path) ? path : path.startsWith('/docs/') ? '/docs/*' : 'other';
+    const route = routeLabel(path);
     // Methods are any token a client sends: only the standard ones get their own series.
     const verb = standardMethods.has(method) ? method : 'other';
     const id = `${route} ${verb} ${status}`;
@@ -173,7 +174,7 @@ export class Metrics implements CoordinatorObserver {
     child.inc();
   }
 
-  refused(reason: string): void {
+  refused(reason: RefusalReason): void {
     this.#refused.inc({reason});
   }
 

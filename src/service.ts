@@ -7,11 +7,26 @@ import type {AddressInfo} from 'node:net';
 import {once} from 'node:events';
 import type {Logger} from 'pino';
 import type {Config} from './config.ts';
-import {ActorPool} from './coordinator/pool.ts';
+import {ActorPool} from './threads/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
 import {createApp} from './http/app.ts';
 import {Metrics} from './metrics.ts';
 import type {Readiness} from './http/app.ts';
+
+/** A request's headers and body must arrive promptly; its answer may take the whole deadline. */
+const headersTimeoutMs = 20_000;
+const requestTimeoutMs = 60_000;
+const keepAliveTimeoutMs = 5_000;
+/** A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn). */
+const listenBacklog = 4096;
+/** Each actor thread's heap: a runaway thread dies alone (and is restarted) instead of the process. */
+const threadHeapMb = 1024;
+/** An HTTP backend's latency assumed before a key's first call is measured (for Retry-After). */
+const httpExpectedLatencyMs = 1000;
+/** How long the drain waits for answers just resolved to be written before closing sockets. */
+const writeGraceMs = 1000;
+/** Scrape-time stats from the threads: a busy thread still answers well within this. */
+const statsTimeoutMs = 1000;
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string}).version;
 
@@ -31,13 +46,15 @@ export class Service {
   #activeRequests = 0;
   #closing: Promise<void> | undefined;
 
+  readonly #written: (() => void)[] = [];
+
   constructor(config: Config, log: Logger, options: ServiceOptions = {}) {
     this.config = config;
     this.#log = log;
     const expectedLatencyMs =
       config.backend.kind === 'simulated'
         ? (config.backend.latencyMinMs + config.backend.latencyMaxMs) / 2
-        : Math.min(1000, config.backend.timeoutMs);
+        : Math.min(httpExpectedLatencyMs, config.backend.timeoutMs);
     let coordinator: Coordinator | undefined;
     this.pool = new ActorPool(
       {
@@ -45,17 +62,16 @@ export class Service {
         host: {batching: config.batching, backend: config.backend, logLevel: config.logLevel},
         log: log.child({component: 'pool'}),
         entry: options.workerEntry,
-        // A runaway thread dies alone (and is restarted) instead of taking the process down.
-        resourceLimits: {maxOldGenerationSizeMb: 1024},
+        resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
       },
       {
         results: (message) => coordinator?.onResults(message),
-        slotFailed: (slot) => coordinator?.onSlotFailed(slot),
+        threadFailed: (thread) => coordinator?.onThreadFailed(thread),
       },
     );
     this.metrics = new Metrics(
       {
-        hostStats: () => this.pool.stats(1000),
+        hostStats: () => this.pool.stats(statsTimeoutMs),
         restarts: () => this.pool.restarts,
         openRequests: () => this.coordinator.stats.openRequests,
       },
@@ -83,13 +99,14 @@ export class Service {
       readiness: () => this.#readiness,
     });
     this.server = http.createServer(app.callback());
-    // A request body must arrive promptly; the response may take the whole request deadline.
-    this.server.headersTimeout = 20_000;
-    this.server.requestTimeout = 60_000;
-    this.server.keepAliveTimeout = 5_000;
+    this.server.headersTimeout = headersTimeoutMs;
+    this.server.requestTimeout = requestTimeoutMs;
+    this.server.keepAliveTimeout = keepAliveTimeoutMs;
     this.server.on('request', (_req, res) => {
       this.#activeRequests++;
-      res.once('close', () => this.#activeRequests--);
+      res.once('close', () => {
+        if (--this.#activeRequests === 0) for (const wake of this.#written.splice(0)) wake();
+      });
     });
   }
 
@@ -102,8 +119,7 @@ export class Service {
    * every actor thread to answer before turning ready; resolves with the bound address.
    */
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
-    // A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn).
-    this.server.listen({port, host, backlog: 4096});
+    this.server.listen({port, host, backlog: listenBacklog});
     await once(this.server, 'listening');
     await this.pool.ready();
     if (this.#readiness === 'starting') this.#readiness = 'ready';
@@ -111,7 +127,7 @@ export class Service {
     this.#log.info(
       {
         address: `${address.address}:${address.port}`,
-        threads: this.pool.size,
+        threads: this.pool.threads,
         backend: this.config.backend.kind === 'http' ? this.config.backend.url : 'simulated',
         batching: this.config.batching,
       },
@@ -130,6 +146,17 @@ export class Service {
     return this.#closing;
   }
 
+  /** Resolves when no response is being written, or after `limitMs`. */
+  async #responsesWritten(limitMs: number): Promise<void> {
+    if (this.#activeRequests === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#written.push(resolve);
+      timer = setTimeout(resolve, limitMs);
+    });
+    clearTimeout(timer);
+  }
+
   async #drain(): Promise<void> {
     this.#readiness = 'draining';
     this.#log.info({openRequests: this.coordinator.stats.openRequests}, 'draining');
@@ -144,7 +171,7 @@ export class Service {
     clearTimeout(timer);
     this.coordinator.abortAll('shutting_down', 'the service is shutting down');
     // Let the answers just resolved be written before the sockets go.
-    for (let i = 0; i < 200 && this.#activeRequests > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await this.#responsesWritten(writeGraceMs);
     this.server.closeAllConnections();
     await closed;
     this.coordinator.close();

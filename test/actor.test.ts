@@ -2,10 +2,10 @@ import test from 'ava';
 import {setImmediate as tick} from 'node:timers/promises';
 import {createLogger} from '../src/log.ts';
 import type {PartResult} from '../src/protocol/messages.ts';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 import {Actor} from '../workers/actor.ts';
 import type {Part} from '../workers/actor.ts';
-import {BackendError} from '../workers/backend.ts';
+import {BackendError} from '../workers/backend/backend.ts';
 import {FakeClock} from './helpers/fake-clock.ts';
 import {RecordingBackend} from './helpers/recording-backend.ts';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import http from 'node:http';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
 import {post, startService} from './helpers/service.ts';
 

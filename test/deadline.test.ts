@@ -1,6 +1,6 @@
 import test from 'ava';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 import {post, startService} from './helpers/service.ts';
 
 const body = {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startAsImage} from './helpers/docker-cmd.ts';
 import {post} from './helpers/service.ts';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {bias, fnv1a32, predictMatrix, predictRow} from '../src/backend/formula.ts';
+import {bias, fnv1a32, predictMatrix, predictRow} from '../src/simulator/formula.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 

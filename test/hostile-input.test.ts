@@ -5,7 +5,7 @@
 import test from 'ava';
 import http from 'node:http';
 import fc from 'fast-check';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 import {post, startService} from './helpers/service.ts';
 import type {Running} from './helpers/service.ts';
 

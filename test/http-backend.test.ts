@@ -2,7 +2,8 @@ import test from 'ava';
 import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
+import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
 import {runLoad} from './helpers/load.ts';
 import {post, startService} from './helpers/service.ts';
@@ -36,7 +37,9 @@ test.serial('every backend fault gets its own code while healthy agents of the s
     'wrong-length': agent('wronglen'),
     'not-a-number': agent('nan'),
   };
-  poisonRows.forEach((row, i) => (agents[`poison-${i}`] = agent('poison', row)));
+  poisonRows.forEach((row, i) => {
+    agents[`poison-${i}`] = agent('poison', row);
+  });
   const reply = await post(`${running.url}/predict`, {agents});
   const r = reply.body.results;
   t.is(reply.status, 200);
@@ -115,18 +118,14 @@ test.serial('500 clients over HTTP: exact predictions, rectangular matrices with
 });
 
 test.serial('the concurrency check passes against `npm run backend` too', async (t) => {
-  const port = 21000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, ['src/backend/server-main.ts'], {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['src/simulator/server-main.ts'], {
     env: {...process.env, BACKEND_PORT: String(port), HOST: '127.0.0.1', BACKEND_LATENCY_MIN_MS: '50', BACKEND_LATENCY_MAX_MS: '150', LOG_LEVEL: 'silent'},
     stdio: 'ignore',
   });
   t.teardown(() => child.kill('SIGKILL'));
   const url = `http://127.0.0.1:${port}/predict`;
-  for (let i = 0; i < 100; i++) {
-    const up = await fetch(url, {method: 'POST', body: '{}'}).then((r) => r.status === 400, () => false);
-    if (up) break;
-    await sleep(50);
-  }
+  await waitUntilUp(`http://127.0.0.1:${port}/healthz`, {child});
   const running = await startService({BACKEND_URL: url});
   t.teardown(() => running.close());
   const figures = await runLoad(

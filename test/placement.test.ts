@@ -1,8 +1,8 @@
 import test from 'ava';
 import {post, startService} from './helpers/service.ts';
 
-/** Batch ids are b-<thread id>-<sequence>: the thread that ran a batch is visible from outside. */
-const threadOf = (batchId: string) => batchId.split('-')[1];
+/** Batch ids are b-<thread instance>-<sequence>: the thread that ran a batch is visible from outside. */
+const instanceOf = (batchId: string) => batchId.split('-')[1];
 
 test('a key always lands on the same thread, and more keys than threads works', async (t) => {
   const running = await startService({ACTOR_POOL_SIZE: '3', MAX_WAIT_MS: '5'});
@@ -22,7 +22,7 @@ test('a key always lands on the same thread, and more keys than threads works', 
       for (const [id, result] of Object.entries<any>(reply.body.results)) {
         const key = id.split('-k')[1];
         const seen = threads.get(key) ?? new Set();
-        seen.add(threadOf(result.batch.id));
+        seen.add(instanceOf(result.batch.id));
         threads.set(key, seen);
       }
     }
@@ -31,5 +31,5 @@ test('a key always lands on the same thread, and more keys than threads works', 
   for (const [key, seen] of threads) t.is(seen.size, 1, `key ${key} ran on one thread`);
   const used = new Set([...threads.values()].map((s) => [...s][0]));
   t.is(used.size, 3, 'the 8 keys spread over all 3 threads');
-  for (const k of keys) t.not(running.service.coordinator.slotOf(k.agent_type, k.model), undefined);
+  for (const k of keys) t.not(running.service.coordinator.threadOf(k.agent_type, k.model), undefined);
 });

@@ -4,7 +4,7 @@ import test from 'ava';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 import {post, startService} from './helpers/service.ts';
 
 v8.setFlagsFromString('--expose-gc');

@@ -1,8 +1,8 @@
 import test from 'ava';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {bias, predictRow} from '../src/backend/formula.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
 import {createLogger} from '../src/log.ts';
-import {ActorPool} from '../src/coordinator/pool.ts';
+import {ActorPool} from '../src/threads/pool.ts';
 import {post, startService} from './helpers/service.ts';
 
 test('killing a worker thread mid-batch fails its agents at once; other keys never notice; its keys work again', async (t) => {
@@ -14,11 +14,11 @@ test('killing a worker thread mid-batch fails its agents at once; other keys nev
   const first = post(`${running.url}/predict`, {agents: {d1: doomed, d2: doomed}});
   const second = post(`${running.url}/predict`, {agents: {s1: spared}});
   await sleep(150); // both batches are in flight now
-  const slot = coordinator.slotOf('x', 'doomed')!;
-  t.not(slot, coordinator.slotOf('x', 'spared'), 'the two keys live on different threads');
+  const thread = coordinator.threadOf('x', 'doomed')!;
+  t.not(thread, coordinator.threadOf('x', 'spared'), 'the two keys live on different threads');
 
   const killedAt = Date.now();
-  await pool.threadOf(slot)!.terminate();
+  await pool.workerOf(thread)!.terminate();
   const failed = await first;
   t.true(Date.now() - killedAt < 1000, 'answered within a second of the kill');
   t.is(failed.status, 502);
@@ -47,7 +47,7 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
       log,
       entry: new URL('./fixtures/crashing-host.ts', import.meta.url),
     },
-    {results: () => {}, slotFailed: (slot) => failures.push(slot)},
+    {results: () => {}, threadFailed: (thread) => failures.push(thread)},
   );
   t.teardown(() => pool.close());
   await sleep(1500);
@@ -68,11 +68,11 @@ test('a thread that runs out of memory under its heap limit dies alone and is re
       entry: new URL('./fixtures/hungry-host.ts', import.meta.url),
       resourceLimits: {maxOldGenerationSizeMb: 32},
     },
-    {results: () => {}, slotFailed: (slot) => failures.push(slot)},
+    {results: () => {}, threadFailed: (thread) => failures.push(thread)},
   );
   t.teardown(() => pool.close());
   for (let i = 0; i < 200 && failures.length === 0; i++) await sleep(50);
-  t.deepEqual(failures.slice(0, 1), [0], 'the thread died and its slot was reported');
+  t.deepEqual(failures.slice(0, 1), [0], 'the thread died and reported');
   t.true(pool.restarts >= 1);
   t.true(process.memoryUsage().heapUsed < 512 * 1024 * 1024, 'this process was not the one that grew');
 });

@@ -15,20 +15,19 @@ import {createLogger} from '../src/log.ts';
 import {parseKey} from '../src/protocol/mailbox-key.ts';
 import type {
   ActorHostApi,
-  BatchReport,
   DataPort,
   DispatchMessage,
   HostMessage,
   HostOptions,
   HostStats,
-  PartResult,
   ResultsMessage,
   WithdrawMessage,
 } from '../src/protocol/messages.ts';
 import {Actor} from './actor.ts';
 import type {ActorContext, Part} from './actor.ts';
-import {createBackend} from './backend.ts';
-import type {Backend} from './backend.ts';
+import {createBackend} from './backend/create.ts';
+import type {Backend} from './backend/backend.ts';
+import {Outbox, ResultsBuffer} from '../src/protocol/outbox.ts';
 import {systemClock} from './clock.ts';
 import type {Clock} from './clock.ts';
 
@@ -36,9 +35,11 @@ export class ActorHost implements ActorHostApi {
   readonly #actors = new Map<string, Actor>();
   readonly #ctx: ActorContext;
   #port: DataPort<ResultsMessage, HostMessage> | undefined;
-  #results: PartResult[] = [];
-  #batches: BatchReport[] = [];
-  #flushScheduled = false;
+  readonly #results = new ResultsBuffer();
+  readonly #outbox = new Outbox(() => {
+    const message = this.#results.take();
+    if (message) this.#port?.postMessage(message);
+  });
   #draining = false;
   #batchSeq = 0;
 
@@ -48,14 +49,14 @@ export class ActorHost implements ActorHostApi {
       batching: options.batching,
       clock,
       log,
-      nextBatchId: () => `b-${options.workerId}-${++this.#batchSeq}`,
+      nextBatchId: () => `b-${options.instance}-${++this.#batchSeq}`,
       emit: (result) => {
-        this.#results.push(result);
-        this.#scheduleFlush();
+        this.#results.result(result);
+        this.#outbox.schedule();
       },
       report: (batch) => {
-        this.#batches.push(batch);
-        this.#scheduleFlush();
+        this.#results.batch(batch);
+        this.#outbox.schedule();
       },
       idle: (actor) => {
         // Retired when empty: nothing is lost, a key that comes back gets a fresh actor.
@@ -72,9 +73,11 @@ export class ActorHost implements ActorHostApi {
   receive(message: HostMessage): void {
     switch (message.kind) {
       case 'dispatch':
-        return this.#dispatch(message);
+        this.#dispatch(message);
+        return;
       case 'withdraw':
-        return this.#withdraw(message);
+        this.#withdraw(message);
+        return;
       case 'drain':
         this.#draining = true;
         for (const actor of this.#actors.values()) actor.drain();
@@ -121,26 +124,11 @@ export class ActorHost implements ActorHostApi {
   #withdraw({withdrawals}: WithdrawMessage): void {
     for (const {key, partIds} of withdrawals) this.#actors.get(key)?.withdraw(new Set(partIds));
   }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => this.#flush());
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#results.length === 0 && this.#batches.length === 0) return;
-    const message: ResultsMessage = {kind: 'results', results: this.#results, batches: this.#batches};
-    this.#results = [];
-    this.#batches = [];
-    this.#port?.postMessage(message);
-  }
 }
 
 if (parentPort && workerData?.kind === 'actor-host') {
   const options = workerData.options as HostOptions;
-  const log = createLogger(options.logLevel as 'info').child({thread: options.slot, workerId: options.workerId});
+  const log = createLogger(options.logLevel as 'info').child({thread: options.thread, instance: options.instance});
   const backend = await createBackend(options.backend);
   expose(new ActorHost(options, backend, log), nodeEndpoint(parentPort));
 }

@@ -9,8 +9,9 @@ import type {BatchInfo, BatchReport, BatchResult, PartResult} from '../src/proto
 import type {MailboxKey} from '../src/protocol/mailbox-key.ts';
 import {BatchQueue} from './batch-policy.ts';
 import type {Batch} from './batch-policy.ts';
-import {BackendError} from './backend.ts';
-import type {Backend, BackendReply} from './backend.ts';
+import {BackendError} from './backend/backend.ts';
+import type {Backend, BackendReply} from './backend/backend.ts';
+import {replyProblem} from './reply-check.ts';
 import type {Clock} from './clock.ts';
 
 export interface Part {
@@ -147,22 +148,12 @@ export class Actor {
       });
   }
 
-  /** The reply is checked here, where it arrives: one finite number per row (dataloader's rule). */
+  /** The reply is checked here, where it arrives (workers/reply-check.ts). */
   #settle(parts: readonly Part[], info: BatchInfo, reply: BackendReply): BatchResult {
-    const values = reply?.values;
-    if (!values || values.length !== parts.length) {
-      const got = values ? values.length : 'no';
-      const message = `backend replied with ${got} values for ${parts.length} rows`;
-      for (const part of parts) this.#fail(part, 'backend_bad_response', message, info);
+    const problem = replyProblem(reply, parts.length);
+    if (problem) {
+      for (const part of parts) this.#fail(part, 'backend_bad_response', problem, info);
       return 'backend_bad_response';
-    }
-    for (let i = 0; i < values.length; i++) {
-      if (reply.rejected?.has(i)) continue;
-      if (typeof values[i] !== 'number' || !Number.isFinite(values[i])) {
-        const message = `backend replied with a non-finite value at row ${i}`;
-        for (const part of parts) this.#fail(part, 'backend_bad_response', message, info);
-        return 'backend_bad_response';
-      }
     }
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i];
@@ -173,7 +164,7 @@ export class Actor {
           partId: part.partId,
           requestId: part.requestId,
           outcome: 'prediction',
-          prediction: values[i],
+          prediction: reply.values[i] as number,
           batch: info,
         });
     }

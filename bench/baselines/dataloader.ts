@@ -6,7 +6,8 @@
 import DataLoader from 'dataloader';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {request} from 'undici';
-import {bias, predictRow} from '../../src/backend/formula.ts';
+import {bias, predictRow} from '../../src/simulator/formula.ts';
+import {sampleLatencyMs} from '../../src/simulator/latency.ts';
 import {loadConfig} from '../../src/config.ts';
 import {serveKoaFront} from './koa-front.ts';
 
@@ -34,7 +35,7 @@ async function callBackend(rows: readonly Row[]): Promise<number[]> {
     });
     return ((await response.body.json()) as {vector: number[]}).vector;
   }
-  await sleep(config.latencyMinMs + Math.random() * (config.latencyMaxMs - config.latencyMinMs));
+  await sleep(sampleLatencyMs(config));
   const b = bias(model, agentType);
   return rows.map((r) => predictRow(b, r.vector));
 }

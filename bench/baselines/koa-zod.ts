@@ -1,7 +1,7 @@
 // Baseline (b): Koa + koa-bodyparser + the service's own zod validation, computing the formula
 // inline: no batching, no threads. The front end's limit.
 
-import {bias, predictRow} from '../../src/backend/formula.ts';
+import {bias, predictRow} from '../../src/simulator/formula.ts';
 import {loadConfig} from '../../src/config.ts';
 import {serveKoaFront} from './koa-front.ts';
 

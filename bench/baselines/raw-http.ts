@@ -2,7 +2,7 @@
 // no validation beyond what the computation needs. The runtime's limit.
 
 import http from 'node:http';
-import {bias, predictRow} from '../../src/backend/formula.ts';
+import {bias, predictRow} from '../../src/simulator/formula.ts';
 
 interface Agent {
   vector: number[];

@@ -10,10 +10,12 @@ import bodyParser from 'koa-bodyparser';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {Errors, HttpError} from '../errors.ts';
-import type {AgentOutcome, Coordinator} from '../coordinator/coordinator.ts';
+import {refusalMessages} from '../coordinator/admission.ts';
+import type {AgentOutcome, Submitter} from '../coordinator/coordinator.ts';
 import type {Metrics} from '../metrics.ts';
 import {docsAsset, docsPage} from './docs.ts';
 import {openApiDocument} from './openapi.ts';
+import {routes} from './routes.ts';
 import {createSchemas, parsePredictRequest} from './schemas.ts';
 import type {AgentResult, PredictResponse, Schemas} from './schemas.ts';
 
@@ -21,7 +23,7 @@ export type Readiness = 'starting' | 'ready' | 'draining';
 
 export interface AppDeps {
   readonly config: Config;
-  readonly coordinator: Coordinator;
+  readonly coordinator: Submitter;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly version: string;
@@ -57,26 +59,26 @@ export function createApp(deps: AppDeps): Koa<State> {
   app.use(errorShape(log));
 
   const router = new Router<State>();
-  router.get('/healthz', (ctx) => {
+  router.get(routes.healthz, (ctx) => {
     ctx.body = {status: 'ok'};
   });
-  router.get('/readyz', (ctx) => {
+  router.get(routes.readyz, (ctx) => {
     const readiness = deps.readiness();
     ctx.status = readiness === 'ready' ? 200 : 503;
     ctx.body = {status: readiness};
   });
-  router.get('/metrics', async (ctx) => {
+  router.get(routes.metrics, async (ctx) => {
     ctx.type = metrics.contentType;
     ctx.body = await metrics.text();
   });
-  router.get('/openapi.json', (ctx) => {
+  router.get(routes.openapi, (ctx) => {
     ctx.type = 'application/json';
     ctx.body = openapi;
   });
-  router.get('/docs', docsPage);
-  router.get('/docs/:asset', docsAsset);
+  router.get(routes.docs, docsPage);
+  router.get(routes.docsAsset, docsAsset);
   router.post(
-    '/predict',
+    routes.predict,
     admit(deps.readiness, config.apiKeys),
     bodyParser({
       enableTypes: ['json'],
@@ -181,7 +183,7 @@ function translateParserError(error: Error & {status?: number; type?: string}, l
   return Errors.invalidJson();
 }
 
-function predict(coordinator: Coordinator, schemas: Schemas, config: Config) {
+function predict(coordinator: Submitter, schemas: Schemas, config: Config) {
   return async (ctx: Context & {state: State; request: {body?: unknown}}) => {
     const parsed = parsePredictRequest(ctx.request.body, schemas, config);
     if (!parsed.ok) throw Errors.validation(parsed.details);
@@ -190,7 +192,12 @@ function predict(coordinator: Coordinator, schemas: Schemas, config: Config) {
     const ids = agents.map((a) => a.id);
     ctx.state.agents = agents.length;
 
-    const ticket = coordinator.submit(ctx.state.requestId, agents, Date.now() + timeoutMs);
+    const admission = coordinator.submit(ctx.state.requestId, agents, Date.now() + timeoutMs);
+    if (!admission.admitted) {
+      const {reason, retryAfterSeconds} = admission.refusal;
+      throw Errors.overloaded(refusalMessages[reason], retryAfterSeconds);
+    }
+    const {ticket} = admission;
     // From here on only the ids are needed: let the parsed body go while the backend works.
     ctx.request.body = undefined;
     (ctx.request as {rawBody?: string}).rawBody = undefined;

@@ -2,6 +2,8 @@
 // validate requests (zod 4's JSON Schema export, draft 2020-12, which OpenAPI 3.1 uses).
 
 import {z} from 'zod';
+import {refusalMessages} from '../coordinator/admission.ts';
+import {Errors} from '../errors.ts';
 import type {Schemas} from './schemas.ts';
 
 export const predictExample = {
@@ -20,18 +22,17 @@ const responseExample = {
   },
 };
 
-const errorExamples: Record<string, {code: string; message: string; details?: unknown}> = {
-  '400': {code: 'invalid_json', message: 'request body is not valid JSON'},
-  '401': {code: 'unauthorized', message: 'a valid bearer token is required'},
-  '413': {code: 'payload_too_large', message: 'request body is larger than 1048576 bytes'},
-  '415': {code: 'unsupported_media_type', message: 'Content-Type must be application/json'},
-  '422': {
-    code: 'validation_error',
-    message: 'request does not match the schema',
-    details: [{path: 'agents.scout-1.vector.3', message: 'must be a finite number'}],
-  },
-  '503': {code: 'overloaded', message: 'admission refused: mailbox pending limit reached'},
-};
+/** The documented error bodies are the ones the service sends: built by the same factories. */
+const errorExamples: Record<string, {code: string; message: string; details?: unknown}> = Object.fromEntries(
+  [
+    Errors.invalidJson(),
+    Errors.unauthorized(),
+    Errors.payloadTooLarge(1_048_576),
+    Errors.unsupportedMediaType(),
+    Errors.validation([{path: 'agents.scout-1.vector.3', message: 'must be a finite number'}]),
+    Errors.overloaded(refusalMessages.mailbox_full, 2),
+  ].map((e) => [String(e.status), {code: e.code, message: e.message, ...(e.details && {details: e.details})}]),
+);
 
 const errorWhen: Record<string, string> = {
   '400': 'The body is not JSON (`invalid_json`).',

@@ -1,6 +1,7 @@
 // Every message that crosses between the coordinator (main thread) and an actor host (worker
-// thread). Both sides import these types; nothing else crosses a port. Messages are coalesced:
-// one DispatchMessage per thread per event-loop turn, one ResultsMessage per thread per turn.
+// thread). Both sides import these types; nothing else crosses a port. Messages are coalesced
+// (src/protocol/outbox.ts): one DispatchMessage per thread per event-loop turn, one ResultsMessage
+// per thread per turn.
 //
 //   main thread                                          worker thread (actor host)
 //   pool ── comlink: ActorHostApi.connect(port), stats() ──▶ ActorHost
@@ -94,9 +95,10 @@ export interface ResultsMessage {
 
 /** What a worker thread is started with (workerData): config comes from main, never from env. */
 export interface HostOptions {
-  readonly slot: number;
-  /** Unique per started thread (a restarted slot gets a new one): batch ids stay unique. */
-  readonly workerId: number;
+  /** The thread's index in the pool (its placement target). */
+  readonly thread: number;
+  /** Unique per start of a thread (a restarted thread gets a new one): batch ids stay unique. */
+  readonly instance: number;
   readonly batching: BatchingOptions;
   readonly backend: BackendOptions;
   readonly logLevel: string;

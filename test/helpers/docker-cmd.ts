@@ -4,7 +4,7 @@
 import {spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
 import {readFileSync} from 'node:fs';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {freePort, waitUntilUp} from '../../scripts/up.ts';
 
 export function dockerCmd(dockerfile = new URL('../../Dockerfile', import.meta.url)): string[] {
   const line = readFileSync(dockerfile, 'utf8')
@@ -25,7 +25,7 @@ export interface Image {
 
 /** Starts the service as the image's CMD does, in its own process, and waits until /readyz is 200. */
 export async function startAsImage(env: Record<string, string>, cwd?: string): Promise<Image> {
-  const port = 22000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const [command, ...args] = dockerCmd();
   const child = spawn(command === 'node' ? process.execPath : command, args, {
     cwd,
@@ -35,10 +35,11 @@ export async function startAsImage(env: Record<string, string>, cwd?: string): P
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return {child, url, stderr: () => stderr};
-    await sleep(50);
+  try {
+    await waitUntilUp(`${url}/readyz`, {child, describe: () => stderr});
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
   }
-  child.kill('SIGKILL');
-  throw new Error(`service did not become ready: ${stderr}`);
+  return {child, url, stderr: () => stderr};
 }

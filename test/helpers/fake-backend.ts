@@ -11,7 +11,7 @@ import http from 'node:http';
 import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {predictMatrix} from '../../src/backend/formula.ts';
+import {predictMatrix} from '../../src/simulator/formula.ts';
 
 export interface Received {
   readonly model: string;

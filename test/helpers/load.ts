@@ -2,7 +2,7 @@
 // each prediction is DESIGN §4's formula for that very agent, and the batches are well formed.
 
 import type {ExecutionContext} from 'ava';
-import {bias, predictRow} from '../../src/backend/formula.ts';
+import {bias, predictRow} from '../../src/simulator/formula.ts';
 import {post, randomVector} from './service.ts';
 import type {AgentSpec} from './service.ts';
 

@@ -1,7 +1,7 @@
 // A backend that records every call and answers only when the test releases it.
 
-import type {Backend, BackendCall, BackendReply} from '../../workers/backend.ts';
-import {predictMatrix} from '../../src/backend/formula.ts';
+import type {Backend, BackendCall, BackendReply} from '../../workers/backend/backend.ts';
+import {predictMatrix} from '../../src/simulator/formula.ts';
 
 export interface RecordedCall {
   readonly call: BackendCall;

@@ -4,12 +4,14 @@
 //
 // - Connection errors, timeouts, 429 and 5xx are retried BACKEND_RETRIES times with exponential
 //   backoff and full jitter, honouring Retry-After, and never past the batch's earliest deadline.
-// - A reply of the wrong shape is `backend_bad_response` for the whole batch (never retried).
+// - A reply that is not JSON with a "vector" array is `backend_bad_response` for the whole batch
+//   (never retried); its length and values are checked by the actor, as for every backend.
 // - Any other 4xx means the backend refused something in the matrix: the batch is split in
 //   halves, recursively, until the refused rows are isolated (`backend_rejected`); the others
 //   get their predictions. Each refused row costs at most about 2·log2(n) extra calls.
 
 import {Agent, request} from 'undici';
+import {countProblem} from '../reply-check.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 
@@ -24,7 +26,7 @@ export interface HttpBackendOptions {
 }
 
 type Attempt =
-  | {kind: 'ok'; values: number[]}
+  | {kind: 'ok'; values: unknown[]}
   | {kind: 'retry'; reason: string; retryAfterMs: number; cause?: unknown}
   | {kind: 'refused'; status: number};
 
@@ -42,7 +44,7 @@ export class HttpBackend implements Backend {
 
   async predict(call: BackendCall): Promise<BackendReply> {
     const rejected = new Map<number, string>();
-    const values = new Array<number>(call.rows.length);
+    const values = new Array<unknown>(call.rows.length);
     await this.#solve(call, 0, call.rows.length, values, rejected);
     return rejected.size > 0 ? {values, rejected} : {values};
   }
@@ -52,9 +54,11 @@ export class HttpBackend implements Backend {
   }
 
   /** Predicts rows [from, to): whole if the backend accepts them, else by halves. */
-  async #solve(call: BackendCall, from: number, to: number, values: number[], rejected: Map<number, string>) {
+  async #solve(call: BackendCall, from: number, to: number, values: unknown[], rejected: Map<number, string>) {
     const outcome = await this.#withRetries(call, call.rows.slice(from, to));
     if (outcome.kind === 'ok') {
+      const wrongCount = countProblem(outcome.values.length, to - from);
+      if (wrongCount) throw new BackendError('backend_bad_response', wrongCount);
       for (let i = 0; i < outcome.values.length; i++) values[from + i] = outcome.values[i];
       return;
     }
@@ -77,7 +81,7 @@ export class HttpBackend implements Backend {
     while (attempts <= retries) {
       const remaining = call.deadline - Date.now();
       if (remaining <= 0) break;
-      const outcome = await this.#attempt(body, rows.length, Math.min(this.#options.timeoutMs, remaining));
+      const outcome = await this.#attempt(body, Math.min(this.#options.timeoutMs, remaining));
       attempts++;
       if (outcome.kind !== 'retry') return outcome;
       last = outcome;
@@ -91,8 +95,8 @@ export class HttpBackend implements Backend {
     throw new BackendError('backend_error', `backend failed after ${attempts} attempt(s): ${last.reason}`, {cause: last.cause});
   }
 
-  async #attempt(body: string, rows: number, timeoutMs: number): Promise<Attempt> {
-    let response;
+  async #attempt(body: string, timeoutMs: number): Promise<Attempt> {
+    let response: Awaited<ReturnType<typeof request>>;
     try {
       response = await request(this.#options.url, {
         method: 'POST',
@@ -120,12 +124,15 @@ export class HttpBackend implements Backend {
     // The backend's own words stay out of client answers: only the status is passed on.
     if (status >= 400) return {kind: 'refused', status};
     if (status !== 200) throw new BackendError('backend_bad_response', `backend answered HTTP ${status}`);
-    return {kind: 'ok', values: parseReply(text, rows)};
+    return {kind: 'ok', values: parseReply(text)};
   }
 }
 
-/** The reply contract, checked where the reply arrives: `{"vector": [one finite number per row]}`. */
-export function parseReply(text: string, rows: number): number[] {
+/**
+ * The reply's envelope: JSON with a "vector" array. Its length and values are checked by the
+ * actor (workers/reply-check.ts), as for every backend.
+ */
+export function parseReply(text: string): unknown[] {
   let reply: unknown;
   try {
     reply = JSON.parse(text);
@@ -134,15 +141,7 @@ export function parseReply(text: string, rows: number): number[] {
   }
   const vector = (reply as {vector?: unknown} | null)?.vector;
   if (!Array.isArray(vector)) throw new BackendError('backend_bad_response', 'backend reply has no "vector" array');
-  if (vector.length !== rows) {
-    throw new BackendError('backend_bad_response', `backend replied with ${vector.length} values for ${rows} rows`);
-  }
-  for (let i = 0; i < vector.length; i++) {
-    if (typeof vector[i] !== 'number' || !Number.isFinite(vector[i])) {
-      throw new BackendError('backend_bad_response', `backend reply value ${i} is not a finite number`);
-    }
-  }
-  return vector as number[];
+  return vector;
 }
 
 function retryAfterMs(header: string | string[] | undefined): number {

@@ -1,6 +1,7 @@
 // The simulated network of DESIGN §4 as its own HTTP server (`npm run backend`), so that the
 // whole path, HTTP backend client included, can be exercised for real.
 //
+//   GET /healthz -> 200 {"status": "ok"}
 //   POST /predict {"model", "agent_type", "vectors": [[...], ...]} -> 200 {"vector": [...]}
 //
 // It validates its input as a real model server would: 400 for anything but a non-empty
@@ -10,6 +11,8 @@ import http from 'node:http';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {z} from 'zod';
 import {predictMatrix} from './formula.ts';
+import {sampleLatencyMs} from './latency.ts';
+import type {LatencyRange} from './latency.ts';
 
 const Name = z.string().min(1).max(128);
 const PredictBody = z
@@ -23,9 +26,7 @@ const PredictBody = z
     path: ['vectors'],
   });
 
-export interface BackendServerOptions {
-  readonly latencyMinMs: number;
-  readonly latencyMaxMs: number;
+export interface BackendServerOptions extends LatencyRange {
   readonly maxBodyBytes?: number;
 }
 
@@ -36,6 +37,7 @@ export function createBackendServer(options: BackendServerOptions): http.Server 
     res.end(JSON.stringify(body));
   };
   return http.createServer(async (req, res) => {
+    if (req.url === '/healthz' && req.method === 'GET') return send(res, 200, {status: 'ok'});
     if (req.url !== '/predict') return send(res, 404, {error: 'not found'});
     if (req.method !== 'POST') return send(res, 405, {error: 'use POST'});
     const chunks: Buffer[] = [];
@@ -49,7 +51,7 @@ export function createBackendServer(options: BackendServerOptions): http.Server 
     } catch {
       return; // client went away
     }
-    let parsed;
+    let parsed: ReturnType<typeof PredictBody.safeParse>;
     try {
       parsed = PredictBody.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
     } catch {
@@ -57,7 +59,7 @@ export function createBackendServer(options: BackendServerOptions): http.Server 
     }
     if (!parsed.success) return send(res, 400, {error: parsed.error.issues[0].message, path: parsed.error.issues[0].path});
     const {model, agent_type: agentType, vectors} = parsed.data;
-    await sleep(options.latencyMinMs + Math.random() * (options.latencyMaxMs - options.latencyMinMs));
+    await sleep(sampleLatencyMs(options));
     send(res, 200, {vector: predictMatrix(model, agentType, vectors)});
   });
 }

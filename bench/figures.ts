@@ -1,0 +1,91 @@
+// The figures of one (scenario, server, load) run, computed from the load generator's and the
+// recording backend's raw data.
+
+import {quantile} from './load.ts';
+import type {LoadResult} from './load.ts';
+import type {Records} from './recorder.ts';
+import {maxBatchSize, servers, warmupMs} from './scenarios.ts';
+import type {ServerId} from './scenarios.ts';
+
+export interface Figures {
+  server: ServerId;
+  name: string;
+  clients: number;
+  rps: number;
+  aps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  addedP50?: number;
+  addedP99?: number;
+  /** The same, for requests started after the warm-up (the first wave of a closed loop). */
+  steadyAddedP50?: number;
+  steadyAddedP99?: number;
+  steadyAddedMax?: number;
+  meanBatch?: number;
+  fill?: number;
+  callsPerAgent?: number;
+  rssMb: number;
+  /** Server CPU (all threads) per request, µs. */
+  cpuUs: number;
+  errors: number;
+  wrong: number;
+  requests: number;
+  batchSizes?: Record<number, number>;
+}
+
+export function figures(id: ServerId, clients: number, load: LoadResult, rssMb: number, cpu: number, recorder?: Records): Figures {
+  const seconds = load.durationMs / 1000;
+  const f: Figures = {
+    server: id,
+    name: servers[id].name,
+    clients,
+    rps: load.requests / seconds,
+    aps: load.agents / seconds,
+    p50: quantile(load.latencies, 0.5),
+    p99: quantile(load.latencies, 0.99),
+    max: load.latencies[load.latencies.length - 1] ?? NaN,
+    rssMb,
+    cpuUs: (cpu / Math.max(1, load.requests)) * 1e6,
+    errors: load.errors,
+    wrong: load.wrongPredictions,
+    requests: load.requests,
+  };
+  if (load.batches.size > 0) {
+    let rows = 0;
+    const sizes: Record<number, number> = {};
+    for (const size of load.batches.values()) {
+      rows += size;
+      sizes[size] = (sizes[size] ?? 0) + 1;
+    }
+    f.meanBatch = rows / load.batches.size;
+    f.fill = f.meanBatch / maxBatchSize;
+    f.callsPerAgent = (recorder ? recorder.calls : load.batches.size) / load.agents;
+    f.batchSizes = sizes;
+  }
+  if (recorder && load.kept.length > 0) {
+    const addedOf = (r: LoadResult['kept'][number]) => r.latencyMs - Math.max(...r.markers.map((m) => recorder.rowMs.get(m) ?? 0));
+    const added = Float64Array.from(load.kept.map(addedOf)).sort();
+    f.addedP50 = quantile(added, 0.5);
+    f.addedP99 = quantile(added, 0.99);
+    const steady = Float64Array.from(load.kept.filter((r) => r.startMs >= warmupMs).map(addedOf)).sort();
+    f.steadyAddedP50 = quantile(steady, 0.5);
+    f.steadyAddedP99 = quantile(steady, 0.99);
+    f.steadyAddedMax = steady[steady.length - 1];
+  }
+  return f;
+}
+
+/** A number for a table cell (– when absent). */
+export const n = (x: number | undefined, digits = 0) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+export const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+
+/** One console line per run, naming scenario · server · load. */
+export function summaryLine(scenario: string, f: Figures): string {
+  return (
+    `${scenario} · ${f.name} · ${f.clients} clients: ${f.rps.toFixed(0)} req/s, ${f.aps.toFixed(0)} agents/s, p50 ${f.p50.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms` +
+    (f.meanBatch ? `, mean batch ${f.meanBatch.toFixed(1)}` : '') +
+    (f.addedP99 !== undefined ? `, added p50/p99 ${n(f.addedP50, 1)}/${f.addedP99.toFixed(1)} ms (steady ${n(f.steadyAddedP50, 1)}/${n(f.steadyAddedP99, 1)})` : '') +
+    `, server CPU ${f.cpuUs.toFixed(0)} µs/req, RSS ${f.rssMb.toFixed(0)} MB, errors ${f.errors}, wrong ${f.wrong}`
+  );
+}

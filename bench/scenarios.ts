@@ -1,0 +1,69 @@
+// What the bench runs: the servers compared side by side and the scenarios they are driven
+// through. Every server runs in its own process, started one after the other on the same machine.
+//
+//   (a) raw node:http computing inline      (b) Koa + koa-bodyparser + zod computing inline
+//   (c) Koa + zod + DataLoader batcher       (d) this service, ACTOR_POOL_SIZE=1 and =2
+
+export const maxBatchSize = 32;
+export const maxWaitMs = 20;
+/** Closed-loop seed load: every client starts at once; requests started after this are steady state. */
+export const warmupMs = 10_000;
+
+export type ServerId = 'a' | 'b' | 'c' | 'd1' | 'd2';
+export const servers: Record<ServerId, {name: string; entry: string; env?: Record<string, string>}> = {
+  a: {name: '(a) raw node:http, inline', entry: 'bench/baselines/raw-http.ts'},
+  b: {name: '(b) Koa+bodyparser+zod, inline', entry: 'bench/baselines/koa-zod.ts'},
+  c: {name: '(c) Koa+zod+DataLoader', entry: 'bench/baselines/dataloader.ts'},
+  d1: {name: '(d) agent-batcher, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}},
+  d2: {name: '(d) agent-batcher, pool=2', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '2'}},
+};
+
+export interface Scenario {
+  id: string;
+  title: string;
+  servers: ServerId[];
+  loads: number[];
+  seconds: number;
+  agents: number;
+  length: number;
+  latency: [number, number];
+  viaHttpBackend: boolean;
+}
+
+export function scenarios(quick: boolean, only?: string): Scenario[] {
+  return ([
+  {
+    id: 'gateway-bound',
+    title: 'gateway-bound: backend 0–1 ms, 4 agents × 16 floats, 3 models × 2 agent types',
+    servers: ['a', 'b', 'c', 'd1', 'd2'] as ServerId[],
+    loads: quick ? [32, 256] : [8, 32, 128, 512],
+    seconds: quick ? 3 : 8,
+    agents: 4,
+    length: 16,
+    latency: [0, 1] as [number, number],
+    viaHttpBackend: false,
+  },
+  {
+    id: 'seed',
+    title: `seed load: backend 3–7 s, ${quick ? '2,000' : '10,000'} concurrent clients × 4 agents, closed loop`,
+    servers: (quick ? ['c', 'd1'] : ['c', 'd1', 'd2']) as ServerId[],
+    loads: [quick ? 2000 : 10_000],
+    seconds: quick ? 20 : 45,
+    agents: 4,
+    length: 16,
+    latency: [3000, 7000] as [number, number],
+    viaHttpBackend: true,
+  },
+  {
+    id: 'large-vectors',
+    title: 'large vectors: backend 0–1 ms, 8 agents × 4,096 floats',
+    servers: ['a', 'b', 'c', 'd1', 'd2'] as ServerId[],
+    loads: [quick ? 16 : 32],
+    seconds: quick ? 3 : 8,
+    agents: 8,
+    length: 4096,
+    latency: [0, 1] as [number, number],
+    viaHttpBackend: false,
+  },
+] satisfies Scenario[]).filter((s) => !only || only.split(',').includes(s.id));
+}

@@ -1,0 +1,24 @@
+// The coordinator's one seam to the actors: it sends parts and withdrawals to a thread by index,
+// and hears back tagged results and thread failures. The worker-thread pool (src/threads/pool.ts)
+// implements it in one process; a test drives the coordinator through a fake one, no threads.
+
+import type {OutgoingPart} from '../protocol/outbox.ts';
+import type {ResultsMessage} from '../protocol/messages.ts';
+
+export type {OutgoingPart};
+
+export interface Transport {
+  /** Actor threads a key may be placed on: 0 .. threads - 1. */
+  readonly threads: number;
+  /** Queues one part for its thread (coalesced per turn by the transport). */
+  send(part: OutgoingPart): void;
+  /** Queues the withdrawal of a part still waiting in its mailbox. */
+  withdraw(thread: number, key: string, partId: number): void;
+}
+
+/** What a transport tells the coordinator. */
+export interface TransportEvents {
+  results(message: ResultsMessage): void;
+  /** The thread is gone (or not up): every part placed on it and not yet answered is lost. */
+  threadFailed(thread: number): void;
+}

@@ -1,0 +1,165 @@
+// The coordinator alone, through a fake transport: no threads, no HTTP. Each test plays the actor
+// threads' part by hand, with the results messages a thread would send.
+
+import test from 'ava';
+import {Coordinator} from '../src/coordinator/coordinator.ts';
+import type {AgentInput, CoordinatorOptions, Ticket} from '../src/coordinator/coordinator.ts';
+import type {OutgoingPart, Transport} from '../src/coordinator/transport.ts';
+import {createLogger} from '../src/log.ts';
+import type {PartResult} from '../src/protocol/messages.ts';
+
+class FakeTransport implements Transport {
+  readonly threads: number;
+  readonly sent: OutgoingPart[] = [];
+  readonly withdrawn: {thread: number; key: string; partId: number}[] = [];
+  constructor(threads: number) {
+    this.threads = threads;
+  }
+  send(part: OutgoingPart): void {
+    this.sent.push(part);
+  }
+  withdraw(thread: number, key: string, partId: number): void {
+    this.withdrawn.push({thread, key, partId});
+  }
+}
+
+const options: CoordinatorOptions = {
+  batching: {maxBatchSize: 4, maxWaitMs: 5, maxConcurrentBatches: 0},
+  maxMailboxes: 8,
+  maxPendingPerMailbox: 3,
+  maxPendingTotal: 6,
+  expectedLatencyMs: 1500,
+};
+
+function setup(threads = 2, extra: Partial<CoordinatorOptions> = {}) {
+  const transport = new FakeTransport(threads);
+  const coordinator = new Coordinator(transport, {...options, ...extra}, createLogger('silent'));
+  return {transport, coordinator};
+}
+
+const agent = (id: string, model = 'm', vector = [1]): AgentInput => ({id, vector, model, agentType: 't'});
+const prediction = (part: OutgoingPart, value: number): PartResult => ({
+  partId: part.partId,
+  requestId: part.requestId,
+  outcome: 'prediction',
+  prediction: value,
+  batch: {id: 'b-1', size: 1},
+});
+
+function admitted(admission: ReturnType<Coordinator['submit']>): Ticket {
+  if (!admission.admitted) throw new Error(`refused: ${admission.refusal.reason}`);
+  return admission.ticket;
+}
+
+test('a request is split into tagged parts and reassembled in agent order, whatever order results come in', async (t) => {
+  const {transport, coordinator} = setup();
+  t.teardown(() => coordinator.close());
+  const ticket = admitted(coordinator.submit('r1', [agent('a', 'm1', [1, 2]), agent('b', 'm2', [3])], Date.now() + 5000));
+  t.is(transport.sent.length, 2);
+  t.deepEqual(
+    transport.sent.map((p) => [p.key, p.requestId, Array.from(p.vector)]),
+    [
+      ['t\nm1', 'r1', [1, 2]],
+      ['t\nm2', 'r1', [3]],
+    ],
+  );
+  t.not(transport.sent[0].thread, transport.sent[1].thread, 'two new keys go to the two least-loaded threads');
+  const [a, b] = transport.sent;
+  coordinator.onResults({kind: 'results', results: [prediction(b, 20)], batches: []});
+  coordinator.onResults({kind: 'results', results: [prediction(a, 10)], batches: []});
+  const outcomes = await ticket.outcomes;
+  t.deepEqual(outcomes.map((o) => ('prediction' in o ? o.prediction : o.error.code)), [10, 20]);
+  t.is(coordinator.stats.liveParts, 0);
+  t.is(coordinator.stats.openRequests, 0);
+});
+
+test('admission refuses a request whole, with a reason value and a Retry-After from the key latency; nothing is sent', (t) => {
+  const {transport, coordinator} = setup();
+  t.teardown(() => coordinator.close());
+  admitted(coordinator.submit('r1', [agent('a'), agent('b')], Date.now() + 5000));
+  const full = coordinator.submit('r2', [agent('c'), agent('d')], Date.now() + 5000);
+  t.false(full.admitted);
+  if (!full.admitted) {
+    t.is(full.refusal.reason, 'mailbox_full');
+    t.is(full.refusal.retryAfterSeconds, 2, 'one round of the key at its expected 1.5 s');
+  }
+  const other = Array.from({length: 5}, (_, i) => agent(`x${i}`, `k${i}`));
+  const total = coordinator.submit('r3', other, Date.now() + 5000);
+  t.true(!total.admitted && total.refusal.reason === 'pending_full');
+  t.is(transport.sent.length, 2, 'only the admitted request was sent');
+  t.is(coordinator.stats.refused, 2);
+});
+
+test('too many mailboxes: idle keys are retired to make room, busy ones are not', async (t) => {
+  const {transport, coordinator} = setup(2, {maxMailboxes: 2});
+  t.teardown(() => coordinator.close());
+  const first = admitted(coordinator.submit('r1', [agent('a', 'k1'), agent('b', 'k2')], Date.now() + 5000));
+  const refused = coordinator.submit('r2', [agent('c', 'k3')], Date.now() + 5000);
+  t.true(!refused.admitted && refused.refusal.reason === 'too_many_mailboxes');
+  coordinator.onResults({kind: 'results', results: transport.sent.map((p) => prediction(p, 1)), batches: []});
+  await first.outcomes;
+  admitted(coordinator.submit('r3', [agent('c', 'k3')], Date.now() + 5000));
+  t.is(coordinator.stats.keys, 2, 'one idle key gave way');
+});
+
+test('at its deadline a request is answered deadline_exceeded and its waiting parts are withdrawn; late results are dropped', async (t) => {
+  const {transport, coordinator} = setup();
+  t.teardown(() => coordinator.close());
+  const ticket = admitted(coordinator.submit('r1', [agent('a'), agent('b', 'm2')], Date.now() + 30));
+  const [a, b] = transport.sent;
+  coordinator.onResults({kind: 'results', results: [prediction(a, 1)], batches: []});
+  const outcomes = await ticket.outcomes;
+  t.is('prediction' in outcomes[0] && outcomes[0].prediction, 1);
+  t.true('error' in outcomes[1] && outcomes[1].error.code === 'deadline_exceeded');
+  t.deepEqual(transport.withdrawn, [{thread: b.thread, key: b.key, partId: b.partId}]);
+  t.is(coordinator.stats.liveParts, 1, 'the withdrawn part is held until its thread answers for it');
+  coordinator.onResults({kind: 'results', results: [prediction(b, 2)], batches: []});
+  t.is(coordinator.stats.liveParts, 0, 'a late result ends the entry and changes nothing');
+});
+
+test('a failed thread fails only the parts it held, with worker_failed', async (t) => {
+  const {transport, coordinator} = setup();
+  t.teardown(() => coordinator.close());
+  const ticket = admitted(coordinator.submit('r1', [agent('a', 'm1'), agent('b', 'm2')], Date.now() + 5000));
+  const [a, b] = transport.sent;
+  coordinator.onThreadFailed(a.thread);
+  coordinator.onResults({kind: 'results', results: [prediction(b, 7)], batches: []});
+  const outcomes = await ticket.outcomes;
+  t.true('error' in outcomes[0] && outcomes[0].error.code === 'worker_failed');
+  t.true('prediction' in outcomes[1] && outcomes[1].prediction === 7);
+});
+
+test('cancel (client gone) answers at once and withdraws; idle() resolves when the last request ends, without polling', async (t) => {
+  const {transport, coordinator} = setup();
+  t.teardown(() => coordinator.close());
+  const ticket = admitted(coordinator.submit('r1', [agent('a')], Date.now() + 5000));
+  let idle = false;
+  const idled = coordinator.idle().then(() => (idle = true));
+  await Promise.resolve();
+  t.false(idle);
+  ticket.cancel();
+  const [outcome] = await ticket.outcomes;
+  t.true('error' in outcome && outcome.error.code === 'shutting_down');
+  t.is(transport.withdrawn.length, 1);
+  await idled;
+  t.true(idle);
+  coordinator.onResults({
+    kind: 'results',
+    results: [{partId: transport.sent[0].partId, requestId: 'r1', outcome: 'withdrawn'}],
+    batches: [],
+  });
+  t.is(coordinator.stats.withdrawn, 1);
+  t.is(coordinator.stats.liveParts, 0);
+});
+
+test('a key stays on its thread while alive; measured latency drives Retry-After', async (t) => {
+  const {transport, coordinator} = setup(3);
+  t.teardown(() => coordinator.close());
+  for (let i = 0; i < 3; i++) admitted(coordinator.submit(`r${i}`, [agent('a', 'hot')], Date.now() + 5000));
+  t.is(new Set(transport.sent.map((p) => p.thread)).size, 1);
+  t.is(coordinator.threadOf('t', 'hot'), transport.sent[0].thread);
+  coordinator.onResults({kind: 'results', results: [], batches: [{key: 't\nhot', size: 1, backendMs: 9500, result: 'ok', waitsMs: [0]}]});
+  const refused = coordinator.submit('r9', [agent('z', 'hot')], Date.now() + 5000);
+  // 1500 + 0.2 × (9500 − 1500) = 3100 ms -> 4 s.
+  t.true(!refused.admitted && refused.refusal.retryAfterSeconds === 4);
+});
