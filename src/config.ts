@@ -34,6 +34,7 @@ const schema = z
     BACKEND_TIMEOUT_MS: ms(1).default(15_000),
     BACKEND_RETRIES: int(0, 100).default(2),
     BACKEND_PORT: port.default(9000),
+    MAX_BACKEND_REPLY_BYTES: int(64, 1 << 30).default(8 * 1024 * 1024),
     REQUEST_TIMEOUT_MS: ms(1).default(30_000),
     MAX_BODY_BYTES: int(2, 1 << 30).default(1_048_576),
     MAX_AGENTS_PER_REQUEST: int(1, 1_000_000).default(256),
@@ -69,6 +70,7 @@ export type BackendOptions =
       readonly url: string;
       readonly timeoutMs: number;
       readonly retries: number;
+      readonly maxReplyBytes: number;
     };
 
 export interface Config {
@@ -117,7 +119,13 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const e = parsed.data;
   const backend: BackendOptions = e.BACKEND_URL
-    ? {kind: 'http', url: e.BACKEND_URL, timeoutMs: e.BACKEND_TIMEOUT_MS, retries: e.BACKEND_RETRIES}
+    ? {
+        kind: 'http',
+        url: e.BACKEND_URL,
+        timeoutMs: e.BACKEND_TIMEOUT_MS,
+        retries: e.BACKEND_RETRIES,
+        maxReplyBytes: e.MAX_BACKEND_REPLY_BYTES,
+      }
     : {kind: 'simulated', latencyMinMs: e.BACKEND_LATENCY_MIN_MS, latencyMaxMs: e.BACKEND_LATENCY_MAX_MS};
   return Object.freeze({
     port: e.PORT,

@@ -1,7 +1,7 @@
 import test from 'ava';
 import {setImmediate as tick} from 'node:timers/promises';
 import {createLogger} from '../src/log.ts';
-import type {PartResult} from '../src/protocol/messages.ts';
+import type {BatchReport, PartResult} from '../src/protocol/messages.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {Actor} from '../workers/actor.ts';
 import type {Part} from '../workers/actor.ts';
@@ -13,6 +13,7 @@ function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches:
   const clock = new FakeClock();
   const backend = new RecordingBackend();
   const results: PartResult[] = [];
+  const reports: BatchReport[] = [];
   let idle = 0;
   let seq = 0;
   const actor = new Actor('t\nm', {agentType: 't', model: 'm'}, {
@@ -22,7 +23,7 @@ function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches:
     log: createLogger('silent'),
     nextBatchId: () => `b-${++seq}`,
     emit: (r) => results.push(r),
-    report: () => {},
+    report: (r) => reports.push(r),
     idle: () => idle++,
   });
   let partSeq = 0;
@@ -33,7 +34,7 @@ function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches:
     arrivedAt: 0,
     row: Float64Array.from(row),
   });
-  return {clock, backend, results, actor, part, idleCount: () => idle};
+  return {clock, backend, results, reports, actor, part, idleCount: () => idle};
 }
 
 const settle = () => tick();
@@ -112,12 +113,32 @@ test('a reply of the wrong length fails every part of the batch with backend_bad
   for (const r of results) t.like(r, {outcome: 'error', code: 'backend_bad_response', batch: {size: 3}});
 });
 
-test('a non-finite value in the reply is backend_bad_response', async (t) => {
+test('a non-finite value in the reply fails its row only; its batch-mates keep their predictions', async (t) => {
   const {backend, results, actor, part} = setup();
   actor.dispatch([part([1]), part([2]), part([3])]);
-  backend.calls[0].resolve({values: [1, Number.NaN, 3]});
+  backend.calls[0].resolve({values: [1, Number.NaN, 'x']});
   await settle();
-  for (const r of results) t.like(r, {outcome: 'error', code: 'backend_bad_response'});
+  t.like(results[0], {partId: 1, outcome: 'prediction', prediction: 1, batch: {size: 3}});
+  t.like(results[1], {partId: 2, outcome: 'error', code: 'backend_bad_response', batch: {size: 3}});
+  t.like(results[2], {partId: 3, outcome: 'error', code: 'backend_bad_response'});
+});
+
+test('a batch counts as partial only when some rows got predictions; all rows failed counts as the code', async (t) => {
+  const {backend, results, reports, actor, part} = setup();
+  actor.dispatch([part([1]), part([2]), part([3])]);
+  backend.calls[0].resolve({values: [Number.POSITIVE_INFINITY, Number.NaN, null]});
+  await settle();
+  t.true(results.every((r) => r.outcome === 'error' && r.code === 'backend_bad_response'));
+  actor.dispatch([part([4]), part([5]), part([6])]);
+  backend.calls[1].resolve({values: [4, Number.NaN, 6]});
+  await settle();
+  actor.dispatch([part([7]), part([8]), part([9])]);
+  backend.calls[2].resolve({values: [7, 8, 9], rejected: new Map([[0, 'refused']])});
+  await settle();
+  t.deepEqual(
+    reports.map((r) => r.result),
+    ['backend_bad_response', 'partial', 'partial'],
+  );
 });
 
 test('a failed call fails every part with its code; rejected rows fail alone', async (t) => {

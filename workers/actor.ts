@@ -11,7 +11,7 @@ import {BatchQueue} from './batch-policy.ts';
 import type {Batch} from './batch-policy.ts';
 import {BackendError} from './backend/backend.ts';
 import type {Backend, BackendReply} from './backend/backend.ts';
-import {replyProblem} from './reply-check.ts';
+import {replyProblem, valueProblem} from './reply-check.ts';
 import type {Clock} from './clock.ts';
 
 export interface Part {
@@ -148,27 +148,32 @@ export class Actor {
       });
   }
 
-  /** The reply is checked here, where it arrives (workers/reply-check.ts). */
+  /** The reply is checked here, where it arrives (workers/reply-check.ts): per row where it can be. */
   #settle(parts: readonly Part[], info: BatchInfo, reply: BackendReply): BatchResult {
     const problem = replyProblem(reply, parts.length);
     if (problem) {
       for (const part of parts) this.#fail(part, 'backend_bad_response', problem, info);
       return 'backend_bad_response';
     }
+    let predicted = 0;
+    let firstFailure: AgentErrorCode | undefined;
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i];
-      const reason = reply.rejected?.get(i);
-      if (reason !== undefined) this.#fail(part, 'backend_rejected', reason, info);
-      else
-        this.#ctx.emit({
-          partId: part.partId,
-          requestId: part.requestId,
-          outcome: 'prediction',
-          prediction: reply.values[i] as number,
-          batch: info,
-        });
+      const refused = reply.rejected?.get(i);
+      const value = reply.values[i];
+      const bad = refused === undefined ? valueProblem(value) : undefined;
+      if (refused !== undefined || bad !== undefined) {
+        const code = refused !== undefined ? 'backend_rejected' : 'backend_bad_response';
+        firstFailure ??= code;
+        this.#fail(part, code, refused ?? (bad as string), info);
+        continue;
+      }
+      predicted++;
+      this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'prediction', prediction: value as number, batch: info});
     }
-    return reply.rejected?.size ? 'partial' : 'ok';
+    // `partial`: some rows got predictions, some failed; a batch whose rows all failed counts as its code.
+    if (firstFailure === undefined) return 'ok';
+    return predicted > 0 ? 'partial' : firstFailure;
   }
 
   #fail(part: Part, code: AgentErrorCode, message: string, batch?: BatchInfo): void {

@@ -6,6 +6,9 @@
 //   nonjson      200 with a body that is not JSON  wronglen   one value too few
 //   nan          a non-number in the vector         poison     422 for any matrix holding a row
 //                                                              whose first value is 666
+//   nullrow      null for each row whose first value is 13, the formula for the others
+//   huge         200 streaming a body of `hugeBytes` (default 64 MiB), chunked, no length
+//   liar         200 declaring Content-Length 1 GB, then a short body
 
 import http from 'node:http';
 import {once} from 'node:events';
@@ -30,7 +33,7 @@ export interface FakeBackend {
   close(): Promise<void>;
 }
 
-export async function startFakeBackend(options: {latencyMs?: number; slowMs?: number} = {}): Promise<FakeBackend> {
+export async function startFakeBackend(options: {latencyMs?: number; slowMs?: number; hugeBytes?: number} = {}): Promise<FakeBackend> {
   const received: Received[] = [];
   const seen = new Map<string, number>();
   const sockets = new Set<import('node:net').Socket>();
@@ -65,6 +68,25 @@ export async function startFakeBackend(options: {latencyMs?: number; slowMs?: nu
         return reply(200, JSON.stringify({vector: predictMatrix(body.model, body.agent_type, body.vectors).slice(1)}));
       case 'nan':
         return reply(200, JSON.stringify({vector: body.vectors.map((_, i) => (i === 0 ? 'x' : 1))}));
+      case 'nullrow': {
+        const values = predictMatrix(body.model, body.agent_type, body.vectors);
+        return reply(200, JSON.stringify({vector: values.map((v, i) => (body.vectors[i][0] === 13 ? null : v))}));
+      }
+      case 'huge': {
+        received.push({model: body.model, agentType: body.agent_type, vectors: body.vectors, status: 200, at});
+        res.writeHead(200, {'content-type': 'application/json'});
+        const chunk = Buffer.alloc(1 << 20, 0x31);
+        res.write('{"vector": [');
+        for (let sent = 0; sent < (options.hugeBytes ?? 64 << 20) && !res.destroyed; sent += chunk.length) {
+          if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]).catch(() => {});
+        }
+        return res.end(']}');
+      }
+      case 'liar':
+        received.push({model: body.model, agentType: body.agent_type, vectors: body.vectors, status: 200, at});
+        res.writeHead(200, {'content-type': 'application/json', 'content-length': String(1e9)});
+        res.write('{"vector": [1]}');
+        return;
       case 'poison':
         if (body.vectors.some((row) => row[0] === 666)) return reply(422, '{"error":"poisoned row"}');
         return reply(200, good());

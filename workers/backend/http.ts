@@ -4,6 +4,8 @@
 //
 // - Connection errors, timeouts, 429 and 5xx are retried BACKEND_RETRIES times with exponential
 //   backoff and full jitter, honouring Retry-After, and never past the batch's earliest deadline.
+// - A reply larger than MAX_BACKEND_REPLY_BYTES is cut off while it streams in:
+//   `backend_bad_response`, never an out-of-memory end of the process.
 // - A reply that is not JSON with a "vector" array is `backend_bad_response` for the whole batch
 //   (never retried); its length and values are checked by the actor, as for every backend.
 // - Any other 4xx means the backend refused something in the matrix: the batch is split in
@@ -11,6 +13,7 @@
 //   get their predictions. Each refused row costs at most about 2·log2(n) extra calls.
 
 import {Agent, request} from 'undici';
+import type {Dispatcher} from 'undici';
 import {countProblem} from '../reply-check.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
@@ -19,11 +22,16 @@ export interface HttpBackendOptions {
   readonly url: string;
   readonly timeoutMs: number;
   readonly retries: number;
+  /** Largest reply body read; a larger one is `backend_bad_response` (MAX_BACKEND_REPLY_BYTES). */
+  readonly maxReplyBytes: number;
   /** First backoff step; doubles each attempt (full jitter). */
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
   readonly random?: () => number;
 }
+
+/** How much of an error reply is read (and thrown away) so that the connection can be reused. */
+const errorBodyLimit = 64 * 1024;
 
 type Attempt =
   | {kind: 'ok'; values: unknown[]}
@@ -96,7 +104,7 @@ export class HttpBackend implements Backend {
   }
 
   async #attempt(body: string, timeoutMs: number): Promise<Attempt> {
-    let response: Awaited<ReturnType<typeof request>>;
+    let response: Dispatcher.ResponseData;
     try {
       response = await request(this.#options.url, {
         method: 'POST',
@@ -112,11 +120,9 @@ export class HttpBackend implements Backend {
       return {kind: 'retry', reason, retryAfterMs: 0, cause: error};
     }
     const status = response.statusCode;
-    let text: string;
-    try {
-      text = await response.body.text();
-    } catch (error) {
-      return {kind: 'retry', reason: `reply cut short: ${describe(error)}`, retryAfterMs: 0, cause: error};
+    if (status !== 200) {
+      // Nobody reads an error body: take at most a little of it (to keep the connection) and drop it.
+      await response.body.dump({limit: errorBodyLimit}).catch(() => {});
     }
     if (status === 429 || status >= 500) {
       return {kind: 'retry', reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(response.headers['retry-after'])};
@@ -124,8 +130,40 @@ export class HttpBackend implements Backend {
     // The backend's own words stay out of client answers: only the status is passed on.
     if (status >= 400) return {kind: 'refused', status};
     if (status !== 200) throw new BackendError('backend_bad_response', `backend answered HTTP ${status}`);
+    let text: string;
+    try {
+      text = await readLimited(response, this.#options.maxReplyBytes);
+    } catch (error) {
+      if (error instanceof BackendError) throw error;
+      return {kind: 'retry', reason: `reply cut short: ${describe(error)}`, retryAfterMs: 0, cause: error};
+    }
     return {kind: 'ok', values: parseReply(text)};
   }
+}
+
+/**
+ * The reply's body as text, cut off past `limit` bytes: a Content-Length over it is refused
+ * before anything is read, and the bytes are counted as they stream in, so no reply can hold more
+ * than `limit` bytes of this thread's memory (per call in flight) or end the process.
+ */
+async function readLimited(response: Dispatcher.ResponseData, limit: number): Promise<string> {
+  const tooLarge = () => new BackendError('backend_bad_response', `backend reply is larger than ${limit} bytes`);
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    response.body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      response.body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 /**
