@@ -4,6 +4,7 @@
 
 import os from 'node:os';
 import {z} from 'zod';
+import {redactUrl} from './redact.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -42,9 +43,21 @@ const schema = z
     MAX_MAILBOXES: int(1, 1_000_000).default(1024),
     MAX_PENDING_PER_MAILBOX: int(1).default(10_000),
     MAX_PENDING_TOTAL: int(1).default(100_000),
+    MAX_KEYS_PER_REQUEST: int(1, 100_000).default(32),
+    CLIENT_SHARE: z
+      .string()
+      .trim()
+      .regex(/^(0?\.\d+|1(\.0*)?)$/, 'a fraction greater than 0 and at most 1, e.g. 0.5')
+      .transform(Number)
+      .pipe(z.number().gt(0, 'greater than 0').max(1, 'at most 1'))
+      .default(0.5),
+    METRICS_MAX_KEYS: int(1, 10_000).default(32),
+    MAX_CONNECTIONS: int(1, 10_000_000).default(20_000),
     API_KEYS: z
       .string()
-      .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
+      .transform((s) => s.split(',').map((k) => k.trim()))
+      .refine((keys) => keys.every((k) => k.length > 0), 'comma-separated non-empty keys (an empty entry would be a key nobody can send)')
+      .refine((keys) => keys.every((k) => !/\s/.test(k)), 'keys without whitespace (a bearer token cannot carry it)')
       .optional(),
     SHUTDOWN_TIMEOUT_MS: ms(0).default(15_000),
     LOG_LEVEL: z.enum(levels, `one of ${levels.join(', ')}`).default('info'),
@@ -89,6 +102,12 @@ export interface Config {
   readonly maxMailboxes: number;
   readonly maxPendingPerMailbox: number;
   readonly maxPendingTotal: number;
+  readonly maxKeysPerRequest: number;
+  /** One client's share of the pending and mailbox limits (1 = none). */
+  readonly clientShare: number;
+  /** Keys with their own metric series; the others are summed under `_other`. */
+  readonly metricsMaxKeys: number;
+  readonly maxConnections: number;
   /** Bearer tokens accepted on /predict; empty = open. */
   readonly apiKeys: readonly string[];
   readonly shutdownTimeoutMs: number;
@@ -106,13 +125,16 @@ export function loadConfig(env: Env = process.env): Config {
   const present: Env = {};
   for (const name of Object.keys(schema.shape)) {
     const value = env[name];
-    if (value !== undefined && value.trim() !== '') present[name] = value;
+    // API_KEYS set but empty would silently turn auth off: it is refused, not taken as unset.
+    if (value !== undefined && (value.trim() !== '' || name === 'API_KEYS')) present[name] = value;
   }
   const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
-      const got = present[name] === undefined ? '' : ` (got ${JSON.stringify(present[name])})`;
+      const given = present[name];
+      // Keys are never echoed; URLs are shown without their credentials.
+      const got = given === undefined || name === 'API_KEYS' ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
       return `  ${name}: ${issue.message}${got}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
@@ -147,6 +169,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxMailboxes: e.MAX_MAILBOXES,
     maxPendingPerMailbox: e.MAX_PENDING_PER_MAILBOX,
     maxPendingTotal: e.MAX_PENDING_TOTAL,
+    maxKeysPerRequest: e.MAX_KEYS_PER_REQUEST,
+    clientShare: e.CLIENT_SHARE,
+    metricsMaxKeys: e.METRICS_MAX_KEYS,
+    maxConnections: e.MAX_CONNECTIONS,
     apiKeys: Object.freeze(e.API_KEYS ?? []),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,

@@ -1,8 +1,13 @@
 // Prometheus metrics (prom-client), all in the main thread's registry. Worker threads report each
 // backend call in their ResultsMessage (size, backend time, result, per-row queue waits), so
 // nothing measured in a thread is lost; mailbox depth and in-flight calls are asked of the threads
-// at scrape time. Per-key labels come only from validated names, keys are capped by MAX_MAILBOXES,
-// and a retired key's series are removed: hostile input cannot blow up cardinality.
+// at scrape time.
+//
+// A scrape stays cheap whatever clients do: per-key series exist for at most METRICS_MAX_KEYS keys
+// at once (the first keys seen among those alive); every other key is summed under
+// agent_type="_other", model="_other", which only ever grows, so counters stay monotone. A retired
+// key's series are removed and its place goes to the next new key. Label values come only from
+// validated names.
 
 import client from 'prom-client';
 import type {AgentErrorCode} from './errors.ts';
@@ -46,8 +51,14 @@ export class Metrics implements CoordinatorObserver {
   readonly #requestChildren = new Map<string, client.Counter.Internal>();
   readonly #outcomeChildren = new Map<string, client.Counter.Internal>();
 
-  constructor(sources: MetricsSources, options: {maxBatchSize: number}) {
+  /** Keys with their own series, and their label values. */
+  readonly #labelled = new Map<string, KeyLabels>();
+  readonly #maxKeys: number;
+
+  constructor(sources: MetricsSources, options: {maxBatchSize: number; maxKeys: number}) {
+    this.#maxKeys = options.maxKeys;
     const registers = [this.registry];
+    const labelsFor = (key: string) => this.#labelsOf(key);
     const keyLabels = ['agent_type', 'model'] as const;
     client.collectDefaultMetrics({register: this.registry, eventLoopMonitoringPrecision: 10});
 
@@ -142,9 +153,9 @@ export class Metrics implements CoordinatorObserver {
         for (const host of hosts) {
           actors += host.actors;
           for (const k of host.keys) {
-            const labels = keyLabelsOf(k.key);
-            depth.set(labels, k.pending);
-            inflight.set(labels, k.inflight);
+            const labels = labelsFor(k.key);
+            depth.inc(labels, k.pending);
+            inflight.inc(labels, k.inflight);
           }
         }
         this.set(actors);
@@ -183,7 +194,7 @@ export class Metrics implements CoordinatorObserver {
   }
 
   batch(report: BatchReport): void {
-    const labels = keyLabelsOf(report.key);
+    const labels = this.#labelsOf(report.key);
     this.#batchSize.observe(labels, report.size);
     this.#backendLatency.observe(labels, report.backendMs / 1000);
     this.#backendCalls.inc({...labels, result: report.result});
@@ -192,7 +203,9 @@ export class Metrics implements CoordinatorObserver {
   }
 
   keyRetired(key: string): void {
-    const labels = keyLabelsOf(key);
+    const labels = this.#labelled.get(key);
+    if (!labels) return; // counted under _other, which stays
+    this.#labelled.delete(key);
     this.#batchSize.remove(labels);
     this.#queueWait.remove(labels);
     this.#backendLatency.remove(labels);
@@ -206,12 +219,26 @@ export class Metrics implements CoordinatorObserver {
   get contentType(): string {
     return this.registry.contentType;
   }
+
+  /** The key's own labels while it has a place among METRICS_MAX_KEYS, else `_other`. */
+  #labelsOf(key: string): KeyLabels {
+    let labels = this.#labelled.get(key);
+    if (labels) return labels;
+    if (this.#labelled.size >= this.#maxKeys) return otherKeys;
+    const {agentType, model} = parseKey(key);
+    labels = {agent_type: agentType, model};
+    this.#labelled.set(key, labels);
+    return labels;
+  }
 }
 
-function keyLabelsOf(key: string): {agent_type: string; model: string} {
-  const {agentType, model} = parseKey(key);
-  return {agent_type: agentType, model};
+interface KeyLabels {
+  readonly agent_type: string;
+  readonly model: string;
 }
+
+/** Every key past METRICS_MAX_KEYS is summed here ('_' cannot start a valid name). */
+const otherKeys: KeyLabels = {agent_type: '_other', model: '_other'};
 
 function sizeBuckets(max: number): number[] {
   const buckets: number[] = [];

@@ -7,6 +7,7 @@ import type {AddressInfo} from 'node:net';
 import {once} from 'node:events';
 import type {Logger} from 'pino';
 import type {Config} from './config.ts';
+import {redactUrl} from './redact.ts';
 import {ActorPool} from './threads/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
 import {createApp} from './http/app.ts';
@@ -75,7 +76,7 @@ export class Service {
         restarts: () => this.pool.restarts,
         openRequests: () => this.coordinator.stats.openRequests,
       },
-      {maxBatchSize: config.batching.maxBatchSize},
+      {maxBatchSize: config.batching.maxBatchSize, maxKeys: config.metricsMaxKeys},
     );
     coordinator = new Coordinator(
       this.pool,
@@ -84,6 +85,7 @@ export class Service {
         maxMailboxes: config.maxMailboxes,
         maxPendingPerMailbox: config.maxPendingPerMailbox,
         maxPendingTotal: config.maxPendingTotal,
+        clientShare: config.clientShare,
         expectedLatencyMs,
         observer: this.metrics,
       },
@@ -102,6 +104,8 @@ export class Service {
     this.server.headersTimeout = headersTimeoutMs;
     this.server.requestTimeout = requestTimeoutMs;
     this.server.keepAliveTimeout = keepAliveTimeoutMs;
+    // Past this many open connections new ones are closed at once: memory per connection is bounded.
+    this.server.maxConnections = config.maxConnections;
     this.server.on('request', (_req, res) => {
       this.#activeRequests++;
       res.once('close', () => {
@@ -128,7 +132,7 @@ export class Service {
       {
         address: `${address.address}:${address.port}`,
         threads: this.pool.threads,
-        backend: this.config.backend.kind === 'http' ? this.config.backend.url : 'simulated',
+        backend: this.config.backend.kind === 'http' ? redactUrl(this.config.backend.url) : 'simulated',
         batching: this.config.batching,
       },
       'listening',

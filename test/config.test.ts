@@ -27,12 +27,35 @@ test('defaults follow DESIGN §6', (t) => {
 
 test('BACKEND_URL selects the HTTP backend with its timeout and retries', (t) => {
   const c = loadConfig({BACKEND_URL: 'http://127.0.0.1:9000/predict', BACKEND_TIMEOUT_MS: '500', BACKEND_RETRIES: '0'});
-  t.deepEqual(c.backend, {kind: 'http', url: 'http://127.0.0.1:9000/predict', timeoutMs: 500, retries: 0});
+  t.deepEqual(c.backend, {kind: 'http', url: 'http://127.0.0.1:9000/predict', timeoutMs: 500, retries: 0, maxReplyBytes: 8 << 20});
 });
 
-test('API_KEYS is a comma-separated list; empty values count as unset', (t) => {
-  t.deepEqual(loadConfig({API_KEYS: 'a, b,,c'}).apiKeys, ['a', 'b', 'c']);
+test('API_KEYS is a comma-separated list; other empty values count as unset', (t) => {
+  t.deepEqual(loadConfig({API_KEYS: 'a, b,c'}).apiKeys, ['a', 'b', 'c']);
   t.is(loadConfig({PORT: ''}).port, 8000);
+});
+
+test('API_KEYS set but empty, with an empty entry or with whitespace inside a key stops the process, never echoing a key', (t) => {
+  for (const value of ['', ' ', ',', 'k1,,k2', 'secret-1,has space']) {
+    const error = t.throws(() => loadConfig({API_KEYS: value}), {instanceOf: ConfigError}, JSON.stringify(value));
+    t.regex(error!.message, /API_KEYS: /);
+    t.false(error!.message.includes('secret-1'), 'no key in the message');
+  }
+});
+
+test('credentials in a URL never appear in a config error', (t) => {
+  const error = t.throws(() => loadConfig({BACKEND_URL: 'ftp://user:hunter2@host/x'}), {instanceOf: ConfigError});
+  t.regex(error!.message, /BACKEND_URL: .*ftp:\/\/\[redacted\]@host/);
+  t.false(error!.message.includes('hunter2'));
+});
+
+test('CLIENT_SHARE is a fraction in (0, 1]; MAX_KEYS_PER_REQUEST and MAX_BACKEND_REPLY_BYTES are validated', (t) => {
+  t.is(loadConfig({}).clientShare, 0.5);
+  t.is(loadConfig({CLIENT_SHARE: '1'}).clientShare, 1);
+  t.is(loadConfig({CLIENT_SHARE: '.25'}).clientShare, 0.25);
+  for (const bad of ['0', '1.5', '-0.1', 'half']) t.throws(() => loadConfig({CLIENT_SHARE: bad}), {message: /CLIENT_SHARE/});
+  t.throws(() => loadConfig({MAX_KEYS_PER_REQUEST: '0'}), {message: /MAX_KEYS_PER_REQUEST/});
+  t.throws(() => loadConfig({MAX_BACKEND_REPLY_BYTES: '1'}), {message: /MAX_BACKEND_REPLY_BYTES/});
 });
 
 test('a bad value names the variable, what it accepts and what it got', (t) => {

@@ -29,6 +29,7 @@ const options: CoordinatorOptions = {
   maxPendingPerMailbox: 3,
   maxPendingTotal: 6,
   expectedLatencyMs: 1500,
+  clientShare: 1,
 };
 
 function setup(threads = 2, extra: Partial<CoordinatorOptions> = {}) {
@@ -54,7 +55,7 @@ function admitted(admission: ReturnType<Coordinator['submit']>): Ticket {
 test('a request is split into tagged parts and reassembled in agent order, whatever order results come in', async (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit('r1', [agent('a', 'm1', [1, 2]), agent('b', 'm2', [3])], Date.now() + 5000));
+  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'm1', [1, 2]), agent('b', 'm2', [3])], deadline: Date.now() + 5000}));
   t.is(transport.sent.length, 2);
   t.deepEqual(
     transport.sent.map((p) => [p.key, p.requestId, Array.from(p.vector)]),
@@ -76,15 +77,15 @@ test('a request is split into tagged parts and reassembled in agent order, whate
 test('admission refuses a request whole, with a reason value and a Retry-After from the key latency; nothing is sent', (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  admitted(coordinator.submit('r1', [agent('a'), agent('b')], Date.now() + 5000));
-  const full = coordinator.submit('r2', [agent('c'), agent('d')], Date.now() + 5000);
+  admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a'), agent('b')], deadline: Date.now() + 5000}));
+  const full = coordinator.submit({requestId: 'r2', client: 'c1', agents: [agent('c'), agent('d')], deadline: Date.now() + 5000});
   t.false(full.admitted);
   if (!full.admitted) {
     t.is(full.refusal.reason, 'mailbox_full');
     t.is(full.refusal.retryAfterSeconds, 2, 'one round of the key at its expected 1.5 s');
   }
   const other = Array.from({length: 5}, (_, i) => agent(`x${i}`, `k${i}`));
-  const total = coordinator.submit('r3', other, Date.now() + 5000);
+  const total = coordinator.submit({requestId: 'r3', client: 'c1', agents: other, deadline: Date.now() + 5000});
   t.true(!total.admitted && total.refusal.reason === 'pending_full');
   t.is(transport.sent.length, 2, 'only the admitted request was sent');
   t.is(coordinator.stats.refused, 2);
@@ -93,19 +94,19 @@ test('admission refuses a request whole, with a reason value and a Retry-After f
 test('too many mailboxes: idle keys are retired to make room, busy ones are not', async (t) => {
   const {transport, coordinator} = setup(2, {maxMailboxes: 2});
   t.teardown(() => coordinator.close());
-  const first = admitted(coordinator.submit('r1', [agent('a', 'k1'), agent('b', 'k2')], Date.now() + 5000));
-  const refused = coordinator.submit('r2', [agent('c', 'k3')], Date.now() + 5000);
+  const first = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'k1'), agent('b', 'k2')], deadline: Date.now() + 5000}));
+  const refused = coordinator.submit({requestId: 'r2', client: 'c1', agents: [agent('c', 'k3')], deadline: Date.now() + 5000});
   t.true(!refused.admitted && refused.refusal.reason === 'too_many_mailboxes');
   coordinator.onResults({kind: 'results', results: transport.sent.map((p) => prediction(p, 1)), batches: []});
   await first.outcomes;
-  admitted(coordinator.submit('r3', [agent('c', 'k3')], Date.now() + 5000));
+  admitted(coordinator.submit({requestId: 'r3', client: 'c1', agents: [agent('c', 'k3')], deadline: Date.now() + 5000}));
   t.is(coordinator.stats.keys, 2, 'one idle key gave way');
 });
 
 test('at its deadline a request is answered deadline_exceeded and its waiting parts are withdrawn; late results are dropped', async (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit('r1', [agent('a'), agent('b', 'm2')], Date.now() + 30));
+  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a'), agent('b', 'm2')], deadline: Date.now() + 30}));
   const [a, b] = transport.sent;
   coordinator.onResults({kind: 'results', results: [prediction(a, 1)], batches: []});
   const outcomes = await ticket.outcomes;
@@ -120,7 +121,7 @@ test('at its deadline a request is answered deadline_exceeded and its waiting pa
 test('a failed thread fails only the parts it held, with worker_failed', async (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit('r1', [agent('a', 'm1'), agent('b', 'm2')], Date.now() + 5000));
+  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'm1'), agent('b', 'm2')], deadline: Date.now() + 5000}));
   const [a, b] = transport.sent;
   coordinator.onThreadFailed(a.thread);
   coordinator.onResults({kind: 'results', results: [prediction(b, 7)], batches: []});
@@ -132,7 +133,7 @@ test('a failed thread fails only the parts it held, with worker_failed', async (
 test('cancel (client gone) answers at once and withdraws; idle() resolves when the last request ends, without polling', async (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit('r1', [agent('a')], Date.now() + 5000));
+  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a')], deadline: Date.now() + 5000}));
   let idle = false;
   const idled = coordinator.idle().then(() => (idle = true));
   await Promise.resolve();
@@ -155,11 +156,30 @@ test('cancel (client gone) answers at once and withdraws; idle() resolves when t
 test('a key stays on its thread while alive; measured latency drives Retry-After', async (t) => {
   const {transport, coordinator} = setup(3);
   t.teardown(() => coordinator.close());
-  for (let i = 0; i < 3; i++) admitted(coordinator.submit(`r${i}`, [agent('a', 'hot')], Date.now() + 5000));
+  for (let i = 0; i < 3; i++) admitted(coordinator.submit({requestId: `r${i}`, client: 'c1', agents: [agent('a', 'hot')], deadline: Date.now() + 5000}));
   t.is(new Set(transport.sent.map((p) => p.thread)).size, 1);
   t.is(coordinator.threadOf('t', 'hot'), transport.sent[0].thread);
   coordinator.onResults({kind: 'results', results: [], batches: [{key: 't\nhot', size: 1, backendMs: 9500, result: 'ok', waitsMs: [0]}]});
-  const refused = coordinator.submit('r9', [agent('z', 'hot')], Date.now() + 5000);
+  const refused = coordinator.submit({requestId: 'r9', client: 'c1', agents: [agent('z', 'hot')], deadline: Date.now() + 5000});
   // 1500 + 0.2 × (9500 − 1500) = 3100 ms -> 4 s.
   t.true(!refused.admitted && refused.refusal.retryAfterSeconds === 4);
+});
+
+test('a client at its share of a limit is refused while another client still gets in; the share frees as its parts finish', async (t) => {
+  const {transport, coordinator} = setup(2, {clientShare: 0.5, maxPendingPerMailbox: 10, maxPendingTotal: 100, maxMailboxes: 8});
+  t.teardown(() => coordinator.close());
+  const submit = (client: string, agents: AgentInput[]) => coordinator.submit({requestId: client, client, agents, deadline: Date.now() + 5000});
+  const five = (prefix: string, model = 'hot') => Array.from({length: 5}, (_, i) => agent(`${prefix}${i}`, model));
+  const first = admitted(submit('greedy', five('g')));
+  const over = submit('greedy', [agent('g9', 'hot')]);
+  t.true(!over.admitted && over.refusal.reason === 'client_share', 'half of the mailbox limit (5 of 10) is all one client gets');
+  admitted(submit('polite', five('p')));
+  // Mailboxes: 4 of 8 keys with waiting agents per client.
+  const keysFlood = submit('greedy', ['k1', 'k2', 'k3', 'k4'].map((m) => agent(m, m)));
+  t.true(!keysFlood.admitted && keysFlood.refusal.reason === 'client_share', 'hot + 4 new keys > 4');
+  t.is(coordinator.stats.refused, 2);
+  coordinator.onResults({kind: 'results', results: transport.sent.filter((p) => p.requestId === 'greedy').map((p) => prediction(p, 1)), batches: []});
+  await first.outcomes;
+  admitted(submit('greedy', [agent('g10', 'hot')]));
+  t.is(coordinator.clients, 2);
 });

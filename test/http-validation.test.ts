@@ -37,6 +37,30 @@ test.serial('a body that is not JSON is 400 invalid_json', async (t) => {
   await expectError(t, await post(`${running.url}/predict`, 'nope'), 400, 'invalid_json');
 });
 
+test.serial('JSON that is not an object (null, 3, "x", []) is 422, not invalid_json', async (t) => {
+  for (const body of ['null', '3', '"x"', '[]', 'true']) {
+    await expectError(t, await post(`${running.url}/predict`, body), 422, 'validation_error');
+  }
+});
+
+test.serial('a body that is not valid UTF-8 is 400, so two different ids can never merge into one; an empty body is 400', async (t) => {
+  const bytes = Buffer.concat([Buffer.from('{"agents": {"a'), Buffer.from([0xff]), Buffer.from('": {"vector": [1], "model": "m", "agent_type": "t"}, "a'), Buffer.from([0xfe]), Buffer.from('": {"vector": [2], "model": "m", "agent_type": "t"}}}')]);
+  const reply = await fetch(`${running.url}/predict`, {method: 'POST', headers: {'content-type': 'application/json'}, body: bytes});
+  t.is(reply.status, 400);
+  t.like(await reply.json(), {error: {code: 'invalid_json', message: 'request body is not valid UTF-8'}});
+  const snowman = await post(`${running.url}/predict`, {agents: {'☃ \ufffd': agent()}});
+  t.is(snowman.status, 200, 'valid UTF-8, U+FFFD included, is fine');
+  t.truthy(snowman.body.results['☃ \ufffd'].prediction);
+  await expectError(t, await post(`${running.url}/predict`, ''), 400, 'invalid_json');
+});
+
+test.serial('a charset other than UTF-8 is 415', async (t) => {
+  const reply = await post(`${running.url}/predict`, '{"agents": {}}', {'content-type': 'application/json; charset=latin1'});
+  await expectError(t, reply, 415, 'unsupported_media_type');
+  const utf8 = await post(`${running.url}/predict`, JSON.stringify({agents: {a: agent()}}), {'content-type': 'application/json; charset=UTF-8'});
+  t.is(utf8.status, 200);
+});
+
 test.serial('a body over MAX_BODY_BYTES is 413 payload_too_large', async (t) => {
   const big = JSON.stringify({agents: {a: agent()}, padding: 'x'.repeat(4096)});
   await expectError(t, await post(`${running.url}/predict`, big), 413, 'payload_too_large');

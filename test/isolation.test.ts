@@ -71,3 +71,77 @@ test('a backend reply over MAX_BACKEND_REPLY_BYTES is cut off while it streams; 
   const after = await post(`${running.url}/predict`, {agents: {again: {vector: [1], model: 'fine', agent_type: 't'}}});
   t.is(after.status, 200, 'the process is alive and serving');
 });
+
+const auth = (key: string) => ({authorization: `Bearer ${key}`});
+
+test('a client flooding one mailbox gets its share and 503s; other clients on the same key still get in, exact', async (t) => {
+  const running = await startService({
+    API_KEYS: 'flooder,normal',
+    MAX_PENDING_PER_MAILBOX: '40',
+    BACKEND_LATENCY_MIN_MS: '2000',
+    BACKEND_LATENCY_MAX_MS: '2000',
+    MAX_WAIT_MS: '5',
+  });
+  t.teardown(() => running.close());
+  const flood = Array.from({length: 30}, (_, c) =>
+    post(
+      `${running.url}/predict`,
+      {agents: Object.fromEntries(Array.from({length: 4}, (_, i) => [`f${c}-${i}`, {vector: [c, i], model: 'hot', agent_type: 't'}]))},
+      auth('flooder'),
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  const normal = await Promise.all(
+    Array.from({length: 10}, (_, c) => post(`${running.url}/predict`, {agents: {[`n${c}`]: {vector: [c], model: 'hot', agent_type: 't'}}}, auth('normal'))),
+  );
+  normal.forEach((reply, c) => {
+    t.is(reply.status, 200, JSON.stringify(reply.body));
+    t.is(reply.body.results[`n${c}`].prediction, predictRow(bias('hot', 't'), [c]));
+  });
+  const flooded = await Promise.all(flood);
+  const refused = flooded.filter((r) => r.status === 503);
+  // 20 of the mailbox's 40 at a time: five requests of 4 (more only if some finished first on a slow machine).
+  t.true(flooded.filter((r) => r.status === 200).length >= 5);
+  t.true(refused.length >= 15, `${refused.length} refused`);
+  for (const r of refused) {
+    t.is(r.body.error.code, 'overloaded');
+    t.regex(r.body.error.message, /share/);
+    t.true(Number(r.headers.get('retry-after')) >= 1);
+  }
+});
+
+test('a client opening new keys gets its share of the mailboxes; clients with their own keys are served', async (t) => {
+  const running = await startService({API_KEYS: 'flooder,normal', MAX_MAILBOXES: '16', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
+  t.teardown(() => running.close());
+  const flood = Array.from({length: 8}, (_, c) =>
+    post(
+      `${running.url}/predict`,
+      {agents: Object.fromEntries(Array.from({length: 4}, (_, i) => [`f${i}`, {vector: [1], model: `m${c}-${i}`, agent_type: 't'}]))},
+      auth('flooder'),
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 80));
+  const normal = await Promise.all(
+    Array.from({length: 6}, (_, c) => post(`${running.url}/predict`, {agents: {a: {vector: [c], model: `own-${c}`, agent_type: 't'}}}, auth('normal'))),
+  );
+  normal.forEach((reply, c) => {
+    t.is(reply.status, 200, JSON.stringify(reply.body));
+    t.is(reply.body.results.a.prediction, predictRow(bias(`own-${c}`, 't'), [c]));
+  });
+  const flooded = await Promise.all(flood);
+  t.true(flooded.filter((r) => r.status === 200).length >= 2, '8 of 16 mailboxes at a time: two requests of 4 new keys');
+  t.true(flooded.filter((r) => r.status === 503).length >= 4);
+  t.true(flooded.filter((r) => r.status === 503).every((r) => r.body.error.code === 'overloaded'));
+});
+
+test('a request using more than MAX_KEYS_PER_REQUEST keys is refused whole with 422; nothing reaches a mailbox', async (t) => {
+  const running = await startService({MAX_KEYS_PER_REQUEST: '4'});
+  t.teardown(() => running.close());
+  const agents = Object.fromEntries(Array.from({length: 5}, (_, i) => [`a${i}`, {vector: [1], model: `m${i}`, agent_type: 't'}]));
+  const reply = await post(`${running.url}/predict`, {agents});
+  t.is(reply.status, 422);
+  t.deepEqual(reply.body.error.details, [{path: 'agents', message: 'must use at most 4 distinct (agent_type, model) keys (got 5)'}]);
+  t.is(running.service.coordinator.stats.keys, 0);
+  const fine = await post(`${running.url}/predict`, {agents: Object.fromEntries(Object.entries(agents).slice(0, 4))});
+  t.is(fine.status, 200);
+});

@@ -71,3 +71,22 @@ test('hostile paths do not create metric series', async (t) => {
   t.true([...routes].every((r) => r === 'other' || r === '/metrics'), [...routes].join(', '));
   t.is(total(samples, 'agent_batcher_http_requests_total', {route: 'other'}), 20);
 });
+
+test('1,024 keys cannot blow up /metrics: per-key series for METRICS_MAX_KEYS keys, the rest summed under _other, counts exact', async (t) => {
+  const running = await startService({BACKEND_LATENCY_MIN_MS: '5', BACKEND_LATENCY_MAX_MS: '10', MAX_WAIT_MS: '2', METRICS_MAX_KEYS: '8'});
+  t.teardown(() => running.close());
+  for (let round = 0; round < 32; round++) {
+    const agents = Object.fromEntries(Array.from({length: 32}, (_, i) => [`a${i}`, {vector: [1], model: `m${round}-${i}`, agent_type: 't'}]));
+    const reply = await post(`${running.url}/predict`, {agents});
+    t.is(reply.status, 200);
+  }
+  const text = await (await fetch(`${running.url}/metrics`)).text();
+  t.true(text.length < 256 * 1024, `scrape is ${text.length} bytes`);
+  const samples = parsePrometheus(text);
+  const calls = samples.filter((s) => s.name === 'agent_batcher_backend_calls_total');
+  const models = new Set(calls.map((s) => s.labels.model));
+  t.is(models.size, 9, '8 keys of their own and _other');
+  t.true(models.has('_other'));
+  t.is(total(samples, 'agent_batcher_backend_calls_total'), 1024, 'every one of the 1,024 backend calls is counted once');
+  t.is(total(samples, 'agent_batcher_batch_size_count'), 1024);
+});

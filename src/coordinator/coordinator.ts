@@ -18,6 +18,8 @@ import {keyString} from '../protocol/mailbox-key.ts';
 import type {BatchInfo, ResultsMessage} from '../protocol/messages.ts';
 import {admit} from './admission.ts';
 import type {AdmissionLimits, Refusal} from './admission.ts';
+import {ClientTable} from './clients.ts';
+import type {ClientState} from './clients.ts';
 import {KeyTable} from './keys.ts';
 import type {KeyState} from './keys.ts';
 import type {Transport} from './transport.ts';
@@ -51,13 +53,22 @@ export interface Ticket {
 
 export type Admission = {readonly admitted: true; readonly ticket: Ticket} | {readonly admitted: false; readonly refusal: Refusal};
 
+export interface Submission {
+  readonly requestId: string;
+  /** Who sent it, for the per-client shares: its API key's name, else its address. */
+  readonly client: string;
+  readonly agents: readonly AgentInput[];
+  /** Epoch ms by which every agent has an outcome. */
+  readonly deadline: number;
+}
+
 /** All the HTTP layer needs of the coordinator. */
 export interface Submitter {
   /**
    * Admits and dispatches every agent; the ticket's outcomes come one per agent, in order, by
-   * `deadline` (epoch ms) at the latest. A refusal dispatches nothing.
+   * the deadline at the latest. A refusal dispatches nothing.
    */
-  submit(requestId: string, agents: readonly AgentInput[], deadline: number): Admission;
+  submit(submission: Submission): Admission;
 }
 
 export interface CoordinatorStats {
@@ -78,6 +89,7 @@ interface Ending {
 
 interface OpenRequest {
   readonly id: string;
+  readonly client: ClientState;
   /** Agent i travels as part firstPartId + i. */
   readonly firstPartId: number;
   readonly keys: KeyState[];
@@ -100,6 +112,7 @@ export class Coordinator implements Submitter {
   readonly #log: Logger;
   readonly #observer: CoordinatorObserver;
   readonly #keys: KeyTable;
+  readonly #clients = new ClientTable();
   /** partId -> its request, while the part's thread still holds it. */
   readonly #parts = new Map<number, OpenRequest>();
   /** Scratch for admission (one thread, one call at a time): agents per key of the request. */
@@ -137,12 +150,13 @@ export class Coordinator implements Submitter {
     return this.#keys.get(keyString(agentType, model))?.thread;
   }
 
-  submit(requestId: string, agents: readonly AgentInput[], deadline: number): Admission {
+  submit({requestId, client: clientId, agents, deadline}: Submission): Admission {
+    const client = this.#clients.peek(clientId);
     const keyNames = agents.map((a) => keyString(a.agentType, a.model));
     const rowsPerKey = this.#rowsPerKey;
     rowsPerKey.clear();
     for (const name of keyNames) rowsPerKey.set(name, (rowsPerKey.get(name) ?? 0) + 1);
-    const refusal = admit(rowsPerKey, this.#keys, this.#options, this.#options.batching);
+    const refusal = admit(rowsPerKey, client, this.#keys, this.#options, this.#options.batching);
     if (refusal) {
       this.#refused++;
       this.#observer.refused(refusal.reason);
@@ -152,6 +166,7 @@ export class Coordinator implements Submitter {
     const {promise, resolve} = Promise.withResolvers<AgentOutcome[]>();
     const request: OpenRequest = {
       id: requestId,
+      client,
       firstPartId: this.#partSeq + 1,
       keys: new Array<KeyState>(agents.length),
       outcomes: new Array<AgentOutcome | undefined>(agents.length),
@@ -167,6 +182,7 @@ export class Coordinator implements Submitter {
       request.keys[i] = key;
       this.#parts.set(partId, request);
       this.#keys.hold(key);
+      this.#clients.hold(client, key.key);
       this.#transport.send({thread: key.thread, key: key.key, partId, requestId, deadline, vector: agents[i].vector});
     }
     const wait = Math.max(0, deadline - Date.now());
@@ -187,7 +203,7 @@ export class Coordinator implements Submitter {
       if (!request) continue;
       this.#parts.delete(result.partId);
       const index = result.partId - request.firstPartId;
-      this.#keys.release(request.keys[index], now);
+      this.#release(request, index, now);
       if (result.outcome === 'withdrawn') {
         this.#withdrawn++;
         this.#observer.withdrawn();
@@ -215,7 +231,7 @@ export class Coordinator implements Submitter {
       const key = request.keys[index];
       if (key.thread !== thread) continue;
       this.#parts.delete(partId);
-      this.#keys.release(key, now);
+      this.#release(request, index, now);
       if (request.done) continue;
       failed++;
       request.outcomes[index] = {error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'}};
@@ -238,6 +254,18 @@ export class Coordinator implements Submitter {
 
   close(): void {
     clearInterval(this.#sweeper);
+  }
+
+  /** Clients with something in flight. */
+  get clients(): number {
+    return this.#clients.size;
+  }
+
+  /** Part `index` of the request is no longer held by its thread. */
+  #release(request: OpenRequest, index: number, now: number): void {
+    const key = request.keys[index];
+    this.#keys.release(key, now);
+    this.#clients.release(request.client, key.key);
   }
 
   /**

@@ -2,6 +2,7 @@
 // coordinator. Handlers throw HttpErrors; one middleware turns every error into the contract's
 // body, and logs one line per request.
 
+import {isUtf8} from 'node:buffer';
 import {createHash, randomUUID, timingSafeEqual} from 'node:crypto';
 import Koa from 'koa';
 import type {Context, Next} from 'koa';
@@ -33,6 +34,10 @@ export interface AppDeps {
 
 interface State {
   requestId: string;
+  /** Who sent the request, for the per-client shares (set before the body is read). */
+  client: string;
+  /** The body's raw bytes, for the UTF-8 check (uncompressed bodies). */
+  bodyChunks?: Buffer[];
   agents?: number;
 }
 
@@ -83,7 +88,8 @@ export function createApp(deps: AppDeps): Koa<State> {
     bodyParser({
       enableTypes: ['json'],
       jsonLimit: String(config.maxBodyBytes),
-      strict: true,
+      // Any JSON value is parsed (`null`, `3`, `[]` are JSON): the schema answers them with 422.
+      strict: false,
       // A "__proto__" agent id is valid JSON and a valid id: keep it as an own key (it is only
       // ever read with Object.keys and written with Object.fromEntries) instead of refusing it.
       ...{onProtoPoisoning: 'ignore'},
@@ -164,11 +170,27 @@ function admit(readiness: () => Readiness, keys: readonly string[]) {
     if (digests.length > 0) {
       const match = /^Bearer +(\S+) *$/i.exec(ctx.get('Authorization'));
       const given = createHash('sha256').update(match ? match[1] : '').digest();
-      let ok = false;
-      for (const digest of digests) ok = timingSafeEqual(digest, given) || ok;
-      if (!match || !ok) throw Errors.unauthorized();
+      // Every key is compared, whichever matches: the time taken says nothing about the keys.
+      let matched = -1;
+      for (let i = 0; i < digests.length; i++) if (timingSafeEqual(digests[i], given) && matched < 0) matched = i;
+      if (!match || matched < 0) throw Errors.unauthorized();
+      // The client, for its share of the limits, is its key (by position: keys never leave config).
+      ctx.state.client = `key:${matched}`;
+    } else {
+      ctx.state.client = `addr:${ctx.request.ip}`;
     }
     if (ctx.is('application/json') !== 'application/json') throw Errors.unsupportedMediaType();
+    const charset = ctx.request.charset.toLowerCase();
+    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+      throw new HttpError(415, 'unsupported_media_type', `the body must be UTF-8 JSON (got charset=${charset.slice(0, 32)})`);
+    }
+    // The body parser decodes UTF-8 leniently (a bad byte becomes U+FFFD, so two different ids
+    // could merge): keep the raw chunks beside it, to check the bytes once the body is in.
+    if (!ctx.get('Content-Encoding') || ctx.get('Content-Encoding') === 'identity') {
+      const chunks: Buffer[] = [];
+      ctx.state.bodyChunks = chunks;
+      ctx.req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    }
     return next();
   };
 }
@@ -184,7 +206,13 @@ function translateParserError(error: Error & {status?: number; type?: string}, l
 }
 
 function predict(coordinator: Submitter, schemas: Schemas, config: Config) {
-  return async (ctx: Context & {state: State; request: {body?: unknown}}) => {
+  return async (ctx: Context & {state: State; request: {body?: unknown; rawBody?: string}}) => {
+    const chunks = ctx.state.bodyChunks;
+    ctx.state.bodyChunks = undefined;
+    if (chunks && !isUtf8(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))) {
+      throw Errors.invalidJson('request body is not valid UTF-8');
+    }
+    if (ctx.request.rawBody === '') throw Errors.invalidJson('request body is empty');
     const parsed = parsePredictRequest(ctx.request.body, schemas, config);
     if (!parsed.ok) throw Errors.validation(parsed.details);
     const timeoutMs = requestTimeout(ctx.get('X-Request-Timeout-Ms'), config.requestTimeoutMs);
@@ -192,7 +220,12 @@ function predict(coordinator: Submitter, schemas: Schemas, config: Config) {
     const ids = agents.map((a) => a.id);
     ctx.state.agents = agents.length;
 
-    const admission = coordinator.submit(ctx.state.requestId, agents, Date.now() + timeoutMs);
+    const admission = coordinator.submit({
+      requestId: ctx.state.requestId,
+      client: ctx.state.client,
+      agents,
+      deadline: Date.now() + timeoutMs,
+    });
     if (!admission.admitted) {
       const {reason, retryAfterSeconds} = admission.refusal;
       throw Errors.overloaded(refusalMessages[reason], retryAfterSeconds);

@@ -5,10 +5,13 @@ import {z} from 'zod';
 import type {ErrorDetail} from '../errors.ts';
 import {agentErrorCodes} from '../errors.ts';
 import type {AgentInput} from '../coordinator/coordinator.ts';
+import {keyString} from '../protocol/mailbox-key.ts';
 
 export interface RequestLimits {
   readonly maxAgentsPerRequest: number;
   readonly maxVectorLength: number;
+  /** Distinct (agent_type, model) keys in one request. */
+  readonly maxKeysPerRequest: number;
 }
 
 export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
@@ -126,5 +129,14 @@ export function parsePredictRequest(body: unknown, schemas: Schemas, limits: Req
     if (details.length >= maxDetails) break;
   }
   if (details.length > 0) return {ok: false, details: details.slice(0, maxDetails)};
+  // One request may not open (or occupy) more mailboxes than this: each key costs a backend call.
+  const keys = new Set<string>();
+  for (const a of out) keys.add(keyString(a.agentType, a.model));
+  if (keys.size > limits.maxKeysPerRequest) {
+    return {
+      ok: false,
+      details: [{path: 'agents', message: `must use at most ${limits.maxKeysPerRequest} distinct (agent_type, model) keys (got ${keys.size})`}],
+    };
+  }
   return {ok: true, agents: out};
 }

@@ -42,10 +42,23 @@ export class HttpBackend implements Backend {
   readonly #options: HttpBackendOptions;
   readonly #agent: Agent;
   readonly #random: () => number;
+  readonly #url: string;
+  readonly #headers: Record<string, string>;
 
   constructor(options: HttpBackendOptions) {
     this.#options = options;
     this.#random = options.random ?? Math.random;
+    // Credentials in BACKEND_URL travel as a header, never in the URL, so no error or log line
+    // about a request can carry them.
+    const url = new URL(options.url);
+    this.#headers = {'content-type': 'application/json'};
+    if (url.username || url.password) {
+      const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      this.#headers.authorization = `Basic ${Buffer.from(user).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    this.#url = url.href;
     // No cap on connections: how many calls a key may have in flight is MAX_CONCURRENT_BATCHES.
     this.#agent = new Agent({keepAliveTimeout: 10_000, pipelining: 1});
   }
@@ -106,10 +119,10 @@ export class HttpBackend implements Backend {
   async #attempt(body: string, timeoutMs: number): Promise<Attempt> {
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(this.#options.url, {
+      response = await request(this.#url, {
         method: 'POST',
         dispatcher: this.#agent,
-        headers: {'content-type': 'application/json'},
+        headers: this.#headers,
         body,
         signal: AbortSignal.timeout(timeoutMs),
         headersTimeout: timeoutMs,
