@@ -25,7 +25,21 @@ const schema = z
     HOST: z.string().trim().min(1).default('0.0.0.0'),
     ACTOR_POOL_SIZE: int(1, 256).optional(),
     MAX_BATCH_SIZE: int(1, 100_000).default(32),
-    MAX_WAIT_MS: ms().default(20),
+    MAX_WAIT_MS: z
+      .string()
+      .trim()
+      .regex(/^(auto|\d+)$/, 'auto, or an integer of milliseconds')
+      .transform((v) => (v === 'auto' ? ('auto' as const) : Number(v)))
+      .pipe(z.union([z.literal('auto'), z.number().int().max(24 * 3600 * 1000, 'at most a day')]))
+      .default('auto'),
+    MAX_WAIT_FRACTION: z
+      .string()
+      .trim()
+      .regex(/^(0?\.\d+|1(\.0*)?)$/, 'a fraction greater than 0 and at most 1, e.g. 0.02')
+      .transform(Number)
+      .pipe(z.number().gt(0, 'greater than 0').max(1, 'at most 1'))
+      .default(0.02),
+    MODELS_FILE: z.string().trim().min(1).optional(),
     MAX_CONCURRENT_BATCHES: int(0, 1_000_000).default(0),
     BACKEND_URL: z
       .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
@@ -67,11 +81,16 @@ const schema = z
     message: 'must be at least BACKEND_LATENCY_MIN_MS',
   });
 
+/** A batch window: a number of ms, or `auto` (follows the key's backend latency). */
+export type WaitSetting = number | 'auto';
+
 export interface BatchingOptions {
   /** Rows per backend call. */
   readonly maxBatchSize: number;
   /** Longest wait of the oldest pending row before its batch is cut. */
-  readonly maxWaitMs: number;
+  readonly maxWaitMs: WaitSetting;
+  /** For `auto`: the window's share of the key's measured backend latency. */
+  readonly waitFraction: number;
   /** Backend calls in flight per key; 0 = unlimited. */
   readonly maxConcurrentBatches: number;
 }
@@ -92,6 +111,10 @@ export interface Config {
   readonly poolSize: number;
   readonly batching: BatchingOptions;
   readonly backend: BackendOptions;
+  /** Timeout, retries and reply limit of every HTTP backend (BACKEND_URL and the registry's). */
+  readonly httpDefaults: HttpDefaults;
+  /** MODELS_FILE: the model registry's path, read at start and on SIGHUP (src/registry.ts). */
+  readonly modelsFile: string | undefined;
   readonly backendPort: number;
   readonly latencyMinMs: number;
   readonly latencyMaxMs: number;
@@ -121,6 +144,17 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /** Parses the environment once. Empty strings count as unset. Throws ConfigError listing every bad variable. */
+export interface HttpDefaults {
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly maxReplyBytes: number;
+}
+
+/** The HTTP backend at `url`, with the global timeout, retries and reply limit. */
+export function httpBackend(url: string, defaults: HttpDefaults): BackendOptions {
+  return {kind: 'http', url, ...defaults};
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const present: Env = {};
   for (const name of Object.keys(schema.shape)) {
@@ -140,14 +174,13 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const httpDefaults: HttpDefaults = Object.freeze({
+    timeoutMs: e.BACKEND_TIMEOUT_MS,
+    retries: e.BACKEND_RETRIES,
+    maxReplyBytes: e.MAX_BACKEND_REPLY_BYTES,
+  });
   const backend: BackendOptions = e.BACKEND_URL
-    ? {
-        kind: 'http',
-        url: e.BACKEND_URL,
-        timeoutMs: e.BACKEND_TIMEOUT_MS,
-        retries: e.BACKEND_RETRIES,
-        maxReplyBytes: e.MAX_BACKEND_REPLY_BYTES,
-      }
+    ? httpBackend(e.BACKEND_URL, httpDefaults)
     : {kind: 'simulated', latencyMinMs: e.BACKEND_LATENCY_MIN_MS, latencyMaxMs: e.BACKEND_LATENCY_MAX_MS};
   return Object.freeze({
     port: e.PORT,
@@ -156,9 +189,12 @@ export function loadConfig(env: Env = process.env): Config {
     batching: Object.freeze({
       maxBatchSize: e.MAX_BATCH_SIZE,
       maxWaitMs: e.MAX_WAIT_MS,
+      waitFraction: e.MAX_WAIT_FRACTION,
       maxConcurrentBatches: e.MAX_CONCURRENT_BATCHES,
     }),
     backend: Object.freeze(backend),
+    httpDefaults,
+    modelsFile: e.MODELS_FILE,
     backendPort: e.BACKEND_PORT,
     latencyMinMs: e.BACKEND_LATENCY_MIN_MS,
     latencyMaxMs: e.BACKEND_LATENCY_MAX_MS,

@@ -2,12 +2,20 @@
 
 import {loadConfigOrExit} from './config.ts';
 import {createLogger} from './log.ts';
+import {RegistryError} from './registry.ts';
 import {Service} from './service.ts';
 
 const config = loadConfigOrExit('agent-batcher');
 
 const log = createLogger(config.logLevel);
-const service = new Service(config, log);
+let service: Service;
+try {
+  service = new Service(config, log);
+} catch (error) {
+  if (!(error instanceof RegistryError)) throw error;
+  process.stderr.write(`agent-batcher: ${error.message}\n`);
+  process.exit(1);
+}
 
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals) => {
@@ -25,6 +33,7 @@ const onSignal = (signal: NodeJS.Signals) => {
   );
 };
 process.on('SIGTERM', onSignal);
+process.on('SIGHUP', () => service.reloadRegistry());
 process.on('SIGINT', onSignal);
 
 try {

@@ -47,6 +47,7 @@ export class Metrics implements CoordinatorObserver {
   readonly #backendCalls;
   readonly #withdrawals;
   readonly #refused;
+  readonly #window;
   /** Label children by their values, so the hot path does not hash label objects. */
   readonly #requestChildren = new Map<string, client.Counter.Internal>();
   readonly #outcomeChildren = new Map<string, client.Counter.Internal>();
@@ -110,6 +111,12 @@ export class Metrics implements CoordinatorObserver {
       name: 'agent_batcher_admissions_refused_total',
       help: 'Requests refused whole by admission control, by reason',
       labelNames: ['reason'] as const,
+      registers,
+    });
+    this.#window = new client.Gauge({
+      name: 'agent_batcher_batch_window_seconds',
+      help: "A key's batch window after its last backend call (fixed MAX_WAIT_MS, or adaptive with auto)",
+      labelNames: keyLabels,
       registers,
     });
     new client.Counter({
@@ -198,6 +205,7 @@ export class Metrics implements CoordinatorObserver {
     this.#batchSize.observe(labels, report.size);
     this.#backendLatency.observe(labels, report.backendMs / 1000);
     this.#backendCalls.inc({...labels, result: report.result});
+    this.#window.set(labels, report.windowMs / 1000);
     const waits = this.#queueWait.labels(labels);
     for (const wait of report.waitsMs) waits.observe(wait / 1000);
   }
@@ -209,6 +217,7 @@ export class Metrics implements CoordinatorObserver {
     this.#batchSize.remove(labels);
     this.#queueWait.remove(labels);
     this.#backendLatency.remove(labels);
+    this.#window.remove(labels);
     for (const result of batchResults) this.#backendCalls.remove({...labels, result});
   }
 

@@ -8,6 +8,8 @@ import {once} from 'node:events';
 import type {Logger} from 'pino';
 import type {Config} from './config.ts';
 import {redactUrl} from './redact.ts';
+import {loadRegistry} from './registry.ts';
+import type {Registry} from './registry.ts';
 import {ActorPool} from './threads/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
 import {createApp} from './http/app.ts';
@@ -44,6 +46,7 @@ export class Service {
   readonly metrics: Metrics;
   readonly #log: Logger;
   #readiness: Readiness = 'starting';
+  #registry: Registry;
   #activeRequests = 0;
   #closing: Promise<void> | undefined;
 
@@ -52,6 +55,8 @@ export class Service {
   constructor(config: Config, log: Logger, options: ServiceOptions = {}) {
     this.config = config;
     this.#log = log;
+    // Throws RegistryError for a bad MODELS_FILE: the entry point stops with its message.
+    this.#registry = loadRegistry(config);
     const expectedLatencyMs =
       config.backend.kind === 'simulated'
         ? (config.backend.latencyMinMs + config.backend.latencyMaxMs) / 2
@@ -60,7 +65,7 @@ export class Service {
     this.pool = new ActorPool(
       {
         size: config.poolSize,
-        host: {batching: config.batching, backend: config.backend, logLevel: config.logLevel},
+        host: {registry: this.#registry, logLevel: config.logLevel},
         log: log.child({component: 'pool'}),
         entry: options.workerEntry,
         resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
@@ -99,6 +104,7 @@ export class Service {
       metrics: this.metrics,
       version,
       readiness: () => this.#readiness,
+      registry: () => this.#registry,
     });
     this.server = http.createServer(app.callback());
     this.server.headersTimeout = headersTimeoutMs;
@@ -112,6 +118,32 @@ export class Service {
         if (--this.#activeRequests === 0) for (const wake of this.#written.splice(0)) wake();
       });
     });
+  }
+
+  get registry(): Registry {
+    return this.#registry;
+  }
+
+  /**
+   * SIGHUP: re-reads MODELS_FILE. A valid file applies to new batches (nothing in flight is
+   * dropped); an invalid one is refused with an error line and the old registry stays.
+   */
+  reloadRegistry(): boolean {
+    if (!this.config.modelsFile) {
+      this.#log.warn('SIGHUP: no MODELS_FILE is set; nothing to reload');
+      return false;
+    }
+    let next: Registry;
+    try {
+      next = loadRegistry(this.config);
+    } catch (error) {
+      this.#log.error({reason: (error as Error).message}, 'model registry reload refused; the old registry stays');
+      return false;
+    }
+    this.#registry = next;
+    this.pool.reconfigure(next);
+    this.#log.info({models: [...(next.models?.keys() ?? [])]}, 'model registry reloaded');
+    return true;
   }
 
   get readiness(): Readiness {
@@ -134,6 +166,7 @@ export class Service {
         threads: this.pool.threads,
         backend: this.config.backend.kind === 'http' ? redactUrl(this.config.backend.url) : 'simulated',
         batching: this.config.batching,
+        models: this.#registry.models ? [...this.#registry.models.keys()] : 'any',
       },
       'listening',
     );

@@ -17,15 +17,13 @@ function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches:
   let idle = 0;
   let seq = 0;
   const actor = new Actor('t\nm', {agentType: 't', model: 'm'}, {
-    backend,
-    batching,
     clock,
     log: createLogger('silent'),
     nextBatchId: () => `b-${++seq}`,
     emit: (r) => results.push(r),
     report: (r) => reports.push(r),
     idle: () => idle++,
-  });
+  }, {backend, batching: {...batching, waitFraction: 0.02}, window: undefined});
   let partSeq = 0;
   const part = (row: number[], deadline = 1e12): Part => ({
     partId: ++partSeq,

@@ -4,6 +4,7 @@ import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
 import {loadConfig} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
+import {loadRegistry} from '../src/registry.ts';
 import {createApp} from '../src/http/app.ts';
 import type {Coordinator} from '../src/coordinator/coordinator.ts';
 import {Metrics} from '../src/metrics.ts';
@@ -56,7 +57,7 @@ test('an internal error answers 500 internal_error with the request id and no st
     },
   } as unknown as Coordinator;
   const metrics = new Metrics({hostStats: async () => [], restarts: () => 0, openRequests: () => 0}, {maxBatchSize: 32, maxKeys: 32});
-  const app = createApp({config, coordinator: broken, log, metrics, version: 'test', readiness: () => 'ready'});
+  const app = createApp({config, coordinator: broken, log, metrics, version: 'test', readiness: () => 'ready', registry: () => loadRegistry(config)});
   const server = http.createServer(app.callback()).listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => server.close());

@@ -9,7 +9,12 @@ test('defaults follow DESIGN §6', (t) => {
   t.is(c.port, 8000);
   t.is(c.host, '0.0.0.0');
   t.is(c.poolSize, Math.max(1, os.availableParallelism() - 1));
-  t.deepEqual(c.batching, {maxBatchSize: 32, maxWaitMs: 20, maxConcurrentBatches: 0});
+  t.deepEqual(c.batching, {maxBatchSize: 32, maxWaitMs: 'auto', waitFraction: 0.02, maxConcurrentBatches: 0});
+  t.is(loadConfig({MAX_WAIT_MS: '20'}).batching.maxWaitMs, 20);
+  t.throws(() => loadConfig({MAX_WAIT_MS: 'soon'}), {message: /MAX_WAIT_MS: auto, or an integer/});
+  t.is(c.clientShare, 0.5);
+  t.is(c.maxKeysPerRequest, 32);
+  t.is(c.modelsFile, undefined);
   t.deepEqual(c.backend, {kind: 'simulated', latencyMinMs: 3000, latencyMaxMs: 7000});
   t.is(c.requestTimeoutMs, 30000);
   t.is(c.maxBodyBytes, 1048576);

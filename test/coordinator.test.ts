@@ -24,7 +24,7 @@ class FakeTransport implements Transport {
 }
 
 const options: CoordinatorOptions = {
-  batching: {maxBatchSize: 4, maxWaitMs: 5, maxConcurrentBatches: 0},
+  batching: {maxBatchSize: 4, maxWaitMs: 5, waitFraction: 0.02, maxConcurrentBatches: 0},
   maxMailboxes: 8,
   maxPendingPerMailbox: 3,
   maxPendingTotal: 6,
@@ -159,7 +159,7 @@ test('a key stays on its thread while alive; measured latency drives Retry-After
   for (let i = 0; i < 3; i++) admitted(coordinator.submit({requestId: `r${i}`, client: 'c1', agents: [agent('a', 'hot')], deadline: Date.now() + 5000}));
   t.is(new Set(transport.sent.map((p) => p.thread)).size, 1);
   t.is(coordinator.threadOf('t', 'hot'), transport.sent[0].thread);
-  coordinator.onResults({kind: 'results', results: [], batches: [{key: 't\nhot', size: 1, backendMs: 9500, result: 'ok', waitsMs: [0]}]});
+  coordinator.onResults({kind: 'results', results: [], batches: [{key: 't\nhot', size: 1, backendMs: 9500, result: 'ok', waitsMs: [0], windowMs: 5}]});
   const refused = coordinator.submit({requestId: 'r9', client: 'c1', agents: [agent('z', 'hot')], deadline: Date.now() + 5000});
   // 1500 + 0.2 × (9500 − 1500) = 3100 ms -> 4 s.
   t.true(!refused.admitted && refused.refusal.retryAfterSeconds === 4);

@@ -90,3 +90,14 @@ test('1,024 keys cannot blow up /metrics: per-key series for METRICS_MAX_KEYS ke
   t.is(total(samples, 'agent_batcher_backend_calls_total'), 1024, 'every one of the 1,024 backend calls is counted once');
   t.is(total(samples, 'agent_batcher_batch_size_count'), 1024);
 });
+
+test('with MAX_WAIT_MS=auto each key has a window that follows its backend latency, shown per key', async (t) => {
+  const running = await startService({MAX_WAIT_MS: 'auto', MAX_WAIT_FRACTION: '0.2', BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300'});
+  t.teardown(() => running.close());
+  const first = await post(`${running.url}/predict`, {agents: {a: {vector: [1], model: 'w', agent_type: 't'}}});
+  t.is(first.status, 200);
+  const samples = parsePrometheus(await (await fetch(`${running.url}/metrics`)).text());
+  const window = samples.find((s) => s.name === 'agent_batcher_batch_window_seconds' && s.labels.model === 'w');
+  // 20% of ~300 ms after the first measured call (the timer may add a few ms).
+  t.true(window !== undefined && window.value >= 0.06 && window.value < 0.075, `window ${window?.value}`);
+});

@@ -3,7 +3,16 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {createLogger} from '../src/log.ts';
 import {ActorPool} from '../src/threads/pool.ts';
+import type {Registry} from '../src/registry.ts';
 import {post, startService} from './helpers/service.ts';
+
+const openRegistry: Registry = {
+  models: undefined,
+  defaults: {
+    backend: {kind: 'simulated', latencyMinMs: 0, latencyMaxMs: 0},
+    batching: {maxBatchSize: 4, maxWaitMs: 5, waitFraction: 0.02, maxConcurrentBatches: 0},
+  },
+};
 
 test('killing a worker thread mid-batch fails its agents at once; other keys never notice; its keys work again', async (t) => {
   const running = await startService({ACTOR_POOL_SIZE: '2', BACKEND_LATENCY_MIN_MS: '600', BACKEND_LATENCY_MAX_MS: '600', MAX_WAIT_MS: '5'});
@@ -43,7 +52,7 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
   const pool = new ActorPool(
     {
       size: 1,
-      host: {batching: {maxBatchSize: 4, maxWaitMs: 5, maxConcurrentBatches: 0}, backend: {kind: 'simulated', latencyMinMs: 0, latencyMaxMs: 0}, logLevel: 'silent'},
+      host: {registry: openRegistry, logLevel: 'silent'},
       log,
       entry: new URL('./fixtures/crashing-host.ts', import.meta.url),
     },
@@ -63,7 +72,7 @@ test('a thread that runs out of memory under its heap limit dies alone and is re
   const pool = new ActorPool(
     {
       size: 1,
-      host: {batching: {maxBatchSize: 4, maxWaitMs: 5, maxConcurrentBatches: 0}, backend: {kind: 'simulated', latencyMinMs: 0, latencyMaxMs: 0}, logLevel: 'silent'},
+      host: {registry: openRegistry, logLevel: 'silent'},
       log: createLogger('silent'),
       entry: new URL('./fixtures/hungry-host.ts', import.meta.url),
       resourceLimits: {maxOldGenerationSizeMb: 32},

@@ -24,12 +24,17 @@ import type {
   WithdrawMessage,
 } from '../src/protocol/messages.ts';
 import {Actor} from './actor.ts';
-import type {ActorContext, Part} from './actor.ts';
-import {createBackend} from './backend/create.ts';
-import type {Backend} from './backend/backend.ts';
+import type {ActorContext, ActorSettings, Part} from './actor.ts';
+import {BackendClients} from './backend/create.ts';
+import {settingsOf} from '../src/registry.ts';
+import type {Registry} from '../src/registry.ts';
+import {WaitWindow} from './wait-window.ts';
 import {Outbox, ResultsBuffer} from '../src/protocol/outbox.ts';
 import {systemClock} from './clock.ts';
 import type {Clock} from './clock.ts';
+
+/** Adaptive windows kept per thread: keys beyond this start again from the initial window. */
+const maxWindows = 4096;
 
 export class ActorHost implements ActorHostApi {
   readonly #actors = new Map<string, Actor>();
@@ -42,11 +47,15 @@ export class ActorHost implements ActorHostApi {
   });
   #draining = false;
   #batchSeq = 0;
+  #registry: Registry;
+  readonly #backends: BackendClients;
+  /** Each key's adaptive window, kept across its actor's retirement (least recently used first). */
+  readonly #windows = new Map<string, WaitWindow>();
 
-  constructor(options: HostOptions, backend: Backend, log: Logger, clock: Clock = systemClock) {
+  constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
+    this.#registry = options.registry;
+    this.#backends = backends;
     this.#ctx = {
-      backend,
-      batching: options.batching,
       clock,
       log,
       nextBatchId: () => `b-${options.instance}-${++this.#batchSeq}`,
@@ -82,6 +91,9 @@ export class ActorHost implements ActorHostApi {
         this.#draining = true;
         for (const actor of this.#actors.values()) actor.drain();
         return;
+      case 'registry':
+        this.#reload(message.registry);
+        return;
     }
   }
 
@@ -113,12 +125,35 @@ export class ActorHost implements ActorHostApi {
       if (byKey[i].length === 0) continue;
       let actor = this.#actors.get(keys[i]);
       if (!actor) {
-        actor = new Actor(keys[i], parseKey(keys[i]), this.#ctx);
+        const name = parseKey(keys[i]);
+        actor = new Actor(keys[i], name, this.#ctx, this.#settingsOf(keys[i], name.model));
         if (this.#draining) actor.drain();
         this.#actors.set(keys[i], actor);
       }
       actor.dispatch(byKey[i]);
     }
+  }
+
+  /** A key's backend client, batching and (with MAX_WAIT_MS=auto) window, from the registry. */
+  #settingsOf(key: string, model: string): ActorSettings {
+    const {backend, batching} = settingsOf(this.#registry, model);
+    let window: WaitWindow | undefined;
+    if (batching.maxWaitMs === 'auto') {
+      window = this.#windows.get(key);
+      if (window) this.#windows.delete(key);
+      else window = new WaitWindow(batching.waitFraction);
+      this.#windows.set(key, window);
+      if (this.#windows.size > maxWindows) this.#windows.delete(this.#windows.keys().next().value as string);
+    }
+    return {backend: this.#backends.get(backend), batching, window};
+  }
+
+  /** New registry: live actors take their new settings for their next batches; unused clients close when idle. */
+  #reload(registry: Registry): void {
+    this.#registry = registry;
+    for (const actor of this.#actors.values()) actor.reconfigure(this.#settingsOf(actor.key, parseKey(actor.key).model));
+    const inUse = [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
+    this.#backends.retain(inUse);
   }
 
   #withdraw({withdrawals}: WithdrawMessage): void {
@@ -129,6 +164,5 @@ export class ActorHost implements ActorHostApi {
 if (parentPort && workerData?.kind === 'actor-host') {
   const options = workerData.options as HostOptions;
   const log = createLogger(options.logLevel as 'info').child({thread: options.thread, instance: options.instance});
-  const backend = await createBackend(options.backend);
-  expose(new ActorHost(options, backend, log), nodeEndpoint(parentPort));
+  expose(new ActorHost(options, log), nodeEndpoint(parentPort));
 }

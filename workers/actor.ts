@@ -8,11 +8,13 @@ import type {AgentErrorCode} from '../src/errors.ts';
 import type {BatchInfo, BatchReport, BatchResult, PartResult} from '../src/protocol/messages.ts';
 import type {MailboxKey} from '../src/protocol/mailbox-key.ts';
 import {BatchQueue} from './batch-policy.ts';
-import type {Batch} from './batch-policy.ts';
+import type {Batch, QueueOptions} from './batch-policy.ts';
 import {BackendError} from './backend/backend.ts';
 import type {Backend, BackendReply} from './backend/backend.ts';
 import {replyProblem, valueProblem} from './reply-check.ts';
 import type {Clock} from './clock.ts';
+import {defaultWindowBounds} from './wait-window.ts';
+import type {WaitWindow} from './wait-window.ts';
 
 export interface Part {
   readonly partId: number;
@@ -23,9 +25,15 @@ export interface Part {
   readonly row: Float64Array;
 }
 
-export interface ActorContext {
+/** What an actor batches with and calls: from its model's registry entry (or the defaults). */
+export interface ActorSettings {
   readonly backend: Backend;
   readonly batching: BatchingOptions;
+  /** The key's adaptive window, when its batching says MAX_WAIT_MS=auto; it outlives the actor. */
+  readonly window: WaitWindow | undefined;
+}
+
+export interface ActorContext {
   readonly clock: Clock;
   readonly log: Logger;
   nextBatchId(): string;
@@ -41,16 +49,18 @@ export class Actor {
   readonly #ctx: ActorContext;
   readonly #log: Logger;
   readonly #queue: BatchQueue<Part>;
+  #settings: ActorSettings;
   #inflight = 0;
   #flushing = false;
   #timer: unknown;
   #timerAt = Infinity;
 
-  constructor(key: string, name: MailboxKey, ctx: ActorContext) {
+  constructor(key: string, name: MailboxKey, ctx: ActorContext, settings: ActorSettings) {
     this.key = key;
     this.#name = name;
     this.#ctx = ctx;
-    this.#queue = new BatchQueue(ctx.batching);
+    this.#settings = settings;
+    this.#queue = new BatchQueue(queueOptions(settings));
     this.#log = ctx.log.child({agentType: name.agentType, model: name.model});
   }
 
@@ -78,6 +88,13 @@ export class Actor {
     for (const part of removed) this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'withdrawn'});
     if (removed.length > 0) this.#pump();
     return removed.length;
+  }
+
+  /** New settings (registry reload): they apply to the next batches; calls in flight finish as they are. */
+  reconfigure(settings: ActorSettings): void {
+    this.#settings = settings;
+    this.#queue.configure(queueOptions(settings));
+    this.#pump();
   }
 
   /** Shutdown: from now on every waiting row is cut at once (the concurrency limit still holds). */
@@ -121,7 +138,8 @@ export class Actor {
     const waitsMs = parts.map((p) => now - p.arrivedAt);
     this.#inflight++;
     const started = this.#ctx.clock.now();
-    this.#ctx.backend
+    const settings = this.#settings;
+    settings.backend
       .predict({...this.#name, rows: parts.map((p) => p.row), deadline})
       .then(
         (reply) => this.#settle(parts, info, reply),
@@ -141,8 +159,14 @@ export class Actor {
       })
       .then((result) => {
         const backendMs = this.#ctx.clock.now() - started;
-        this.#log.info({batchId: info.id, size: info.size, length: batch.length, backendMs, result}, 'batch done');
-        this.#ctx.report({key: this.key, size: info.size, backendMs, result, waitsMs});
+        // The window follows calls that reached the backend and came back with an answer.
+        if (settings.window && (result === 'ok' || result === 'partial')) {
+          settings.window.observe(backendMs);
+          if (settings === this.#settings) this.#queue.configure(queueOptions(settings));
+        }
+        const windowMs = queueOptions(this.#settings).maxWaitMs;
+        this.#log.info({batchId: info.id, size: info.size, length: batch.length, backendMs, windowMs, result}, 'batch done');
+        this.#ctx.report({key: this.key, size: info.size, backendMs, result, waitsMs, windowMs});
         this.#inflight--;
         this.#pump();
       });
@@ -179,4 +203,10 @@ export class Actor {
   #fail(part: Part, code: AgentErrorCode, message: string, batch?: BatchInfo): void {
     this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'error', code, message, batch});
   }
+}
+
+/** The policy's settings for now: the fixed window, or the key's adaptive one. */
+function queueOptions({batching, window}: ActorSettings): QueueOptions {
+  const maxWaitMs = batching.maxWaitMs === 'auto' ? (window?.ms ?? defaultWindowBounds.initialMs) : batching.maxWaitMs;
+  return {maxBatchSize: batching.maxBatchSize, maxWaitMs, maxConcurrentBatches: batching.maxConcurrentBatches};
 }

@@ -6,7 +6,13 @@
 // flushing (shutdown). Due groups are cut oldest-first while fewer than `maxConcurrentBatches`
 // calls are in flight (0 = unlimited); a held backlog is therefore cut as soon as a slot frees.
 
-import type {BatchingOptions} from '../src/config.ts';
+/** The policy's settings now; the actor replaces them when its window or its registry entry changes. */
+export interface QueueOptions {
+  readonly maxBatchSize: number;
+  /** This key's batch window now, in ms (MAX_WAIT_MS, or its adaptive window). */
+  readonly maxWaitMs: number;
+  readonly maxConcurrentBatches: number;
+}
 
 export interface Batch<T> {
   readonly length: number;
@@ -43,11 +49,16 @@ class Group<T> {
 }
 
 export class BatchQueue<T> {
-  readonly #options: BatchingOptions;
+  #options: QueueOptions;
   readonly #groups = new Map<number, Group<T>>();
   #size = 0;
 
-  constructor(options: BatchingOptions) {
+  constructor(options: QueueOptions) {
+    this.#options = options;
+  }
+
+  /** New settings for every cut from now on; rows already waiting keep their arrival times. */
+  configure(options: QueueOptions): void {
     this.#options = options;
   }
 

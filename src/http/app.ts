@@ -15,6 +15,8 @@ import {refusalMessages} from '../coordinator/admission.ts';
 import type {AgentOutcome, Submitter} from '../coordinator/coordinator.ts';
 import type {Metrics} from '../metrics.ts';
 import {docsAsset, docsPage} from './docs.ts';
+import {describeRegistry} from '../registry.ts';
+import type {Registry} from '../registry.ts';
 import {openApiDocument} from './openapi.ts';
 import {routes} from './routes.ts';
 import {createSchemas, parsePredictRequest} from './schemas.ts';
@@ -30,6 +32,8 @@ export interface AppDeps {
   readonly version: string;
   /** Read on every request: the service flips it while starting and draining. */
   readonly readiness: () => Readiness;
+  /** The model registry now (SIGHUP may replace it). */
+  readonly registry: () => Registry;
 }
 
 interface State {
@@ -80,6 +84,9 @@ export function createApp(deps: AppDeps): Koa<State> {
     ctx.type = 'application/json';
     ctx.body = openapi;
   });
+  router.get(routes.models, (ctx) => {
+    ctx.body = describeRegistry(deps.registry());
+  });
   router.get(routes.docs, docsPage);
   router.get(routes.docsAsset, docsAsset);
   router.post(
@@ -97,7 +104,7 @@ export function createApp(deps: AppDeps): Koa<State> {
         throw translateParserError(error, config.maxBodyBytes);
       },
     }),
-    predict(coordinator, schemas, config),
+    predict(coordinator, schemas, config, deps.registry),
   );
 
   app.use(router.routes());
@@ -205,7 +212,7 @@ function translateParserError(error: Error & {status?: number; type?: string}, l
   return Errors.invalidJson();
 }
 
-function predict(coordinator: Submitter, schemas: Schemas, config: Config) {
+function predict(coordinator: Submitter, schemas: Schemas, config: Config, registry: () => Registry) {
   return async (ctx: Context & {state: State; request: {body?: unknown; rawBody?: string}}) => {
     const chunks = ctx.state.bodyChunks;
     ctx.state.bodyChunks = undefined;
@@ -213,7 +220,7 @@ function predict(coordinator: Submitter, schemas: Schemas, config: Config) {
       throw Errors.invalidJson('request body is not valid UTF-8');
     }
     if (ctx.request.rawBody === '') throw Errors.invalidJson('request body is empty');
-    const parsed = parsePredictRequest(ctx.request.body, schemas, config);
+    const parsed = parsePredictRequest(ctx.request.body, schemas, config, registry());
     if (!parsed.ok) throw Errors.validation(parsed.details);
     const timeoutMs = requestTimeout(ctx.get('X-Request-Timeout-Ms'), config.requestTimeoutMs);
     const {agents} = parsed;

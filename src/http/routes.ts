@@ -6,6 +6,7 @@ export const routes = {
   healthz: '/healthz',
   readyz: '/readyz',
   metrics: '/metrics',
+  models: '/models',
   openapi: '/openapi.json',
   docs: '/docs',
   /** GET /docs/<asset>: the docs page's files. */

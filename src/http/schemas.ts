@@ -5,7 +5,8 @@ import {z} from 'zod';
 import type {ErrorDetail} from '../errors.ts';
 import {agentErrorCodes} from '../errors.ts';
 import type {AgentInput} from '../coordinator/coordinator.ts';
-import {keyString} from '../protocol/mailbox-key.ts';
+import {keyString, namePattern} from '../protocol/mailbox-key.ts';
+import type {ModelEntry, Registry} from '../registry.ts';
 
 export interface RequestLimits {
   readonly maxAgentsPerRequest: number;
@@ -14,7 +15,6 @@ export interface RequestLimits {
   readonly maxKeysPerRequest: number;
 }
 
-export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
 const maxDetails = 50;
 
 export function createSchemas(limits: RequestLimits) {
@@ -91,6 +91,25 @@ export type AgentResult = z.infer<Schemas['AgentResult']>;
 
 export type ParseResult = {ok: true; agents: AgentInput[]} | {ok: false; details: ErrorDetail[]};
 
+/** With a registry: the model must be listed, the agent type allowed, the vector of its length. */
+function servedProblem(
+  models: ReadonlyMap<string, ModelEntry>,
+  id: string,
+  model: string,
+  agentType: string,
+  length: number,
+): ErrorDetail | undefined {
+  const entry = models.get(model);
+  if (!entry) return {path: `agents.${id}.model`, message: `model ${JSON.stringify(model)} is not served (GET /models lists them)`};
+  if (entry.agentTypes && !entry.agentTypes.includes(agentType)) {
+    return {path: `agents.${id}.agent_type`, message: `model ${JSON.stringify(model)} serves agent types ${entry.agentTypes.join(', ')}`};
+  }
+  if (entry.vectorLength !== undefined && length !== entry.vectorLength) {
+    return {path: `agents.${id}.vector`, message: `model ${JSON.stringify(model)} takes vectors of exactly ${entry.vectorLength} numbers (got ${length})`};
+  }
+  return undefined;
+}
+
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -99,7 +118,7 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  * count limit is checked before any agent is, and so that every own key counts as an agent id
  * (z.record drops a "__proto__" key, which would lose an agent).
  */
-export function parsePredictRequest(body: unknown, schemas: Schemas, limits: RequestLimits): ParseResult {
+export function parsePredictRequest(body: unknown, schemas: Schemas, limits: RequestLimits, registry?: Registry): ParseResult {
   if (!isPlainObject(body)) return {ok: false, details: [{path: '', message: 'body must be a JSON object'}]};
   const agents = body.agents;
   if (!isPlainObject(agents)) {
@@ -123,8 +142,11 @@ export function parsePredictRequest(body: unknown, schemas: Schemas, limits: Req
       for (const issue of agent.error.issues) {
         details.push({path: ['agents', id, ...issue.path].join('.'), message: issue.message});
       }
-    } else if (details.length === 0) {
-      out.push({id, vector: agent.data.vector, model: agent.data.model, agentType: agent.data.agent_type});
+    } else {
+      const {vector, model, agent_type: agentType} = agent.data;
+      const unserved = registry?.models && servedProblem(registry.models, id, model, agentType, vector.length);
+      if (unserved) details.push(unserved);
+      else if (details.length === 0) out.push({id, vector, model, agentType});
     }
     if (details.length >= maxDetails) break;
   }

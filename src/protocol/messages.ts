@@ -13,7 +13,7 @@
 // hot path for replies nobody waits for.
 
 import type {AgentErrorCode} from '../errors.ts';
-import type {BackendOptions, BatchingOptions} from '../config.ts';
+import type {Registry} from '../registry.ts';
 import type {MessagePort, Transferable} from 'node:worker_threads';
 
 /** One agent request on its way to an actor; its vector is `data[offset, offset+length)`. */
@@ -48,7 +48,13 @@ export interface DrainMessage {
   readonly kind: 'drain';
 }
 
-export type HostMessage = DispatchMessage | WithdrawMessage | DrainMessage;
+/** The model registry changed (SIGHUP): new batches use the new settings; nothing in flight is dropped. */
+export interface RegistryMessage {
+  readonly kind: 'registry';
+  readonly registry: Registry;
+}
+
+export type HostMessage = DispatchMessage | WithdrawMessage | DrainMessage | RegistryMessage;
 
 export interface BatchInfo {
   readonly id: string;
@@ -85,6 +91,8 @@ export interface BatchReport {
   readonly result: BatchResult;
   /** Per row: ms from arrival in the mailbox to dispatch. */
   readonly waitsMs: readonly number[];
+  /** The key's batch window after this call (fixed, or adaptive with MAX_WAIT_MS=auto). */
+  readonly windowMs: number;
 }
 
 export interface ResultsMessage {
@@ -99,8 +107,8 @@ export interface HostOptions {
   readonly thread: number;
   /** Unique per start of a thread (a restarted thread gets a new one): batch ids stay unique. */
   readonly instance: number;
-  readonly batching: BatchingOptions;
-  readonly backend: BackendOptions;
+  /** Each model's backend and batching (the defaults for any model it does not list). */
+  readonly registry: Registry;
   readonly logLevel: string;
 }
 

@@ -16,6 +16,7 @@ import type {Logger} from 'pino';
 import type {Transport, TransportEvents} from '../coordinator/transport.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import type {OutgoingPart} from '../protocol/outbox.ts';
+import type {Registry} from '../registry.ts';
 import type {ActorHostApi, DataPort, HostMessage, HostOptions, HostStats, ResultsMessage} from '../protocol/messages.ts';
 
 export interface PoolOptions {
@@ -49,12 +50,15 @@ export class ActorPool implements Transport {
   readonly #events: TransportEvents;
   readonly #threads: ActorThread[];
   readonly #outbox = new Outbox(() => this.#flush());
+  /** What every (re)started thread gets: the registry changes on SIGHUP. */
+  #host: Omit<HostOptions, 'thread' | 'instance'>;
   #instanceSeq = 0;
   #closed = false;
   #restarts = 0;
 
   constructor(options: PoolOptions, events: TransportEvents) {
     this.#options = options;
+    this.#host = options.host;
     this.#events = events;
     this.#threads = Array.from({length: options.size}, (_, index) => ({
       index,
@@ -92,6 +96,12 @@ export class ActorPool implements Transport {
     this.#outbox.schedule();
   }
 
+  /** A new model registry for every thread, and for every thread started from now on. */
+  reconfigure(registry: Registry): void {
+    this.#host = {...this.#host, registry};
+    for (const thread of this.#threads) thread.port?.postMessage({kind: 'registry', registry});
+  }
+
   /** Shutdown: every mailbox cuts its waiting rows at once. */
   drain(): void {
     this.#outbox.flushNow();
@@ -123,7 +133,7 @@ export class ActorPool implements Transport {
 
   #start(thread: ActorThread): void {
     const log = this.#options.log;
-    const options: HostOptions = {...this.#options.host, thread: thread.index, instance: ++this.#instanceSeq};
+    const options: HostOptions = {...this.#host, thread: thread.index, instance: ++this.#instanceSeq};
     const worker = new Worker(this.#options.entry ?? defaultEntry, {
       workerData: {kind: 'actor-host', options},
       resourceLimits: this.#options.resourceLimits,

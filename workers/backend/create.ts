@@ -1,12 +1,86 @@
-// The backend a thread's actors call: simulated unless BACKEND_URL is set. The HTTP client (and
-// undici) is loaded only when it is used.
+// The backends a thread's actors call: one client per distinct backend (one per HTTP URL, one for
+// the simulated network), shared by every key that uses it. After a registry reload, a client
+// no model uses any more is closed once its calls in flight have finished.
 
 import type {BackendOptions} from '../../src/config.ts';
-import type {Backend} from './backend.ts';
+import type {Backend, BackendCall, BackendReply} from './backend.ts';
+import {HttpBackend} from './http.ts';
 import {SimulatedBackend} from './simulated.ts';
 
-export async function createBackend(options: BackendOptions): Promise<Backend> {
-  if (options.kind === 'simulated') return new SimulatedBackend(options);
-  const {HttpBackend} = await import('./http.ts');
-  return new HttpBackend(options);
+export function createBackend(options: BackendOptions): Backend {
+  return options.kind === 'simulated' ? new SimulatedBackend(options) : new HttpBackend(options);
+}
+
+/** A client's identity: calls to the same backend share one client (and its connection pool). */
+export function backendId(options: BackendOptions): string {
+  return options.kind === 'simulated' ? `simulated ${options.latencyMinMs}-${options.latencyMaxMs}` : `http ${options.url}`;
+}
+
+class CountedBackend implements Backend {
+  readonly #inner: Backend;
+  readonly #onIdle: () => void;
+  inflight = 0;
+  retired = false;
+
+  constructor(inner: Backend, onIdle: () => void) {
+    this.#inner = inner;
+    this.#onIdle = onIdle;
+  }
+
+  async predict(call: BackendCall): Promise<BackendReply> {
+    this.inflight++;
+    try {
+      return await this.#inner.predict(call);
+    } finally {
+      if (--this.inflight === 0 && this.retired) this.#onIdle();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+export class BackendClients {
+  readonly #clients = new Map<string, CountedBackend>();
+  readonly #create: (options: BackendOptions) => Backend;
+
+  constructor(create: (options: BackendOptions) => Backend = createBackend) {
+    this.#create = create;
+  }
+
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  get(options: BackendOptions): Backend {
+    const id = backendId(options);
+    let client = this.#clients.get(id);
+    if (!client || client.retired) {
+      const created: CountedBackend = new CountedBackend(this.#create(options), () => this.#close(id, created));
+      client = created;
+      this.#clients.set(id, client);
+    }
+    return client;
+  }
+
+  /** Keeps the clients of these backends; the others close once idle. */
+  retain(inUse: readonly BackendOptions[]): void {
+    const keep = new Set(inUse.map(backendId));
+    for (const [id, client] of this.#clients) {
+      if (keep.has(id)) continue;
+      client.retired = true;
+      if (client.inflight === 0) this.#close(id, client);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#clients.values()].map((c) => c.close()));
+    this.#clients.clear();
+  }
+
+  #close(id: string, client: CountedBackend): void {
+    if (this.#clients.get(id) === client) this.#clients.delete(id);
+    void client.close().catch(() => {});
+  }
 }

@@ -1,0 +1,119 @@
+// The model registry (MODELS_FILE, DESIGN §7): which models are served, each with its own backend,
+// input size and batch settings. Read and validated with zod at start (a bad file stops the
+// process, naming the file and the field) and on SIGHUP (a bad file is refused and the old
+// registry stays). Without MODELS_FILE every valid name is served with the global settings.
+//
+// The registry is plain data (structured-cloneable): the main thread validates requests with it
+// and hands the same object to every actor thread, which picks each key's backend and batching.
+
+import {readFileSync} from 'node:fs';
+import {z} from 'zod';
+import type {BackendOptions, BatchingOptions, Config} from './config.ts';
+import {httpBackend} from './config.ts';
+import {namePattern} from './protocol/mailbox-key.ts';
+import {redactUrl} from './redact.ts';
+
+/** One model's effective settings: absent fields of the file take the global setting. */
+export interface ModelEntry {
+  /** Agent types served; undefined = any valid agent type. */
+  readonly agentTypes: readonly string[] | undefined;
+  /** Every vector must have this length; undefined = any length up to MAX_VECTOR_LENGTH. */
+  readonly vectorLength: number | undefined;
+  readonly backend: BackendOptions;
+  readonly batching: BatchingOptions;
+}
+
+export interface Registry {
+  /** Served models by name; undefined = any valid model name, with the defaults. */
+  readonly models: ReadonlyMap<string, ModelEntry> | undefined;
+  readonly defaults: {readonly backend: BackendOptions; readonly batching: BatchingOptions};
+}
+
+export class RegistryError extends Error {
+  override name = 'RegistryError';
+}
+
+const Name = z.string().min(1).max(128).regex(namePattern, `must match ${namePattern.source}`);
+const positive = (max: number) => z.number().int().min(1).max(max);
+
+const ModelFile = z.strictObject({
+  agent_types: z.array(Name).min(1).optional(),
+  vector_length: positive(10_000_000).optional(),
+  /** An http(s) URL, or "simulated" for the in-process network. */
+  backend_url: z.union([z.literal('simulated'), z.url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'})]).optional(),
+  max_batch_size: positive(100_000).optional(),
+  max_wait_ms: z.union([z.literal('auto'), z.number().int().min(0).max(24 * 3600 * 1000)]).optional(),
+  max_concurrent_batches: z.number().int().min(0).max(1_000_000).optional(),
+});
+
+const RegistryFile = z.strictObject({
+  models: z.record(Name, ModelFile).refine((m) => Object.keys(m).length > 0, 'must list at least one model'),
+});
+
+/** The registry of MODELS_FILE, or the open registry when it is unset. Throws RegistryError. */
+export function loadRegistry(config: Config): Registry {
+  const defaults = {backend: config.backend, batching: config.batching};
+  const path = config.modelsFile;
+  if (!path) return {models: undefined, defaults};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new RegistryError(`MODELS_FILE ${path}: ${error instanceof SyntaxError ? 'not JSON' : 'cannot be read'}: ${(error as Error).message}`);
+  }
+  const parsed = RegistryFile.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.slice(0, 20).map((i) => `  ${i.path.join('.') || '(top level)'}: ${redactUrl(i.message)}`);
+    throw new RegistryError(`MODELS_FILE ${path} is invalid:\n${lines.join('\n')}`);
+  }
+  const models = new Map<string, ModelEntry>();
+  for (const [name, m] of Object.entries(parsed.data.models)) {
+    const backend =
+      m.backend_url === undefined
+        ? config.backend
+        : m.backend_url === 'simulated'
+          ? {kind: 'simulated' as const, latencyMinMs: config.latencyMinMs, latencyMaxMs: config.latencyMaxMs}
+          : httpBackend(m.backend_url, config.httpDefaults);
+    models.set(name, {
+      agentTypes: m.agent_types,
+      vectorLength: m.vector_length,
+      backend,
+      batching: {
+        maxBatchSize: m.max_batch_size ?? config.batching.maxBatchSize,
+        maxWaitMs: m.max_wait_ms ?? config.batching.maxWaitMs,
+        waitFraction: config.batching.waitFraction,
+        maxConcurrentBatches: m.max_concurrent_batches ?? config.batching.maxConcurrentBatches,
+      },
+    });
+  }
+  return {models, defaults};
+}
+
+/** The backend and batching of a model (the defaults for an unlisted one). */
+export function settingsOf(registry: Registry, model: string): {backend: BackendOptions; batching: BatchingOptions} {
+  return registry.models?.get(model) ?? registry.defaults;
+}
+
+/** What GET /models shows: every served model with its effective settings; no credentials. */
+export function describeRegistry(registry: Registry): object {
+  const backendOf = (b: BackendOptions) => (b.kind === 'http' ? redactUrl(b.url) : 'simulated');
+  const batchingOf = (b: BatchingOptions) => ({
+    max_batch_size: b.maxBatchSize,
+    max_wait_ms: b.maxWaitMs,
+    max_concurrent_batches: b.maxConcurrentBatches,
+  });
+  const models: Record<string, object> = {};
+  for (const [name, m] of registry.models ?? []) {
+    models[name] = {
+      agent_types: m.agentTypes ?? null,
+      vector_length: m.vectorLength ?? null,
+      backend: backendOf(m.backend),
+      ...batchingOf(m.batching),
+    };
+  }
+  return {
+    any_model: registry.models === undefined,
+    defaults: {backend: backendOf(registry.defaults.backend), ...batchingOf(registry.defaults.batching)},
+    models,
+  };
+}
