@@ -60,6 +60,8 @@ export interface Submission {
   readonly agents: readonly AgentInput[];
   /** Epoch ms by which every agent has an outcome. */
   readonly deadline: number;
+  /** Called as each agent's outcome is known, in the order they come (streamed answers). */
+  readonly onOutcome?: (index: number, outcome: AgentOutcome) => void;
 }
 
 /** All the HTTP layer needs of the coordinator. */
@@ -97,6 +99,7 @@ interface OpenRequest {
   open: number;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
+  readonly onOutcome: ((index: number, outcome: AgentOutcome) => void) | undefined;
   resolve(outcomes: AgentOutcome[]): void;
 }
 
@@ -150,7 +153,7 @@ export class Coordinator implements Submitter {
     return this.#keys.get(keyString(agentType, model))?.thread;
   }
 
-  submit({requestId, client: clientId, agents, deadline}: Submission): Admission {
+  submit({requestId, client: clientId, agents, deadline, onOutcome}: Submission): Admission {
     const client = this.#clients.peek(clientId);
     const keyNames = agents.map((a) => keyString(a.agentType, a.model));
     const rowsPerKey = this.#rowsPerKey;
@@ -173,6 +176,7 @@ export class Coordinator implements Submitter {
       open: agents.length,
       done: false,
       timer: undefined,
+      onOutcome,
       resolve,
     };
     this.#open.add(request);
@@ -210,13 +214,13 @@ export class Coordinator implements Submitter {
       }
       if (request.done) continue;
       if (result.outcome === 'prediction') {
-        request.outcomes[index] = {prediction: result.prediction, batch: result.batch};
+        this.#settle(request, index, {prediction: result.prediction, batch: result.batch});
       } else if (result.outcome === 'error') {
         const error = {code: result.code, message: result.message};
-        request.outcomes[index] = result.batch ? {error, batch: result.batch} : {error};
+        this.#settle(request, index, result.batch ? {error, batch: result.batch} : {error});
       } else {
         // The thread expired the part before our own timer fired (clocks of a busy machine).
-        request.outcomes[index] = {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}};
+        this.#settle(request, index, {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}});
       }
       if (--request.open === 0) this.#finish(request);
     }
@@ -234,7 +238,7 @@ export class Coordinator implements Submitter {
       this.#release(request, index, now);
       if (request.done) continue;
       failed++;
-      request.outcomes[index] = {error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'}};
+      this.#settle(request, index, {error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'}});
       if (--request.open === 0) this.#finish(request);
     }
     this.#log.warn({thread, failed}, 'parts of a failed thread answered with worker_failed');
@@ -261,6 +265,12 @@ export class Coordinator implements Submitter {
     return this.#clients.size;
   }
 
+  /** Agent `index` has its outcome: recorded, and told to a streaming client at once. */
+  #settle(request: OpenRequest, index: number, outcome: AgentOutcome): void {
+    request.outcomes[index] = outcome;
+    request.onOutcome?.(index, outcome);
+  }
+
   /** Part `index` of the request is no longer held by its thread. */
   #release(request: OpenRequest, index: number, now: number): void {
     const key = request.keys[index];
@@ -284,7 +294,7 @@ export class Coordinator implements Submitter {
         continue;
       }
       if (!ending) continue;
-      request.outcomes[i] = {error: {code: ending.code, message: ending.message}};
+      this.#settle(request, i, {error: {code: ending.code, message: ending.message}});
       this.#observer.outcome(ending.countAs ?? ending.code);
       const key = request.keys[i];
       const partId = request.firstPartId + i;

@@ -3,6 +3,7 @@
 // body, and logs one line per request.
 
 import {isUtf8} from 'node:buffer';
+import {PassThrough} from 'node:stream';
 import {createHash, randomUUID, timingSafeEqual} from 'node:crypto';
 import Koa from 'koa';
 import type {Context, Next} from 'koa';
@@ -226,12 +227,15 @@ function predict(coordinator: Submitter, schemas: Schemas, config: Config, regis
     const {agents} = parsed;
     const ids = agents.map((a) => a.id);
     ctx.state.agents = agents.length;
+    const stream = wantsStream(ctx.get('Accept')) ? new PassThrough() : undefined;
 
     const admission = coordinator.submit({
       requestId: ctx.state.requestId,
       client: ctx.state.client,
       agents,
       deadline: Date.now() + timeoutMs,
+      // DESIGN §9: one line per agent as soon as its outcome is known.
+      onOutcome: stream && ((i, outcome) => stream.write(`${JSON.stringify({id: ids[i], ...outcome})}\n`)),
     });
     if (!admission.admitted) {
       const {reason, retryAfterSeconds} = admission.refusal;
@@ -245,6 +249,18 @@ function predict(coordinator: Submitter, schemas: Schemas, config: Config, regis
     ctx.res.once('close', () => {
       if (!ctx.res.writableFinished) ticket.cancel();
     });
+    if (stream) {
+      // The 200 goes out now; lines follow as outcomes come, then the last line, then the end.
+      ctx.status = 200;
+      ctx.type = ndjson;
+      ctx.body = stream;
+      ctx.res.flushHeaders();
+      void ticket.outcomes.then((outcomes) => {
+        const errors = outcomes.some((o) => !('prediction' in o));
+        stream.end(`${JSON.stringify({request_id: ctx.state.requestId, errors, done: true})}\n`);
+      });
+      return;
+    }
     const outcomes = await ticket.outcomes;
 
     // A null-prototype object: an agent id such as "__proto__" stays an ordinary own key.
@@ -261,6 +277,13 @@ function predict(coordinator: Submitter, schemas: Schemas, config: Config, regis
     ctx.status = succeeded > 0 ? 200 : allDeadline ? 504 : 502;
     ctx.body = body;
   };
+}
+
+const ndjson = 'application/x-ndjson';
+
+/** Streamed answers are asked for with `Accept: application/x-ndjson` (DESIGN §9). */
+function wantsStream(accept: string): boolean {
+  return accept.includes(ndjson);
 }
 
 function requestTimeout(header: string, max: number): number {

@@ -22,6 +22,12 @@ const responseExample = {
   },
 };
 
+const streamExample = [
+  JSON.stringify({id: 'scout-1', prediction: 7.451826160307974, batch: {id: 'b-1-17', size: 32}}),
+  JSON.stringify({id: 'pilot-7', error: {code: 'deadline_exceeded', message: 'no backend answer within 30000 ms'}}),
+  JSON.stringify({request_id: responseExample.request_id, errors: true, done: true}),
+].join('\n');
+
 /** The documented error bodies are the ones the service sends: built by the same factories. */
 const errorExamples: Record<string, {code: string; message: string; details?: unknown}> = Object.fromEntries(
   [
@@ -89,7 +95,15 @@ export function openApiDocument(schemas: Schemas, options: {version: string; sec
             '200': {
               description: 'At least one agent has a prediction. Every agent id appears once, with a prediction or an error.',
               headers: requestId,
-              content: {'application/json': {schema: ref('PredictResponse'), example: responseExample}},
+              content: {
+                'application/json': {schema: ref('PredictResponse'), example: responseExample},
+                'application/x-ndjson': {
+                  description:
+                    'With `Accept: application/x-ndjson`: sent at admission, then one JSON line per agent as soon as its outcome is known (`{"id", "prediction", "batch"}` or `{"id", "error", "batch"?}`), then `{"request_id", "errors", "done": true}`. Every agent id appears exactly once.',
+                  schema: {type: 'string'},
+                  example: streamExample,
+                },
+              },
             },
             '400': errorResponse('400'),
             ...(options.secured && {'401': errorResponse('401')}),
@@ -121,6 +135,13 @@ export function openApiDocument(schemas: Schemas, options: {version: string; sec
           operationId: 'metrics',
           summary: 'Prometheus metrics',
           responses: {'200': {description: 'Prometheus text format', content: {'text/plain': {schema: {type: 'string'}}}}},
+        },
+      },
+      '/models': {
+        get: {
+          operationId: 'models',
+          summary: 'The served models and their effective settings (MODELS_FILE), without credentials',
+          responses: {'200': {description: '`any_model` is true without a registry; `defaults` are the global settings', content: {'application/json': {schema: {type: 'object'}}}}},
         },
       },
       '/openapi.json': {
