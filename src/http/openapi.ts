@@ -93,13 +93,12 @@ export function openApiDocument(schemas: Schemas, options: {version: string; sec
           },
           responses: {
             '200': {
-              description: 'At least one agent has a prediction. Every agent id appears once, with a prediction or an error.',
+              description:
+                'At least one agent has a prediction. Every agent id appears once, with a prediction or an error. With `Accept: application/x-ndjson` the 200 is sent at admission, then one JSON line per agent as soon as its outcome is known (`{"id", "prediction", "batch"}` or `{"id", "error", "batch"?}`), then `{"request_id", "errors", "done": true}`.',
               headers: requestId,
               content: {
                 'application/json': {schema: ref('PredictResponse'), example: responseExample},
                 'application/x-ndjson': {
-                  description:
-                    'With `Accept: application/x-ndjson`: sent at admission, then one JSON line per agent as soon as its outcome is known (`{"id", "prediction", "batch"}` or `{"id", "error", "batch"?}`), then `{"request_id", "errors", "done": true}`. Every agent id appears exactly once.',
                   schema: {type: 'string'},
                   example: streamExample,
                 },
