@@ -17,6 +17,8 @@ export interface RunRecord {
   memGb: number;
   minutes: number;
   results: Record<string, Figures[]>;
+  /** When each scenario last ran (a run with --only keeps the others'). */
+  scenarioDates?: Record<string, string>;
 }
 
 export function charts(results: Record<string, Figures[]>): Record<string, string> {
@@ -149,6 +151,27 @@ function limits(): string {
   return out.join('\n');
 }
 
+/** The adaptive window against the fixed one at the seed's moderate load (issue targets). */
+function windowSection(): string {
+  const rows = results.window ?? [];
+  const fixed = rows.find((f) => f.server === 'd1');
+  const auto = rows.find((f) => f.server === 'd1a');
+  if (!fixed || !auto) return '_Not run (`npm run bench -- --only window`)._';
+  const backendMs = 5000;
+  const callsRatio = (auto.callsPerAgent ?? NaN) / (fixed.callsPerAgent ?? NaN);
+  const addedShare = (auto.steadyAddedP50 ?? NaN) / backendMs;
+  return [
+    '| window | backend calls per agent | mean batch | added p50 ms (steady) | added p99 ms (steady) | errors |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...[fixed, auto].map(
+      (f) => `| ${f.name} | ${n(f.callsPerAgent, 3)} | ${n(f.meanBatch, 1)} | ${n(f.steadyAddedP50, 1)} | ${n(f.steadyAddedP99, 1)} | ${f.errors + f.wrong} |`,
+    ),
+    '',
+    `- Backend calls per agent, auto against fixed 20 ms: **${callsRatio.toFixed(2)}×** (target ≤ 0.5: ${callsRatio <= 0.5 ? 'met' : 'not met'}).`,
+    `- Added latency p50 with auto, steady state: **${n(auto.steadyAddedP50, 1)} ms = ${(addedShare * 100).toFixed(1)}%** of the mean backend latency of ${backendMs} ms (target ≤ 3%: ${addedShare <= 0.03 ? 'met' : 'not met'}).`,
+  ].join('\n');
+}
+
 function targets(): string {
   const g = headline('gateway-bound');
   const seed = headline('seed');
@@ -178,7 +201,7 @@ function targets(): string {
   const minutes = json.minutes.toFixed(1);
   return `# Benchmark results
 
-- Date: ${json.date}
+- Date: ${json.date} (each scenario below says when it ran: \`--only\` re-runs some and keeps the others)
 - Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${minutes} min)
 - Machine: ${json.cores} cores (${json.cpu}), ${json.memGb.toFixed(0)} GiB, ${os.platform()} ${os.release()}; shared and noisy, so read the ratios, which were measured side by side in this one run
 - Node ${process.version}; every server in its own process; the load generator (undici, closed loop) runs in the bench process on the same ${json.cores} cores
@@ -202,12 +225,15 @@ ${perLoad('gateway-bound')}
 ## Targets
 ${targets()}
 
+## Batch window: fixed 20 ms against auto
+${windowSection()}
+
 ## What limits it
 ${limits()}
 
 ## Scenarios
 ${scenarios
-  .map((s) => `### ${s.title}\n\n${table(results[s.id] ?? [], s.viaHttpBackend)}${s.viaHttpBackend ? `\n\nThe backend here is an HTTP server in its own process (3–7 s per call) that records the latency it applied to every row; *added* = client latency − the backend latency of the call that carried the request's slowest agent. *Steady* counts only requests started after the first ${warmupMs / 1000} s: at the start every client sends at once, a burst no server here can take in ${maxWaitMs + 10} ms.` : ''}`)
+  .map((s) => `### ${s.title}\n\n${json.scenarioDates?.[s.id] ? `_Run ${json.scenarioDates[s.id]}._\n\n` : ''}${table(results[s.id] ?? [], s.viaHttpBackend)}${s.viaHttpBackend ? `\n\nThe backend here is an HTTP server in its own process (3–7 s per call) that records the latency it applied to every row; *added* = client latency − the backend latency of the call that carried the request's slowest agent. *Steady* counts only requests started after the first ${warmupMs / 1000} s: at the start every client sends at once, a burst no server here can take in ${maxWaitMs + 10} ms.` : ''}`)
   .join('\n\n')}
 
 ## Charts

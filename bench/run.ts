@@ -32,14 +32,20 @@ const here = new URL('./', import.meta.url);
 const outDir = new URL(args.out ?? (quick ? './out/' : './'), here);
 const scenarios = allScenarios(quick, args.only);
 
-const earlier: RunRecord | undefined = args['report-only'] ? JSON.parse(await readFile(new URL('results.json', outDir), 'utf8')) : undefined;
-const results: Record<string, Figures[]> = earlier?.results ?? {};
+const resultsFile = new URL('results.json', outDir);
+const earlier: RunRecord | undefined = args['report-only'] ? JSON.parse(await readFile(resultsFile, 'utf8')) : undefined;
+// With --only, the scenarios not run keep their figures (and dates) from the last run.
+const kept: RunRecord | undefined = args.only && !earlier && existsSync(resultsFile) ? JSON.parse(await readFile(resultsFile, 'utf8')) : undefined;
+const results: Record<string, Figures[]> = earlier?.results ?? {...kept?.results};
+const scenarioDates: Record<string, string> = earlier?.scenarioDates ?? {...kept?.scenarioDates};
+for (const id of Object.keys(kept?.results ?? {})) scenarioDates[id] ??= kept!.date;
 const benchStarted = Date.now();
 console.log(`agent-batcher bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}`);
 
 for (const scenario of earlier ? [] : scenarios) {
   console.log(`\n${scenario.title}`);
   results[scenario.id] = [];
+  scenarioDates[scenario.id] = new Date().toISOString();
   for (const id of scenario.servers) {
     for (const clients of scenario.loads) {
       const recorder = scenario.viaHttpBackend ? await startRecorder(...scenario.latency) : undefined;
@@ -55,6 +61,7 @@ for (const scenario of earlier ? [] : scenarios) {
       const load = await runLoad({
         url,
         clients,
+        rate: scenario.rate,
         durationMs: scenario.seconds * 1000,
         plan: mixedPlan({agents: scenario.agents, length: scenario.length, marker: !!recorder}),
         checkEvery: 25,
@@ -82,11 +89,12 @@ const json: RunRecord = earlier ?? {
   memGb: os.totalmem() / 2 ** 30,
   minutes: (Date.now() - benchStarted) / 60000,
   results,
+  scenarioDates,
 };
 const beforeFile = new URL('results-before.json', here);
 const before: RunRecord | undefined = existsSync(beforeFile) ? JSON.parse(await readFile(beforeFile, 'utf8')) : undefined;
 await mkdir(outDir, {recursive: true});
 for (const [name, svg] of Object.entries(charts(results))) await writeFile(new URL(name, outDir), svg);
 await writeFile(new URL('results.json', outDir), JSON.stringify(json, null, 1));
-await writeFile(new URL('RESULTS.md', outDir), report(json, scenarios, before));
+await writeFile(new URL('RESULTS.md', outDir), report(json, allScenarios(quick), before));
 console.log(`\nwrote ${new URL('RESULTS.md', outDir).pathname} (${json.minutes.toFixed(1)} min)`);

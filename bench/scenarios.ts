@@ -9,13 +9,15 @@ export const maxWaitMs = 20;
 /** Closed-loop seed load: every client starts at once; requests started after this are steady state. */
 export const warmupMs = 10_000;
 
-export type ServerId = 'a' | 'b' | 'c' | 'd1' | 'd2';
+export type ServerId = 'a' | 'b' | 'c' | 'd1' | 'd2' | 'd1a';
 export const servers: Record<ServerId, {name: string; entry: string; env?: Record<string, string>}> = {
   a: {name: '(a) raw node:http, inline', entry: 'bench/baselines/raw-http.ts'},
   b: {name: '(b) Koa+bodyparser+zod, inline', entry: 'bench/baselines/koa-zod.ts'},
   c: {name: '(c) Koa+zod+DataLoader', entry: 'bench/baselines/dataloader.ts'},
   d1: {name: '(d) agent-batcher, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}},
   d2: {name: '(d) agent-batcher, pool=2', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '2'}},
+  // The others run with MAX_WAIT_MS=20 (the fixed window); this one with the default, auto.
+  d1a: {name: '(d) agent-batcher, pool=1, MAX_WAIT_MS=auto', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1', MAX_WAIT_MS: 'auto'}},
 };
 
 export interface Scenario {
@@ -28,6 +30,8 @@ export interface Scenario {
   length: number;
   latency: [number, number];
   viaHttpBackend: boolean;
+  /** Open loop at this many requests/s (`loads` then caps the requests in flight). */
+  rate?: number;
 }
 
 export function scenarios(quick: boolean, only?: string): Scenario[] {
@@ -49,6 +53,18 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
     servers: (quick ? ['c', 'd1'] : ['c', 'd1', 'd2']) as ServerId[],
     loads: [quick ? 2000 : 10_000],
     seconds: quick ? 20 : 45,
+    agents: 4,
+    length: 16,
+    latency: [3000, 7000] as [number, number],
+    viaHttpBackend: true,
+  },
+  {
+    id: 'window',
+    title: `batch window: backend 3–7 s, open loop at 60 requests/s (the seed's 400 locust users) × 4 agents, 6 keys, fixed 20 ms against auto`,
+    servers: ['d1', 'd1a'] as ServerId[],
+    loads: [2000],
+    rate: 60,
+    seconds: quick ? 30 : 60,
     agents: 4,
     length: 16,
     latency: [3000, 7000] as [number, number],
