@@ -18,6 +18,8 @@ const port = int(0, 65535);
 const ms = (min = 0) => int(min, 24 * 3600 * 1000);
 
 const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const roles = ['all', 'gateway', 'actors'] as const;
+export type Role = (typeof roles)[number];
 
 const schema = z
   .object({
@@ -75,6 +77,28 @@ const schema = z
       .optional(),
     SHUTDOWN_TIMEOUT_MS: ms(0).default(15_000),
     LOG_LEVEL: z.enum(levels, `one of ${levels.join(', ')}`).default('info'),
+    ROLE: z.enum(roles, `one of ${roles.join(', ')}`).default('all'),
+    NATS_URL: z
+      .string()
+      .trim()
+      .refine(
+        (v) => v.split(',').every((u) => /^(nats|tls):\/\/([^/@\s]+@)?[^/@\s:]+(:\d{1,5})?\/?$/.test(u.trim())),
+        'nats://[user:pass@|token@]host[:port], comma-separated for several servers',
+      )
+      .optional(),
+    NATS_PREFIX: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'NATS subject tokens (letters, digits, _ and -, dot-separated)')
+      .default('agent-batcher'),
+  })
+  .refine((c) => c.ROLE === 'all' || c.NATS_URL !== undefined, {
+    path: ['NATS_URL'],
+    message: 'required with ROLE=gateway or ROLE=actors',
+  })
+  .refine((c) => c.ROLE !== 'all' || c.NATS_URL === undefined, {
+    path: ['ROLE'],
+    message: 'gateway or actors when NATS_URL is set (ROLE=all is one process and needs no NATS)',
   })
   .refine((c) => c.BACKEND_LATENCY_MIN_MS <= c.BACKEND_LATENCY_MAX_MS, {
     path: ['BACKEND_LATENCY_MAX_MS'],
@@ -135,6 +159,10 @@ export interface Config {
   readonly apiKeys: readonly string[];
   readonly shutdownTimeoutMs: number;
   readonly logLevel: (typeof levels)[number];
+  /** `all`: one process; `gateway` / `actors`: the two roles of a cluster joined by NATS. */
+  readonly role: Role;
+  /** For the cluster roles: NATS servers (credentials may be in the URL) and the subject prefix. */
+  readonly nats: {readonly url: string; readonly prefix: string} | undefined;
 }
 
 export class ConfigError extends Error {
@@ -212,6 +240,8 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeys: Object.freeze(e.API_KEYS ?? []),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    role: e.ROLE,
+    nats: e.NATS_URL ? Object.freeze({url: e.NATS_URL, prefix: e.NATS_PREFIX}) : undefined,
   });
 }
 

@@ -7,6 +7,8 @@ import type {AddressInfo} from 'node:net';
 import {once} from 'node:events';
 import type {Logger} from 'pino';
 import type {Config} from './config.ts';
+import type {Transport, TransportEvents} from './coordinator/transport.ts';
+import type {HostStats} from './protocol/messages.ts';
 import {redactUrl} from './redact.ts';
 import {loadRegistry} from './registry.ts';
 import type {Registry} from './registry.ts';
@@ -33,14 +35,30 @@ const statsTimeoutMs = 1000;
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string}).version;
 
+/** Where the actors are: the in-process thread pool (ROLE=all), or actor hosts over NATS (ROLE=gateway). */
+export interface ActorSide extends Transport {
+  /** Resolves once the actors can take parts (threads up, or some member announced). */
+  ready(): Promise<void>;
+  /** False while no actor thread is reachable (NATS down, no members): /readyz is 503. */
+  available?(): boolean;
+  /** Shutdown: cut waiting batches now (in-process threads). */
+  drain(): void;
+  close(): Promise<void>;
+  stats(timeoutMs?: number): Promise<readonly HostStats[]>;
+  readonly restarts: number;
+  reconfigure(registry: Registry): void;
+}
+
 export interface ServiceOptions {
   /** Worker entry for the actor threads (tests may use a fixture). */
   readonly workerEntry?: URL;
+  /** The actors elsewhere (ROLE=gateway); default: this process's thread pool. */
+  readonly actors?: (events: TransportEvents) => ActorSide;
 }
 
 export class Service {
   readonly config: Config;
-  readonly pool: ActorPool;
+  readonly actors: ActorSide;
   readonly coordinator: Coordinator;
   readonly server: http.Server;
   readonly metrics: Metrics;
@@ -62,29 +80,34 @@ export class Service {
         ? (config.backend.latencyMinMs + config.backend.latencyMaxMs) / 2
         : Math.min(httpExpectedLatencyMs, config.backend.timeoutMs);
     let coordinator: Coordinator | undefined;
-    this.pool = new ActorPool(
-      {
-        size: config.poolSize,
-        host: {registry: this.#registry, logLevel: config.logLevel},
-        log: log.child({component: 'pool'}),
-        entry: options.workerEntry,
-        resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
-      },
-      {
-        results: (message) => coordinator?.onResults(message),
-        threadFailed: (thread) => coordinator?.onThreadFailed(thread),
-      },
-    );
+    const events: TransportEvents = {
+      results: (message) => coordinator?.onResults(message),
+      threadFailed: (thread) => coordinator?.onThreadFailed(thread),
+      threadLeaving: (thread) => coordinator?.onThreadLeaving(thread),
+      threadJoined: () => coordinator?.onThreadJoined(),
+    };
+    this.actors = options.actors
+      ? options.actors(events)
+      : new ActorPool(
+          {
+            size: config.poolSize,
+            host: {registry: this.#registry, logLevel: config.logLevel},
+            log: log.child({component: 'pool'}),
+            entry: options.workerEntry,
+            resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
+          },
+          events,
+        );
     this.metrics = new Metrics(
       {
-        hostStats: () => this.pool.stats(statsTimeoutMs),
-        restarts: () => this.pool.restarts,
+        hostStats: () => this.actors.stats(statsTimeoutMs),
+        restarts: () => this.actors.restarts,
         openRequests: () => this.coordinator.stats.openRequests,
       },
       {maxBatchSize: config.batching.maxBatchSize, maxKeys: config.metricsMaxKeys},
     );
     coordinator = new Coordinator(
-      this.pool,
+      this.actors,
       {
         batching: config.batching,
         maxMailboxes: config.maxMailboxes,
@@ -103,7 +126,7 @@ export class Service {
       log,
       metrics: this.metrics,
       version,
-      readiness: () => this.#readiness,
+      readiness: () => this.readiness,
       registry: () => this.#registry,
     });
     this.server = http.createServer(app.callback());
@@ -118,6 +141,12 @@ export class Service {
         if (--this.#activeRequests === 0) for (const wake of this.#written.splice(0)) wake();
       });
     });
+  }
+
+  /** The in-process thread pool (ROLE=all), for tests and supervision. */
+  get pool(): ActorPool {
+    if (!(this.actors instanceof ActorPool)) throw new Error('the actors are not in this process');
+    return this.actors;
   }
 
   get registry(): Registry {
@@ -141,12 +170,14 @@ export class Service {
       return false;
     }
     this.#registry = next;
-    this.pool.reconfigure(next);
+    this.actors.reconfigure(next);
     this.#log.info({models: [...(next.models?.keys() ?? [])]}, 'model registry reloaded');
     return true;
   }
 
+  /** Ready, unless no actor thread is reachable (a gateway without NATS or members). */
   get readiness(): Readiness {
+    if (this.#readiness === 'ready' && this.actors.available?.() === false) return 'unavailable';
     return this.#readiness;
   }
 
@@ -157,13 +188,13 @@ export class Service {
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
     this.server.listen({port, host, backlog: listenBacklog});
     await once(this.server, 'listening');
-    await this.pool.ready();
+    await this.actors.ready();
     if (this.#readiness === 'starting') this.#readiness = 'ready';
     const address = this.server.address() as AddressInfo;
     this.#log.info(
       {
         address: `${address.address}:${address.port}`,
-        threads: this.pool.threads,
+        threads: this.actors.threads,
         backend: this.config.backend.kind === 'http' ? redactUrl(this.config.backend.url) : 'simulated',
         batching: this.config.batching,
         models: this.#registry.models ? [...this.#registry.models.keys()] : 'any',
@@ -199,7 +230,7 @@ export class Service {
     this.#log.info({openRequests: this.coordinator.stats.openRequests}, 'draining');
     const closed = this.server.listening ? once(this.server, 'close') : Promise.resolve();
     this.server.close();
-    this.pool.drain();
+    this.actors.drain();
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.config.shutdownTimeoutMs);
@@ -212,7 +243,7 @@ export class Service {
     this.server.closeAllConnections();
     await closed;
     this.coordinator.close();
-    await this.pool.close();
+    await this.actors.close();
     this.#log.info('drained');
   }
 }

@@ -54,11 +54,12 @@ export class ActorHost implements ActorHostApi {
 
   constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
     this.#registry = options.registry;
+    const batchPrefix = options.batchPrefix ? `${options.batchPrefix}.` : '';
     this.#backends = backends;
     this.#ctx = {
       clock,
       log,
-      nextBatchId: () => `b-${options.instance}-${++this.#batchSeq}`,
+      nextBatchId: () => `b-${batchPrefix}${options.instance}-${++this.#batchSeq}`,
       emit: (result) => {
         this.#results.result(result);
         this.#outbox.schedule();

@@ -9,13 +9,14 @@ import type {BatchingOptions} from '../config.ts';
 import type {ClientState} from './clients.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
-export type RefusalReason = 'client_share' | 'mailbox_full' | 'pending_full' | 'too_many_mailboxes';
+export type RefusalReason = 'client_share' | 'mailbox_full' | 'pending_full' | 'too_many_mailboxes' | 'no_actor_threads';
 
 export const refusalMessages: Readonly<Record<RefusalReason, string>> = {
   client_share: "this client's share of the pending limits reached",
   mailbox_full: 'mailbox pending limit reached',
   pending_full: 'pending agents limit reached',
   too_many_mailboxes: 'too many mailboxes alive',
+  no_actor_threads: 'no actor threads are up',
 };
 
 export interface AdmissionLimits {

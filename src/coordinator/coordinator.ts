@@ -95,6 +95,8 @@ interface OpenRequest {
   /** Agent i travels as part firstPartId + i. */
   readonly firstPartId: number;
   readonly keys: KeyState[];
+  /** The thread part i was sent to (a key may move while its parts are in flight). */
+  readonly threads: number[];
   readonly outcomes: (AgentOutcome | undefined)[];
   open: number;
   done: boolean;
@@ -132,7 +134,12 @@ export class Coordinator implements Submitter {
     this.#options = options;
     this.#log = log;
     this.#observer = options.observer ?? quiet;
-    this.#keys = new KeyTable(transport.threads, options.expectedLatencyMs, (key) => this.#observer.keyRetired(key));
+    this.#keys = new KeyTable(
+      transport.threads,
+      transport.placeKey?.bind(transport),
+      options.expectedLatencyMs,
+      (key) => this.#observer.keyRetired(key),
+    );
     const idleMs = options.keyIdleMs ?? defaultKeyIdleMs;
     this.#sweeper = setInterval(() => this.#keys.retireIdle(Date.now() - idleMs), Math.min(idleMs, maxSweepIntervalMs));
     this.#sweeper.unref();
@@ -159,6 +166,12 @@ export class Coordinator implements Submitter {
     const rowsPerKey = this.#rowsPerKey;
     rowsPerKey.clear();
     for (const name of keyNames) rowsPerKey.set(name, (rowsPerKey.get(name) ?? 0) + 1);
+    for (const name of rowsPerKey.keys()) {
+      if (this.#keys.canPlace(name)) continue;
+      this.#refused++;
+      this.#observer.refused('no_actor_threads');
+      return {admitted: false, refusal: {reason: 'no_actor_threads', retryAfterSeconds: 1}};
+    }
     const refusal = admit(rowsPerKey, client, this.#keys, this.#options, this.#options.batching);
     if (refusal) {
       this.#refused++;
@@ -172,6 +185,7 @@ export class Coordinator implements Submitter {
       client,
       firstPartId: this.#partSeq + 1,
       keys: new Array<KeyState>(agents.length),
+      threads: new Array<number>(agents.length),
       outcomes: new Array<AgentOutcome | undefined>(agents.length),
       open: agents.length,
       done: false,
@@ -184,6 +198,7 @@ export class Coordinator implements Submitter {
       const key = this.#keys.place(keyNames[i]);
       const partId = ++this.#partSeq;
       request.keys[i] = key;
+      request.threads[i] = key.thread;
       this.#parts.set(partId, request);
       this.#keys.hold(key);
       this.#clients.hold(client, key.key);
@@ -232,8 +247,7 @@ export class Coordinator implements Submitter {
     const now = Date.now();
     for (const [partId, request] of this.#parts) {
       const index = partId - request.firstPartId;
-      const key = request.keys[index];
-      if (key.thread !== thread) continue;
+      if (request.threads[index] !== thread) continue;
       this.#parts.delete(partId);
       this.#release(request, index, now);
       if (request.done) continue;
@@ -241,7 +255,18 @@ export class Coordinator implements Submitter {
       this.#settle(request, index, {error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'}});
       if (--request.open === 0) this.#finish(request);
     }
+    this.#keys.displace(thread);
     this.#log.warn({thread, failed}, 'parts of a failed thread answered with worker_failed');
+  }
+
+  /** The thread takes no new parts (its host is stopping); its parts in flight are still answered. */
+  onThreadLeaving(thread: number): void {
+    this.#keys.displace(thread);
+  }
+
+  /** A thread joined: idle keys are placed anew, so every gateway agrees on where they live. */
+  onThreadJoined(): void {
+    this.#keys.retireIdle(Infinity);
   }
 
   /** Ends every open request now: agents without an outcome get `code` (shutdown). */
@@ -298,7 +323,7 @@ export class Coordinator implements Submitter {
       this.#observer.outcome(ending.countAs ?? ending.code);
       const key = request.keys[i];
       const partId = request.firstPartId + i;
-      if (this.#parts.has(partId)) this.#transport.withdraw(key.thread, key.key, partId);
+      if (this.#parts.has(partId)) this.#transport.withdraw(request.threads[i], key.key, partId);
     }
     request.open = 0;
     request.resolve(request.outcomes as AgentOutcome[]);

@@ -7,7 +7,8 @@
 
 export interface KeyState {
   readonly key: string;
-  readonly thread: number;
+  /** Where new parts of the key go (a part remembers the thread it was sent to). */
+  thread: number;
   /** Parts sent to the thread and not yet answered for by it. */
   live: number;
   idleSince: number;
@@ -20,17 +21,26 @@ const latencyWeight = 0.2;
 
 export class KeyTable {
   readonly #keys = new Map<string, KeyState>();
-  readonly #keysPerThread: number[];
+  readonly #keysPerThread = new Map<number, number>();
+  readonly #threads: number;
+  readonly #placeKey: ((key: string) => number | undefined) | undefined;
   readonly #expectedLatencyMs: number;
   readonly #onRetired: (key: string) => void;
   #live = 0;
 
   /**
-   * @param threads actor threads to place keys on
+   * @param threads actor threads to place keys on (the default placement: fewest keys)
+   * @param placeKey the transport's own placement, if it has one
    * @param expectedLatencyMs latency assumed for a key before one of its calls is measured
    */
-  constructor(threads: number, expectedLatencyMs: number, onRetired: (key: string) => void = () => {}) {
-    this.#keysPerThread = new Array<number>(threads).fill(0);
+  constructor(
+    threads: number,
+    placeKey: ((key: string) => number | undefined) | undefined,
+    expectedLatencyMs: number,
+    onRetired: (key: string) => void = () => {},
+  ) {
+    this.#threads = threads;
+    this.#placeKey = placeKey;
     this.#expectedLatencyMs = expectedLatencyMs;
     this.#onRetired = onRetired;
   }
@@ -52,16 +62,58 @@ export class KeyTable {
     return this.#keys.values();
   }
 
-  /** The key's state, placing a new key on the thread hosting the fewest keys. */
+  /** Whether a key not yet alive could be placed now (some thread is up). */
+  canPlace(key: string): boolean {
+    const state = this.#keys.get(key);
+    return (state !== undefined && state.thread >= 0) || this.#threadFor(key) !== undefined;
+  }
+
+  /** The key's state, placing a new (or displaced) key. Call canPlace first. */
   place(key: string): KeyState {
     let state = this.#keys.get(key);
-    if (state) return state;
-    let thread = 0;
-    for (let i = 1; i < this.#keysPerThread.length; i++) if (this.#keysPerThread[i] < this.#keysPerThread[thread]) thread = i;
-    this.#keysPerThread[thread]++;
-    state = {key, thread, live: 0, idleSince: 0, latencyMs: this.#expectedLatencyMs};
-    this.#keys.set(key, state);
+    if (state && state.thread >= 0) return state;
+    const thread = this.#threadFor(key) ?? 0;
+    this.#keysPerThread.set(thread, (this.#keysPerThread.get(thread) ?? 0) + 1);
+    if (state) state.thread = thread;
+    else {
+      state = {key, thread, live: 0, idleSince: 0, latencyMs: this.#expectedLatencyMs};
+      this.#keys.set(key, state);
+    }
     return state;
+  }
+
+  /**
+   * The thread takes no new parts: its idle keys are forgotten, its busy ones are placed anew
+   * on their next part (their parts in flight stay where they are).
+   */
+  displace(thread: number): void {
+    for (const state of this.#keys.values()) {
+      if (state.thread !== thread) continue;
+      this.#unplace(state);
+      if (state.live === 0) this.#forget(state);
+    }
+  }
+
+  #threadFor(key: string): number | undefined {
+    if (this.#placeKey) return this.#placeKey(key);
+    let thread = 0;
+    const count = (t: number) => this.#keysPerThread.get(t) ?? 0;
+    for (let i = 1; i < this.#threads; i++) if (count(i) < count(thread)) thread = i;
+    return thread;
+  }
+
+  #unplace(state: KeyState): void {
+    if (state.thread < 0) return;
+    const left = (this.#keysPerThread.get(state.thread) ?? 1) - 1;
+    if (left === 0) this.#keysPerThread.delete(state.thread);
+    else this.#keysPerThread.set(state.thread, left);
+    state.thread = -1;
+  }
+
+  #forget(state: KeyState): void {
+    this.#unplace(state);
+    this.#keys.delete(state.key);
+    this.#onRetired(state.key);
   }
 
   /** One more of the key's parts is in flight. */
@@ -87,10 +139,6 @@ export class KeyTable {
   retireIdle(before: number, limit = Infinity): void {
     const idle = [...this.#keys.values()].filter((k) => k.live === 0 && k.idleSince < before);
     idle.sort((a, b) => a.idleSince - b.idleSince);
-    for (const state of idle.slice(0, limit)) {
-      this.#keys.delete(state.key);
-      this.#keysPerThread[state.thread]--;
-      this.#onRetired(state.key);
-    }
+    for (const state of idle.slice(0, limit)) this.#forget(state);
   }
 }

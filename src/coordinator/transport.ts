@@ -8,8 +8,13 @@ import type {ResultsMessage} from '../protocol/messages.ts';
 export type {OutgoingPart};
 
 export interface Transport {
-  /** Actor threads a key may be placed on: 0 .. threads - 1. */
+  /** Actor threads a key may be placed on: 0 .. threads - 1 (for the default placement). */
   readonly threads: number;
+  /**
+   * Where a new key goes, when the transport decides (the cluster: rendezvous over live
+   * members); undefined = no thread is up. Without it, the thread hosting the fewest keys.
+   */
+  placeKey?(key: string): number | undefined;
   /** Queues one part for its thread (coalesced per turn by the transport). */
   send(part: OutgoingPart): void;
   /** Queues the withdrawal of a part still waiting in its mailbox. */
@@ -21,4 +26,8 @@ export interface TransportEvents {
   results(message: ResultsMessage): void;
   /** The thread is gone (or not up): every part placed on it and not yet answered is lost. */
   threadFailed(thread: number): void;
+  /** The thread takes no new keys (its host is stopping); what it holds is still answered. */
+  threadLeaving?(thread: number): void;
+  /** A thread joined: keys not in flight may now belong elsewhere. */
+  threadJoined?(thread: number): void;
 }

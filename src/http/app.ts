@@ -23,7 +23,7 @@ import {routes} from './routes.ts';
 import {createSchemas, parsePredictRequest} from './schemas.ts';
 import type {AgentResult, PredictResponse, Schemas} from './schemas.ts';
 
-export type Readiness = 'starting' | 'ready' | 'draining';
+export type Readiness = 'starting' | 'ready' | 'draining' | 'unavailable';
 
 export interface AppDeps {
   readonly config: Config;
@@ -45,6 +45,12 @@ interface State {
   bodyChunks?: Buffer[];
   agents?: number;
 }
+
+const notReadyWhy: Record<Exclude<Readiness, 'ready'>, string> = {
+  starting: 'service is starting',
+  draining: 'service is shutting down',
+  unavailable: 'no actor threads are reachable',
+};
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -174,7 +180,7 @@ function admit(readiness: () => Readiness, keys: readonly string[]) {
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
   return (ctx: Context, next: Next) => {
     const state = readiness();
-    if (state !== 'ready') throw Errors.notReady(state === 'draining' ? 'service is shutting down' : 'service is starting');
+    if (state !== 'ready') throw Errors.notReady(notReadyWhy[state]);
     if (digests.length > 0) {
       const match = /^Bearer +(\S+) *$/i.exec(ctx.get('Authorization'));
       const given = createHash('sha256').update(match ? match[1] : '').digest();

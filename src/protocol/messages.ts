@@ -107,6 +107,8 @@ export interface HostOptions {
   readonly thread: number;
   /** Unique per start of a thread (a restarted thread gets a new one): batch ids stay unique. */
   readonly instance: number;
+  /** Put before the instance in batch ids: an actor host's cluster id, so ids are unique cluster-wide. */
+  readonly batchPrefix?: string;
   /** Each model's backend and batching (the defaults for any model it does not list). */
   readonly registry: Registry;
   readonly logLevel: string;

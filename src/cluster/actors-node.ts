@@ -1,0 +1,218 @@
+// ROLE=actors: an actor host. ACTOR_POOL_SIZE worker threads run the same actors, batch policy
+// and backends as in one process (src/threads/pool.ts); this main thread is only the bridge to
+// NATS:
+//
+//   gateways ══ <prefix>.host.<host>.<thread> ══▶ bridge ── pool ──▶ actor thread <thread>
+//            ◀═ <prefix>.gateway.<gateway>   ══ bridge ◀── results of every thread, per turn
+//
+// Part ids are a gateway's own, so the bridge gives every incoming part a local id (and maps it
+// back on the way out): two gateways' part 17 never meet in one mailbox. A batch report goes to
+// every gateway that had rows in the batch. Every part leaves exactly once: a result, or
+// `worker_failed` when its thread died, or nothing when its gateway is gone (its deadline then
+// empties the entry: nothing here grows with a dead gateway).
+//
+// SIGTERM: the host says it is leaving (gateways place no new keys here), cuts every batch now,
+// answers everything it holds, then exits 0.
+
+import type {NatsConnection} from '@nats-io/transport-node';
+import type {Logger} from 'pino';
+import type {Config} from '../config.ts';
+import {decode, encode} from '../protocol/codec.ts';
+import type {HeartbeatMessage, ToHost} from '../protocol/codec.ts';
+import type {BatchReport, PartResult, ResultsMessage} from '../protocol/messages.ts';
+import type {Registry} from '../registry.ts';
+import {ActorPool} from '../threads/pool.ts';
+import {connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
+
+interface Held {
+  readonly gateway: string;
+  readonly partId: number;
+  readonly requestId: string;
+  readonly thread: number;
+  readonly key: string;
+}
+
+export class ActorsNode {
+  readonly id = nodeId();
+  readonly pool: ActorPool;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #subjects: ReturnType<typeof subjects>;
+  #nc: NatsConnection | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  /** local part id -> where it came from. */
+  readonly #held = new Map<number, Held>();
+  /** `${gateway} ${partId}` -> local part id, for withdrawals. */
+  readonly #local = new Map<string, number>();
+  readonly #refusedFrom = new Set<string>();
+  #seq = 0;
+  #leaving = false;
+  #idle: (() => void) | undefined;
+
+  constructor(config: Config, registry: Registry, log: Logger) {
+    if (!config.nats) throw new Error('ROLE=actors needs NATS_URL');
+    this.#config = config;
+    this.#log = log.child({host: this.id});
+    this.#subjects = subjects(config.nats.prefix);
+    this.pool = new ActorPool(
+      {
+        size: config.poolSize,
+        host: {registry, logLevel: config.logLevel, batchPrefix: this.id},
+        log: this.#log.child({component: 'pool'}),
+        resourceLimits: {maxOldGenerationSizeMb: 1024},
+      },
+      {results: (m) => this.#results(m), threadFailed: (t) => this.#threadFailed(t)},
+    );
+  }
+
+  /** Parts held (sent to a thread, not yet answered for). */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  async start(): Promise<void> {
+    await this.pool.ready();
+    const nc = await connectNats(this.#config.nats!.url, `agent-batcher actors ${this.id}`, this.#log);
+    this.#nc = nc;
+    nc.subscribe(this.#subjects.hostThreads(this.id), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)});
+    this.#beat();
+    this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
+    this.#log.info({threads: this.pool.threads}, 'actor host up');
+  }
+
+  reconfigure(registry: Registry): void {
+    this.pool.reconfigure(registry);
+  }
+
+  /** Leaves the membership, finishes what it holds (within SHUTDOWN_TIMEOUT_MS), then closes. */
+  async shutdown(): Promise<void> {
+    this.#leaving = true;
+    clearInterval(this.#heartbeat);
+    // Said a few times: a gateway that misses one heartbeat still hears it.
+    for (let i = 0; i < 3; i++) this.#beat();
+    this.#log.info({held: this.#held.size}, 'leaving: finishing what this host holds');
+    this.pool.drain();
+    if (this.#held.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.#idle = resolve;
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.#config.shutdownTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.#nc?.drain().catch(() => {});
+    await this.pool.close();
+    this.#log.info('actor host stopped');
+  }
+
+  #beat(): void {
+    const beat: HeartbeatMessage = {kind: 'heartbeat', host: this.id, threads: this.pool.threads, ...(this.#leaving && {leaving: true})};
+    this.#publish(this.#subjects.members, encode(beat));
+  }
+
+  #publish(subject: string, bytes: Uint8Array): void {
+    try {
+      this.#nc?.publish(subject, bytes);
+    } catch (error) {
+      this.#log.warn({err: error, subject}, 'could not publish to NATS');
+    }
+  }
+
+  #frame(subject: string, bytes: Uint8Array): void {
+    const decoded = decode(bytes);
+    if (!decoded.ok) {
+      if (!this.#refusedFrom.has(subject)) {
+        this.#refusedFrom.add(subject);
+        this.#log.error({subject, reason: decoded.reason}, 'refused a frame from a peer speaking another protocol; its frames are dropped');
+      }
+      return;
+    }
+    const thread = Number(subject.slice(subject.lastIndexOf('.') + 1));
+    const message = decoded.message as ToHost;
+    if (!Number.isInteger(thread) || thread < 0 || thread >= this.pool.threads) return;
+    if (message.kind === 'dispatch') {
+      const {keys, parts, data, from} = message;
+      for (const p of parts) {
+        const local = ++this.#seq;
+        const key = keys[p.keyIndex];
+        this.#held.set(local, {gateway: from, partId: p.partId, requestId: p.requestId, thread, key});
+        this.#local.set(`${from} ${p.partId}`, local);
+        this.pool.send({thread, key, partId: local, requestId: p.requestId, deadline: p.deadline, vector: data.subarray(p.offset, p.offset + p.length)});
+      }
+    } else if (message.kind === 'withdraw') {
+      for (const {key, partIds} of message.withdrawals) {
+        for (const partId of partIds) {
+          const local = this.#local.get(`${message.from} ${partId}`);
+          if (local !== undefined) this.pool.withdraw(thread, key, local);
+        }
+      }
+    }
+  }
+
+  /** A thread's results, each sent back to its own gateway, with the gateway's part id. */
+  #results(message: ResultsMessage): void {
+    const out = new Map<string, {results: PartResult[]; batches: BatchReport[]; keys: Set<string>}>();
+    const to = (gateway: string) => {
+      let entry = out.get(gateway);
+      if (!entry) {
+        entry = {results: [], batches: [], keys: new Set()};
+        out.set(gateway, entry);
+      }
+      return entry;
+    };
+    for (const result of message.results) {
+      const held = this.#release(result.partId);
+      if (!held) continue;
+      const entry = to(held.gateway);
+      entry.results.push({...result, partId: held.partId});
+      entry.keys.add(held.key);
+    }
+    // A batch's report goes with its results, to every gateway that had rows in it.
+    for (const report of message.batches) for (const entry of out.values()) if (entry.keys.has(report.key)) entry.batches.push(report);
+    for (const [gateway, entry] of out) {
+      this.#publish(this.#subjects.gateway(gateway), encode({kind: 'results', results: entry.results, batches: entry.batches}));
+    }
+    this.#checkIdle();
+  }
+
+  /** A thread died: everything it held is answered `worker_failed`, to each part's gateway. */
+  #threadFailed(thread: number): void {
+    const out = new Map<string, PartResult[]>();
+    for (const [local, held] of [...this.#held]) {
+      if (held.thread !== thread) continue;
+      this.#release(local);
+      const results = out.get(held.gateway) ?? [];
+      results.push({
+        partId: held.partId,
+        requestId: held.requestId,
+        outcome: 'error',
+        code: 'worker_failed',
+        message: 'the actor thread holding this agent failed',
+      });
+      out.set(held.gateway, results);
+    }
+    for (const [gateway, results] of out) this.#publish(this.#subjects.gateway(gateway), encode({kind: 'results', results, batches: []}));
+    this.#log.warn({thread, failed: [...out.values()].reduce((n, r) => n + r.length, 0)}, 'actor thread died; its parts answered worker_failed');
+    this.#checkIdle();
+  }
+
+  #release(local: number): Held | undefined {
+    const held = this.#held.get(local);
+    if (!held) return undefined;
+    this.#held.delete(local);
+    this.#local.delete(`${held.gateway} ${held.partId}`);
+    return held;
+  }
+
+  #checkIdle(): void {
+    if (this.#held.size === 0 && this.#idle) {
+      const wake = this.#idle;
+      this.#idle = undefined;
+      wake();
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// The NATS side of the cluster roles: the connection (credentials taken out of NATS_URL, never
+// logged), the subjects, and the timings of membership. Loaded only by the cluster roles, so a
+// single process never pays for the NATS client.
+//
+//   <prefix>.members                  actor hosts' heartbeats (every heartbeatMs), and their last word
+//   <prefix>.host.<host>.<thread>     a gateway's dispatch / withdraw frames for one actor thread
+//   <prefix>.gateway.<gateway>        an actor host's results frames for one gateway
+
+import {randomBytes} from 'node:crypto';
+import {connect} from '@nats-io/transport-node';
+import type {NatsConnection} from '@nats-io/transport-node';
+import type {Logger} from 'pino';
+import {redactUrl} from '../redact.ts';
+
+export const heartbeatMs = 400;
+/** A member not heard from for this long is gone: what it held fails with worker_failed. */
+export const memberTimeoutMs = 1500;
+
+export const subjects = (prefix: string) => ({
+  members: `${prefix}.members`,
+  thread: (host: string, thread: number) => `${prefix}.host.${host}.${thread}`,
+  hostThreads: (host: string) => `${prefix}.host.${host}.*`,
+  gateway: (gateway: string) => `${prefix}.gateway.${gateway}`,
+});
+
+/** A short id, unique in the cluster for the life of a process (hex: no '.', '-' or '*'). */
+export function nodeId(): string {
+  return randomBytes(5).toString('hex');
+}
+
+/** The servers of NATS_URL and the credentials they carried (user:pass@ or token@). */
+export function natsServers(url: string): {servers: string[]; user?: string; pass?: string; token?: string} {
+  let user: string | undefined;
+  let pass: string | undefined;
+  let token: string | undefined;
+  const servers = url.split(',').map((raw) => {
+    const u = new URL(raw.trim());
+    if (u.username && u.password) {
+      user = decodeURIComponent(u.username);
+      pass = decodeURIComponent(u.password);
+    } else if (u.username) token = decodeURIComponent(u.username);
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}`;
+  });
+  return {servers, user, pass, token};
+}
+
+/** Connects, reconnecting forever; status changes go to the log (without credentials). */
+export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+  const {servers, user, pass, token} = natsServers(url);
+  const nc = await connect({
+    servers,
+    user,
+    pass,
+    token,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'ping' || status.type === 'update') continue;
+      log.warn({nats: status.type, server: redactUrl(String((status as {server?: unknown}).server ?? ''))}, 'NATS connection status');
+    }
+  })().catch(() => {});
+  log.info({servers}, 'connected to NATS');
+  return nc;
+}
