@@ -19,6 +19,7 @@ export interface RequestPlan {
 }
 
 export interface LoadOptions {
+  /** One front end, or several (comma-separated): requests go round-robin over them. */
   readonly url: string;
   readonly durationMs: number;
   /** Closed loop: clients sending back to back. */
@@ -46,6 +47,8 @@ export interface LoadResult {
   /** Sorted, ms. */
   readonly latencies: Float64Array;
   readonly batches: Map<string, number>;
+  /** Batches that carried rows of requests sent to more than one of the URLs. */
+  readonly sharedAcrossUrls: number;
   readonly wrongPredictions: number;
   /** Per request, when kept: its latency, its agents' markers, and when it started (ms into the run). */
   readonly kept: {latencyMs: number; markers: readonly number[]; startMs: number}[];
@@ -58,7 +61,12 @@ export function quantile(sorted: Float64Array, q: number): number {
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const clients = options.clients ?? 64;
-  const pool = new Pool(options.url, {connections: clients, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000});
+  const urls = options.url.split(',').map((u) => u.trim().replace(/\/$/, ''));
+  const pools = urls.map(
+    (url) => new Pool(url, {connections: Math.ceil(clients / urls.length), pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000}),
+  );
+  /** Batch id -> bit set of the URLs whose requests it carried. */
+  const batchUrls = new Map<string, number>();
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const batches = new Map<string, number>();
@@ -74,6 +82,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
   const one = async () => {
     const mine = seq++;
+    const front = mine % urls.length;
+    const pool = pools[front];
     const plan = options.plan(mine);
     const body = JSON.stringify({agents: plan.agents});
     const t0 = performance.now();
@@ -107,7 +117,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     if (reply.errors) errors++;
     for (const id of ids) {
       const batch = reply.results[id]?.batch;
-      if (batch) batches.set(batch.id, batch.size);
+      if (batch) {
+        batches.set(batch.id, batch.size);
+        if (urls.length > 1) batchUrls.set(batch.id, (batchUrls.get(batch.id) ?? 0) | (1 << front));
+      }
     }
     if (options.checkEvery && mine % options.checkEvery === 0) {
       for (const id of ids) {
@@ -163,9 +176,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   clearInterval(ticker);
   if (progress) process.stderr.write('\n');
   const durationMs = performance.now() - started;
-  await pool.close();
+  await Promise.all(pools.map((p) => p.close()));
   const sorted = Float64Array.from(latencies).sort();
-  return {label, durationMs, requests, agents, errors, statuses, latencies: sorted, batches, wrongPredictions: wrong, kept};
+  let sharedAcrossUrls = 0;
+  for (const bits of batchUrls.values()) if (bits & (bits - 1)) sharedAcrossUrls++;
+  return {label, durationMs, requests, agents, errors, statuses, latencies: sorted, batches, sharedAcrossUrls, wrongPredictions: wrong, kept};
 }
 
 /** The mixed multi-agent payloads of the benchmarks and of `npm run load`. */

@@ -1,4 +1,4 @@
-// `npm run load -- [--url http://127.0.0.1:8000] [--rate 200] [--duration 30] [--clients 256]
+// `npm run load -- [--url http://127.0.0.1:8000[,http://…]] [--rate 200] [--duration 30] [--clients 256]
 //                  [--agents 4] [--length 16] [--key TOKEN] [--no-check]`
 // Points a mixed multi-agent load (3 models × 2 agent types) at any running instance, shows
 // progress, and prints a summary, like the seed's locust script. With --rate it is an open loop
@@ -33,9 +33,13 @@ const positive = (name: string, value: string | undefined) => {
 const rate = values.rate === undefined ? undefined : positive('rate', values.rate);
 const clients = positive('clients', values.clients);
 const seconds = positive('duration', values.duration);
-const url = values.url.replace(/\/$/, '');
+const url = values.url
+  .split(',')
+  .map((u) => u.trim().replace(/\/$/, ''))
+  .join(',');
+const fronts = url.split(',').length;
 
-console.log(`load: ${url}/predict for ${seconds} s, ${rate ? `open loop at ${rate} req/s (≤ ${clients} in flight)` : `closed loop, ${clients} clients`}, ${values.agents} agents × ${values.length} floats per request`);
+console.log(`load: ${url.split(',').map((u) => `${u}/predict`).join(' + ')} for ${seconds} s, ${rate ? `open loop at ${rate} req/s (≤ ${clients} in flight)` : `closed loop, ${clients} clients`}, ${values.agents} agents × ${values.length} floats per request`);
 const result = await runLoad({
   url,
   clients,
@@ -54,7 +58,7 @@ console.log(`
 requests      ${result.requests} (${(result.requests / s).toFixed(1)} req/s), agents ${result.agents} (${(result.agents / s).toFixed(1)}/s)
 statuses      ${JSON.stringify(result.statuses)}
 latency       p50 ${ms(0.5)}, p90 ${ms(0.9)}, p99 ${ms(0.99)}, max ${(result.latencies[result.latencies.length - 1] ?? NaN).toFixed(1)} ms
-batches seen  ${result.batches.size}, mean size ${(rows / Math.max(1, result.batches.size)).toFixed(1)}
+batches seen  ${result.batches.size}, mean size ${(rows / Math.max(1, result.batches.size)).toFixed(1)}${fronts > 1 ? `, ${result.sharedAcrossUrls} carried rows sent to more than one of the ${fronts} front ends` : ''}
 checked       ${values.check ? `every 10th answer against the simulated formula: ${result.wrongPredictions} wrong` : 'not checked (--no-check)'}
 errors        ${result.errors}`);
 process.exitCode = result.errors > 0 || result.wrongPredictions > 0 ? 1 : 0;

@@ -86,6 +86,8 @@ const schema = z
         'nats://[user:pass@|token@]host[:port], comma-separated for several servers',
       )
       .optional(),
+    NATS_TOKEN: z.string().trim().min(1).optional(),
+    NATS_CREDS: z.string().trim().min(1).optional(),
     NATS_PREFIX: z
       .string()
       .trim()
@@ -162,7 +164,17 @@ export interface Config {
   /** `all`: one process; `gateway` / `actors`: the two roles of a cluster joined by NATS. */
   readonly role: Role;
   /** For the cluster roles: NATS servers (credentials may be in the URL) and the subject prefix. */
-  readonly nats: {readonly url: string; readonly prefix: string} | undefined;
+  readonly nats: NatsOptions | undefined;
+}
+
+export interface NatsOptions {
+  /** Servers, comma-separated; `user:pass@` or `token@` in a URL are taken out and never logged. */
+  readonly url: string;
+  readonly prefix: string;
+  /** NATS_TOKEN: a token, when not in the URL. */
+  readonly token?: string;
+  /** NATS_CREDS: the path of a .creds file (JWT and NKey seed). */
+  readonly credsFile?: string;
 }
 
 export class ConfigError extends Error {
@@ -195,8 +207,9 @@ export function loadConfig(env: Env = process.env): Config {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
       const given = present[name];
-      // Keys are never echoed; URLs are shown without their credentials.
-      const got = given === undefined || name === 'API_KEYS' ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
+      // Keys and tokens are never echoed; URLs are shown without their credentials.
+      const secret = name === 'API_KEYS' || name === 'NATS_TOKEN';
+      const got = given === undefined || secret ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
       return `  ${name}: ${issue.message}${got}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
@@ -241,7 +254,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     role: e.ROLE,
-    nats: e.NATS_URL ? Object.freeze({url: e.NATS_URL, prefix: e.NATS_PREFIX}) : undefined,
+    nats: e.NATS_URL ? Object.freeze({url: e.NATS_URL, prefix: e.NATS_PREFIX, token: e.NATS_TOKEN, credsFile: e.NATS_CREDS}) : undefined,
   });
 }
 

@@ -42,7 +42,7 @@ async function start(): Promise<Running> {
     const {connectNats, nodeId} = await import('./cluster/nats.ts');
     const {GatewayTransport} = await import('./cluster/gateway-transport.ts');
     const id = nodeId();
-    const nc = await connectNats(config.nats!.url, `agent-batcher gateway ${id}`, log);
+    const nc = await connectNats(config.nats!, `agent-batcher gateway ${id}`, log);
     service = new Service(config, log, {
       actors: (events) => new GatewayTransport(nc, {id, prefix: config.nats!.prefix}, events, log.child({gateway: id})),
     });

@@ -209,3 +209,20 @@ test.serial('a gateway killed mid-request: the actor host drops its results and 
   for (const [c, r] of replies.entries()) t.is(r.body.results.a.prediction, predictRow(bias('m', 't'), [c]));
   t.false(host.output().includes('"level":50'), 'no error on the actor host');
 });
+
+test.serial('NATS credentials in the URL (or NATS_TOKEN) are used and never logged', async (t) => {
+  const nats = await startNats(undefined, ['--user', 'batcher', '--pass', 's3cr3t-pass']);
+  const withCreds = nats.url.replace('nats://', 'nats://batcher:s3cr3t-pass@');
+  const host = await startActors(withCreds);
+  const gateway = await startGateway(withCreds);
+  cleanup(t, nats, host, gateway);
+  const reply = await post(`${gateway.url}/predict`, {agents: {a: {vector: [4], model: 'm', agent_type: 't'}}});
+  t.is(reply.body.results.a.prediction, predictRow(bias('m', 't'), [4]));
+  for (const p of [host, gateway]) t.false(p.output().includes('s3cr3t-pass'), 'the password is in no log line');
+  const token = await startNats(undefined, ['--auth', 'tok-123456']);
+  t.teardown(() => token.stop('SIGKILL'));
+  const tokenHost = await startActors(token.url, {NATS_TOKEN: 'tok-123456'});
+  t.teardown(() => tokenHost.stop('SIGKILL'));
+  t.true(tokenHost.output().includes('actor host up'));
+  t.false(tokenHost.output().includes('tok-123456'));
+});

@@ -3,7 +3,7 @@ import {mkdir, writeFile} from 'node:fs/promises';
 import {Validator} from '@seriousme/openapi-schema-validator';
 import {chromium} from 'playwright-core';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-import {findBrowser} from '../scripts/ensure-browser.ts';
+import {findBrowser} from '../scripts/ensure-parts.ts';
 import {post, startService} from './helpers/service.ts';
 import type {Running} from './helpers/service.ts';
 

@@ -72,7 +72,7 @@ export class ActorsNode {
 
   async start(): Promise<void> {
     await this.pool.ready();
-    const nc = await connectNats(this.#config.nats!.url, `agent-batcher actors ${this.id}`, this.#log);
+    const nc = await connectNats(this.#config.nats!, `agent-batcher actors ${this.id}`, this.#log);
     this.#nc = nc;
     nc.subscribe(this.#subjects.hostThreads(this.id), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)});
     this.#beat();

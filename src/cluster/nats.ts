@@ -7,9 +7,11 @@
 //   <prefix>.gateway.<gateway>        an actor host's results frames for one gateway
 
 import {randomBytes} from 'node:crypto';
-import {connect} from '@nats-io/transport-node';
+import {readFileSync} from 'node:fs';
+import {connect, credsAuthenticator} from '@nats-io/transport-node';
 import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
+import type {NatsOptions} from '../config.ts';
 import {redactUrl} from '../redact.ts';
 
 export const heartbeatMs = 400;
@@ -45,13 +47,15 @@ export function natsServers(url: string): {servers: string[]; user?: string; pas
 }
 
 /** Connects, reconnecting forever; status changes go to the log (without credentials). */
-export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
-  const {servers, user, pass, token} = natsServers(url);
+export async function connectNats(options: NatsOptions, name: string, log: Logger): Promise<NatsConnection> {
+  const {servers, user, pass, token} = natsServers(options.url);
+  const creds = options.credsFile ? readFileSync(options.credsFile) : undefined;
   const nc = await connect({
     servers,
     user,
     pass,
-    token,
+    token: token ?? options.token,
+    ...(creds && {authenticator: credsAuthenticator(new Uint8Array(creds))}),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

@@ -49,10 +49,10 @@ export interface Nats extends Proc {
   readonly port: number;
 }
 
-export async function startNats(port?: number): Promise<Nats> {
+export async function startNats(port?: number, extraArgs: string[] = []): Promise<Nats> {
   const p = port ?? (await freePort());
   const monitor = await freePort();
-  const child = spawn(natsServerPath(), ['-a', '127.0.0.1', '-p', String(p), '-m', String(monitor)], {stdio: ['ignore', 'pipe', 'pipe']});
+  const child = spawn(natsServerPath(), ['-a', '127.0.0.1', '-p', String(p), '-m', String(monitor), ...extraArgs], {stdio: ['ignore', 'pipe', 'pipe']});
   const proc = track(child);
   await waitUntilUp(`http://127.0.0.1:${monitor}/healthz`, {child, describe: proc.output});
   return {...proc, url: `nats://127.0.0.1:${p}`, port: p};
