@@ -32,6 +32,8 @@ export interface Figures {
   wrong: number;
   requests: number;
   batchSizes?: Record<number, number>;
+  /** With two front ends: batches that carried rows sent to both. */
+  sharedAcrossFronts?: number;
 }
 
 export function figures(id: ServerId, clients: number, load: LoadResult, rssMb: number, cpu: number, recorder?: Records): Figures {

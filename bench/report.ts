@@ -151,6 +151,32 @@ function limits(): string {
   return out.join('\n');
 }
 
+/** One service, two batching alone, and two gateways sharing one actor host over NATS. */
+function scaleOutSection(): string {
+  const rows = results['scale-out'] ?? [];
+  const at = (id: ServerId) => rows.find((f) => f.server === id);
+  const [one, rr, nats] = [at('s1'), at('s2'), at('s3')];
+  if (!one || !rr || !nats) return '_Not run (`npm run bench -- --only scale-out`)._';
+  const lines = [
+    '| deployment | req/s | batch fill | backend calls/agent | added p50 / p99 ms | batches with rows of both front ends | server CPU µs/req (all processes) | peak RSS MB (all processes) | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...[one, rr, nats].map(
+      (f) =>
+        `| ${f.name} | ${n(f.rps)} | ${n(f.fill, 2)} | ${n(f.callsPerAgent, 3)} | ${n(f.addedP50, 1)} / ${n(f.addedP99, 1)} | ${f.sharedAcrossFronts ?? '–'} | ${n(f.cpuUs)} | ${n(f.rssMb)} | ${f.errors + f.wrong} |`,
+    ),
+  ];
+  const fillVsOne = (nats.fill ?? NaN) / (one.fill ?? NaN);
+  const fillVsRr = (nats.fill ?? NaN) / (rr.fill ?? NaN);
+  const addedDiff = (nats.addedP50 ?? NaN) - (one.addedP50 ?? NaN);
+  return [
+    ...lines,
+    '',
+    `- Batch fill of (iii): **${fillVsOne.toFixed(2)}×** that of (i) (target ≥ 0.95: ${fillVsOne >= 0.95 ? 'met' : 'not met'}) and **${fillVsRr.toFixed(2)}×** that of (ii), whose two services each batch alone.`,
+    `- Added p50 of (iii) against (i): **${addedDiff >= 0 ? '+' : ''}${addedDiff.toFixed(1)} ms** (target within 2 ms: ${Math.abs(addedDiff) <= 2 ? 'met' : 'not met'}): the NATS hop's cost.`,
+    `- What limits (iii) here: ${json.cores} cores shared by six processes (nats-server, the actor host, two gateways, the recording backend and the load generator). Each row crosses two more event loops and a NATS server each way, and is framed and parsed twice, which costs ${ratio(nats.cpuUs, one.cpuUs)} the CPU per request of (i) (${n(nats.cpuUs)} against ${n(one.cpuUs)} µs, all processes). On a machine this loaded, every extra turn of a busy event loop is milliseconds of queueing; the gateways and the actor host belong on their own cores.`,
+  ].join('\n');
+}
+
 /** The adaptive window against the fixed one at the seed's moderate load (issue targets). */
 function windowSection(): string {
   const rows = results.window ?? [];
@@ -227,6 +253,9 @@ ${targets()}
 
 ## Batch window: fixed 20 ms against auto
 ${windowSection()}
+
+## Scale-out over NATS
+${scaleOutSection()}
 
 ## What limits it
 ${limits()}

@@ -56,8 +56,8 @@ for (const scenario of earlier ? [] : scenarios) {
         MAX_PENDING_PER_MAILBOX: '1000000',
         ...(recorder && {BACKEND_URL: recorder.url, BACKEND_TIMEOUT_MS: '30000'}),
       };
-      const {child, url} = await startServer(id, env);
-      const cpuBefore = await cpuSeconds(child);
+      const {children, url} = await startServer(id, env);
+      const cpuBefore = await cpuSeconds(children);
       const load = await runLoad({
         url,
         clients,
@@ -68,12 +68,14 @@ for (const scenario of earlier ? [] : scenarios) {
         label: `${scenario.id} · ${servers[id].name} · ${clients} clients`,
         keepRequests: !!recorder,
       });
-      const cpu = (await cpuSeconds(child)) - cpuBefore;
-      const rss = await peakRssMb(child);
-      await stop(child);
+      const cpu = (await cpuSeconds(children)) - cpuBefore;
+      const rss = await peakRssMb(children);
+      await stop(children);
       const records = await recorder?.records();
       await recorder?.close();
       const f = figures(id, clients, load, rss, cpu, records);
+      // Only a cluster has cluster-unique batch ids; two separate services both say b-1-1.
+      if (servers[id].nats) f.sharedAcrossFronts = load.sharedAcrossUrls;
       results[scenario.id].push(f);
       console.log(`    ${summaryLine(scenario.id, f)}`);
     }

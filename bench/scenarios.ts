@@ -9,8 +9,19 @@ export const maxWaitMs = 20;
 /** Closed-loop seed load: every client starts at once; requests started after this are steady state. */
 export const warmupMs = 10_000;
 
-export type ServerId = 'a' | 'b' | 'c' | 'd1' | 'd2' | 'd1a';
-export const servers: Record<ServerId, {name: string; entry: string; env?: Record<string, string>}> = {
+export type ServerId = 'a' | 'b' | 'c' | 'd1' | 'd2' | 'd1a' | 's1' | 's2' | 's3';
+
+export interface ServerSpec {
+  readonly name: string;
+  readonly entry: string;
+  readonly env?: Record<string, string>;
+  /** Front ends the load is split over (round-robin); default 1. */
+  readonly fronts?: number;
+  /** A NATS cluster: nats-server, one actor host, then `fronts` gateways. */
+  readonly nats?: boolean;
+}
+
+export const servers: Record<ServerId, ServerSpec> = {
   a: {name: '(a) raw node:http, inline', entry: 'bench/baselines/raw-http.ts'},
   b: {name: '(b) Koa+bodyparser+zod, inline', entry: 'bench/baselines/koa-zod.ts'},
   c: {name: '(c) Koa+zod+DataLoader', entry: 'bench/baselines/dataloader.ts'},
@@ -18,6 +29,10 @@ export const servers: Record<ServerId, {name: string; entry: string; env?: Recor
   d2: {name: '(d) agent-batcher, pool=2', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '2'}},
   // The others run with MAX_WAIT_MS=20 (the fixed window); this one with the default, auto.
   d1a: {name: '(d) agent-batcher, pool=1, MAX_WAIT_MS=auto', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1', MAX_WAIT_MS: 'auto'}},
+  // Scale-out: the same load split over two front ends (one front end for (i)).
+  s1: {name: '(i) one service, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}},
+  s2: {name: '(ii) two services, round-robin', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2},
+  s3: {name: '(iii) two gateways + one actor host over NATS', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2, nats: true},
 };
 
 export interface Scenario {
@@ -68,6 +83,17 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
     agents: 4,
     length: 16,
     latency: [3000, 7000] as [number, number],
+    viaHttpBackend: true,
+  },
+  {
+    id: 'scale-out',
+    title: 'scale-out: backend 200–400 ms over HTTP, 512 closed-loop clients × 4 agents, one front end or two',
+    servers: ['s1', 's2', 's3'] as ServerId[],
+    loads: [512],
+    seconds: quick ? 10 : 25,
+    agents: 4,
+    length: 16,
+    latency: [200, 400] as [number, number],
     viaHttpBackend: true,
   },
   {

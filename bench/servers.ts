@@ -1,48 +1,89 @@
-// Starting, measuring and stopping one server process of the bench (Linux /proc for CPU and RSS).
+// Starting, measuring and stopping what the bench drives: one server process, or a deployment of
+// several (two services behind a round-robin; NATS + an actor host + two gateways). Figures are
+// summed over a deployment's processes (Linux /proc for CPU and RSS).
 
 import {spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
 import {once} from 'node:events';
 import {readFile} from 'node:fs/promises';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {natsServerPath} from '../test/helpers/cluster.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {maxBatchSize, maxWaitMs, servers} from './scenarios.ts';
 import type {ServerId} from './scenarios.ts';
 
-export async function startServer(id: ServerId, env: Record<string, string>): Promise<{child: ChildProcess; url: string}> {
+export interface Deployment {
+  readonly children: ChildProcess[];
+  /** Its front ends, comma-separated (the load generator goes round-robin over them). */
+  readonly url: string;
+}
+
+async function startProcess(entry: string, env: Record<string, string>, readyPath: string | undefined, children: ChildProcess[]): Promise<string> {
   const port = await freePort();
-  const child = spawn(process.execPath, [servers[id].entry], {
-    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', MAX_BATCH_SIZE: String(maxBatchSize), MAX_WAIT_MS: String(maxWaitMs), ...servers[id].env, ...env},
+  const child = spawn(process.execPath, [entry], {
+    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', MAX_BATCH_SIZE: String(maxBatchSize), MAX_WAIT_MS: String(maxWaitMs), ...env},
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  children.push(child);
   const url = `http://127.0.0.1:${port}`;
+  if (readyPath) await waitUntilUp(`${url}${readyPath}`, {child});
+  return url;
+}
+
+export async function startServer(id: ServerId, env: Record<string, string>): Promise<Deployment> {
+  const {entry, env: own, fronts = 1, nats} = servers[id];
+  const children: ChildProcess[] = [];
   try {
-    await waitUntilUp(`${url}/${id.startsWith('d') ? 'readyz' : 'healthz'}`, {child});
+    const extra: Record<string, string> = {};
+    if (nats) {
+      const port = await freePort();
+      const child = spawn(natsServerPath(), ['-a', '127.0.0.1', '-p', String(port)], {stdio: 'ignore'});
+      children.push(child);
+      await sleep(300);
+      extra.NATS_URL = `nats://127.0.0.1:${port}`;
+      await startProcess(entry, {...own, ...env, ...extra, ROLE: 'actors'}, undefined, children);
+      extra.ROLE = 'gateway';
+    }
+    const readyPath = id.startsWith('d') || id.startsWith('s') ? '/readyz' : '/healthz';
+    const urls: string[] = [];
+    for (let i = 0; i < fronts; i++) urls.push(await startProcess(entry, {...own, ...env, ...extra}, readyPath, children));
+    return {children, url: urls.join(',')};
   } catch (error) {
-    child.kill('SIGKILL');
+    for (const child of children) child.kill('SIGKILL');
     throw new Error(`${id} did not start: ${(error as Error).message}`);
   }
-  return {child, url};
 }
 
-/** CPU seconds the process (all its threads) has used so far, from /proc (Linux). */
-export async function cpuSeconds(child: ChildProcess): Promise<number> {
-  const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of stat; here indexed after the command name.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+/** CPU seconds the processes (all their threads) have used so far, from /proc (Linux). */
+export async function cpuSeconds(children: readonly ChildProcess[]): Promise<number> {
+  let total = 0;
+  for (const child of children) {
+    const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat; here indexed after the command name.
+    total += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return total;
 }
 
-export async function peakRssMb(child: ChildProcess): Promise<number> {
-  const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
+/** Peak RSS, summed over the processes. */
+export async function peakRssMb(children: readonly ChildProcess[]): Promise<number> {
+  let total = 0;
+  for (const child of children) {
+    const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
+    total += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  }
+  return total;
 }
 
-export async function stop(child: ChildProcess): Promise<void> {
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
+/** SIGTERM, last started first (gateways before their actor host, NATS last). */
+export async function stop(children: readonly ChildProcess[]): Promise<void> {
+  for (const child of [...children].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
 }
-
