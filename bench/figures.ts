@@ -34,6 +34,12 @@ export interface Figures {
   batchSizes?: Record<number, number>;
   /** With two front ends: batches that carried rows sent to both. */
   sharedAcrossFronts?: number;
+  /** From the main thread's probe (bench/probe.ts). */
+  gcMaxMs?: number;
+  gcTotalMs?: number;
+  eventLoopP99Ms?: number;
+  /** (peak heap − heap at start) / clients: what one open request keeps alive, KB. */
+  heapPerOpenKb?: number;
 }
 
 export function figures(id: ServerId, clients: number, load: LoadResult, rssMb: number, cpu: number, recorder?: Records): Figures {
@@ -88,6 +94,8 @@ export function summaryLine(scenario: string, f: Figures): string {
     `${scenario} · ${f.name} · ${f.clients} clients: ${f.rps.toFixed(0)} req/s, ${f.aps.toFixed(0)} agents/s, p50 ${f.p50.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms` +
     (f.meanBatch ? `, mean batch ${f.meanBatch.toFixed(1)}` : '') +
     (f.addedP99 !== undefined ? `, added p50/p99 ${n(f.addedP50, 1)}/${f.addedP99.toFixed(1)} ms (steady ${n(f.steadyAddedP50, 1)}/${n(f.steadyAddedP99, 1)})` : '') +
-    `, server CPU ${f.cpuUs.toFixed(0)} µs/req, RSS ${f.rssMb.toFixed(0)} MB, errors ${f.errors}, wrong ${f.wrong}`
+    `, server CPU ${f.cpuUs.toFixed(0)} µs/req, RSS ${f.rssMb.toFixed(0)} MB` +
+    (f.gcMaxMs !== undefined ? `, GC max ${n(f.gcMaxMs, 1)} ms (total ${n(f.gcTotalMs)} ms), loop p99 ${n(f.eventLoopP99Ms, 1)} ms, heap/open ${n(f.heapPerOpenKb, 1)} KB` : '') +
+    `, errors ${f.errors}, wrong ${f.wrong}`
   );
 }

@@ -16,7 +16,7 @@ import {startRecorder} from './recorder.ts';
 import {charts, report} from './report.ts';
 import type {RunRecord} from './report.ts';
 import {scenarios as allScenarios, servers} from './scenarios.ts';
-import {cpuSeconds, peakRssMb, startServer, stop} from './servers.ts';
+import {cpuSeconds, peakRssMb, readProbe, startServer, stop} from './servers.ts';
 
 const {values: args} = parseArgs({
   options: {
@@ -56,7 +56,7 @@ for (const scenario of earlier ? [] : scenarios) {
         MAX_PENDING_PER_MAILBOX: '1000000',
         ...(recorder && {BACKEND_URL: recorder.url, BACKEND_TIMEOUT_MS: '30000'}),
       };
-      const {children, url} = await startServer(id, env);
+      const {children, url, probeFile} = await startServer(id, env);
       const cpuBefore = await cpuSeconds(children);
       const load = await runLoad({
         url,
@@ -74,6 +74,13 @@ for (const scenario of earlier ? [] : scenarios) {
       const records = await recorder?.records();
       await recorder?.close();
       const f = figures(id, clients, load, rss, cpu, records);
+      const probe = await readProbe(probeFile);
+      if (probe) {
+        f.gcMaxMs = probe.gcMaxMs;
+        f.gcTotalMs = probe.gcTotalMs;
+        f.eventLoopP99Ms = probe.eventLoopP99Ms;
+        f.heapPerOpenKb = ((probe.heapMaxMb - probe.heapBaselineMb) * 1024) / clients;
+      }
       // Only a cluster has cluster-unique batch ids; two separate services both say b-1-1.
       if (servers[id].nats) f.sharedAcrossFronts = load.sharedAcrossUrls;
       results[scenario.id].push(f);

@@ -9,7 +9,7 @@ export const maxWaitMs = 20;
 /** Closed-loop seed load: every client starts at once; requests started after this are steady state. */
 export const warmupMs = 10_000;
 
-export type ServerId = 'a' | 'b' | 'c' | 'd1' | 'd2' | 'd1a' | 's1' | 's2' | 's3';
+export type ServerId = 'a' | 'ah' | 'b' | 'c' | 'd1' | 'd2' | 'd1a' | 'd1s' | 's1' | 's2' | 's3';
 
 export interface ServerSpec {
   readonly name: string;
@@ -19,16 +19,20 @@ export interface ServerSpec {
   readonly fronts?: number;
   /** A NATS cluster: nats-server, one actor host, then `fronts` gateways. */
   readonly nats?: boolean;
+  /** Node/V8 flags, for comparing settings (the service's own are in package.json and the Dockerfile). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export const servers: Record<ServerId, ServerSpec> = {
   a: {name: '(a) raw node:http, inline', entry: 'bench/baselines/raw-http.ts'},
+  ah: {name: '(a) raw node:http, holding each request for the backend delay', entry: 'bench/baselines/raw-http.ts', env: {HOLD: '1'}},
   b: {name: '(b) Koa+bodyparser+zod, inline', entry: 'bench/baselines/koa-zod.ts'},
   c: {name: '(c) Koa+zod+DataLoader', entry: 'bench/baselines/dataloader.ts'},
   d1: {name: '(d) agent-batcher, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}},
   d2: {name: '(d) agent-batcher, pool=2', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '2'}},
   // The others run with MAX_WAIT_MS=20 (the fixed window); this one with the default, auto.
   d1a: {name: '(d) agent-batcher, pool=1, MAX_WAIT_MS=auto', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1', MAX_WAIT_MS: 'auto'}},
+  d1s: {name: '(d) agent-batcher, pool=1, no V8 flags', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: ['--max-semi-space-size=0']},
   // Scale-out: the same load split over two front ends (one front end for (i)).
   s1: {name: '(i) one service, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}},
   s2: {name: '(ii) two services, round-robin', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2},
@@ -84,6 +88,17 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
     length: 16,
     latency: [3000, 7000] as [number, number],
     viaHttpBackend: true,
+  },
+  {
+    id: 'open-requests',
+    title: `open requests: ${quick ? '2,000' : '10,000'} clients each holding one request for the backend's 3–7 s (in-process), 4 agents × 16 floats`,
+    servers: ['ah', 'd1'] as ServerId[],
+    loads: [quick ? 2000 : 10_000],
+    seconds: quick ? 15 : 30,
+    agents: 4,
+    length: 16,
+    latency: [3000, 7000] as [number, number],
+    viaHttpBackend: false,
   },
   {
     id: 'scale-out',

@@ -5,7 +5,10 @@
 import {spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
 import {once} from 'node:events';
+import {mkdtempSync} from 'node:fs';
 import {readFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {natsServerPath} from '../test/helpers/cluster.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
@@ -16,12 +19,42 @@ export interface Deployment {
   readonly children: ChildProcess[];
   /** Its front ends, comma-separated (the load generator goes round-robin over them). */
   readonly url: string;
+  /** Where the first front end's probe writes its GC, event-loop and heap figures (bench/probe.ts). */
+  readonly probeFile: string | undefined;
 }
 
-async function startProcess(entry: string, env: Record<string, string>, readyPath: string | undefined, children: ChildProcess[]): Promise<string> {
+export interface Probe {
+  gcCount: number;
+  gcTotalMs: number;
+  gcMaxMs: number;
+  gcP99Ms: number;
+  eventLoopP99Ms: number;
+  eventLoopMaxMs: number;
+  heapBaselineMb: number;
+  heapMaxMb: number;
+}
+
+const probeDir = mkdtempSync(path.join(os.tmpdir(), 'agent-batcher-probe-'));
+let probes = 0;
+
+/** The probe's figures, once the deployment has stopped. */
+export async function readProbe(file: string | undefined): Promise<Probe | undefined> {
+  if (!file) return undefined;
+  return JSON.parse(await readFile(file, 'utf8').catch(() => 'null')) ?? undefined;
+}
+
+async function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  readyPath: string | undefined,
+  children: ChildProcess[],
+  probeFile?: string,
+  nodeArgs: readonly string[] = [],
+): Promise<string> {
   const port = await freePort();
-  const child = spawn(process.execPath, [entry], {
-    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', MAX_BATCH_SIZE: String(maxBatchSize), MAX_WAIT_MS: String(maxWaitMs), ...env},
+  const probe = probeFile ? ['--import', './bench/probe.ts'] : [];
+  const child = spawn(process.execPath, [...nodeArgs, ...probe, entry], {
+    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', MAX_BATCH_SIZE: String(maxBatchSize), MAX_WAIT_MS: String(maxWaitMs), ...(probeFile && {PROBE_OUT: probeFile}), ...env},
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);
@@ -31,7 +64,8 @@ async function startProcess(entry: string, env: Record<string, string>, readyPat
 }
 
 export async function startServer(id: ServerId, env: Record<string, string>): Promise<Deployment> {
-  const {entry, env: own, fronts = 1, nats} = servers[id];
+  const {entry, env: own, fronts = 1, nats, nodeArgs} = servers[id];
+  const probeFile = path.join(probeDir, `${id}-${++probes}.json`);
   const children: ChildProcess[] = [];
   try {
     const extra: Record<string, string> = {};
@@ -46,8 +80,8 @@ export async function startServer(id: ServerId, env: Record<string, string>): Pr
     }
     const readyPath = id.startsWith('d') || id.startsWith('s') ? '/readyz' : '/healthz';
     const urls: string[] = [];
-    for (let i = 0; i < fronts; i++) urls.push(await startProcess(entry, {...own, ...env, ...extra}, readyPath, children));
-    return {children, url: urls.join(',')};
+    for (let i = 0; i < fronts; i++) urls.push(await startProcess(entry, {...own, ...env, ...extra}, readyPath, children, i === 0 ? probeFile : undefined, nodeArgs));
+    return {children, url: urls.join(','), probeFile};
   } catch (error) {
     for (const child of children) child.kill('SIGKILL');
     throw new Error(`${id} did not start: ${(error as Error).message}`);

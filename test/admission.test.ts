@@ -73,7 +73,9 @@ test('a client that goes away before its batch is cut never reaches the backend;
   const req = http.request(`${running.url}/predict`, {method: 'POST', headers: {'content-type': 'application/json'}});
   req.on('error', () => {});
   req.end(body);
-  await sleep(100);
+  // Hang up once the row is in its mailbox (on a busy machine admission can take a while).
+  for (let i = 0; i < 200 && running.service.coordinator.stats.liveParts === 0; i++) await sleep(10);
+  await sleep(50);
   req.destroy();
   await sleep(50);
 

@@ -133,7 +133,10 @@ test.serial('a client that disconnects has its waiting rows withdrawn on the rem
   const req = http.request(`${gateway.url}/predict`, {method: 'POST', headers: {'content-type': 'application/json'}});
   req.on('error', () => {});
   req.end(JSON.stringify({agents: {a: {vector: [1], model: 'w', agent_type: 't'}, b: {vector: [2], model: 'w', agent_type: 't'}}}));
-  await sleep(150);
+  // Hang up once the gateway holds the request (on a busy machine admission can take a while).
+  const openRequests = async () => total(parsePrometheus(await (await fetch(`${gateway.url}/metrics`)).text()), 'agent_batcher_open_requests');
+  for (let i = 0; i < 100 && (await openRequests()) === 0; i++) await sleep(20);
+  await sleep(100);
   req.destroy();
   await sleep(400);
   const samples = parsePrometheus(await (await fetch(`${gateway.url}/metrics`)).text());

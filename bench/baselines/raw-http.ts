@@ -1,8 +1,11 @@
 // Baseline (a): raw node:http that parses the JSON and computes the formula inline, no batching,
 // no validation beyond what the computation needs. The runtime's limit.
+// With HOLD=1 it holds each request for the backend's delay (BACKEND_LATENCY_MIN_MS..MAX_MS)
+// before answering: the floor of memory and GC per open request for the seed's load.
 
 import http from 'node:http';
 import {bias, predictRow} from '../../src/simulator/formula.ts';
+import {sampleLatencyMs} from '../../src/simulator/latency.ts';
 
 interface Agent {
   vector: number[];
@@ -10,6 +13,8 @@ interface Agent {
   agent_type: string;
 }
 
+const hold = process.env.HOLD === '1';
+const latency = {latencyMinMs: Number(process.env.BACKEND_LATENCY_MIN_MS ?? 3000), latencyMaxMs: Number(process.env.BACKEND_LATENCY_MAX_MS ?? 7000)};
 let seq = 0;
 const server = http.createServer((req, res) => {
   if (req.method === 'GET') {
@@ -30,8 +35,13 @@ const server = http.createServer((req, res) => {
     for (const [id, a] of Object.entries(body.agents ?? {})) {
       results[id] = {prediction: predictRow(bias(a.model, a.agent_type), a.vector)};
     }
-    res.writeHead(200, {'content-type': 'application/json'});
-    res.end(JSON.stringify({request_id: String(++seq), errors: false, results}));
+    const answer = JSON.stringify({request_id: String(++seq), errors: false, results});
+    const send = () => {
+      res.writeHead(200, {'content-type': 'application/json'});
+      res.end(answer);
+    };
+    if (hold) setTimeout(send, sampleLatencyMs(latency));
+    else send();
   });
 });
 server.listen({port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096}, () => console.log('listening'));
