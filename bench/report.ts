@@ -44,7 +44,12 @@ const sizesChart = barChart(
   return {'latency-vs-load.svg': latencyChart, 'throughput-vs-load.svg': throughputChart, 'batch-sizes.svg': sizesChart};
 }
 
-export function report(json: RunRecord, scenarios: readonly Scenario[], before: RunRecord | undefined): string {
+export function report(
+  json: RunRecord,
+  scenarios: readonly Scenario[],
+  before: RunRecord | undefined,
+  openBefore?: RunRecord & {commit?: string},
+): string {
   const {results, quick} = json;
 /** The best throughput row of each server in a scenario (its saturation point). */
 function headline(scenario: string): Map<ServerId, Figures> {
@@ -146,6 +151,35 @@ function limits(): string {
     out.push(
       `- **Seed load, added latency.** The median added latency (${n(sd1.steadyAddedP50, 1)} ms steady) is the batch window, MAX_WAIT_MS = ${maxWaitMs} ms, as intended. The steady-state p99 (${n(sd1.steadyAddedP99, 1)} ms; DataLoader ${n(sc.steadyAddedP99, 1)} ms) comes from the main thread taking bursts of requests on ${json.cores} cores, one of them busy with the load generator and the recording backend; over the whole run, p99 is the first wave, ${n(sd1.clients)} requests sent at once, which one event loop takes seconds to parse and validate.`,
       `- **Seed load, memory.** Peak RSS ${n(sd1.rssMb)} MB (DataLoader ${n(sc.rssMb)} MB) with ${n(sd1.clients)} requests open: about 15–20 KB of live heap per open Koa request, native memory per socket, and V8 letting the heap grow before it collects. In a separate check (in-process simulated backend, 10,000 clients) RSS was about 890 MB by default and 585 MB with \`NODE_OPTIONS=--max-old-space-size=256\`, which is how to trade GC work for memory; the default is left alone because a hard heap cap that is too low crashes the process.`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** 10,000 requests held open for the backend's 3–7 s: this service against raw node:http holding the same. */
+function openRequestsSection(): string {
+  const rows = results['open-requests'] ?? [];
+  const base = rows.find((f) => f.server === 'ah');
+  if (!base || rows.length < 2) return '_Not run (`npm run bench -- --only open-requests`)._';
+  const head = '| server | peak RSS MB (vs (a)) | peak heap per open request KB | main-thread GC pause max / total ms | event-loop delay p99 ms | p50 / p99 ms | server CPU µs/req | errors |';
+  const line = (f: Figures) =>
+    `| ${f.name} | ${n(f.rssMb)} (${ratio(f.rssMb, base.rssMb)}) | ${n(f.heapPerOpenKb, 1)} | ${n(f.gcMaxMs, 1)} / ${n(f.gcTotalMs)} | ${n(f.eventLoopP99Ms, 1)} | ${n(f.p50)} / ${n(f.p99)} | ${n(f.cpuUs)} | ${f.errors + f.wrong} |`;
+  const out = [head, '|---|---|---|---|---|---|---|---|', ...rows.map(line)];
+  const beforeRows: Figures[] = openBefore?.results?.['open-requests'] ?? [];
+  const was = beforeRows.find((f) => f.server === 'd1');
+  const now = rows.find((f) => f.server === 'd1');
+  if (was && now) {
+    out.push(
+      '',
+      `Before (${openBefore?.commit ?? openBefore?.date}) → after, the same scenario, (d) pool=1 with Node's default V8 settings:`,
+      '',
+      '| figure | before | after |',
+      '| --- | --- | --- |',
+      `| peak RSS MB | ${n(was.rssMb)} | ${n(now.rssMb)} |`,
+      `| peak heap per open request KB | ${n(was.heapPerOpenKb, 1)} | ${n(now.heapPerOpenKb, 1)} |`,
+      `| main-thread GC pause max / total ms | ${n(was.gcMaxMs, 1)} / ${n(was.gcTotalMs)} | ${n(now.gcMaxMs, 1)} / ${n(now.gcTotalMs)} |`,
+      `| event-loop delay p99 ms | ${n(was.eventLoopP99Ms, 1)} | ${n(now.eventLoopP99Ms, 1)} |`,
+      `| server CPU µs/req | ${n(was.cpuUs)} | ${n(now.cpuUs)} |`,
     );
   }
   return out.join('\n');
@@ -253,6 +287,9 @@ ${targets()}
 
 ## Batch window: fixed 20 ms against auto
 ${windowSection()}
+
+## Open requests: memory and GC per request held
+${openRequestsSection()}
 
 ## Scale-out over NATS
 ${scaleOutSection()}

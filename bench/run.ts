@@ -105,5 +105,7 @@ const before: RunRecord | undefined = existsSync(beforeFile) ? JSON.parse(await 
 await mkdir(outDir, {recursive: true});
 for (const [name, svg] of Object.entries(charts(results))) await writeFile(new URL(name, outDir), svg);
 await writeFile(new URL('results.json', outDir), JSON.stringify(json, null, 1));
-await writeFile(new URL('RESULTS.md', outDir), report(json, allScenarios(quick), before));
+const openBeforeFile = new URL('results-open-before.json', here);
+const openBefore = existsSync(openBeforeFile) ? JSON.parse(await readFile(openBeforeFile, 'utf8')) : undefined;
+await writeFile(new URL('RESULTS.md', outDir), report(json, allScenarios(quick), before, openBefore));
 console.log(`\nwrote ${new URL('RESULTS.md', outDir).pathname} (${json.minutes.toFixed(1)} min)`);

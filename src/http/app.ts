@@ -13,7 +13,7 @@ import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {Errors, HttpError} from '../errors.ts';
 import {refusalMessages} from '../coordinator/admission.ts';
-import type {AgentOutcome, Submitter} from '../coordinator/coordinator.ts';
+import type {AgentOutcome, Submitter, Ticket} from '../coordinator/coordinator.ts';
 import type {Metrics} from '../metrics.ts';
 import {docsAsset, docsPage} from './docs.ts';
 import {describeRegistry} from '../registry.ts';
@@ -71,8 +71,31 @@ export function createApp(deps: AppDeps): Koa<State> {
   // Errors are logged by our middleware; Koa's own handler would print them to stderr.
   app.silent = true;
 
-  app.use(requestScope(log, metrics));
-  app.use(errorShape(log));
+  const parseBody = bodyParser({
+    enableTypes: ['json'],
+    jsonLimit: String(config.maxBodyBytes),
+    // Any JSON value is parsed (`null`, `3`, `[]` are JSON): the schema answers them with 422.
+    strict: false,
+    // A "__proto__" agent id is valid JSON and a valid id: keep it as an own key (it is only
+    // ever read with Object.keys and written with Object.fromEntries) instead of refusing it.
+    ...{onProtoPoisoning: 'ignore'},
+    onerror: (error: Error & {status?: number; type?: string}) => {
+      throw translateParserError(error, config.maxBodyBytes);
+    },
+  });
+  const predictRoute = predict({
+    coordinator,
+    schemas,
+    config,
+    registry: deps.registry,
+    admit: admit(deps.readiness, config.apiKeys),
+    parseBody: (ctx) => parseBody(ctx, noop),
+  });
+  // One middleware level in front of everything: request id, error shaping and the log line,
+  // and POST /predict answered right here, so that a request waiting seconds for its backend
+  // keeps one suspended handler alive, not a chain of them (koa-compose keeps a bound
+  // dispatch and a frame per level awaiting next()).
+  app.use(front(log, metrics, predictRoute));
 
   const router = new Router<State>();
   router.get(routes.healthz, (ctx) => {
@@ -96,23 +119,9 @@ export function createApp(deps: AppDeps): Koa<State> {
   });
   router.get(routes.docs, docsPage);
   router.get(routes.docsAsset, docsAsset);
-  router.post(
-    routes.predict,
-    admit(deps.readiness, config.apiKeys),
-    bodyParser({
-      enableTypes: ['json'],
-      jsonLimit: String(config.maxBodyBytes),
-      // Any JSON value is parsed (`null`, `3`, `[]` are JSON): the schema answers them with 422.
-      strict: false,
-      // A "__proto__" agent id is valid JSON and a valid id: keep it as an own key (it is only
-      // ever read with Object.keys and written with Object.fromEntries) instead of refusing it.
-      ...{onProtoPoisoning: 'ignore'},
-      onerror: (error: Error & {status?: number; type?: string}) => {
-        throw translateParserError(error, config.maxBodyBytes);
-      },
-    }),
-    predict(coordinator, schemas, config, deps.registry),
-  );
+  // POST /predict is answered by the front middleware; registered here so that the router
+  // answers its other methods with 405 and Allow.
+  router.post(routes.predict, predictRoute);
 
   app.use(router.routes());
   // Sets 405 or 501 (with Allow) for a known path; errorShape gives those the contract's body.
@@ -120,8 +129,15 @@ export function createApp(deps: AppDeps): Koa<State> {
   return app;
 }
 
-/** Request id (echoed or generated), security headers, one log line per request. */
-function requestScope(log: Logger, metrics: Metrics) {
+const noop = async () => {};
+
+/**
+ * The front middleware: request id (echoed or generated), security headers, every error shaped
+ * into `{error: {code, message, details?}}` (unexpected ones say only internal_error), the request
+ * metric and one log line. POST /predict is served here directly; everything else goes on to the
+ * router.
+ */
+function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {state: State}) => Promise<void>) {
   return async (ctx: Context & {state: State}, next: Next) => {
     const started = performance.now();
     const given = ctx.get('X-Request-Id');
@@ -130,44 +146,31 @@ function requestScope(log: Logger, metrics: Metrics) {
     ctx.set('X-Request-Id', requestId);
     ctx.set(securityHeaders);
     try {
-      await next();
-    } finally {
-      metrics.request(ctx.path, ctx.method, ctx.status);
-      if (log.isLevelEnabled('info')) {
-        log.info(
-          {
-            requestId,
-            method: ctx.method,
-            path: ctx.path,
-            status: ctx.status,
-            agents: ctx.state.agents,
-            ms: Math.round((performance.now() - started) * 10) / 10,
-          },
-          'request',
-        );
+      if (ctx.method === 'POST' && ctx.path === routes.predict) await predictRoute(ctx);
+      else {
+        await next();
+        if (ctx.body == null && ctx.status === 404) throw Errors.notFound();
+        if (ctx.body == null && ctx.status === 405) throw Errors.methodNotAllowed();
+        if (ctx.body == null && ctx.status === 501) throw new HttpError(501, 'not_implemented', 'method not implemented');
       }
-    }
-  };
-}
-
-/** Every error becomes `{error: {code, message, details?}}`; unexpected ones say only internal_error. */
-function errorShape(log: Logger) {
-  return async (ctx: Context & {state: State}, next: Next) => {
-    try {
-      await next();
-      if (ctx.body == null && ctx.status === 404) throw Errors.notFound();
-      if (ctx.body == null && ctx.status === 405) throw Errors.methodNotAllowed();
-      if (ctx.body == null && ctx.status === 501) throw new HttpError(501, 'not_implemented', 'method not implemented');
     } catch (error) {
       if (error instanceof HttpError) {
         ctx.status = error.status;
         ctx.set(error.headers);
         ctx.body = {error: {code: error.code, message: error.message, ...(error.details && {details: error.details})}};
-        return;
+      } else {
+        log.child({requestId}).error({err: error}, 'unhandled error');
+        ctx.status = 500;
+        ctx.body = {error: {code: 'internal_error', message: `internal error; request id ${requestId}`}};
       }
-      log.child({requestId: ctx.state.requestId}).error({err: error}, 'unhandled error');
-      ctx.status = 500;
-      ctx.body = {error: {code: 'internal_error', message: `internal error; request id ${ctx.state.requestId}`}};
+    } finally {
+      metrics.request(ctx.path, ctx.method, ctx.status);
+      if (log.isLevelEnabled('info')) {
+        log.info(
+          {requestId, method: ctx.method, path: ctx.path, status: ctx.status, agents: ctx.state.agents, ms: Math.round((performance.now() - started) * 10) / 10},
+          'request',
+        );
+      }
     }
   };
 }
@@ -178,7 +181,7 @@ function errorShape(log: Logger) {
  */
 function admit(readiness: () => Readiness, keys: readonly string[]) {
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
-  return (ctx: Context, next: Next) => {
+  return (ctx: Context): void => {
     const state = readiness();
     if (state !== 'ready') throw Errors.notReady(notReadyWhy[state]);
     if (digests.length > 0) {
@@ -203,9 +206,12 @@ function admit(readiness: () => Readiness, keys: readonly string[]) {
     if (!ctx.get('Content-Encoding') || ctx.get('Content-Encoding') === 'identity') {
       const chunks: Buffer[] = [];
       ctx.state.bodyChunks = chunks;
-      ctx.req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const keep = (chunk: Buffer) => chunks.push(chunk);
+      ctx.req.on('data', keep);
+      // Off again once the body is in: the listener must not keep the bytes alive while the
+      // request waits seconds for its backend.
+      ctx.req.once('end', () => ctx.req.off('data', keep));
     }
-    return next();
   };
 }
 
@@ -219,38 +225,26 @@ function translateParserError(error: Error & {status?: number; type?: string}, l
   return Errors.invalidJson();
 }
 
-function predict(coordinator: Submitter, schemas: Schemas, config: Config, registry: () => Registry) {
-  return async (ctx: Context & {state: State; request: {body?: unknown; rawBody?: string}}) => {
-    const chunks = ctx.state.bodyChunks;
-    ctx.state.bodyChunks = undefined;
-    if (chunks && !isUtf8(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))) {
-      throw Errors.invalidJson('request body is not valid UTF-8');
-    }
-    if (ctx.request.rawBody === '') throw Errors.invalidJson('request body is empty');
-    const parsed = parsePredictRequest(ctx.request.body, schemas, config, registry());
-    if (!parsed.ok) throw Errors.validation(parsed.details);
-    const timeoutMs = requestTimeout(ctx.get('X-Request-Timeout-Ms'), config.requestTimeoutMs);
-    const {agents} = parsed;
-    const ids = agents.map((a) => a.id);
-    ctx.state.agents = agents.length;
-    const stream = wantsStream(ctx.get('Accept')) ? new PassThrough() : undefined;
+interface PredictDeps {
+  readonly coordinator: Submitter;
+  readonly schemas: Schemas;
+  readonly config: Config;
+  readonly registry: () => Registry;
+  /** Readiness, auth and media type, before the body is read (throws HttpErrors). */
+  readonly admit: (ctx: Context) => void;
+  readonly parseBody: (ctx: Context) => Promise<unknown>;
+}
 
-    const admission = coordinator.submit({
-      requestId: ctx.state.requestId,
-      client: ctx.state.client,
-      agents,
-      deadline: Date.now() + timeoutMs,
-      // DESIGN §9: one line per agent as soon as its outcome is known.
-      onOutcome: stream && ((i, outcome) => stream.write(`${JSON.stringify({id: ids[i], ...outcome})}\n`)),
-    });
-    if (!admission.admitted) {
-      const {reason, retryAfterSeconds} = admission.refusal;
-      throw Errors.overloaded(refusalMessages[reason], retryAfterSeconds);
-    }
-    const {ticket} = admission;
-    // From here on only the ids are needed: let the parsed body go while the backend works.
-    ctx.request.body = undefined;
-    (ctx.request as {rawBody?: string}).rawBody = undefined;
+type PredictContext = Context & {state: State; request: {body?: unknown; rawBody?: string}};
+
+/** POST /predict: check, read, validate and submit; then wait for the outcomes and answer. */
+function predict(deps: PredictDeps) {
+  return async (ctx: PredictContext): Promise<void> => {
+    deps.admit(ctx);
+    await deps.parseBody(ctx);
+    // Validated and submitted in a function of its own: once it returns, nothing here holds the
+    // parsed body or its vectors while the backend works (only the ids are kept).
+    const {ids, ticket, stream} = submit(ctx, deps);
     // The client going away withdraws its agents that are still waiting in a mailbox.
     ctx.res.once('close', () => {
       if (!ctx.res.writableFinished) ticket.cancel();
@@ -261,9 +255,10 @@ function predict(coordinator: Submitter, schemas: Schemas, config: Config, regis
       ctx.type = ndjson;
       ctx.body = stream;
       ctx.res.flushHeaders();
+      const requestId = ctx.state.requestId;
       void ticket.outcomes.then((outcomes) => {
         const errors = outcomes.some((o) => !('prediction' in o));
-        stream.end(`${JSON.stringify({request_id: ctx.state.requestId, errors, done: true})}\n`);
+        stream.end(`${JSON.stringify({request_id: requestId, errors, done: true})}\n`);
       });
       return;
     }
@@ -283,6 +278,40 @@ function predict(coordinator: Submitter, schemas: Schemas, config: Config, regis
     ctx.status = succeeded > 0 ? 200 : allDeadline ? 504 : 502;
     ctx.body = body;
   };
+}
+
+/** The body checked (UTF-8, schema, registry, limits) and admitted; throws the request-level errors. */
+function submit(ctx: PredictContext, deps: PredictDeps): {ids: string[]; ticket: Ticket; stream: PassThrough | undefined} {
+  const {coordinator, schemas, config, registry} = deps;
+  const chunks = ctx.state.bodyChunks;
+  ctx.state.bodyChunks = undefined;
+  const validUtf8 = !chunks || isUtf8(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  if (chunks) chunks.length = 0;
+  if (!validUtf8) throw Errors.invalidJson('request body is not valid UTF-8');
+  if (ctx.request.rawBody === '') throw Errors.invalidJson('request body is empty');
+  const parsed = parsePredictRequest(ctx.request.body, schemas, config, registry());
+  // The parsed body and its text are not needed past this point.
+  ctx.request.body = undefined;
+  (ctx.request as {rawBody?: string}).rawBody = undefined;
+  if (!parsed.ok) throw Errors.validation(parsed.details);
+  const timeoutMs = requestTimeout(ctx.get('X-Request-Timeout-Ms'), config.requestTimeoutMs);
+  const {agents} = parsed;
+  const ids = agents.map((a) => a.id);
+  ctx.state.agents = agents.length;
+  const stream = wantsStream(ctx.get('Accept')) ? new PassThrough() : undefined;
+  const admission = coordinator.submit({
+    requestId: ctx.state.requestId,
+    client: ctx.state.client,
+    agents,
+    deadline: Date.now() + timeoutMs,
+    // DESIGN §9: one line per agent as soon as its outcome is known.
+    onOutcome: stream && ((i, outcome) => stream.write(`${JSON.stringify({id: ids[i], ...outcome})}\n`)),
+  });
+  if (!admission.admitted) {
+    const {reason, retryAfterSeconds} = admission.refusal;
+    throw Errors.overloaded(refusalMessages[reason], retryAfterSeconds);
+  }
+  return {ids, ticket: admission.ticket, stream};
 }
 
 const ndjson = 'application/x-ndjson';
