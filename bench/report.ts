@@ -165,6 +165,16 @@ function openRequestsSection(): string {
   const line = (f: Figures) =>
     `| ${f.name} | ${n(f.rssMb)} (${ratio(f.rssMb, base.rssMb)}) | ${n(f.heapPerOpenKb, 1)} | ${n(f.gcMaxMs, 1)} / ${n(f.gcTotalMs)} | ${n(f.eventLoopP99Ms, 1)} | ${n(f.p50)} / ${n(f.p99)} | ${n(f.cpuUs)} | ${f.errors + f.wrong} |`;
   const out = [head, '|---|---|---|---|---|---|---|---|', ...rows.map(line)];
+  const shipped = rows.find((f) => f.server === 'd1s16');
+  if (shipped) {
+    const rss = shipped.rssMb / base.rssMb;
+    out.push(
+      '',
+      `As shipped (\`--max-semi-space-size=16\`): peak RSS **${rss.toFixed(2)}×** that of (a) (target ≤ 1.3: ${rss <= 1.3 ? 'met' : 'not met'}); longest main-thread GC pause **${n(shipped.gcMaxMs, 1)} ms** (target ≤ 20: ${(shipped.gcMaxMs ?? Infinity) <= 20 ? 'met' : 'not met'}; (a) itself paused ${n(base.gcMaxMs, 1)} ms with Node's defaults).`,
+      '',
+      `What limits it: the RSS is two heaps, not one. At its peak (live objects and garbage not yet collected) (a)'s heap is ${n(base.heapPerOpenKb, 1)} KB per open request; this service's main thread ${n(shipped.heapPerOpenKb, 1)} KB (a Koa context with its request and response objects, the coordinator's entry, one promise chain and a deadline timer per request, the ids and, per agent, a part entry), and every vector also lives, until its batch is cut, in the actor thread's own heap, with the mailbox, the batch matrix and the results on their way back. The GC total (${n(shipped.gcTotalMs)} ms against ${n(base.gcTotalMs)} ms) follows from the same garbage: parsing, validating and answering a request allocates about twice what (a) does. Candidates not built yet (no heap snapshot was taken this time; each needs measuring): a columnar dispatch/results protocol (typed arrays instead of one object per part), one timer wheel instead of a timeout per request, and no per-request requestId on the wire.`,
+    );
+  }
   const beforeRows: Figures[] = openBefore?.results?.['open-requests'] ?? [];
   const was = beforeRows.find((f) => f.server === 'd1');
   const now = rows.find((f) => f.server === 'd1');
