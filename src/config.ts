@@ -14,6 +14,15 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `at least ${min}`).max(max, `at most ${max}`));
 
+/** A number in (0, 1]. */
+const fraction = (example: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^(0?\.\d+|1(\.0*)?)$/, `a fraction greater than 0 and at most 1, e.g. ${example}`)
+    .transform(Number)
+    .pipe(z.number().gt(0, 'greater than 0').max(1, 'at most 1'));
+
 const port = int(0, 65535);
 const ms = (min = 0) => int(min, 24 * 3600 * 1000);
 
@@ -34,13 +43,7 @@ const schema = z
       .transform((v) => (v === 'auto' ? ('auto' as const) : Number(v)))
       .pipe(z.union([z.literal('auto'), z.number().int().max(24 * 3600 * 1000, 'at most a day')]))
       .default('auto'),
-    MAX_WAIT_FRACTION: z
-      .string()
-      .trim()
-      .regex(/^(0?\.\d+|1(\.0*)?)$/, 'a fraction greater than 0 and at most 1, e.g. 0.02')
-      .transform(Number)
-      .pipe(z.number().gt(0, 'greater than 0').max(1, 'at most 1'))
-      .default(0.02),
+    MAX_WAIT_FRACTION: fraction('0.02').default(0.02),
     MODELS_FILE: z.string().trim().min(1).optional(),
     MAX_CONCURRENT_BATCHES: int(0, 1_000_000).default(0),
     BACKEND_URL: z
@@ -60,13 +63,7 @@ const schema = z
     MAX_PENDING_PER_MAILBOX: int(1).default(10_000),
     MAX_PENDING_TOTAL: int(1).default(100_000),
     MAX_KEYS_PER_REQUEST: int(1, 100_000).default(32),
-    CLIENT_SHARE: z
-      .string()
-      .trim()
-      .regex(/^(0?\.\d+|1(\.0*)?)$/, 'a fraction greater than 0 and at most 1, e.g. 0.5')
-      .transform(Number)
-      .pipe(z.number().gt(0, 'greater than 0').max(1, 'at most 1'))
-      .default(0.5),
+    CLIENT_SHARE: fraction('0.5').default(0.5),
     METRICS_MAX_KEYS: int(1, 10_000).default(32),
     MAX_CONNECTIONS: int(1, 10_000_000).default(20_000),
     API_KEYS: z

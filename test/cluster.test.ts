@@ -19,6 +19,16 @@ function cleanup(t: {teardown(fn: () => unknown): void}, ...procs: Proc[]) {
   });
 }
 
+/** nats-server, two actor hosts with `hostEnv` and one gateway, all heard by the gateway; killed at teardown. */
+async function twoHostCluster(t: {teardown(fn: () => unknown): void}, hostEnv: Record<string, string>) {
+  const nats = await startNats();
+  const hosts = [await startActors(nats.url, hostEnv), await startActors(nats.url, hostEnv)];
+  const gateway = await startGateway(nats.url);
+  cleanup(t, nats, ...hosts, gateway);
+  await sleep(500);
+  return {hosts, gateway};
+}
+
 test.serial('500 clients over two gateways and two actor hosts: exact answers, batches shared across gateways, both hosts used', async (t) => {
   const nats = await startNats();
   const hosts = [await startActors(nats.url, {MAX_WAIT_MS: '40'}), await startActors(nats.url, {MAX_WAIT_MS: '40'})];
@@ -74,12 +84,7 @@ async function streamLines(url: string, body: unknown, t0: () => number): Promis
 }
 
 test.serial('an actor host killed with SIGKILL: its agents get worker_failed within 2 s, its keys move, the next requests succeed', async (t) => {
-  const nats = await startNats();
-  const slow = {BACKEND_LATENCY_MIN_MS: '4000', BACKEND_LATENCY_MAX_MS: '4000', MAX_WAIT_MS: '5'};
-  const hosts = [await startActors(nats.url, slow), await startActors(nats.url, slow)];
-  const gateway = await startGateway(nats.url);
-  cleanup(t, nats, ...hosts, gateway);
-  await sleep(500);
+  const {hosts, gateway} = await twoHostCluster(t, {BACKEND_LATENCY_MIN_MS: '4000', BACKEND_LATENCY_MAX_MS: '4000', MAX_WAIT_MS: '5'});
   const agents = Object.fromEntries(Array.from({length: 12}, (_, i) => [`a${i}`, {vector: [i], model: `m${i}`, agent_type: 't'}]));
   let killedAt = Number.POSITIVE_INFINITY;
   const pending = streamLines(gateway.url, {agents}, () => killedAt);
@@ -99,12 +104,7 @@ test.serial('an actor host killed with SIGKILL: its agents get worker_failed wit
 });
 
 test.serial('an actor host stopped with SIGTERM leaves first, finishes what it holds, exits 0: no agent fails', async (t) => {
-  const nats = await startNats();
-  const env = {BACKEND_LATENCY_MIN_MS: '1200', BACKEND_LATENCY_MAX_MS: '1200', MAX_WAIT_MS: '5'};
-  const hosts = [await startActors(nats.url, env), await startActors(nats.url, env)];
-  const gateway = await startGateway(nats.url);
-  cleanup(t, nats, ...hosts, gateway);
-  await sleep(500);
+  const {hosts, gateway} = await twoHostCluster(t, {BACKEND_LATENCY_MIN_MS: '1200', BACKEND_LATENCY_MAX_MS: '1200', MAX_WAIT_MS: '5'});
   const agents = Object.fromEntries(Array.from({length: 12}, (_, i) => [`a${i}`, {vector: [i, 1], model: `m${i}`, agent_type: 't'}]));
   const pending = post(`${gateway.url}/predict`, {agents});
   await sleep(300);

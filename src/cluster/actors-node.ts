@@ -17,12 +17,12 @@
 import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
-import {decode, encode} from '../protocol/codec.ts';
+import {encode} from '../protocol/codec.ts';
 import type {HeartbeatMessage, ToHost} from '../protocol/codec.ts';
 import type {BatchReport, PartResult, ResultsMessage} from '../protocol/messages.ts';
 import type {Registry} from '../registry.ts';
 import {ActorPool} from '../threads/pool.ts';
-import {connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
+import {connectNats, heartbeatMs, nodeId, subjects, Wire} from './nats.ts';
 
 interface Held {
   readonly gateway: string;
@@ -44,7 +44,7 @@ export class ActorsNode {
   readonly #held = new Map<number, Held>();
   /** `${gateway} ${partId}` -> local part id, for withdrawals. */
   readonly #local = new Map<string, number>();
-  readonly #refusedFrom = new Set<string>();
+  readonly #wire: Wire;
   #seq = 0;
   #leaving = false;
   #idle: (() => void) | undefined;
@@ -54,6 +54,7 @@ export class ActorsNode {
     this.#config = config;
     this.#log = log.child({host: this.id});
     this.#subjects = subjects(config.nats.prefix);
+    this.#wire = new Wire(() => this.#nc, this.#log);
     this.pool = new ActorPool(
       {
         size: config.poolSize,
@@ -115,24 +116,13 @@ export class ActorsNode {
   }
 
   #publish(subject: string, bytes: Uint8Array): void {
-    try {
-      this.#nc?.publish(subject, bytes);
-    } catch (error) {
-      this.#log.warn({err: error, subject}, 'could not publish to NATS');
-    }
+    this.#wire.publish(subject, bytes);
   }
 
   #frame(subject: string, bytes: Uint8Array): void {
-    const decoded = decode(bytes);
-    if (!decoded.ok) {
-      if (!this.#refusedFrom.has(subject)) {
-        this.#refusedFrom.add(subject);
-        this.#log.error({subject, reason: decoded.reason}, 'refused a frame from a peer speaking another protocol; its frames are dropped');
-      }
-      return;
-    }
+    const message = this.#wire.read(subject, bytes) as ToHost | undefined;
+    if (!message) return;
     const thread = Number(subject.slice(subject.lastIndexOf('.') + 1));
-    const message = decoded.message as ToHost;
     if (!Number.isInteger(thread) || thread < 0 || thread >= this.pool.threads) return;
     if (message.kind === 'dispatch') {
       const {keys, parts, data, from} = message;

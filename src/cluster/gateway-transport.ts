@@ -12,14 +12,14 @@
 import type {NatsConnection, Subscription} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Transport, TransportEvents} from '../coordinator/transport.ts';
-import {decode, encode, splitDispatch} from '../protocol/codec.ts';
+import {encode, splitDispatch} from '../protocol/codec.ts';
 import type {HeartbeatMessage} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import type {OutgoingPart} from '../protocol/outbox.ts';
 import type {HostStats} from '../protocol/messages.ts';
 import type {Registry} from '../registry.ts';
 import {rendezvous} from './rendezvous.ts';
-import {heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
+import {heartbeatMs, memberTimeoutMs, subjects, Wire} from './nats.ts';
 
 interface Member {
   readonly name: string;
@@ -43,8 +43,7 @@ export class GatewayTransport implements Transport {
   readonly #outbox = new Outbox(() => this.#flush());
   readonly #subscriptions: Subscription[] = [];
   readonly #sweeper: NodeJS.Timeout;
-  /** Frames refused for their version, logged once per subject. */
-  readonly #refusedFrom = new Set<string>();
+  readonly #wire: Wire;
   #nextIndex = 0;
   #connected = true;
 
@@ -54,6 +53,7 @@ export class GatewayTransport implements Transport {
     this.#subjects = subjects(options.prefix);
     this.#events = events;
     this.#log = log;
+    this.#wire = new Wire(() => nc, log);
     this.#subscriptions.push(
       nc.subscribe(this.#subjects.members, {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
       nc.subscribe(this.#subjects.gateway(this.id), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
@@ -151,24 +151,12 @@ export class GatewayTransport implements Transport {
   }
 
   #publish(subject: string, bytes: Uint8Array): void {
-    try {
-      this.#nc.publish(subject, bytes);
-    } catch (error) {
-      // Closed or draining: the parts' deadlines answer their requests.
-      this.#log.warn({err: error, subject}, 'could not publish to NATS');
-    }
+    this.#wire.publish(subject, bytes);
   }
 
   #frame(subject: string, bytes: Uint8Array): void {
-    const decoded = decode(bytes);
-    if (!decoded.ok) {
-      if (!this.#refusedFrom.has(subject)) {
-        this.#refusedFrom.add(subject);
-        this.#log.error({subject, reason: decoded.reason}, 'refused a frame from a peer speaking another protocol; its frames are dropped');
-      }
-      return;
-    }
-    const message = decoded.message;
+    const message = this.#wire.read(subject, bytes);
+    if (!message) return;
     if (message.kind === 'heartbeat') this.#heartbeat(message);
     else if (message.kind === 'results') this.#events.results(message);
   }

@@ -12,6 +12,8 @@ import {connect, credsAuthenticator} from '@nats-io/transport-node';
 import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {NatsOptions} from '../config.ts';
+import {decode} from '../protocol/codec.ts';
+import type {WireMessage} from '../protocol/codec.ts';
 import {redactUrl} from '../redact.ts';
 
 export const heartbeatMs = 400;
@@ -69,4 +71,38 @@ export async function connectNats(options: NatsOptions, name: string, log: Logge
   })().catch(() => {});
   log.info({servers}, 'connected to NATS');
   return nc;
+}
+
+/**
+ * Frames on NATS, the same for both roles: publishing never throws (a closed or draining
+ * connection is logged; deadlines answer what was lost), and a frame that cannot be read (another
+ * protocol version, or not ours) is dropped with one error line per subject.
+ */
+export class Wire {
+  readonly #connection: () => NatsConnection | undefined;
+  readonly #log: Logger;
+  readonly #refusedFrom = new Set<string>();
+
+  constructor(connection: () => NatsConnection | undefined, log: Logger) {
+    this.#connection = connection;
+    this.#log = log;
+  }
+
+  publish(subject: string, bytes: Uint8Array): void {
+    try {
+      this.#connection()?.publish(subject, bytes);
+    } catch (error) {
+      this.#log.warn({err: error, subject}, 'could not publish to NATS');
+    }
+  }
+
+  read(subject: string, bytes: Uint8Array): WireMessage | undefined {
+    const decoded = decode(bytes);
+    if (decoded.ok) return decoded.message;
+    if (!this.#refusedFrom.has(subject)) {
+      this.#refusedFrom.add(subject);
+      this.#log.error({subject, reason: decoded.reason}, 'refused a frame from a peer speaking another protocol; its frames are dropped');
+    }
+    return undefined;
+  }
 }

@@ -166,13 +166,9 @@ export class Coordinator implements Submitter {
     const rowsPerKey = this.#rowsPerKey;
     rowsPerKey.clear();
     for (const name of keyNames) rowsPerKey.set(name, (rowsPerKey.get(name) ?? 0) + 1);
-    for (const name of rowsPerKey.keys()) {
-      if (this.#keys.canPlace(name)) continue;
-      this.#refused++;
-      this.#observer.refused('no_actor_threads');
-      return {admitted: false, refusal: {reason: 'no_actor_threads', retryAfterSeconds: 1}};
-    }
-    const refusal = admit(rowsPerKey, client, this.#keys, this.#options, this.#options.batching);
+    let refusal: Refusal | undefined;
+    for (const name of rowsPerKey.keys()) if (!this.#keys.canPlace(name)) refusal = {reason: 'no_actor_threads', retryAfterSeconds: 1};
+    refusal ??= admit(rowsPerKey, client, this.#keys, this.#options, this.#options.batching);
     if (refusal) {
       this.#refused++;
       this.#observer.refused(refusal.reason);

@@ -14,7 +14,9 @@ export const routes = {
 } as const;
 
 /** A request's route label: a known path, `/docs/*` for the docs page's files, else `other`. */
+const known = new Set<string>(Object.values(routes));
+
 export function routeLabel(path: string): string {
-  for (const route of Object.values(routes)) if (route === path) return path;
+  if (known.has(path)) return path;
   return path.startsWith(`${routes.docs}/`) ? '/docs/*' : 'other';
 }
