@@ -4,7 +4,7 @@
 import os from 'node:os';
 import {n, ratio} from './figures.ts';
 import type {Figures} from './figures.ts';
-import {maxBatchSize, maxWaitMs, servers, warmupMs} from './scenarios.ts';
+import {maxBatchSize, maxWaitMs, servers, shippedNodeArgs, shippedVariant, warmupMs} from './scenarios.ts';
 import type {Scenario, ServerId} from './scenarios.ts';
 import {barChart, lineChart} from './svg.ts';
 
@@ -19,6 +19,11 @@ export interface RunRecord {
   results: Record<string, Figures[]>;
   /** When each scenario last ran (a run with --only keeps the others'). */
   scenarioDates?: Record<string, string>;
+}
+
+/** What bench/heap.ts measured, by label ('a', 'd', 'd-before'). */
+export interface HeapRecord {
+  runs: Record<string, {date: string; commit: string; open: number; kbPerOpen: number; extra?: string}>;
 }
 
 export function charts(results: Record<string, Figures[]>): Record<string, string> {
@@ -49,6 +54,7 @@ export function report(
   scenarios: readonly Scenario[],
   before: RunRecord | undefined,
   openBefore?: RunRecord & {commit?: string},
+  heap?: HeapRecord,
 ): string {
   const {results, quick} = json;
 /** The best throughput row of each server in a scenario (its saturation point). */
@@ -150,10 +156,31 @@ function limits(): string {
   if (sc && sd1) {
     out.push(
       `- **Seed load, added latency.** The median added latency (${n(sd1.steadyAddedP50, 1)} ms steady) is the batch window, MAX_WAIT_MS = ${maxWaitMs} ms, as intended. The steady-state p99 (${n(sd1.steadyAddedP99, 1)} ms; DataLoader ${n(sc.steadyAddedP99, 1)} ms) comes from the main thread taking bursts of requests on ${json.cores} cores, one of them busy with the load generator and the recording backend; over the whole run, p99 is the first wave, ${n(sd1.clients)} requests sent at once, which one event loop takes seconds to parse and validate.`,
-      `- **Seed load, memory.** Peak RSS ${n(sd1.rssMb)} MB (DataLoader ${n(sc.rssMb)} MB) with ${n(sd1.clients)} requests open: about 15–20 KB of live heap per open Koa request, native memory per socket, and V8 letting the heap grow before it collects. In a separate check (in-process simulated backend, 10,000 clients) RSS was about 890 MB by default and 585 MB with \`NODE_OPTIONS=--max-old-space-size=256\`, which is how to trade GC work for memory; the default is left alone because a hard heap cap that is too low crashes the process.`,
+      `- **Seed load, memory.** Peak RSS ${n(sd1.rssMb)} MB (DataLoader ${n(sc.rssMb)} MB${seed.get('ah') ? `, (a) ${n(seed.get('ah')!.rssMb)} MB` : ''}) with ${n(sd1.clients)} requests open: the live heap each open request keeps on the main thread (a Koa context and its request and response, Node's socket and parser state, the coordinator's entry), the actor thread's own heap with every vector until its batch is answered, and V8's headroom: a request held seconds is promoted to the old generation and dies there, and V8 lets the old generation grow to a multiple of its live size before it collects (4× by default; at most 2× with an old-space limit under 2 GB; shipped: \`${shippedNodeArgs.join(' ')}\`, see "Open requests").`,
     );
   }
   return out.join('\n');
+}
+
+/** Memory, GC and latency of each server, against (a) holding the same requests. */
+function memoryTable(rows: readonly Figures[], base: Figures, added: boolean): string[] {
+  const shipped = shippedVariant();
+  const head = `| server | peak RSS MB (vs (a)) | peak heap per open request KB | main-thread GC pause max / total ms | event-loop delay p99 ms |${added ? ' steady added p50 / p99 ms |' : ''} p50 / p99 ms | server CPU µs/req | errors |`;
+  const line = (f: Figures) =>
+    `| ${f.name}${f.server === shipped || (!rows.some((r) => r.server === shipped) && f.server === 'd1') ? ' **(as shipped)**' : ''} | ${n(f.rssMb)} (${ratio(f.rssMb, base.rssMb)}) | ${n(f.heapPerOpenKb, 1)} | ${n(f.gcMaxMs, 1)} / ${n(f.gcTotalMs)} | ${n(f.eventLoopP99Ms, 1)} |${added ? ` ${n(f.steadyAddedP50, 1)} / ${n(f.steadyAddedP99, 1)} |` : ''} ${n(f.p50)} / ${n(f.p99)} | ${n(f.cpuUs)} | ${f.errors + f.wrong} |`;
+  return [head, `|---|---|---|---|---|${added ? '---|' : ''}---|---|---|`, ...rows.map(line)];
+}
+
+/** Live heap per open request from heap snapshots (bench/heap.ts writes bench/heap.json). */
+function liveHeapLines(): string[] {
+  if (!heap) return [];
+  const at = (label: string) => heap!.runs[label];
+  const [a, before, now] = [at('a'), at('d-before'), at('d')];
+  if (!a || !now) return [];
+  return [
+    '',
+    `Live heap per open request, from heap snapshots of the main thread with ${n(now.open)} requests open (\`node bench/heap.ts\`, ${now.date.slice(0, 10)}): (a) **${n(a.kbPerOpen, 1)} KB**; this service ${before ? `${n(before.kbPerOpen, 1)} KB before (${before.commit}) and ` : ''}**${n(now.kbPerOpen, 1)} KB** now (${ratio(now.kbPerOpen, a.kbPerOpen)}). What (d) holds per open request beyond (a), largest first: ${now.extra ?? '–'}.`,
+  ];
 }
 
 /** 10,000 requests held open for the backend's 3–7 s: this service against raw node:http holding the same. */
@@ -161,35 +188,54 @@ function openRequestsSection(): string {
   const rows = results['open-requests'] ?? [];
   const base = rows.find((f) => f.server === 'ah');
   if (!base || rows.length < 2) return '_Not run (`npm run bench -- --only open-requests`)._';
-  const head = '| server | peak RSS MB (vs (a)) | peak heap per open request KB | main-thread GC pause max / total ms | event-loop delay p99 ms | p50 / p99 ms | server CPU µs/req | errors |';
-  const line = (f: Figures) =>
-    `| ${f.name} | ${n(f.rssMb)} (${ratio(f.rssMb, base.rssMb)}) | ${n(f.heapPerOpenKb, 1)} | ${n(f.gcMaxMs, 1)} / ${n(f.gcTotalMs)} | ${n(f.eventLoopP99Ms, 1)} | ${n(f.p50)} / ${n(f.p99)} | ${n(f.cpuUs)} | ${f.errors + f.wrong} |`;
-  const out = [head, '|---|---|---|---|---|---|---|---|', ...rows.map(line)];
-  const shipped = rows.find((f) => f.server === 'd1s16');
+  const out = memoryTable(rows, base, false);
+  const shipped = rows.find((f) => f.server === shippedVariant());
+  const koa = rows.find((f) => f.server === 'bh');
   if (shipped) {
     const rss = shipped.rssMb / base.rssMb;
     out.push(
       '',
-      `As shipped (\`--max-semi-space-size=16\`): peak RSS **${rss.toFixed(2)}×** that of (a) (target ≤ 1.3: ${rss <= 1.3 ? 'met' : 'not met'}); longest main-thread GC pause **${n(shipped.gcMaxMs, 1)} ms** (target ≤ 20: ${(shipped.gcMaxMs ?? Infinity) <= 20 ? 'met' : 'not met'}; (a) itself paused ${n(base.gcMaxMs, 1)} ms with Node's defaults).`,
-      '',
-      `What limits it: the RSS is two heaps, not one. At its peak (live objects and garbage not yet collected) (a)'s heap is ${n(base.heapPerOpenKb, 1)} KB per open request; this service's main thread ${n(shipped.heapPerOpenKb, 1)} KB (a Koa context with its request and response objects, the coordinator's entry, one promise chain and a deadline timer per request, the ids and, per agent, a part entry), and every vector also lives, until its batch is cut, in the actor thread's own heap, with the mailbox, the batch matrix and the results on their way back. The GC total (${n(shipped.gcTotalMs)} ms against ${n(base.gcTotalMs)} ms) follows from the same garbage: parsing, validating and answering a request allocates about twice what (a) does. Candidates not built yet (no heap snapshot was taken this time; each needs measuring): a columnar dispatch/results protocol (typed arrays instead of one object per part), one timer wheel instead of a timeout per request, and no per-request requestId on the wire.`,
+      `As shipped (\`${shippedNodeArgs.join(' ')}\`): peak RSS **${rss.toFixed(2)}×** that of (a) (target ≤ 1.3: ${rss <= 1.3 ? 'met' : `not met, by ${n((rss - 1.3) * 100)} points`}); longest main-thread GC pause **${n(shipped.gcMaxMs, 1)} ms** (target ≤ 20: ${(shipped.gcMaxMs ?? Infinity) <= 20 ? 'met' : 'not met'}; (a) itself paused ${n(base.gcMaxMs, 1)} ms with Node's defaults).`,
     );
+    if (koa) {
+      out.push(
+        '',
+        `What Koa costs: (b), Koa + koa-bodyparser + zod holding the same requests and doing nothing else, peaks at ${n(koa.rssMb)} MB (${ratio(koa.rssMb, base.rssMb)} of (a)) with ${n(koa.heapPerOpenKb, 1)} KB of peak heap per open request, before any batching: the design card's front end alone takes ${n(((koa.rssMb - base.rssMb) / (shipped.rssMb - base.rssMb)) * 100)}% of the gap between (a) and this service.`,
+      );
+    }
   }
+  out.push(...liveHeapLines());
   const beforeRows: Figures[] = openBefore?.results?.['open-requests'] ?? [];
   const was = beforeRows.find((f) => f.server === 'd1');
-  const now = rows.find((f) => f.server === 'd1');
+  const now = rows.find((f) => f.server === 'd1n');
   if (was && now) {
     out.push(
       '',
-      `Before (${openBefore?.commit ?? openBefore?.date}) → after, the same scenario, (d) pool=1 with Node's default V8 settings:`,
+      `Before (${openBefore?.commit ?? openBefore?.date}, Node's default V8 settings) → after, the same scenario:`,
       '',
-      '| figure | before | after |',
-      '| --- | --- | --- |',
-      `| peak RSS MB | ${n(was.rssMb)} | ${n(now.rssMb)} |`,
-      `| peak heap per open request KB | ${n(was.heapPerOpenKb, 1)} | ${n(now.heapPerOpenKb, 1)} |`,
-      `| main-thread GC pause max / total ms | ${n(was.gcMaxMs, 1)} / ${n(was.gcTotalMs)} | ${n(now.gcMaxMs, 1)} / ${n(now.gcTotalMs)} |`,
-      `| event-loop delay p99 ms | ${n(was.eventLoopP99Ms, 1)} | ${n(now.eventLoopP99Ms, 1)} |`,
-      `| server CPU µs/req | ${n(was.cpuUs)} | ${n(now.cpuUs)} |`,
+      `| figure | before | after, Node's defaults | after, as shipped |`,
+      '| --- | --- | --- | --- |',
+      `| peak RSS MB | ${n(was.rssMb)} | ${n(now.rssMb)} | ${n(shipped?.rssMb)} |`,
+      `| peak heap per open request KB | ${n(was.heapPerOpenKb, 1)} | ${n(now.heapPerOpenKb, 1)} | ${n(shipped?.heapPerOpenKb, 1)} |`,
+      `| main-thread GC pause max / total ms | ${n(was.gcMaxMs, 1)} / ${n(was.gcTotalMs)} | ${n(now.gcMaxMs, 1)} / ${n(now.gcTotalMs)} | ${n(shipped?.gcMaxMs, 1)} / ${n(shipped?.gcTotalMs)} |`,
+      `| event-loop delay p99 ms | ${n(was.eventLoopP99Ms, 1)} | ${n(now.eventLoopP99Ms, 1)} | ${n(shipped?.eventLoopP99Ms, 1)} |`,
+      `| server CPU µs/req | ${n(was.cpuUs)} | ${n(now.cpuUs)} | ${n(shipped?.cpuUs)} |`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** The seed load over HTTP, with (a) holding each request for its own backend call beside it. */
+function seedMemorySection(): string {
+  const rows = results.seed ?? [];
+  const base = rows.find((f) => f.server === 'ah');
+  if (!base) return '_Not run with (a) (`npm run bench -- --only seed`)._';
+  const out = memoryTable(rows, base, true);
+  for (const f of rows.filter((r) => r.server === 'd1' || r.server === 'd2')) {
+    const over = (f.steadyAddedP99 ?? NaN) - (base.steadyAddedP99 ?? NaN);
+    out.push(
+      '',
+      `- ${f.name}: steady p99 added latency ${n(f.steadyAddedP99, 1)} ms against (a)'s ${n(base.steadyAddedP99, 1)} ms, **${over >= 0 ? '+' : ''}${n(over, 1)} ms** (target ≤ +10: ${over <= 10 ? 'met' : 'not met'}); of it, the batch window is ${maxWaitMs} ms by design (a request waits up to MAX_WAIT_MS for others to share its batch; (a) batches nothing).`,
     );
   }
   return out.join('\n');
@@ -300,6 +346,9 @@ ${windowSection()}
 
 ## Open requests: memory and GC per request held
 ${openRequestsSection()}
+
+## Seed load: memory, GC and added latency against (a)
+${seedMemorySection()}
 
 ## Scale-out over NATS
 ${scaleOutSection()}

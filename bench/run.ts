@@ -107,5 +107,7 @@ for (const [name, svg] of Object.entries(charts(results))) await writeFile(new U
 await writeFile(new URL('results.json', outDir), JSON.stringify(json, null, 1));
 const openBeforeFile = new URL('results-open-before.json', here);
 const openBefore = existsSync(openBeforeFile) ? JSON.parse(await readFile(openBeforeFile, 'utf8')) : undefined;
-await writeFile(new URL('RESULTS.md', outDir), report(json, allScenarios(quick), before, openBefore));
+const heapFile = new URL('heap.json', here);
+const heap = existsSync(heapFile) ? JSON.parse(await readFile(heapFile, 'utf8')) : undefined;
+await writeFile(new URL('RESULTS.md', outDir), report(json, allScenarios(quick), before, openBefore, heap));
 console.log(`\nwrote ${new URL('RESULTS.md', outDir).pathname} (${json.minutes.toFixed(1)} min)`);

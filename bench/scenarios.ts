@@ -9,7 +9,16 @@ export const maxWaitMs = 20;
 /** Closed-loop seed load: every client starts at once; requests started after this are steady state. */
 export const warmupMs = 10_000;
 
-export type ServerId = 'a' | 'ah' | 'b' | 'c' | 'd1' | 'd2' | 'd1a' | 'd1s16' | 'd1s32' | 's1' | 's2' | 's3';
+import {readFileSync} from 'node:fs';
+
+export type ServerId = 'a' | 'ah' | 'b' | 'bh' | 'c' | 'd1' | 'd2' | 'd1a' | 'd1n' | 'd1s16' | 'd1s16o' | 'd1s8o' | 's1' | 's2' | 's3';
+
+/** The V8 flags the service ships with: those of `npm start` (the Dockerfile's CMD is tested to agree). */
+export const shippedNodeArgs: readonly string[] = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {scripts: {start: string}}
+).scripts.start
+  .split(/\s+/)
+  .filter((w) => w.startsWith('--max-'));
 
 export interface ServerSpec {
   readonly name: string;
@@ -27,19 +36,41 @@ export const servers: Record<ServerId, ServerSpec> = {
   a: {name: '(a) raw node:http, inline', entry: 'bench/baselines/raw-http.ts'},
   ah: {name: '(a) raw node:http, holding each request for the backend delay', entry: 'bench/baselines/raw-http.ts', env: {HOLD: '1'}},
   b: {name: '(b) Koa+bodyparser+zod, inline', entry: 'bench/baselines/koa-zod.ts'},
+  bh: {name: '(b) Koa+bodyparser+zod, holding each request for the backend delay', entry: 'bench/baselines/koa-zod.ts', env: {HOLD: '1'}},
   c: {name: '(c) Koa+zod+DataLoader', entry: 'bench/baselines/dataloader.ts'},
-  d1: {name: '(d) agent-batcher, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}},
-  d2: {name: '(d) agent-batcher, pool=2', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '2'}},
+  // This service as it ships: npm start's V8 flags.
+  d1: {name: '(d) agent-batcher, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: shippedNodeArgs},
+  d2: {name: '(d) agent-batcher, pool=2', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '2'}, nodeArgs: shippedNodeArgs},
   // The others run with MAX_WAIT_MS=20 (the fixed window); this one with the default, auto.
-  d1a: {name: '(d) agent-batcher, pool=1, MAX_WAIT_MS=auto', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1', MAX_WAIT_MS: 'auto'}},
-  // V8 settings, chosen by measurement: the young generation's semi-space size.
+  d1a: {name: '(d) agent-batcher, pool=1, MAX_WAIT_MS=auto', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1', MAX_WAIT_MS: 'auto'}, nodeArgs: shippedNodeArgs},
+  // V8 settings, chosen by measurement: Node's defaults, and the young generation's semi-space
+  // size with and without an old-space limit under 2 GB (which caps how far V8 lets the old
+  // generation grow past its live size before collecting it: 2× instead of 4×).
+  d1n: {name: "(d) agent-batcher, pool=1, Node's default V8 settings", entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: []},
   d1s16: {name: '(d) agent-batcher, pool=1, --max-semi-space-size=16', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: ['--max-semi-space-size=16']},
-  d1s32: {name: '(d) agent-batcher, pool=1, --max-semi-space-size=32', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: ['--max-semi-space-size=32']},
+  d1s16o: {
+    name: '(d) agent-batcher, pool=1, --max-semi-space-size=16 --max-old-space-size=2047',
+    entry: 'src/main.ts',
+    env: {ACTOR_POOL_SIZE: '1'},
+    nodeArgs: ['--max-semi-space-size=16', '--max-old-space-size=2047'],
+  },
+  d1s8o: {
+    name: '(d) agent-batcher, pool=1, --max-semi-space-size=8 --max-old-space-size=2047',
+    entry: 'src/main.ts',
+    env: {ACTOR_POOL_SIZE: '1'},
+    nodeArgs: ['--max-semi-space-size=8', '--max-old-space-size=2047'],
+  },
   // Scale-out: the same load split over two front ends (one front end for (i)).
-  s1: {name: '(i) one service, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}},
-  s2: {name: '(ii) two services, round-robin', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2},
-  s3: {name: '(iii) two gateways + one actor host over NATS', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2, nats: true},
+  s1: {name: '(i) one service, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: shippedNodeArgs},
+  s2: {name: '(ii) two services, round-robin', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2, nodeArgs: shippedNodeArgs},
+  s3: {name: '(iii) two gateways + one actor host over NATS', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2, nats: true, nodeArgs: shippedNodeArgs},
 };
+
+/** The server of the open-requests scenario that runs as shipped (its flags are npm start's). */
+export function shippedVariant(): ServerId | undefined {
+  const same = (args: readonly string[] = []) => args.length === shippedNodeArgs.length && args.every((a, i) => a === shippedNodeArgs[i]);
+  return (['d1n', 'd1s16', 'd1s16o', 'd1s8o'] as ServerId[]).find((id) => same(servers[id].nodeArgs));
+}
 
 export interface Scenario {
   id: string;
@@ -71,7 +102,7 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
   {
     id: 'seed',
     title: `seed load: backend 3–7 s, ${quick ? '2,000' : '10,000'} concurrent clients × 4 agents, closed loop`,
-    servers: (quick ? ['c', 'd1'] : ['c', 'd1', 'd2']) as ServerId[],
+    servers: (quick ? ['ah', 'c', 'd1'] : ['ah', 'c', 'd1', 'd2']) as ServerId[],
     loads: [quick ? 2000 : 10_000],
     seconds: quick ? 20 : 45,
     agents: 4,
@@ -94,7 +125,7 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
   {
     id: 'open-requests',
     title: `open requests: ${quick ? '2,000' : '10,000'} clients each holding one request for the backend's 3–7 s (in-process), 4 agents × 16 floats`,
-    servers: (quick ? ['ah', 'd1'] : ['ah', 'd1', 'd1s16', 'd1s32']) as ServerId[],
+    servers: (quick ? ['ah', 'd1n', 'd1s16o'] : ['ah', 'bh', 'd1n', 'd1s16', 'd1s16o', 'd1s8o']) as ServerId[],
     loads: [quick ? 2000 : 10_000],
     seconds: quick ? 15 : 30,
     agents: 4,

@@ -75,7 +75,7 @@ export async function startServer(id: ServerId, env: Record<string, string>): Pr
       children.push(child);
       await sleep(300);
       extra.NATS_URL = `nats://127.0.0.1:${port}`;
-      await startProcess(entry, {...own, ...env, ...extra, ROLE: 'actors'}, undefined, children);
+      await startProcess(entry, {...own, ...env, ...extra, ROLE: 'actors'}, undefined, children, undefined, nodeArgs);
       extra.ROLE = 'gateway';
     }
     const readyPath = id.startsWith('d') || id.startsWith('s') ? '/readyz' : '/healthz';

@@ -66,6 +66,7 @@ const schema = z
     CLIENT_SHARE: fraction('0.5').default(0.5),
     METRICS_MAX_KEYS: int(1, 10_000).default(32),
     MAX_CONNECTIONS: int(1, 10_000_000).default(20_000),
+    MAX_HEAP_FRACTION: fraction('0.85').default(0.85),
     API_KEYS: z
       .string()
       .transform((s) => s.split(',').map((k) => k.trim()))
@@ -154,6 +155,8 @@ export interface Config {
   /** Keys with their own metric series; the others are summed under `_other`. */
   readonly metricsMaxKeys: number;
   readonly maxConnections: number;
+  /** New requests are refused while the main thread's heap is above this share of its limit. */
+  readonly maxHeapFraction: number;
   /** Bearer tokens accepted on /predict; empty = open. */
   readonly apiKeys: readonly string[];
   readonly shutdownTimeoutMs: number;
@@ -247,6 +250,7 @@ export function loadConfig(env: Env = process.env): Config {
     clientShare: e.CLIENT_SHARE,
     metricsMaxKeys: e.METRICS_MAX_KEYS,
     maxConnections: e.MAX_CONNECTIONS,
+    maxHeapFraction: e.MAX_HEAP_FRACTION,
     apiKeys: Object.freeze(e.API_KEYS ?? []),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,

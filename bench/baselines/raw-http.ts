@@ -1,11 +1,14 @@
 // Baseline (a): raw node:http that parses the JSON and computes the formula inline, no batching,
 // no validation beyond what the computation needs. The runtime's limit.
-// With HOLD=1 it holds each request for the backend's delay (BACKEND_LATENCY_MIN_MS..MAX_MS)
-// before answering: the floor of memory and GC per open request for the seed's load.
+// With HOLD=1 it holds each request for the backend's delay before answering: the floor of
+// memory and GC per open request for the seed's load. The delay is its own
+// (BACKEND_LATENCY_MIN_MS..MAX_MS), or, with BACKEND_URL set, one call to that backend per request
+// carrying all the request's rows (no batching across requests; the answer is still computed
+// here), so that the bench's recording backend measures it like the other servers.
 
 import http from 'node:http';
 import {bias, predictRow} from '../../src/simulator/formula.ts';
-import {sampleLatencyMs} from '../../src/simulator/latency.ts';
+import {holding, holdMs} from './hold.ts';
 
 interface Agent {
   vector: number[];
@@ -13,9 +16,21 @@ interface Agent {
   agent_type: string;
 }
 
-const hold = process.env.HOLD === '1';
-const latency = {latencyMinMs: Number(process.env.BACKEND_LATENCY_MIN_MS ?? 3000), latencyMaxMs: Number(process.env.BACKEND_LATENCY_MAX_MS ?? 7000)};
+const backendUrl = process.env.BACKEND_URL ? new URL(process.env.BACKEND_URL) : undefined;
+const agent = new http.Agent({keepAlive: true, maxSockets: Number.POSITIVE_INFINITY});
 let seq = 0;
+
+/** One backend call with these rows; `done` once it has answered (or failed: this is a baseline). */
+function callBackend(agents: Agent[], done: () => void): void {
+  const body = JSON.stringify({model: agents[0].model, agent_type: agents[0].agent_type, vectors: agents.map((a) => a.vector)});
+  const req = http.request(backendUrl as URL, {method: 'POST', agent, headers: {'content-type': 'application/json'}}, (res) => {
+    res.resume();
+    res.on('end', done);
+  });
+  req.on('error', done);
+  req.end(body);
+}
+
 const server = http.createServer((req, res) => {
   if (req.method === 'GET') {
     res.writeHead(200, {'content-type': 'application/json'}).end('{"status":"ok"}');
@@ -40,7 +55,8 @@ const server = http.createServer((req, res) => {
       res.writeHead(200, {'content-type': 'application/json'});
       res.end(answer);
     };
-    if (hold) setTimeout(send, sampleLatencyMs(latency));
+    if (holding && backendUrl) callBackend(Object.values(body.agents ?? {}), send);
+    else if (holding) setTimeout(send, holdMs());
     else send();
   });
 });

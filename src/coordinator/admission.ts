@@ -9,7 +9,7 @@ import type {BatchingOptions} from '../config.ts';
 import type {ClientState} from './clients.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
-export type RefusalReason = 'client_share' | 'mailbox_full' | 'pending_full' | 'too_many_mailboxes' | 'no_actor_threads';
+export type RefusalReason = 'client_share' | 'mailbox_full' | 'pending_full' | 'too_many_mailboxes' | 'no_actor_threads' | 'heap_full';
 
 export const refusalMessages: Readonly<Record<RefusalReason, string>> = {
   client_share: "this client's share of the pending limits reached",
@@ -17,6 +17,7 @@ export const refusalMessages: Readonly<Record<RefusalReason, string>> = {
   pending_full: 'pending agents limit reached',
   too_many_mailboxes: 'too many mailboxes alive',
   no_actor_threads: 'no actor threads are up',
+  heap_full: 'the gateway is short of memory',
 };
 
 export interface AdmissionLimits {

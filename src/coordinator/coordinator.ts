@@ -20,6 +20,8 @@ import {admit} from './admission.ts';
 import type {AdmissionLimits, Refusal} from './admission.ts';
 import {ClientTable} from './clients.ts';
 import type {ClientState} from './clients.ts';
+import {DeadlineQueue} from './deadlines.ts';
+import type {Timed} from './deadlines.ts';
 import {KeyTable} from './keys.ts';
 import type {KeyState} from './keys.ts';
 import type {Transport} from './transport.ts';
@@ -89,7 +91,11 @@ interface Ending {
   readonly countAs?: 'client_gone';
 }
 
-interface OpenRequest {
+/**
+ * One admitted request, and its ticket: the HTTP layer holds it as a `Ticket` while it waits.
+ * Kept lean (thousands are open at once): no timer, closure or result object of its own.
+ */
+class OpenRequest implements Ticket, Timed {
   readonly id: string;
   readonly client: ClientState;
   /** Agent i travels as part firstPartId + i. */
@@ -97,12 +103,40 @@ interface OpenRequest {
   readonly keys: KeyState[];
   /** The thread part i was sent to (a key may move while its parts are in flight). */
   readonly threads: number[];
-  readonly outcomes: (AgentOutcome | undefined)[];
+  readonly settled: (AgentOutcome | undefined)[];
+  readonly deadline: number;
+  /** What the deadline allowed when admitted, for the deadline error's message. */
+  readonly waitMs: number;
+  heapIndex = -1;
   open: number;
-  done: boolean;
-  timer: NodeJS.Timeout | undefined;
+  done = false;
   readonly onOutcome: ((index: number, outcome: AgentOutcome) => void) | undefined;
-  resolve(outcomes: AgentOutcome[]): void;
+  readonly outcomes: Promise<AgentOutcome[]>;
+  readonly resolve: (outcomes: AgentOutcome[]) => void;
+  /** The coordinator's, shared by every request. */
+  readonly #cancel: (request: OpenRequest) => void;
+
+  constructor(submission: Submission, client: ClientState, firstPartId: number, now: number, cancel: (request: OpenRequest) => void) {
+    const n = submission.agents.length;
+    this.id = submission.requestId;
+    this.client = client;
+    this.firstPartId = firstPartId;
+    this.keys = new Array<KeyState>(n);
+    this.threads = new Array<number>(n);
+    this.settled = new Array<AgentOutcome | undefined>(n);
+    this.deadline = submission.deadline;
+    this.waitMs = Math.max(0, submission.deadline - now);
+    this.open = n;
+    this.onOutcome = submission.onOutcome;
+    const {promise, resolve} = Promise.withResolvers<AgentOutcome[]>();
+    this.outcomes = promise;
+    this.resolve = resolve;
+    this.#cancel = cancel;
+  }
+
+  cancel(): void {
+    this.#cancel(this);
+  }
 }
 
 const quiet: CoordinatorObserver = {outcome() {}, refused() {}, withdrawn() {}, batch() {}, keyRetired() {}};
@@ -123,6 +157,10 @@ export class Coordinator implements Submitter {
   /** Scratch for admission (one thread, one call at a time): agents per key of the request. */
   readonly #rowsPerKey = new Map<string, number>();
   readonly #open = new Set<OpenRequest>();
+  readonly #deadlines = new DeadlineQueue<OpenRequest>((request) =>
+    this.#finish(request, {code: 'deadline_exceeded', message: `no backend answer within ${request.waitMs} ms`}),
+  );
+  readonly #cancel = (request: OpenRequest) => this.#finish(request, clientGone);
   readonly #sweeper: NodeJS.Timeout;
   #idleWaiters: (() => void)[] = [];
   #partSeq = 0;
@@ -160,7 +198,8 @@ export class Coordinator implements Submitter {
     return this.#keys.get(keyString(agentType, model))?.thread;
   }
 
-  submit({requestId, client: clientId, agents, deadline, onOutcome}: Submission): Admission {
+  submit(submission: Submission): Admission {
+    const {requestId, client: clientId, agents, deadline} = submission;
     const client = this.#clients.peek(clientId);
     const keyNames = agents.map((a) => keyString(a.agentType, a.model));
     const rowsPerKey = this.#rowsPerKey;
@@ -175,20 +214,7 @@ export class Coordinator implements Submitter {
       return {admitted: false, refusal};
     }
 
-    const {promise, resolve} = Promise.withResolvers<AgentOutcome[]>();
-    const request: OpenRequest = {
-      id: requestId,
-      client,
-      firstPartId: this.#partSeq + 1,
-      keys: new Array<KeyState>(agents.length),
-      threads: new Array<number>(agents.length),
-      outcomes: new Array<AgentOutcome | undefined>(agents.length),
-      open: agents.length,
-      done: false,
-      timer: undefined,
-      onOutcome,
-      resolve,
-    };
+    const request = new OpenRequest(submission, client, this.#partSeq + 1, Date.now(), this.#cancel);
     this.#open.add(request);
     for (let i = 0; i < agents.length; i++) {
       const key = this.#keys.place(keyNames[i]);
@@ -200,10 +226,8 @@ export class Coordinator implements Submitter {
       this.#clients.hold(client, key.key);
       this.#transport.send({thread: key.thread, key: key.key, partId, requestId, deadline, vector: agents[i].vector});
     }
-    const wait = Math.max(0, deadline - Date.now());
-    const ending: Ending = {code: 'deadline_exceeded', message: `no backend answer within ${wait} ms`};
-    request.timer = setTimeout(() => this.#finish(request, ending), wait);
-    return {admitted: true, ticket: {outcomes: promise, cancel: () => this.#finish(request, clientGone)}};
+    this.#deadlines.add(request);
+    return {admitted: true, ticket: request};
   }
 
   /** Tagged results from a thread: route each to its request; answer requests that are complete. */
@@ -279,6 +303,7 @@ export class Coordinator implements Submitter {
 
   close(): void {
     clearInterval(this.#sweeper);
+    this.#deadlines.close();
   }
 
   /** Clients with something in flight. */
@@ -288,7 +313,7 @@ export class Coordinator implements Submitter {
 
   /** Agent `index` has its outcome: recorded, and told to a streaming client at once. */
   #settle(request: OpenRequest, index: number, outcome: AgentOutcome): void {
-    request.outcomes[index] = outcome;
+    request.settled[index] = outcome;
     request.onOutcome?.(index, outcome);
   }
 
@@ -306,10 +331,10 @@ export class Coordinator implements Submitter {
   #finish(request: OpenRequest, ending?: Ending): void {
     if (request.done) return;
     request.done = true;
-    clearTimeout(request.timer);
+    this.#deadlines.delete(request);
     this.#open.delete(request);
-    for (let i = 0; i < request.outcomes.length; i++) {
-      const outcome = request.outcomes[i];
+    for (let i = 0; i < request.settled.length; i++) {
+      const outcome = request.settled[i];
       if (outcome !== undefined) {
         this.#observer.outcome('prediction' in outcome ? 'prediction' : outcome.error.code);
         continue;
@@ -322,7 +347,7 @@ export class Coordinator implements Submitter {
       if (this.#parts.has(partId)) this.#transport.withdraw(request.threads[i], key.key, partId);
     }
     request.open = 0;
-    request.resolve(request.outcomes as AgentOutcome[]);
+    request.resolve(request.settled as AgentOutcome[]);
     if (this.#open.size === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
