@@ -72,7 +72,9 @@ export function figures(id: ServerId, clients: number, load: LoadResult, rssMb: 
     f.batchSizes = sizes;
   }
   if (recorder && load.kept.length > 0) {
-    const addedOf = (r: LoadResult['kept'][number]) => r.latencyMs - Math.max(...r.markers.map((m) => recorder.rowMs.get(m) ?? 0));
+    // The backend's latency: of the call that carried the request's slowest agent, or the delay a
+    // holding baseline drew itself.
+    const addedOf = (r: LoadResult['kept'][number]) => r.latencyMs - (r.heldMs ?? Math.max(...r.markers.map((m) => recorder.rowMs.get(m) ?? 0)));
     const added = Float64Array.from(load.kept.map(addedOf)).sort();
     f.addedP50 = quantile(added, 0.5);
     f.addedP99 = quantile(added, 0.99);

@@ -75,6 +75,7 @@ const kindNames: Record<string, string> = {
   'object Object': 'plain objects',
   'object Array': 'arrays',
   'object Promise': 'promises',
+  'closure onevent': "ee-first's listeners (Koa's on-finished)",
 };
 
 /** Into bench/heap.json: KB per open request, and (against (a)'s run) what this one holds beyond it. */

@@ -50,8 +50,11 @@ export interface LoadResult {
   /** Batches that carried rows of requests sent to more than one of the URLs. */
   readonly sharedAcrossUrls: number;
   readonly wrongPredictions: number;
-  /** Per request, when kept: its latency, its agents' markers, and when it started (ms into the run). */
-  readonly kept: {latencyMs: number; markers: readonly number[]; startMs: number}[];
+  /**
+   * Per request, when kept: its latency, its agents' markers, when it started (ms into the run)
+   * and, from a server that holds requests itself, the backend delay it drew (`x-held-ms`).
+   */
+  readonly kept: {latencyMs: number; markers: readonly number[]; startMs: number; heldMs?: number}[];
 }
 
 export function quantile(sorted: Float64Array, q: number): number {
@@ -89,6 +92,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const t0 = performance.now();
     let status = 0;
     let text = '';
+    let held: string | string[] | undefined;
     try {
       const response = await pool.request({
         path: '/predict',
@@ -97,6 +101,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         body,
       });
       status = response.statusCode;
+      held = response.headers['x-held-ms'];
       text = await response.body.text();
     } catch (error) {
       statuses[(error as {code?: string}).code ?? 'transport'] = (statuses[(error as {code?: string}).code ?? 'transport'] ?? 0) + 1;
@@ -128,7 +133,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (reply.results[id]?.prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
       }
     }
-    if (options.keepRequests) kept.push({latencyMs: latency, markers: plan.markers ?? [], startMs: t0 - started});
+    if (options.keepRequests) kept.push({latencyMs: latency, markers: plan.markers ?? [], startMs: t0 - started, ...(typeof held === 'string' && {heldMs: Number(held)})});
   };
 
   let ticker: NodeJS.Timeout | undefined;

@@ -197,10 +197,18 @@ function openRequestsSection(): string {
       '',
       `As shipped (\`${shippedNodeArgs.join(' ')}\`): peak RSS **${rss.toFixed(2)}×** that of (a) (target ≤ 1.3: ${rss <= 1.3 ? 'met' : `not met, by ${n((rss - 1.3) * 100)} points`}); longest main-thread GC pause **${n(shipped.gcMaxMs, 1)} ms** (target ≤ 20: ${(shipped.gcMaxMs ?? Infinity) <= 20 ? 'met' : 'not met'}; (a) itself paused ${n(base.gcMaxMs, 1)} ms with Node's defaults).`,
     );
-    if (koa) {
+    const small = rows.find((f) => f.server === 'd1s8o');
+    if ((shipped.gcMaxMs ?? 0) > 20) {
       out.push(
         '',
-        `What Koa costs: (b), Koa + koa-bodyparser + zod holding the same requests and doing nothing else, peaks at ${n(koa.rssMb)} MB (${ratio(koa.rssMb, base.rssMb)} of (a)) with ${n(koa.heapPerOpenKb, 1)} KB of peak heap per open request, before any batching: the design card's front end alone takes ${n(((koa.rssMb - base.rssMb) / (shipped.rssMb - base.rssMb)) * 100)}% of the gap between (a) and this service.`,
+        `What limits the pause (\`--trace-gc\`): the longest are scavenges of the young generation, each copying what the requests that came in since the last one keep alive. They wait seconds, so nearly all of it survives: 6–9 MB per 16 MB semi-space, copied on ${json.cores} cores shared with the load generator.${small ? ` Halving the semi-space did not shorten the longest pause (${n(small.gcMaxMs, 1)} ms at 8 MB) and cost more GC time (${n(small.gcTotalMs)} against ${n(shipped.gcTotalMs)} ms).` : ''} What would: less live state per open request (below), since the copy is proportional to it.`,
+      );
+    }
+    const same = rows.find((f) => f.server === 'd1n');
+    if (koa && same) {
+      out.push(
+        '',
+        `What Koa costs: (b), Koa + koa-bodyparser + zod holding the same requests and doing nothing else (Node's default V8 settings), peaks at ${n(koa.rssMb)} MB (${ratio(koa.rssMb, base.rssMb)} of (a)) with ${n(koa.heapPerOpenKb, 1)} KB of peak heap per open request, before any batching; this service with the same defaults peaks at ${n(same.rssMb)} MB. The design card's front end alone is ${n(((koa.rssMb - base.rssMb) / (same.rssMb - base.rssMb)) * 100)}% of the gap between (a) and this service; the old-space limit is what brings this service below (b).`,
       );
     }
   }
@@ -231,6 +239,10 @@ function seedMemorySection(): string {
   const base = rows.find((f) => f.server === 'ah');
   if (!base) return '_Not run with (a) (`npm run bench -- --only seed`)._';
   const out = memoryTable(rows, base, true);
+  out.push(
+    '',
+    `(a) does nothing but parse, hold on a timer and answer, so its own added latency (steady p50 / p99 ${n(base.steadyAddedP50, 1)} / ${n(base.steadyAddedP99, 1)} ms) is what the load generator (${n(base.clients)} clients in one process) and the ${json.cores} shared cores add to every server's figure in this run; the p99s swing from run to run by hundreds of milliseconds.`,
+  );
   for (const f of rows.filter((r) => r.server === 'd1' || r.server === 'd2')) {
     const over = (f.steadyAddedP99 ?? NaN) - (base.steadyAddedP99 ?? NaN);
     out.push(
@@ -358,7 +370,7 @@ ${limits()}
 
 ## Scenarios
 ${scenarios
-  .map((s) => `### ${s.title}\n\n${json.scenarioDates?.[s.id] ? `_Run ${json.scenarioDates[s.id]}._\n\n` : ''}${table(results[s.id] ?? [], s.viaHttpBackend)}${s.viaHttpBackend ? `\n\nThe backend here is an HTTP server in its own process (3–7 s per call) that records the latency it applied to every row; *added* = client latency − the backend latency of the call that carried the request's slowest agent. *Steady* counts only requests started after the first ${warmupMs / 1000} s: at the start every client sends at once, a burst no server here can take in ${maxWaitMs + 10} ms.` : ''}`)
+  .map((s) => `### ${s.title}\n\n${json.scenarioDates?.[s.id] ? `_Run ${json.scenarioDates[s.id]}._\n\n` : ''}${table(results[s.id] ?? [], s.viaHttpBackend)}${s.viaHttpBackend ? `\n\nThe backend here is an HTTP server in its own process (3–7 s per call) that records the latency it applied to every row; *added* = client latency − the backend latency of the call that carried the request's slowest agent (for (a), which holds each request itself, the delay it drew). *Steady* counts only requests started after the first ${warmupMs / 1000} s: at the start every client sends at once, a burst no server here can take in ${maxWaitMs + 10} ms.` : ''}`)
   .join('\n\n')}
 
 ## Charts

@@ -1,10 +1,11 @@
 // Baseline (a): raw node:http that parses the JSON and computes the formula inline, no batching,
 // no validation beyond what the computation needs. The runtime's limit.
-// With HOLD=1 it holds each request for the backend's delay before answering: the floor of
-// memory and GC per open request for the seed's load. The delay is its own
-// (BACKEND_LATENCY_MIN_MS..MAX_MS), or, with BACKEND_URL set, one call to that backend per request
-// carrying all the request's rows (no batching across requests; the answer is still computed
-// here), so that the bench's recording backend measures it like the other servers.
+// With HOLD=1 it holds each request for the backend's delay (BACKEND_LATENCY_MIN_MS..MAX_MS,
+// sampled) before answering, and says in `x-held-ms` what delay it drew, so that the bench takes
+// its added latency as it does the others': the client's latency less the backend's. The floor of
+// memory, GC and added latency per open request for the seed's load. (It does not call a real
+// backend: one call per request would need a second socket per open request, past this machine's
+// limit of 20,000 open files at 10,000 clients.)
 
 import http from 'node:http';
 import {bias, predictRow} from '../../src/simulator/formula.ts';
@@ -16,20 +17,7 @@ interface Agent {
   agent_type: string;
 }
 
-const backendUrl = process.env.BACKEND_URL ? new URL(process.env.BACKEND_URL) : undefined;
-const agent = new http.Agent({keepAlive: true, maxSockets: Number.POSITIVE_INFINITY});
 let seq = 0;
-
-/** One backend call with these rows; `done` once it has answered (or failed: this is a baseline). */
-function callBackend(agents: Agent[], done: () => void): void {
-  const body = JSON.stringify({model: agents[0].model, agent_type: agents[0].agent_type, vectors: agents.map((a) => a.vector)});
-  const req = http.request(backendUrl as URL, {method: 'POST', agent, headers: {'content-type': 'application/json'}}, (res) => {
-    res.resume();
-    res.on('end', done);
-  });
-  req.on('error', done);
-  req.end(body);
-}
 
 const server = http.createServer((req, res) => {
   if (req.method === 'GET') {
@@ -55,9 +43,13 @@ const server = http.createServer((req, res) => {
       res.writeHead(200, {'content-type': 'application/json'});
       res.end(answer);
     };
-    if (holding && backendUrl) callBackend(Object.values(body.agents ?? {}), send);
-    else if (holding) setTimeout(send, holdMs());
-    else send();
+    if (holding) {
+      const ms = holdMs();
+      setTimeout(() => {
+        res.setHeader('x-held-ms', ms.toFixed(1));
+        send();
+      }, ms);
+    } else send();
   });
 });
 server.listen({port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096}, () => console.log('listening'));
