@@ -12,11 +12,26 @@
 import {execFileSync, spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {once} from 'node:events';
-import {mkdir, readdir, readFile, rm, writeFile} from 'node:fs/promises';
+import {mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {parseArgs} from 'node:util';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {mixedPlan, runLoad} from './load.ts';
+import {cpuSeconds} from './servers.ts';
+
+/** Plain words for the snapshot's own kinds. */
+const kindNames: Record<string, string> = {
+  '(array)': 'backing arrays (property and element stores, listener lists)',
+  '(hidden)': 'V8-internal objects',
+  '(code)': 'compiled code (per process, not per request)',
+  '(string)': 'strings',
+  'object system / Context': 'closure contexts',
+  'closure ': 'anonymous closures',
+  'object Object': 'plain objects',
+  'object Array': 'arrays',
+  'object Promise': 'promises',
+  'closure onevent': "ee-first's listeners (Koa's on-finished)",
+};
 
 const {values} = parseArgs({
   options: {
@@ -51,7 +66,7 @@ const load = runLoad({url, clients: open, durationMs: 20_000, plan: mixedPlan({a
 // Until every client is connected and the server has taken every request in (its CPU goes
 // quiet), then one more second.
 await waitForConnections(port, open);
-await waitForQuiet(child.pid as number);
+await waitForQuiet();
 await sleep(1000);
 child.kill('SIGUSR1');
 const file = await waitForSnapshot(dir);
@@ -64,19 +79,6 @@ process.exit(0);
 
 type Kinds = Map<string, {count: number; bytes: number}>;
 
-/** Plain words for the snapshot's own kinds. */
-const kindNames: Record<string, string> = {
-  '(array)': 'backing arrays (property and element stores, listener lists)',
-  '(hidden)': 'V8-internal objects',
-  '(code)': 'compiled code (per process, not per request)',
-  '(string)': 'strings',
-  'object system / Context': 'closure contexts',
-  'closure ': 'anonymous closures',
-  'object Object': 'plain objects',
-  'object Array': 'arrays',
-  'object Promise': 'promises',
-  'closure onevent': "ee-first's listeners (Koa's on-finished)",
-};
 
 /** Into bench/heap.json: KB per open request, and (against (a)'s run) what this one holds beyond it. */
 async function record(mine: Kinds): Promise<void> {
@@ -102,12 +104,6 @@ async function record(mine: Kinds): Promise<void> {
   await writeFile(file, `${JSON.stringify(all, null, 1)}\n`);
 }
 
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 /** Established connections to the server's port, from /proc/net/tcp (Linux). */
 async function waitForConnections(serverPort: number, want: number): Promise<void> {
   const local = `:${serverPort.toString(16).toUpperCase().padStart(4, '0')} `;
@@ -124,13 +120,13 @@ async function waitForConnections(serverPort: number, want: number): Promise<voi
   }
 }
 
-async function waitForQuiet(pid: number): Promise<void> {
+async function waitForQuiet(): Promise<void> {
   await sleep(2000);
-  let last = await cpuTicks(pid);
+  let last = await cpuSeconds([child]);
   for (;;) {
     await sleep(1000);
-    const now = await cpuTicks(pid);
-    if (now - last < 5) return; // under 5% of a core over the last second
+    const now = await cpuSeconds([child]);
+    if (now - last < 0.05) return; // under 5% of a core over the last second
     last = now;
   }
 }
@@ -140,7 +136,7 @@ async function waitForSnapshot(where: string): Promise<string> {
     const files = (await readdir(where)).filter((f) => f.endsWith('.heapsnapshot'));
     // Written in one go: done once its size stops growing.
     if (files.length > 0) {
-      const size = async () => (await readFile(`${where}${files[0]}`)).length;
+      const size = async () => (await stat(`${where}${files[0]}`)).size;
       const a = await size();
       await sleep(2000);
       if (a > 0 && a === (await size())) return files[0];

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import {n, ratio} from './figures.ts';
 import type {Figures} from './figures.ts';
-import {maxBatchSize, maxWaitMs, servers, shippedNodeArgs, shippedVariant, warmupMs} from './scenarios.ts';
+import {isShipped, maxBatchSize, maxWaitMs, servers, shippedNodeArgs, warmupMs} from './scenarios.ts';
 import type {Scenario, ServerId} from './scenarios.ts';
 import {barChart, lineChart} from './svg.ts';
 
@@ -164,10 +164,9 @@ function limits(): string {
 
 /** Memory, GC and latency of each server, against (a) holding the same requests. */
 function memoryTable(rows: readonly Figures[], base: Figures, added: boolean): string[] {
-  const shipped = shippedVariant();
   const head = `| server | peak RSS MB (vs (a)) | peak heap per open request KB | main-thread GC pause max / total ms | event-loop delay p99 ms |${added ? ' steady added p50 / p99 ms |' : ''} p50 / p99 ms | server CPU µs/req | errors |`;
   const line = (f: Figures) =>
-    `| ${f.name}${f.server === shipped || (!rows.some((r) => r.server === shipped) && f.server === 'd1') ? ' **(as shipped)**' : ''} | ${n(f.rssMb)} (${ratio(f.rssMb, base.rssMb)}) | ${n(f.heapPerOpenKb, 1)} | ${n(f.gcMaxMs, 1)} / ${n(f.gcTotalMs)} | ${n(f.eventLoopP99Ms, 1)} |${added ? ` ${n(f.steadyAddedP50, 1)} / ${n(f.steadyAddedP99, 1)} |` : ''} ${n(f.p50)} / ${n(f.p99)} | ${n(f.cpuUs)} | ${f.errors + f.wrong} |`;
+    `| ${f.name}${isShipped(f.server) ? ' **(as shipped)**' : ''} | ${n(f.rssMb)} (${ratio(f.rssMb, base.rssMb)}) | ${n(f.heapPerOpenKb, 1)} | ${n(f.gcMaxMs, 1)} / ${n(f.gcTotalMs)} | ${n(f.eventLoopP99Ms, 1)} |${added ? ` ${n(f.steadyAddedP50, 1)} / ${n(f.steadyAddedP99, 1)} |` : ''} ${n(f.p50)} / ${n(f.p99)} | ${n(f.cpuUs)} | ${f.errors + f.wrong} |`;
   return [head, `|---|---|---|---|---|${added ? '---|' : ''}---|---|---|`, ...rows.map(line)];
 }
 
@@ -189,7 +188,7 @@ function openRequestsSection(): string {
   const base = rows.find((f) => f.server === 'ah');
   if (!base || rows.length < 2) return '_Not run (`npm run bench -- --only open-requests`)._';
   const out = memoryTable(rows, base, false);
-  const shipped = rows.find((f) => f.server === shippedVariant());
+  const shipped = rows.find((f) => isShipped(f.server));
   const koa = rows.find((f) => f.server === 'bh');
   if (shipped) {
     const rss = shipped.rssMb / base.rssMb;

@@ -66,10 +66,10 @@ export const servers: Record<ServerId, ServerSpec> = {
   s3: {name: '(iii) two gateways + one actor host over NATS', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2, nats: true, nodeArgs: shippedNodeArgs},
 };
 
-/** The server of the open-requests scenario that runs as shipped (its flags are npm start's). */
-export function shippedVariant(): ServerId | undefined {
-  const same = (args: readonly string[] = []) => args.length === shippedNodeArgs.length && args.every((a, i) => a === shippedNodeArgs[i]);
-  return (['d1n', 'd1s16', 'd1s16o', 'd1s8o'] as ServerId[]).find((id) => same(servers[id].nodeArgs));
+/** This service with npm start's V8 flags. */
+export function isShipped(id: ServerId): boolean {
+  const {entry, nodeArgs = []} = servers[id];
+  return entry === 'src/main.ts' && nodeArgs.length === shippedNodeArgs.length && nodeArgs.every((a, i) => a === shippedNodeArgs[i]);
 }
 
 export interface Scenario {
