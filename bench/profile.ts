@@ -1,6 +1,7 @@
-// `node bench/profile.ts [--clients N] [--seconds S] [--agents A] [--length L]`: runs the service
-// under --cpu-prof with a gateway-bound load and prints the top functions by self time, main
-// thread and actor threads. Profiles land in bench/out/profile/.
+// `node bench/profile.ts [--server d1|b|…] [--clients N] [--seconds S] [--agents A] [--length L]`:
+// runs one of the bench's servers (default: this service as shipped) under --cpu-prof with a
+// gateway-bound load and prints the top functions by self time, per thread, and the server's CPU
+// per request. Profiles land in bench/out/profile/.
 
 import {spawn} from 'node:child_process';
 import {once} from 'node:events';
@@ -8,6 +9,9 @@ import {mkdir, readdir, readFile, rm} from 'node:fs/promises';
 import {parseArgs} from 'node:util';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {mixedPlan, runLoad} from './load.ts';
+import {servers} from './scenarios.ts';
+import type {ServerId} from './scenarios.ts';
+import {cpuSeconds} from './servers.ts';
 
 const {values} = parseArgs({
   options: {
@@ -17,25 +21,39 @@ const {values} = parseArgs({
     length: {type: 'string', default: '16'},
     pool: {type: 'string', default: '1'},
     top: {type: 'string', default: '25'},
+    server: {type: 'string', default: 'd1'},
   },
 });
 const dir = new URL('./out/profile/', import.meta.url).pathname;
 await rm(dir, {recursive: true, force: true});
 await mkdir(dir, {recursive: true});
 const port = await freePort();
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, 'src/main.ts'], {
-  env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ACTOR_POOL_SIZE: values.pool, BACKEND_LATENCY_MIN_MS: '0', BACKEND_LATENCY_MAX_MS: '1'},
+const spec = servers[values.server as ServerId];
+if (!spec) throw new Error(`--server: one of ${Object.keys(servers).join(', ')}`);
+const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), '--cpu-prof', `--cpu-prof-dir=${dir}`, spec.entry], {
+  env: {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    BACKEND_LATENCY_MIN_MS: '0',
+    BACKEND_LATENCY_MAX_MS: '1',
+    ...spec.env,
+    ...(values.server === 'd1' && {ACTOR_POOL_SIZE: values.pool}),
+  },
   stdio: 'inherit',
 });
 const url = `http://127.0.0.1:${port}`;
-await waitUntilUp(`${url}/readyz`, {child});
+await waitUntilUp(`${url}/${spec.entry === 'src/main.ts' ? 'readyz' : ''}`, {child});
+const cpuBefore = await cpuSeconds([child]);
 const result = await runLoad({
   url,
   clients: Number(values.clients),
   durationMs: Number(values.seconds) * 1000,
   plan: mixedPlan({agents: Number(values.agents), length: Number(values.length)}),
 });
-console.log(`${(result.requests / (result.durationMs / 1000)).toFixed(0)} req/s`);
+const cpuUs = ((await cpuSeconds([child])) - cpuBefore) * 1e6;
+console.log(`${spec.name}: ${(result.requests / (result.durationMs / 1000)).toFixed(0)} req/s, ${(cpuUs / result.requests).toFixed(0)} µs CPU/req (profiled)`);
 child.kill('SIGTERM');
 await once(child, 'exit');
 

@@ -1,33 +1,30 @@
 import test from 'ava';
 import {setImmediate as tick} from 'node:timers/promises';
 import {createLogger} from '../src/log.ts';
-import type {BatchReport, PartResult} from '../src/protocol/messages.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {Actor} from '../workers/actor.ts';
 import type {Part} from '../workers/actor.ts';
 import {BackendError} from '../workers/backend/backend.ts';
 import {FakeClock} from './helpers/fake-clock.ts';
 import {RecordingBackend} from './helpers/recording-backend.ts';
+import {recordingSink} from './helpers/results.ts';
 
 function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches: 0}) {
   const clock = new FakeClock();
   const backend = new RecordingBackend();
-  const results: PartResult[] = [];
-  const reports: BatchReport[] = [];
+  const {sink, results, reports} = recordingSink();
   let idle = 0;
   let seq = 0;
   const actor = new Actor('t\nm', {agentType: 't', model: 'm'}, {
     clock,
     log: createLogger('silent'),
     nextBatchId: () => `b-${++seq}`,
-    emit: (r) => results.push(r),
-    report: (r) => reports.push(r),
+    results: sink,
     idle: () => idle++,
   }, {backend, batching: {...batching, waitFraction: 0.02}, window: undefined});
   let partSeq = 0;
   const part = (row: number[], deadline = 1e12): Part => ({
     partId: ++partSeq,
-    requestId: `r${partSeq}`,
     deadline,
     arrivedAt: 0,
     row: Float64Array.from(row),
@@ -85,7 +82,7 @@ test('a withdrawn part never reaches the backend and is confirmed as withdrawn',
   const b = part([2]);
   actor.dispatch([a, b]);
   t.is(actor.withdraw(new Set([a.partId])), 1);
-  t.deepEqual(results, [{partId: a.partId, requestId: a.requestId, outcome: 'withdrawn'}]);
+  t.deepEqual(results, [{partId: a.partId, outcome: 'withdrawn'}]);
   clock.advance(20);
   t.is(backend.calls.length, 1);
   t.deepEqual([...backend.calls[0].call.rows[0]], [2]);

@@ -159,7 +159,7 @@ test.serial('a peer on another protocol version is refused with one log line, an
   await sleep(300);
   const refusals = gateway.output().split('\n').filter((l) => l.includes('refused a frame'));
   t.is(refusals.length, 1, 'logged once for the subject');
-  t.regex(refusals[0], /protocol version 99, expected 1/);
+  t.regex(refusals[0], /protocol version 99, expected 2/);
   const reply = await post(`${gateway.url}/predict`, {agents: {a: {vector: [2], model: 'm', agent_type: 't'}}});
   t.is(reply.body.results.a.prediction, predictRow(bias('m', 't'), [2]));
 });

@@ -2,17 +2,31 @@ import test from 'ava';
 import {rendezvous} from '../src/cluster/rendezvous.ts';
 import {decode, encode, splitDispatch, wireVersion} from '../src/protocol/codec.ts';
 import type {ToHost} from '../src/protocol/codec.ts';
-import type {DispatchMessage} from '../src/protocol/messages.ts';
+import {PartField, partStride} from '../src/protocol/messages.ts';
+import type {DispatchMessage, ResultsMessage} from '../src/protocol/messages.ts';
+import {DispatchBuffer, ResultsBuffer} from '../src/protocol/outbox.ts';
+import {readResults} from './helpers/results.ts';
 
+/** A dispatch as a gateway builds it: part i+1 of key 't\nm' carries vectors[i]. */
 const dispatch = (vectors: number[][]): DispatchMessage & {from: string} => {
-  let offset = 0;
-  const parts = vectors.map((v, i) => {
-    const p = {partId: i + 1, requestId: `r${i}`, keyIndex: 0, offset, length: v.length, deadline: 1.5e12 + i};
-    offset += v.length;
-    return p;
-  });
-  return {kind: 'dispatch', from: 'gw-1', keys: ['t\nm'], parts, data: Float64Array.from(vectors.flat())};
+  const buffer = new DispatchBuffer();
+  for (const [i, v] of vectors.entries()) buffer.add('t\nm', i + 1, 1.5e12 + i, v);
+  return {...(buffer.dispatch() as DispatchMessage), from: 'gw-1'};
 };
+
+/** Each part's vector, in part order. */
+function vectorsOf({parts, data}: DispatchMessage): number[][] {
+  const out: number[][] = [];
+  let offset = 0;
+  for (let at = 0; at < parts.length; at += partStride) {
+    const n = parts[at + PartField.length];
+    out.push(Array.from(data.subarray(offset, offset + n)));
+    offset += n;
+  }
+  return out;
+}
+
+const partIds = ({parts}: DispatchMessage) => Array.from(parts).filter((_, i) => i % partStride === PartField.partId);
 
 test('a dispatch frame round-trips exactly, vectors as raw float64', (t) => {
   const message = dispatch([[0.1, -2.5e-300, 1e308], [Math.PI], [Number.MIN_VALUE, -0]]);
@@ -20,28 +34,55 @@ test('a dispatch frame round-trips exactly, vectors as raw float64', (t) => {
   t.true(decoded.ok);
   if (!decoded.ok) return;
   const m = decoded.message as ToHost & DispatchMessage;
-  t.deepEqual(m.parts, message.parts);
-  t.deepEqual(Array.from(m.data), Array.from(message.data));
+  t.deepEqual(Array.from(m.parts), Array.from(message.parts));
+  t.deepEqual(vectorsOf(m), [[0.1, -2.5e-300, 1e308], [Math.PI], [Number.MIN_VALUE, -0]]);
+  t.true(Object.is(m.data[m.data.length - 1], -0));
   t.is(m.from, 'gw-1');
   t.true(m.data instanceof Float64Array);
 });
 
 test('results keep every float64 exact', (t) => {
   const values = [0.1 + 0.2, 1 / 3, -1e-310, 2 ** 53 + 2];
-  const results = values.map((prediction, i) => ({partId: i, requestId: 'r', outcome: 'prediction' as const, prediction, batch: {id: 'b-x', size: 4}}));
-  const decoded = decode(encode({kind: 'results', results, batches: []}));
+  const buffer = new ResultsBuffer();
+  const batch = {id: 'b-x', size: 4};
+  for (const [i, prediction] of values.entries()) buffer.prediction(i, prediction, batch);
+  buffer.error(7, 'backend_rejected', 'row refused', batch);
+  buffer.withdrawn(8);
+  const decoded = decode(encode(buffer.take() as ResultsMessage));
   t.true(decoded.ok && decoded.message.kind === 'results');
-  if (decoded.ok && decoded.message.kind === 'results') t.deepEqual(decoded.message.results.map((r) => (r.outcome === 'prediction' ? r.prediction : 0)), values);
+  if (!decoded.ok || decoded.message.kind !== 'results') return;
+  t.deepEqual(readResults(decoded.message), [
+    ...values.map((prediction, i) => ({partId: i, outcome: 'prediction', prediction, batch})),
+    {partId: 7, outcome: 'error', code: 'backend_rejected', message: 'row refused', batch},
+    {partId: 8, outcome: 'withdrawn'},
+  ]);
+  t.is(decoded.message.batches.length, 1, 'a call shared by its rows travels once');
+});
+
+test('a frame whose columns do not add up is refused whole: an actor host never reads a vector out of bounds', (t) => {
+  const good = dispatch([[1, 2], [3]]);
+  const lying = {...good, parts: Float64Array.from(good.parts)};
+  lying.parts[PartField.length] = 5; // the first part claims more floats than the frame holds
+  t.like(decode(encode(lying)), {ok: false, reason: 'malformed vectors'});
+  const badKey = {...good, parts: Float64Array.from(good.parts)};
+  badKey.parts[PartField.keyIndex] = 3;
+  t.like(decode(encode(badKey)), {ok: false, reason: 'malformed parts'});
+  const buffer = new ResultsBuffer();
+  buffer.error(1, 'backend_error', 'x');
+  const results = buffer.take() as ResultsMessage;
+  t.like(decode(encode({...results, errors: []})), {ok: false, reason: 'malformed results'}, 'an error index with no error');
+  const cut = encode(good);
+  t.like(decode(cut.subarray(0, cut.length - 8)), {ok: false, reason: 'malformed columns'});
 });
 
 test('a frame of another protocol version, or no frame at all, is refused, never misread', (t) => {
   const bytes = encode({kind: 'heartbeat', host: 'h', threads: 2});
-  bytes[1] = wireVersion + 98;
+  bytes[1] = 99;
   const refused = decode(bytes);
   t.false(refused.ok);
   if (!refused.ok) {
     t.is(refused.version, 99);
-    t.regex(refused.reason, /protocol version 99, expected 1/);
+    t.regex(refused.reason, new RegExp(`protocol version 99, expected ${wireVersion}`));
   }
   t.false(decode(new TextEncoder().encode('{"kind":"heartbeat"}')).ok);
   t.false(decode(new Uint8Array([0xab, wireVersion, 0, 0, 255, 255, 0, 0])).ok, 'a header longer than the frame');
@@ -53,9 +94,9 @@ test('a dispatch over the payload limit is split into whole parts, each with its
   const pieces = splitDispatch(message, 1024 * 1024);
   t.true(pieces.length > 1);
   for (const piece of pieces) t.true(encode(piece).length <= 1024 * 1024);
-  const back = pieces.flatMap((p) => p.parts.map((part) => Array.from(p.data.subarray(part.offset, part.offset + part.length))));
-  t.deepEqual(back, vectors);
-  t.deepEqual(pieces.flatMap((p) => p.parts.map((x) => x.partId)), message.parts.map((x) => x.partId));
+  t.deepEqual(pieces.flatMap(vectorsOf), vectors);
+  t.deepEqual(pieces.flatMap(partIds), partIds(message));
+  for (const piece of pieces) t.true(decode(encode(piece)).ok);
 });
 
 test('rendezvous: every caller agrees; a member leaving moves only its own keys; a joiner takes about 1/n', (t) => {

@@ -4,19 +4,28 @@
 import test from 'ava';
 import {Coordinator} from '../src/coordinator/coordinator.ts';
 import type {AgentInput, CoordinatorOptions, Ticket} from '../src/coordinator/coordinator.ts';
-import type {OutgoingPart, Transport} from '../src/coordinator/transport.ts';
+import type {Transport} from '../src/coordinator/transport.ts';
 import {createLogger} from '../src/log.ts';
-import type {PartResult} from '../src/protocol/messages.ts';
+import type {BatchInfo, ResultsMessage} from '../src/protocol/messages.ts';
+import {ResultsBuffer} from '../src/protocol/outbox.ts';
+
+interface Sent {
+  thread: number;
+  key: string;
+  partId: number;
+  deadline: number;
+  vector: ArrayLike<number>;
+}
 
 class FakeTransport implements Transport {
   readonly threads: number;
-  readonly sent: OutgoingPart[] = [];
+  readonly sent: Sent[] = [];
   readonly withdrawn: {thread: number; key: string; partId: number}[] = [];
   constructor(threads: number) {
     this.threads = threads;
   }
-  send(part: OutgoingPart): void {
-    this.sent.push(part);
+  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
+    this.sent.push({thread, key, partId, deadline, vector});
   }
   withdraw(thread: number, key: string, partId: number): void {
     this.withdrawn.push({thread, key, partId});
@@ -39,13 +48,13 @@ function setup(threads = 2, extra: Partial<CoordinatorOptions> = {}) {
 }
 
 const agent = (id: string, model = 'm', vector = [1]): AgentInput => ({id, vector, model, agentType: 't'});
-const prediction = (part: OutgoingPart, value: number): PartResult => ({
-  partId: part.partId,
-  requestId: part.requestId,
-  outcome: 'prediction',
-  prediction: value,
-  batch: {id: 'b-1', size: 1},
-});
+const batch: BatchInfo = {id: 'b-1', size: 1};
+/** What a thread would send: a prediction for each part, through the threads' own results buffer. */
+function predictions(...items: [Sent, number][]): ResultsMessage {
+  const buffer = new ResultsBuffer();
+  for (const [part, value] of items) buffer.prediction(part.partId, value, batch);
+  return buffer.take() as ResultsMessage;
+}
 
 function admitted(admission: ReturnType<Coordinator['submit']>): Ticket {
   if (!admission.admitted) throw new Error(`refused: ${admission.refusal.reason}`);
@@ -58,16 +67,16 @@ test('a request is split into tagged parts and reassembled in agent order, whate
   const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'm1', [1, 2]), agent('b', 'm2', [3])], deadline: Date.now() + 5000}));
   t.is(transport.sent.length, 2);
   t.deepEqual(
-    transport.sent.map((p) => [p.key, p.requestId, Array.from(p.vector)]),
+    transport.sent.map((p) => [p.key, Array.from(p.vector)]),
     [
-      ['t\nm1', 'r1', [1, 2]],
-      ['t\nm2', 'r1', [3]],
+      ['t\nm1', [1, 2]],
+      ['t\nm2', [3]],
     ],
   );
   t.not(transport.sent[0].thread, transport.sent[1].thread, 'two new keys go to the two least-loaded threads');
   const [a, b] = transport.sent;
-  coordinator.onResults({kind: 'results', results: [prediction(b, 20)], batches: []});
-  coordinator.onResults({kind: 'results', results: [prediction(a, 10)], batches: []});
+  coordinator.onResults(predictions([b, 20]));
+  coordinator.onResults(predictions([a, 10]));
   const outcomes = await ticket.outcomes;
   t.deepEqual(outcomes.map((o) => ('prediction' in o ? o.prediction : o.error.code)), [10, 20]);
   t.is(coordinator.stats.liveParts, 0);
@@ -97,7 +106,7 @@ test('too many mailboxes: idle keys are retired to make room, busy ones are not'
   const first = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'k1'), agent('b', 'k2')], deadline: Date.now() + 5000}));
   const refused = coordinator.submit({requestId: 'r2', client: 'c1', agents: [agent('c', 'k3')], deadline: Date.now() + 5000});
   t.true(!refused.admitted && refused.refusal.reason === 'too_many_mailboxes');
-  coordinator.onResults({kind: 'results', results: transport.sent.map((p) => prediction(p, 1)), batches: []});
+  coordinator.onResults(predictions(...transport.sent.map((p): [Sent, number] => [p, 1])));
   await first.outcomes;
   admitted(coordinator.submit({requestId: 'r3', client: 'c1', agents: [agent('c', 'k3')], deadline: Date.now() + 5000}));
   t.is(coordinator.stats.keys, 2, 'one idle key gave way');
@@ -108,13 +117,13 @@ test('at its deadline a request is answered deadline_exceeded and its waiting pa
   t.teardown(() => coordinator.close());
   const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a'), agent('b', 'm2')], deadline: Date.now() + 30}));
   const [a, b] = transport.sent;
-  coordinator.onResults({kind: 'results', results: [prediction(a, 1)], batches: []});
+  coordinator.onResults(predictions([a, 1]));
   const outcomes = await ticket.outcomes;
   t.is('prediction' in outcomes[0] && outcomes[0].prediction, 1);
   t.true('error' in outcomes[1] && outcomes[1].error.code === 'deadline_exceeded');
   t.deepEqual(transport.withdrawn, [{thread: b.thread, key: b.key, partId: b.partId}]);
   t.is(coordinator.stats.liveParts, 1, 'the withdrawn part is held until its thread answers for it');
-  coordinator.onResults({kind: 'results', results: [prediction(b, 2)], batches: []});
+  coordinator.onResults(predictions([b, 2]));
   t.is(coordinator.stats.liveParts, 0, 'a late result ends the entry and changes nothing');
 });
 
@@ -124,7 +133,7 @@ test('a failed thread fails only the parts it held, with worker_failed', async (
   const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'm1'), agent('b', 'm2')], deadline: Date.now() + 5000}));
   const [a, b] = transport.sent;
   coordinator.onThreadFailed(a.thread);
-  coordinator.onResults({kind: 'results', results: [prediction(b, 7)], batches: []});
+  coordinator.onResults(predictions([b, 7]));
   const outcomes = await ticket.outcomes;
   t.true('error' in outcomes[0] && outcomes[0].error.code === 'worker_failed');
   t.true('prediction' in outcomes[1] && outcomes[1].prediction === 7);
@@ -144,11 +153,9 @@ test('cancel (client gone) answers at once and withdraws; idle() resolves when t
   t.is(transport.withdrawn.length, 1);
   await idled;
   t.true(idle);
-  coordinator.onResults({
-    kind: 'results',
-    results: [{partId: transport.sent[0].partId, requestId: 'r1', outcome: 'withdrawn'}],
-    batches: [],
-  });
+  const withdrawn = new ResultsBuffer();
+  withdrawn.withdrawn(transport.sent[0].partId);
+  coordinator.onResults(withdrawn.take() as ResultsMessage);
   t.is(coordinator.stats.withdrawn, 1);
   t.is(coordinator.stats.liveParts, 0);
 });
@@ -159,7 +166,9 @@ test('a key stays on its thread while alive; measured latency drives Retry-After
   for (let i = 0; i < 3; i++) admitted(coordinator.submit({requestId: `r${i}`, client: 'c1', agents: [agent('a', 'hot')], deadline: Date.now() + 5000}));
   t.is(new Set(transport.sent.map((p) => p.thread)).size, 1);
   t.is(coordinator.threadOf('t', 'hot'), transport.sent[0].thread);
-  coordinator.onResults({kind: 'results', results: [], batches: [{key: 't\nhot', size: 1, backendMs: 9500, result: 'ok', waitsMs: [0], windowMs: 5}]});
+  const report = new ResultsBuffer();
+  report.report({key: 't\nhot', size: 1, backendMs: 9500, result: 'ok', waitsMs: [0], windowMs: 5});
+  coordinator.onResults(report.take() as ResultsMessage);
   const refused = coordinator.submit({requestId: 'r9', client: 'c1', agents: [agent('z', 'hot')], deadline: Date.now() + 5000});
   // 1500 + 0.2 × (9500 − 1500) = 3100 ms -> 4 s.
   t.true(!refused.admitted && refused.refusal.retryAfterSeconds === 4);
@@ -178,7 +187,8 @@ test('a client at its share of a limit is refused while another client still get
   const keysFlood = submit('greedy', ['k1', 'k2', 'k3', 'k4'].map((m) => agent(m, m)));
   t.true(!keysFlood.admitted && keysFlood.refusal.reason === 'client_share', 'hot + 4 new keys > 4');
   t.is(coordinator.stats.refused, 2);
-  coordinator.onResults({kind: 'results', results: transport.sent.filter((p) => p.requestId === 'greedy').map((p) => prediction(p, 1)), batches: []});
+  // The first five parts sent are greedy's.
+  coordinator.onResults(predictions(...transport.sent.slice(0, 5).map((p): [Sent, number] => [p, 1])));
   await first.outcomes;
   admitted(submit('greedy', [agent('g10', 'hot')]));
   t.is(coordinator.clients, 2);

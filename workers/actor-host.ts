@@ -30,6 +30,8 @@ import {settingsOf} from '../src/registry.ts';
 import type {Registry} from '../src/registry.ts';
 import {WaitWindow} from './wait-window.ts';
 import {Outbox, ResultsBuffer} from '../src/protocol/outbox.ts';
+import type {ResultSink} from '../src/protocol/outbox.ts';
+import {PartField, partStride} from '../src/protocol/messages.ts';
 import {systemClock} from './clock.ts';
 import type {Clock} from './clock.ts';
 
@@ -60,17 +62,34 @@ export class ActorHost implements ActorHostApi {
       clock,
       log,
       nextBatchId: () => `b-${batchPrefix}${options.instance}-${++this.#batchSeq}`,
-      emit: (result) => {
-        this.#results.result(result);
-        this.#outbox.schedule();
-      },
-      report: (batch) => {
-        this.#results.batch(batch);
-        this.#outbox.schedule();
-      },
+      results: this.#sink(),
       idle: (actor) => {
         // Retired when empty: nothing is lost, a key that comes back gets a fresh actor.
         if (this.#actors.get(actor.key) === actor) this.#actors.delete(actor.key);
+      },
+    };
+  }
+
+  /** The turn's results buffer, with a flush scheduled whenever something is put in it. */
+  #sink(): ResultSink {
+    const buffer = this.#results;
+    const outbox = this.#outbox;
+    return {
+      prediction(partId, value, batch) {
+        buffer.prediction(partId, value, batch);
+        outbox.schedule();
+      },
+      error(partId, code, message, batch) {
+        buffer.error(partId, code, message, batch);
+        outbox.schedule();
+      },
+      withdrawn(partId) {
+        buffer.withdrawn(partId);
+        outbox.schedule();
+      },
+      report(report) {
+        buffer.report(report);
+        outbox.schedule();
       },
     };
   }
@@ -113,14 +132,16 @@ export class ActorHost implements ActorHostApi {
   #dispatch({keys, parts, data}: DispatchMessage): void {
     const byKey: Part[][] = keys.map(() => []);
     const now = this.#ctx.clock.now();
-    for (const p of parts) {
-      byKey[p.keyIndex].push({
-        partId: p.partId,
-        requestId: p.requestId,
-        deadline: p.deadline,
+    let offset = 0;
+    for (let at = 0; at < parts.length; at += partStride) {
+      const length = parts[at + PartField.length];
+      byKey[parts[at + PartField.keyIndex]].push({
+        partId: parts[at + PartField.partId],
+        deadline: parts[at + PartField.deadline],
         arrivedAt: now,
-        row: data.subarray(p.offset, p.offset + p.length),
+        row: data.subarray(offset, offset + length),
       });
+      offset += length;
     }
     for (let i = 0; i < keys.length; i++) {
       if (byKey[i].length === 0) continue;

@@ -5,7 +5,8 @@
 import type {Logger} from 'pino';
 import type {BatchingOptions} from '../src/config.ts';
 import type {AgentErrorCode} from '../src/errors.ts';
-import type {BatchInfo, BatchReport, BatchResult, PartResult} from '../src/protocol/messages.ts';
+import type {BatchInfo, BatchResult} from '../src/protocol/messages.ts';
+import type {ResultSink} from '../src/protocol/outbox.ts';
 import type {MailboxKey} from '../src/protocol/mailbox-key.ts';
 import {BatchQueue} from './batch-policy.ts';
 import type {Batch, QueueOptions} from './batch-policy.ts';
@@ -18,7 +19,6 @@ import type {WaitWindow} from './wait-window.ts';
 
 export interface Part {
   readonly partId: number;
-  readonly requestId: string;
   readonly deadline: number;
   /** Clock time of arrival in the mailbox. */
   readonly arrivedAt: number;
@@ -37,8 +37,8 @@ export interface ActorContext {
   readonly clock: Clock;
   readonly log: Logger;
   nextBatchId(): string;
-  emit(result: PartResult): void;
-  report(batch: BatchReport): void;
+  /** Every part's outcome and every call's report go here (coalesced per turn by the host). */
+  readonly results: ResultSink;
   /** Called when the actor holds nothing and has no call in flight. */
   idle(actor: Actor): void;
 }
@@ -85,7 +85,7 @@ export class Actor {
   /** Takes the given parts out of the mailbox if they are still waiting. */
   withdraw(partIds: ReadonlySet<number>): number {
     const removed = this.#queue.remove((part) => partIds.has(part.partId));
-    for (const part of removed) this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'withdrawn'});
+    for (const part of removed) this.#ctx.results.withdrawn(part.partId);
     if (removed.length > 0) this.#pump();
     return removed.length;
   }
@@ -129,7 +129,7 @@ export class Actor {
     const parts: Part[] = [];
     for (const part of batch.items) {
       if (part.deadline > now) parts.push(part);
-      else this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'withdrawn'});
+      else this.#ctx.results.withdrawn(part.partId);
     }
     if (parts.length === 0) return;
     const info: BatchInfo = {id: this.#ctx.nextBatchId(), size: parts.length};
@@ -166,7 +166,7 @@ export class Actor {
         }
         const windowMs = queueOptions(this.#settings).maxWaitMs;
         this.#log.info({batchId: info.id, size: info.size, length: batch.length, backendMs, windowMs, result}, 'batch done');
-        this.#ctx.report({key: this.key, size: info.size, backendMs, result, waitsMs, windowMs});
+        this.#ctx.results.report({key: this.key, size: info.size, backendMs, result, waitsMs, windowMs});
         this.#inflight--;
         this.#pump();
       });
@@ -193,7 +193,7 @@ export class Actor {
         continue;
       }
       predicted++;
-      this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'prediction', prediction: value as number, batch: info});
+      this.#ctx.results.prediction(part.partId, value as number, info);
     }
     // `partial`: some rows got predictions, some failed; a batch whose rows all failed counts as its code.
     if (firstFailure === undefined) return 'ok';
@@ -201,7 +201,7 @@ export class Actor {
   }
 
   #fail(part: Part, code: AgentErrorCode, message: string, batch?: BatchInfo): void {
-    this.#ctx.emit({partId: part.partId, requestId: part.requestId, outcome: 'error', code, message, batch});
+    this.#ctx.results.error(part.partId, code, message, batch);
   }
 }
 

@@ -19,7 +19,9 @@ import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {encode} from '../protocol/codec.ts';
 import type {HeartbeatMessage, ToHost} from '../protocol/codec.ts';
-import type {BatchReport, PartResult, ResultsMessage} from '../protocol/messages.ts';
+import {PartField, partStride, resultStride} from '../protocol/messages.ts';
+import type {ResultsMessage} from '../protocol/messages.ts';
+import {ResultsBuffer} from '../protocol/outbox.ts';
 import type {Registry} from '../registry.ts';
 import {ActorPool} from '../threads/pool.ts';
 import {connectNats, heartbeatMs, nodeId, subjects, Wire} from './nats.ts';
@@ -27,7 +29,6 @@ import {connectNats, heartbeatMs, nodeId, subjects, Wire} from './nats.ts';
 interface Held {
   readonly gateway: string;
   readonly partId: number;
-  readonly requestId: string;
   readonly thread: number;
   readonly key: string;
 }
@@ -126,12 +127,16 @@ export class ActorsNode {
     if (!Number.isInteger(thread) || thread < 0 || thread >= this.pool.threads) return;
     if (message.kind === 'dispatch') {
       const {keys, parts, data, from} = message;
-      for (const p of parts) {
+      let offset = 0;
+      for (let at = 0; at < parts.length; at += partStride) {
         const local = ++this.#seq;
-        const key = keys[p.keyIndex];
-        this.#held.set(local, {gateway: from, partId: p.partId, requestId: p.requestId, thread, key});
-        this.#local.set(`${from} ${p.partId}`, local);
-        this.pool.send({thread, key, partId: local, requestId: p.requestId, deadline: p.deadline, vector: data.subarray(p.offset, p.offset + p.length)});
+        const key = keys[parts[at + PartField.keyIndex]];
+        const partId = parts[at + PartField.partId];
+        const length = parts[at + PartField.length];
+        this.#held.set(local, {gateway: from, partId, thread, key});
+        this.#local.set(`${from} ${partId}`, local);
+        this.pool.send(thread, key, local, parts[at + PartField.deadline], data.subarray(offset, offset + length));
+        offset += length;
       }
     } else if (message.kind === 'withdraw') {
       for (const {key, partIds} of message.withdrawals) {
@@ -145,49 +150,48 @@ export class ActorsNode {
 
   /** A thread's results, each sent back to its own gateway, with the gateway's part id. */
   #results(message: ResultsMessage): void {
-    const out = new Map<string, {results: PartResult[]; batches: BatchReport[]; keys: Set<string>}>();
-    const to = (gateway: string) => {
-      let entry = out.get(gateway);
-      if (!entry) {
-        entry = {results: [], batches: [], keys: new Set()};
-        out.set(gateway, entry);
-      }
-      return entry;
-    };
-    for (const result of message.results) {
-      const held = this.#release(result.partId);
+    const out = new Map<string, {buffer: ResultsBuffer; keys: Set<string>}>();
+    const count = message.results.length / resultStride;
+    for (let i = 0; i < count; i++) {
+      const held = this.#release(message.results[i * resultStride]);
       if (!held) continue;
-      const entry = to(held.gateway);
-      entry.results.push({...result, partId: held.partId});
+      let entry = out.get(held.gateway);
+      if (!entry) {
+        entry = {buffer: new ResultsBuffer(), keys: new Set()};
+        out.set(held.gateway, entry);
+      }
+      entry.buffer.copy(message, i, held.partId);
       entry.keys.add(held.key);
     }
     // A batch's report goes with its results, to every gateway that had rows in it.
-    for (const report of message.batches) for (const entry of out.values()) if (entry.keys.has(report.key)) entry.batches.push(report);
-    for (const [gateway, entry] of out) {
-      this.#publish(this.#subjects.gateway(gateway), encode({kind: 'results', results: entry.results, batches: entry.batches}));
-    }
+    for (const report of message.reports) for (const entry of out.values()) if (entry.keys.has(report.key)) entry.buffer.report(report);
+    for (const [gateway, {buffer}] of out) this.#send(gateway, buffer);
     this.#checkIdle();
   }
 
   /** A thread died: everything it held is answered `worker_failed`, to each part's gateway. */
   #threadFailed(thread: number): void {
-    const out = new Map<string, PartResult[]>();
+    const out = new Map<string, ResultsBuffer>();
+    let failed = 0;
     for (const [local, held] of [...this.#held]) {
       if (held.thread !== thread) continue;
       this.#release(local);
-      const results = out.get(held.gateway) ?? [];
-      results.push({
-        partId: held.partId,
-        requestId: held.requestId,
-        outcome: 'error',
-        code: 'worker_failed',
-        message: 'the actor thread holding this agent failed',
-      });
-      out.set(held.gateway, results);
+      let buffer = out.get(held.gateway);
+      if (!buffer) {
+        buffer = new ResultsBuffer();
+        out.set(held.gateway, buffer);
+      }
+      buffer.error(held.partId, 'worker_failed', 'the actor thread holding this agent failed');
+      failed++;
     }
-    for (const [gateway, results] of out) this.#publish(this.#subjects.gateway(gateway), encode({kind: 'results', results, batches: []}));
-    this.#log.warn({thread, failed: [...out.values()].reduce((n, r) => n + r.length, 0)}, 'actor thread died; its parts answered worker_failed');
+    for (const [gateway, buffer] of out) this.#send(gateway, buffer);
+    this.#log.warn({thread, failed}, 'actor thread died; its parts answered worker_failed');
     this.#checkIdle();
+  }
+
+  #send(gateway: string, buffer: ResultsBuffer): void {
+    const message = buffer.take();
+    if (message) this.#publish(this.#subjects.gateway(gateway), encode(message));
   }
 
   #release(local: number): Held | undefined {

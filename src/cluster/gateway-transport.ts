@@ -15,7 +15,6 @@ import type {Transport, TransportEvents} from '../coordinator/transport.ts';
 import {encode, splitDispatch} from '../protocol/codec.ts';
 import type {HeartbeatMessage} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
-import type {OutgoingPart} from '../protocol/outbox.ts';
 import type {HostStats} from '../protocol/messages.ts';
 import type {Registry} from '../registry.ts';
 import {rendezvous} from './rendezvous.ts';
@@ -89,14 +88,14 @@ export class GatewayTransport implements Transport {
     return owner === undefined ? undefined : this.#members.get(owner)?.index;
   }
 
-  send(part: OutgoingPart): void {
-    const member = this.#byIndex.get(part.thread);
+  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
+    const member = this.#byIndex.get(thread);
     if (!member) {
       // Gone between placement and now: its parts are lost (the coordinator fails them).
-      queueMicrotask(() => this.#events.threadFailed(part.thread));
+      queueMicrotask(() => this.#events.threadFailed(thread));
       return;
     }
-    member.buffer.add(part);
+    member.buffer.add(key, partId, deadline, vector);
     this.#outbox.schedule();
   }
 

@@ -1,5 +1,5 @@
 // The coordinator (main thread): the request lifecycle. It admits a request whole or not at all
-// (admission.ts), splits it into parts tagged (requestId, partId), hands each part to the
+// (admission.ts), splits it into parts tagged with a part id, hands each part to the
 // transport for the thread hosting its key (keys.ts), and reassembles the tagged results. A
 // request is answered once every agent has an outcome, or at its deadline, whichever comes first;
 // results that arrive after that are dropped quietly.
@@ -15,6 +15,7 @@ import type {BatchingOptions} from '../config.ts';
 import type {AgentError, AgentErrorCode} from '../errors.ts';
 import type {CoordinatorObserver} from '../metrics.ts';
 import {keyString} from '../protocol/mailbox-key.ts';
+import {Outcome, ResultField, resultStride} from '../protocol/messages.ts';
 import type {BatchInfo, ResultsMessage} from '../protocol/messages.ts';
 import {admit} from './admission.ts';
 import type {AdmissionLimits, Refusal} from './admission.ts';
@@ -199,7 +200,7 @@ export class Coordinator implements Submitter {
   }
 
   submit(submission: Submission): Admission {
-    const {requestId, client: clientId, agents, deadline} = submission;
+    const {client: clientId, agents, deadline} = submission;
     const client = this.#clients.peek(clientId);
     const keyNames = agents.map((a) => keyString(a.agentType, a.model));
     const rowsPerKey = this.#rowsPerKey;
@@ -224,7 +225,7 @@ export class Coordinator implements Submitter {
       this.#parts.set(partId, request);
       this.#keys.hold(key);
       this.#clients.hold(client, key.key);
-      this.#transport.send({thread: key.thread, key: key.key, partId, requestId, deadline, vector: agents[i].vector});
+      this.#transport.send(key.thread, key.key, partId, deadline, agents[i].vector);
     }
     this.#deadlines.add(request);
     return {admitted: true, ticket: request};
@@ -232,27 +233,31 @@ export class Coordinator implements Submitter {
 
   /** Tagged results from a thread: route each to its request; answer requests that are complete. */
   onResults(message: ResultsMessage): void {
-    for (const report of message.batches) {
+    for (const report of message.reports) {
       this.#keys.measured(report.key, report.backendMs);
       this.#observer.batch(report);
     }
     const now = Date.now();
-    for (const result of message.results) {
-      const request = this.#parts.get(result.partId);
+    const {results, errors, batches} = message;
+    for (let at = 0; at < results.length; at += resultStride) {
+      const partId = results[at + ResultField.partId];
+      const request = this.#parts.get(partId);
       if (!request) continue;
-      this.#parts.delete(result.partId);
-      const index = result.partId - request.firstPartId;
+      this.#parts.delete(partId);
+      const index = partId - request.firstPartId;
       this.#release(request, index, now);
-      if (result.outcome === 'withdrawn') {
+      const outcome = results[at + ResultField.outcome];
+      if (outcome === Outcome.withdrawn) {
         this.#withdrawn++;
         this.#observer.withdrawn();
       }
       if (request.done) continue;
-      if (result.outcome === 'prediction') {
-        this.#settle(request, index, {prediction: result.prediction, batch: result.batch});
-      } else if (result.outcome === 'error') {
-        const error = {code: result.code, message: result.message};
-        this.#settle(request, index, result.batch ? {error, batch: result.batch} : {error});
+      const batch = batches[results[at + ResultField.batch]];
+      if (outcome === Outcome.prediction) {
+        this.#settle(request, index, {prediction: results[at + ResultField.value], batch});
+      } else if (outcome === Outcome.error) {
+        const error = errors[results[at + ResultField.value]];
+        this.#settle(request, index, batch ? {error, batch} : {error});
       } else {
         // The thread expired the part before our own timer fired (clocks of a busy machine).
         this.#settle(request, index, {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}});

@@ -2,10 +2,7 @@
 // and hears back tagged results and thread failures. The worker-thread pool (src/threads/pool.ts)
 // implements it in one process; a test drives the coordinator through a fake one, no threads.
 
-import type {OutgoingPart} from '../protocol/outbox.ts';
 import type {ResultsMessage} from '../protocol/messages.ts';
-
-export type {OutgoingPart};
 
 export interface Transport {
   /** Actor threads a key may be placed on: 0 .. threads - 1 (for the default placement). */
@@ -16,7 +13,7 @@ export interface Transport {
    */
   placeKey?(key: string): number | undefined;
   /** Queues one part for its thread (coalesced per turn by the transport). */
-  send(part: OutgoingPart): void;
+  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void;
   /** Queues the withdrawal of a part still waiting in its mailbox. */
   withdraw(thread: number, key: string, partId: number): void;
 }

@@ -6,17 +6,19 @@
 //   1       1     protocol version (wireVersion)
 //   2       2     reserved, 0
 //   4       4     header length H (uint32, little-endian)
-//   8       H     header: the message as UTF-8 JSON, without the vectors
+//   8       H     header: the message as UTF-8 JSON, without its columns
 //   8+H     pad   zeros up to the next multiple of 8
-//   ...     8·n   a dispatch's vectors, back to back, as raw float64 (little-endian), n = data.length
+//   ...     8·n   each column (a dispatch's parts and vectors, a results message's results), back
+//                 to back as raw float64 (little-endian); the header's `columns` gives their lengths
 //
-// JSON keeps every float64 of a result exact (shortest round-trip form); the vectors, the bulk of
-// a dispatch, travel as raw bytes and are read back as a Float64Array view without parsing.
-// A frame of another version is refused whole (decode says so), never half-read.
+// JSON keeps every float64 exact (shortest round-trip form), but the columns, the bulk of a frame,
+// travel as raw bytes and are read back without parsing. A frame of another version is refused
+// whole (decode says so), never half-read; so is one whose columns do not add up.
 
 import type {DispatchMessage, HostMessage, ResultsMessage} from './messages.ts';
+import {Outcome, PartField, partStride, ResultField, resultStride} from './messages.ts';
 
-export const wireVersion = 1;
+export const wireVersion = 2;
 const magic = 0xab;
 const headerStart = 8;
 
@@ -43,17 +45,31 @@ export type Decoded =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', {fatal: true});
 
+/** The Float64Array fields of each kind of message, in frame order. */
+const columnsOf: Partial<Record<WireMessage['kind'], readonly string[]>> = {dispatch: ['parts', 'data'], results: ['results']};
+
 export function encode(message: WireMessage): Uint8Array {
-  const data = message.kind === 'dispatch' ? message.data : undefined;
-  const header = encoder.encode(JSON.stringify(data ? {...message, data: undefined} : message));
+  const names = columnsOf[message.kind] ?? [];
+  const fields = message as unknown as Record<string, Float64Array>;
+  const columns = names.map((name) => fields[name]);
+  const header = encoder.encode(
+    JSON.stringify(columns.length === 0 ? message : {...message, ...Object.fromEntries(names.map((n) => [n, undefined])), columns: columns.map((c) => c.length)}),
+  );
   const dataStart = headerStart + Math.ceil(header.length / 8) * 8;
-  const bytes = new Uint8Array(dataStart + (data ? data.length * 8 : 0));
+  let floats = 0;
+  for (const column of columns) floats += column.length;
+  const bytes = new Uint8Array(dataStart + floats * 8);
   const view = new DataView(bytes.buffer);
   bytes[0] = magic;
   bytes[1] = wireVersion;
   view.setUint32(4, header.length, true);
   bytes.set(header, headerStart);
-  if (data) new Float64Array(bytes.buffer, dataStart, data.length).set(data);
+  const out = new Float64Array(bytes.buffer, dataStart, floats);
+  let at = 0;
+  for (const column of columns) {
+    out.set(column, at);
+    at += column.length;
+  }
   return bytes;
 }
 
@@ -63,22 +79,61 @@ export function decode(bytes: Uint8Array): Decoded {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = view.getUint32(4, true);
   if (headerStart + length > bytes.length) return {ok: false, reason: 'frame cut short'};
-  let message: WireMessage & {data?: unknown};
+  let message: WireMessage & {columns?: unknown};
   try {
     message = JSON.parse(decoder.decode(bytes.subarray(headerStart, headerStart + length)));
   } catch {
     return {ok: false, reason: 'malformed header'};
   }
-  if (message.kind === 'dispatch') {
-    const dataStart = headerStart + Math.ceil(length / 8) * 8;
-    const floats = (bytes.length - dataStart) / 8;
-    if (!Number.isInteger(floats) || floats < 0) return {ok: false, reason: 'malformed vectors'};
-    // Copied out, aligned: the frame's buffer may be shared and need not be 8-aligned.
-    const data = new Float64Array(floats);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart, dataStart + floats * 8));
-    return {ok: true, message: {...message, data} as WireMessage};
+  const names = columnsOf[message.kind];
+  if (!names) return {ok: true, message};
+  const lengths = message.columns;
+  const dataStart = headerStart + Math.ceil(length / 8) * 8;
+  if (!Array.isArray(lengths) || lengths.length !== names.length || !lengths.every((n) => Number.isInteger(n) && n >= 0)) {
+    return {ok: false, reason: 'malformed columns'};
   }
-  return {ok: true, message};
+  const floats = lengths.reduce((a: number, b: number) => a + b, 0);
+  if (bytes.length !== dataStart + floats * 8) return {ok: false, reason: 'malformed columns'};
+  // Copied out, aligned: the frame's buffer may be shared and need not be 8-aligned.
+  const all = new Float64Array(floats);
+  new Uint8Array(all.buffer).set(bytes.subarray(dataStart));
+  const decoded: Record<string, unknown> = {...message, columns: undefined};
+  let at = 0;
+  names.forEach((name, i) => {
+    decoded[name] = all.subarray(at, at + lengths[i]);
+    at += lengths[i];
+  });
+  const problem = message.kind === 'dispatch' ? dispatchProblem(decoded as unknown as DispatchMessage) : resultsProblem(decoded as unknown as ResultsMessage);
+  if (problem) return {ok: false, reason: problem};
+  return {ok: true, message: decoded as unknown as WireMessage};
+}
+
+/** Why a dispatch's columns cannot be read as it says, if they cannot. */
+function dispatchProblem({keys, parts, data}: DispatchMessage): string | undefined {
+  if (!Array.isArray(keys) || parts.length % partStride !== 0) return 'malformed parts';
+  let floats = 0;
+  for (let at = 0; at < parts.length; at += partStride) {
+    const keyIndex = parts[at + PartField.keyIndex];
+    const n = parts[at + PartField.length];
+    if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= keys.length || !Number.isInteger(n) || n < 1) return 'malformed parts';
+    floats += n;
+  }
+  return floats === data.length ? undefined : 'malformed vectors';
+}
+
+/** Why a results message's columns cannot be read as it says, if they cannot. */
+function resultsProblem({results, errors, batches, reports}: ResultsMessage): string | undefined {
+  if (!Array.isArray(errors) || !Array.isArray(batches) || !Array.isArray(reports) || results.length % resultStride !== 0) return 'malformed results';
+  for (let at = 0; at < results.length; at += resultStride) {
+    const outcome = results[at + ResultField.outcome];
+    const batch = results[at + ResultField.batch];
+    const value = results[at + ResultField.value];
+    if (batch !== -1 && !(Number.isInteger(batch) && batch >= 0 && batch < batches.length)) return 'malformed results';
+    if (outcome === Outcome.prediction && batch === -1) return 'malformed results';
+    if (outcome === Outcome.error && !(Number.isInteger(value) && value >= 0 && value < errors.length)) return 'malformed results';
+    if (outcome !== Outcome.prediction && outcome !== Outcome.error && outcome !== Outcome.withdrawn) return 'malformed results';
+  }
+  return undefined;
 }
 
 /**
@@ -87,25 +142,23 @@ export function decode(bytes: Uint8Array): Decoded {
  */
 export function splitDispatch<T extends DispatchMessage>(message: T, maxBytes: number): T[] {
   const budget = Math.max(1, Math.floor((maxBytes - 64 * 1024) / 8));
-  let floats = 0;
-  for (const p of message.parts) floats += p.length;
-  if (floats <= budget) return [message];
+  const {parts, data} = message;
+  if (parts.length + data.length <= budget) return [message];
   const out: T[] = [];
   let start = 0;
-  while (start < message.parts.length) {
+  let offset = 0;
+  while (start < parts.length) {
     let end = start;
     let used = 0;
-    while (end < message.parts.length && (end === start || used + message.parts[end].length <= budget)) used += message.parts[end++].length;
-    const parts = message.parts.slice(start, end);
-    const data = new Float64Array(used);
-    let offset = 0;
-    const moved = parts.map((p) => {
-      data.set(message.data.subarray(p.offset, p.offset + p.length), offset);
-      const part = {...p, offset};
-      offset += p.length;
-      return part;
-    });
-    out.push({...message, parts: moved, data});
+    // At least one part per piece, however long its vector.
+    while (end < parts.length && (end === start || used + partStride + parts[end + PartField.length] <= budget)) {
+      used += partStride + parts[end + PartField.length];
+      end += partStride;
+    }
+    let floats = 0;
+    for (let at = start; at < end; at += partStride) floats += parts[at + PartField.length];
+    out.push({...message, parts: parts.slice(start, end), data: data.slice(offset, offset + floats)});
+    offset += floats;
     start = end;
   }
   return out;

@@ -16,23 +16,28 @@ import type {AgentErrorCode} from '../errors.ts';
 import type {Registry} from '../registry.ts';
 import type {MessagePort, Transferable} from 'node:worker_threads';
 
-/** One agent request on its way to an actor; its vector is `data[offset, offset+length)`. */
-export interface PartRequest {
-  readonly partId: number;
-  readonly requestId: string;
+/**
+ * A dispatch's parts travel as columns, not as an object each (a structured clone of thousands of
+ * small objects costs several times that of two typed arrays): part i is
+ * `parts[i * partStride + PartField.x]`. Its vector is the next `length` numbers of `data`, in
+ * part order.
+ */
+export const partStride = 4;
+export const PartField = {
+  partId: 0,
   /** Index into DispatchMessage.keys. */
-  readonly keyIndex: number;
-  readonly offset: number;
-  readonly length: number;
+  keyIndex: 1,
+  length: 2,
   /** Epoch ms after which the part's request no longer waits for it. */
-  readonly deadline: number;
-}
+  deadline: 3,
+} as const;
 
 export interface DispatchMessage {
   readonly kind: 'dispatch';
   /** Mailbox keys (string form) used by this message's parts. */
   readonly keys: readonly string[];
-  readonly parts: readonly PartRequest[];
+  /** `partStride` numbers per part (PartField); its buffer is transferred. */
+  readonly parts: Float64Array;
   /** Every part's vector, back to back; its buffer is transferred. */
   readonly data: Float64Array;
 }
@@ -61,24 +66,24 @@ export interface BatchInfo {
   readonly size: number;
 }
 
-export type PartResult =
-  | {
-      readonly partId: number;
-      readonly requestId: string;
-      readonly outcome: 'prediction';
-      readonly prediction: number;
-      readonly batch: BatchInfo;
-    }
-  | {
-      readonly partId: number;
-      readonly requestId: string;
-      readonly outcome: 'error';
-      readonly code: AgentErrorCode;
-      readonly message: string;
-      readonly batch?: BatchInfo;
-    }
+/**
+ * Results travel as columns too: result i is `results[i * resultStride + ResultField.x]`. Its
+ * `value` is the prediction, or for an error its index in `errors`; `batch` indexes `batches`
+ * (-1: the agent never reached a backend call).
+ */
+export const resultStride = 4;
+export const ResultField = {partId: 0, outcome: 1, value: 2, batch: 3} as const;
+export const Outcome = {
+  prediction: 0,
+  error: 1,
   /** The part left its mailbox unsent (withdrawn or expired); nobody waits for it any more. */
-  | {readonly partId: number; readonly requestId: string; readonly outcome: 'withdrawn'};
+  withdrawn: 2,
+} as const;
+
+export interface PartError {
+  readonly code: AgentErrorCode;
+  readonly message: string;
+}
 
 /** How one backend call of a key went: `partial` when the backend refused some of its rows. */
 export type BatchResult = 'ok' | 'partial' | AgentErrorCode;
@@ -97,8 +102,13 @@ export interface BatchReport {
 
 export interface ResultsMessage {
   readonly kind: 'results';
-  readonly results: readonly PartResult[];
-  readonly batches: readonly BatchReport[];
+  /** `resultStride` numbers per result (ResultField). */
+  readonly results: Float64Array;
+  readonly errors: readonly PartError[];
+  /** The backend calls that carried these results (each once, however many rows it had). */
+  readonly batches: readonly BatchInfo[];
+  /** One per backend call that ended in the sender's turn, for the latency estimate and metrics. */
+  readonly reports: readonly BatchReport[];
 }
 
 /** What a worker thread is started with (workerData): config comes from main, never from env. */

@@ -5,9 +5,12 @@
 //   main thread:   Outbox + one DispatchBuffer per thread  -> DispatchMessage, WithdrawMessage
 //   actor thread:  Outbox + one ResultsBuffer              -> ResultsMessage
 //
-// The buffers are reused, not reallocated, every turn: postMessage has copied what they held.
+// Both carry their parts and results as columns of numbers (src/protocol/messages.ts says why).
+// The dispatch buffers are reused every turn: postMessage has copied what they held.
 
-import type {BatchReport, DispatchMessage, PartRequest, PartResult, ResultsMessage, WithdrawMessage} from './messages.ts';
+import type {AgentErrorCode} from '../errors.ts';
+import {Outcome, ResultField, resultStride} from './messages.ts';
+import type {BatchInfo, BatchReport, DispatchMessage, PartError, ResultsMessage, WithdrawMessage} from './messages.ts';
 
 /** Runs `flush` once at the end of any turn in which `schedule()` was called. */
 export class Outbox {
@@ -35,21 +38,12 @@ export class Outbox {
   };
 }
 
-/** One part as the coordinator hands it to a transport. */
-export interface OutgoingPart {
-  readonly thread: number;
-  readonly key: string;
-  readonly partId: number;
-  readonly requestId: string;
-  readonly deadline: number;
-  readonly vector: ArrayLike<number>;
-}
-
 /** What the main thread sends one actor thread in one turn. */
 export class DispatchBuffer {
   readonly #keys: string[] = [];
   readonly #keyIndex = new Map<string, number>();
-  readonly #parts: PartRequest[] = [];
+  /** partStride numbers per part (PartField). */
+  readonly #parts: number[] = [];
   readonly #vectors: ArrayLike<number>[] = [];
   #floats = 0;
   readonly #withdrawals = new Map<string, number[]>();
@@ -62,14 +56,14 @@ export class DispatchBuffer {
     return this.#parts.length > 0;
   }
 
-  add(part: OutgoingPart): void {
-    let keyIndex = this.#keyIndex.get(part.key);
+  add(key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
+    let keyIndex = this.#keyIndex.get(key);
     if (keyIndex === undefined) {
-      keyIndex = this.#keys.push(part.key) - 1;
-      this.#keyIndex.set(part.key, keyIndex);
+      keyIndex = this.#keys.push(key) - 1;
+      this.#keyIndex.set(key, keyIndex);
     }
-    const {partId, requestId, deadline, vector} = part;
-    this.#parts.push({partId, requestId, keyIndex, offset: this.#floats, length: vector.length, deadline});
+    // In PartField order.
+    this.#parts.push(partId, keyIndex, vector.length, deadline);
     this.#vectors.push(vector);
     this.#floats += vector.length;
   }
@@ -80,12 +74,16 @@ export class DispatchBuffer {
     else this.#withdrawals.set(key, [partId]);
   }
 
-  /** The dispatch message (its vectors packed into one transferable Float64Array), if any. */
-  dispatch(): (DispatchMessage & {readonly data: Float64Array<ArrayBuffer>}) | undefined {
+  /** The dispatch message (its parts and vectors in two transferable Float64Arrays), if any. */
+  dispatch(): (DispatchMessage & {readonly parts: Float64Array<ArrayBuffer>; readonly data: Float64Array<ArrayBuffer>}) | undefined {
     if (this.#parts.length === 0) return undefined;
     const data = new Float64Array(this.#floats);
-    for (let i = 0; i < this.#parts.length; i++) data.set(this.#vectors[i], this.#parts[i].offset);
-    return {kind: 'dispatch', keys: this.#keys, parts: this.#parts, data};
+    let offset = 0;
+    for (const vector of this.#vectors) {
+      data.set(vector, offset);
+      offset += vector.length;
+    }
+    return {kind: 'dispatch', keys: [...this.#keys], parts: new Float64Array(this.#parts), data};
   }
 
   /** The withdraw message, if any. Sent after the dispatch: a part withdrawn in the turn it was sent is in its mailbox by then. */
@@ -104,25 +102,84 @@ export class DispatchBuffer {
   }
 }
 
-/** What an actor thread sends the main thread in one turn. */
-export class ResultsBuffer {
-  #results: PartResult[] = [];
-  #batches: BatchReport[] = [];
+/** Where an actor puts what became of its parts and its backend calls. */
+export interface ResultSink {
+  prediction(partId: number, value: number, batch: BatchInfo): void;
+  error(partId: number, code: AgentErrorCode, message: string, batch?: BatchInfo): void;
+  withdrawn(partId: number): void;
+  report(report: BatchReport): void;
+}
 
-  result(result: PartResult): void {
-    this.#results.push(result);
+/** What an actor thread sends the main thread in one turn (and an actor host, a gateway). */
+export class ResultsBuffer implements ResultSink {
+  /** resultStride numbers per result (ResultField). */
+  #results: number[] = [];
+  #errors: PartError[] = [];
+  #batches: BatchInfo[] = [];
+  /** Batch -> its index in #batches: a call's rows share one entry. */
+  readonly #batchIndex = new Map<BatchInfo, number>();
+  #reports: BatchReport[] = [];
+
+  prediction(partId: number, value: number, batch: BatchInfo): void {
+    this.#results.push(partId, Outcome.prediction, value, this.#batchOf(batch));
   }
 
-  batch(report: BatchReport): void {
-    this.#batches.push(report);
+  error(partId: number, code: AgentErrorCode, message: string, batch?: BatchInfo): void {
+    // The rows of a failed call share one error entry.
+    const last = this.#errors.at(-1);
+    const index = last?.code === code && last.message === message ? this.#errors.length - 1 : this.#errors.push({code, message}) - 1;
+    this.#results.push(partId, Outcome.error, index, batch ? this.#batchOf(batch) : -1);
+  }
+
+  withdrawn(partId: number): void {
+    this.#results.push(partId, Outcome.withdrawn, 0, -1);
+  }
+
+  report(report: BatchReport): void {
+    this.#reports.push(report);
+  }
+
+  /** Result `i` of a message, under another part id (an actor host handing a gateway its results). */
+  copy(message: ResultsMessage, i: number, partId: number): void {
+    const {results, errors, batches} = message;
+    const at = i * resultStride;
+    const outcome = results[at + ResultField.outcome];
+    const batch = batches[results[at + ResultField.batch]];
+    if (outcome === Outcome.prediction) this.prediction(partId, results[at + ResultField.value], batch);
+    else if (outcome === Outcome.error) {
+      const {code, message: text} = errors[results[at + ResultField.value]];
+      this.error(partId, code, text, batch);
+    } else this.withdrawn(partId);
+  }
+
+  get isEmpty(): boolean {
+    return this.#results.length === 0 && this.#reports.length === 0;
   }
 
   /** The turn's message, if there is anything to send; the buffer starts empty again. */
   take(): ResultsMessage | undefined {
-    if (this.#results.length === 0 && this.#batches.length === 0) return undefined;
-    const message: ResultsMessage = {kind: 'results', results: this.#results, batches: this.#batches};
+    if (this.isEmpty) return undefined;
+    const message: ResultsMessage = {
+      kind: 'results',
+      results: new Float64Array(this.#results),
+      errors: this.#errors,
+      batches: this.#batches,
+      reports: this.#reports,
+    };
     this.#results = [];
+    this.#errors = [];
     this.#batches = [];
+    this.#batchIndex.clear();
+    this.#reports = [];
     return message;
+  }
+
+  #batchOf(batch: BatchInfo): number {
+    let index = this.#batchIndex.get(batch);
+    if (index === undefined) {
+      index = this.#batches.push(batch) - 1;
+      this.#batchIndex.set(batch, index);
+    }
+    return index;
   }
 }

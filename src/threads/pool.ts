@@ -1,6 +1,6 @@
 // The actor threads: ACTOR_POOL_SIZE worker threads, each hosting the actors of the keys placed
 // on it. It is the coordinator's Transport in one process. Everything sent to a thread in one
-// event-loop turn leaves as one DispatchMessage whose vectors share one transferred Float64Array
+// event-loop turn leaves as one DispatchMessage: its parts and vectors in two transferred Float64Arrays
 // (src/protocol/outbox.ts). comlink carries each host's API (connect, stats); the data plane is a
 // MessageChannel of its own (src/protocol/messages.ts says why).
 //
@@ -15,7 +15,6 @@ import type {Remote} from '../comlink.ts';
 import type {Logger} from 'pino';
 import type {Transport, TransportEvents} from '../coordinator/transport.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
-import type {OutgoingPart} from '../protocol/outbox.ts';
 import type {Registry} from '../registry.ts';
 import type {ActorHostApi, DataPort, HostMessage, HostOptions, HostStats, ResultsMessage} from '../protocol/messages.ts';
 
@@ -86,8 +85,8 @@ export class ActorPool implements Transport {
     await this.stats();
   }
 
-  send(part: OutgoingPart): void {
-    this.#threads[part.thread].buffer.add(part);
+  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
+    this.#threads[thread].buffer.add(key, partId, deadline, vector);
     this.#outbox.schedule();
   }
 
@@ -193,7 +192,7 @@ export class ActorPool implements Transport {
         continue;
       }
       const dispatch = buffer.dispatch();
-      if (dispatch) port.postMessage(dispatch, [dispatch.data.buffer]);
+      if (dispatch) port.postMessage(dispatch, [dispatch.parts.buffer, dispatch.data.buffer]);
       const withdrawal = buffer.withdrawal();
       if (withdrawal) port.postMessage(withdrawal);
       buffer.clear();
