@@ -14,6 +14,7 @@ import type {ServerId} from './scenarios.ts';
 import {cpuSeconds} from './servers.ts';
 
 const {values} = parseArgs({
+  allowNegative: true,
   options: {
     clients: {type: 'string', default: '256'},
     seconds: {type: 'string', default: '6'},
@@ -22,6 +23,8 @@ const {values} = parseArgs({
     pool: {type: 'string', default: '1'},
     top: {type: 'string', default: '25'},
     server: {type: 'string', default: 'd1'},
+    /** --no-profile: the same run without --cpu-prof, for CPU per request alone. */
+    profile: {type: 'boolean', default: true},
   },
 });
 const dir = new URL('./out/profile/', import.meta.url).pathname;
@@ -30,7 +33,7 @@ await mkdir(dir, {recursive: true});
 const port = await freePort();
 const spec = servers[values.server as ServerId];
 if (!spec) throw new Error(`--server: one of ${Object.keys(servers).join(', ')}`);
-const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), '--cpu-prof', `--cpu-prof-dir=${dir}`, spec.entry], {
+const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), spec.entry], {
   env: {
     ...process.env,
     PORT: String(port),
@@ -53,7 +56,7 @@ const result = await runLoad({
   plan: mixedPlan({agents: Number(values.agents), length: Number(values.length)}),
 });
 const cpuUs = ((await cpuSeconds([child])) - cpuBefore) * 1e6;
-console.log(`${spec.name}: ${(result.requests / (result.durationMs / 1000)).toFixed(0)} req/s, ${(cpuUs / result.requests).toFixed(0)} µs CPU/req (profiled)`);
+console.log(`${spec.name}: ${(result.requests / (result.durationMs / 1000)).toFixed(0)} req/s, ${(cpuUs / result.requests).toFixed(0)} µs CPU/req${values.profile ? ' (profiled)' : ''}`);
 child.kill('SIGTERM');
 await once(child, 'exit');
 

@@ -10,6 +10,7 @@
 // validated names.
 
 import client from 'prom-client';
+import {Histogram, Tally} from './metrics-series.ts';
 import type {AgentErrorCode} from './errors.ts';
 import {agentErrorCodes} from './errors.ts';
 import type {RefusalReason} from './coordinator/admission.ts';
@@ -48,9 +49,6 @@ export class Metrics implements CoordinatorObserver {
   readonly #withdrawals;
   readonly #refused;
   readonly #window;
-  /** Label children by their values, so the hot path does not hash label objects. */
-  readonly #requestChildren = new Map<string, client.Counter.Internal>();
-  readonly #outcomeChildren = new Map<string, client.Counter.Internal>();
 
   /** Keys with their own series, and their label values. */
   readonly #labelled = new Map<string, KeyLabels>();
@@ -63,36 +61,34 @@ export class Metrics implements CoordinatorObserver {
     const keyLabels = ['agent_type', 'model'] as const;
     client.collectDefaultMetrics({register: this.registry, eventLoopMonitoringPrecision: 10});
 
-    this.#requests = new client.Counter({
+    // Per request, per agent and per row: counted outside prom-client (src/metrics-series.ts).
+    this.#requests = new Tally({
       name: 'agent_batcher_http_requests_total',
       help: 'HTTP requests by route, method and status',
-      labelNames: ['route', 'method', 'status'] as const,
+      labelNames: ['route', 'method', 'status'],
       registers,
     });
-    this.#agents = new client.Counter({
+    this.#agents = new Tally({
       name: 'agent_batcher_agents_total',
       help: 'Agents answered, by outcome: prediction or the error code',
-      labelNames: ['outcome'] as const,
+      labelNames: ['outcome'],
       registers,
     });
-    this.#batchSize = new client.Histogram({
+    this.#batchSize = new Histogram<KeyLabels>({
       name: 'agent_batcher_batch_size',
       help: 'Rows per backend call',
-      labelNames: keyLabels,
       buckets: sizeBuckets(options.maxBatchSize),
       registers,
     });
-    this.#queueWait = new client.Histogram({
+    this.#queueWait = new Histogram<KeyLabels>({
       name: 'agent_batcher_queue_wait_seconds',
       help: 'Time from arrival in the mailbox to dispatch to the backend, per row',
-      labelNames: keyLabels,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.#backendLatency = new client.Histogram({
+    this.#backendLatency = new Histogram<KeyLabels>({
       name: 'agent_batcher_backend_latency_seconds',
       help: 'Backend call latency (retries included)',
-      labelNames: keyLabels,
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 30],
       registers,
     });
@@ -174,22 +170,11 @@ export class Metrics implements CoordinatorObserver {
     const route = routeLabel(path);
     // Methods are any token a client sends: only the standard ones get their own series.
     const verb = standardMethods.has(method) ? method : 'other';
-    const id = `${route} ${verb} ${status}`;
-    let child = this.#requestChildren.get(id);
-    if (!child) {
-      child = this.#requests.labels({route, method: verb, status: String(status)});
-      this.#requestChildren.set(id, child);
-    }
-    child.inc();
+    this.#requests.add(`${route} ${verb} ${status}`, () => ({route, method: verb, status: String(status)}));
   }
 
   outcome(outcome: 'prediction' | AgentErrorCode | 'client_gone'): void {
-    let child = this.#outcomeChildren.get(outcome);
-    if (!child) {
-      child = this.#agents.labels({outcome});
-      this.#outcomeChildren.set(outcome, child);
-    }
-    child.inc();
+    this.#agents.add(outcome, () => ({outcome}));
   }
 
   refused(reason: RefusalReason): void {
@@ -206,8 +191,7 @@ export class Metrics implements CoordinatorObserver {
     this.#backendLatency.observe(labels, report.backendMs / 1000);
     this.#backendCalls.inc({...labels, result: report.result});
     this.#window.set(labels, report.windowMs / 1000);
-    const waits = this.#queueWait.labels(labels);
-    for (const wait of report.waitsMs) waits.observe(wait / 1000);
+    for (const wait of report.waitsMs) this.#queueWait.observe(labels, wait / 1000);
   }
 
   keyRetired(key: string): void {

@@ -154,7 +154,7 @@ const noop = async () => {};
 function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {state: State}) => Promise<void>) {
   return async (ctx: Context & {state: State}, next: Next) => {
     const started = performance.now();
-    const given = ctx.get('X-Request-Id');
+    const given = ctx.get('x-request-id');
     const requestId = requestIdPattern.test(given) ? given : randomUUID();
     ctx.state.requestId = requestId;
     try {
@@ -203,7 +203,7 @@ function admit(readiness: () => Readiness, keys: readonly string[], heapFull: ()
       throw Errors.overloaded(refusalMessages.heap_full, 1);
     }
     if (digests.length > 0) {
-      const match = /^Bearer +(\S+) *$/i.exec(ctx.get('Authorization'));
+      const match = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
       const given = createHash('sha256').update(match ? match[1] : '').digest();
       // Every key is compared, whichever matches: the time taken says nothing about the keys.
       let matched = -1;
@@ -214,14 +214,11 @@ function admit(readiness: () => Readiness, keys: readonly string[], heapFull: ()
     } else {
       ctx.state.client = `addr:${ctx.request.ip}`;
     }
-    if (ctx.is('application/json') !== 'application/json') throw Errors.unsupportedMediaType();
-    const charset = ctx.request.charset.toLowerCase();
-    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-      throw new HttpError(415, 'unsupported_media_type', `the body must be UTF-8 JSON (got charset=${charset.slice(0, 32)})`);
-    }
+    checkMediaType(ctx);
     // The body parser decodes UTF-8 leniently (a bad byte becomes U+FFFD, so two different ids
     // could merge): keep the raw chunks beside it, to check the bytes once the body is in.
-    if (!ctx.get('Content-Encoding') || ctx.get('Content-Encoding') === 'identity') {
+    const encoding = ctx.get('content-encoding');
+    if (!encoding || encoding === 'identity') {
       const chunks: Buffer[] = [];
       ctx.state.bodyChunks = chunks;
       const keep = (chunk: Buffer) => chunks.push(chunk);
@@ -231,6 +228,20 @@ function admit(readiness: () => Readiness, keys: readonly string[], heapFull: ()
       ctx.req.once('end', () => ctx.req.off('data', keep));
     }
   };
+}
+
+/** The body's type as DESIGN says: JSON, in UTF-8 if a charset is named (415 otherwise). */
+function checkMediaType(ctx: Context): void {
+  const {headers} = ctx.req;
+  const type = headers['content-type'];
+  // What nearly every client sends, with a body, needs no parsing.
+  const hasBody = headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined;
+  if (hasBody && (type === 'application/json' || type === 'application/json; charset=utf-8')) return;
+  if (ctx.is('application/json') !== 'application/json') throw Errors.unsupportedMediaType();
+  const charset = ctx.request.charset.toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError(415, 'unsupported_media_type', `the body must be UTF-8 JSON (got charset=${charset.slice(0, 32)})`);
+  }
 }
 
 function translateParserError(error: Error & {status?: number; type?: string}, limit: number): HttpError {
@@ -318,11 +329,11 @@ function submit(ctx: PredictContext, deps: PredictDeps): {ids: string[]; ticket:
   ctx.request.body = undefined;
   (ctx.request as {rawBody?: string}).rawBody = undefined;
   if (!parsed.ok) throw Errors.validation(parsed.details);
-  const timeoutMs = requestTimeout(ctx.get('X-Request-Timeout-Ms'), config.requestTimeoutMs);
+  const timeoutMs = requestTimeout(ctx.get('x-request-timeout-ms'), config.requestTimeoutMs);
   const {agents} = parsed;
   const ids = agents.map((a) => a.id);
   ctx.state.agents = agents.length;
-  const stream = wantsStream(ctx.get('Accept')) ? new PassThrough() : undefined;
+  const stream = wantsStream(ctx.get('accept')) ? new PassThrough() : undefined;
   const admission = coordinator.submit({
     requestId: ctx.state.requestId,
     client: ctx.state.client,
