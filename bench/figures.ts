@@ -37,9 +37,19 @@ export interface Figures {
   /** From the main thread's probe (bench/probe.ts). */
   gcMaxMs?: number;
   gcTotalMs?: number;
+  /** Longest pause and total per kind of collection (scavenge, mark-compact, …). */
+  gcByKind?: Record<string, {maxMs: number; totalMs: number; count: number}>;
   eventLoopP99Ms?: number;
   /** (peak heap − heap at start) / clients: what one open request keeps alive, KB. */
   heapPerOpenKb?: number;
+}
+
+/** "scavenge max 12.0 ms × 40, mark-compact max 30.1 ms × 3": which kind of collection paused longest. */
+export function gcKinds(f: Figures): string {
+  return Object.entries(f.gcByKind ?? {})
+    .sort((a, b) => b[1].maxMs - a[1].maxMs)
+    .map(([kind, k]) => `${kind} max ${n(k.maxMs, 1)} ms × ${k.count}`)
+    .join(', ');
 }
 
 export function figures(id: ServerId, clients: number, load: LoadResult, rssMb: number, cpu: number, recorder?: Records): Figures {
@@ -97,7 +107,7 @@ export function summaryLine(scenario: string, f: Figures): string {
     (f.meanBatch ? `, mean batch ${f.meanBatch.toFixed(1)}` : '') +
     (f.addedP99 !== undefined ? `, added p50/p99 ${n(f.addedP50, 1)}/${f.addedP99.toFixed(1)} ms (steady ${n(f.steadyAddedP50, 1)}/${n(f.steadyAddedP99, 1)})` : '') +
     `, server CPU ${f.cpuUs.toFixed(0)} µs/req, RSS ${f.rssMb.toFixed(0)} MB` +
-    (f.gcMaxMs !== undefined ? `, GC max ${n(f.gcMaxMs, 1)} ms (total ${n(f.gcTotalMs)} ms), loop p99 ${n(f.eventLoopP99Ms, 1)} ms, heap/open ${n(f.heapPerOpenKb, 1)} KB` : '') +
+    (f.gcMaxMs !== undefined ? `, GC max ${n(f.gcMaxMs, 1)} ms (total ${n(f.gcTotalMs)} ms; ${gcKinds(f)}), loop p99 ${n(f.eventLoopP99Ms, 1)} ms, heap/open ${n(f.heapPerOpenKb, 1)} KB` : '') +
     `, errors ${f.errors}, wrong ${f.wrong}`
   );
 }

@@ -299,6 +299,26 @@ function windowSection(): string {
   ].join('\n');
 }
 
+/** CPU per request of each server at the same open-loop rate, against (b): the issue's CPU target. */
+function cpuSection(): string {
+  const rows = results['gateway-cpu'] ?? [];
+  const b = rows.find((f) => f.server === 'b');
+  if (!b) return '_Not run._';
+  const lines = ['| server | req/s | p50 / p99 ms | server CPU µs/req | vs (b) | GC total ms | errors |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  for (const f of rows) {
+    lines.push(`| ${f.name} | ${n(f.rps)} | ${n(f.p50, 1)} / ${n(f.p99, 1)} | ${n(f.cpuUs)} | ${ratio(f.cpuUs, b.cpuUs)} | ${n(f.gcTotalMs)} | ${f.errors + f.wrong} |`);
+  }
+  const d1 = rows.find((f) => f.server === 'd1');
+  if (d1) {
+    const r = d1.cpuUs / b.cpuUs;
+    lines.push(
+      '',
+      `- ${d1.name}: **${r.toFixed(2)}×** the CPU per request of (b) at the same offered load (target ≤ 1.4: ${r <= 1.4 ? 'met' : `not met, by ${n((r - 1.4) * 100)} points`}); ${n(d1.cpuUs - b.cpuUs)} µs more per request, for the coordinator, the hop to the actor thread and back, the batch policy and the metrics.`,
+    );
+  }
+  return lines.join('\n');
+}
+
 function targets(): string {
   const g = headline('gateway-bound');
   const seed = headline('seed');
@@ -351,6 +371,9 @@ ${perLoad('gateway-bound')}
 
 ## Targets
 ${targets()}
+
+## CPU per request at a fixed offered load
+${cpuSection()}
 
 ## Batch window: fixed 20 ms against auto
 ${windowSection()}

@@ -78,6 +78,7 @@ for (const scenario of earlier ? [] : scenarios) {
       if (probe) {
         f.gcMaxMs = probe.gcMaxMs;
         f.gcTotalMs = probe.gcTotalMs;
+        f.gcByKind = probe.gcByKind;
         f.eventLoopP99Ms = probe.eventLoopP99Ms;
         f.heapPerOpenKb = ((probe.heapMaxMb - probe.heapBaselineMb) * 1024) / clients;
       }

@@ -100,6 +100,20 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
     viaHttpBackend: false,
   },
   {
+    // CPU per request compared where every server keeps up: at best throughput (above) a closed
+    // loop settles into different regimes from run to run (batches cut by size or by the window).
+    id: 'gateway-cpu',
+    title: 'CPU per request at a fixed offered load: backend 0–1 ms, open loop at 3,000 requests/s, 4 agents × 16 floats',
+    servers: ['a', 'b', 'c', 'd1'] as ServerId[],
+    loads: [1024],
+    rate: 3000,
+    seconds: quick ? 5 : 12,
+    agents: 4,
+    length: 16,
+    latency: [0, 1] as [number, number],
+    viaHttpBackend: false,
+  },
+  {
     id: 'seed',
     title: `seed load: backend 3–7 s, ${quick ? '2,000' : '10,000'} concurrent clients × 4 agents, closed loop`,
     servers: (quick ? ['ah', 'c', 'd1'] : ['ah', 'c', 'd1', 'd2']) as ServerId[],

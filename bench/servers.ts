@@ -28,6 +28,7 @@ export interface Probe {
   gcTotalMs: number;
   gcMaxMs: number;
   gcP99Ms: number;
+  gcByKind?: Record<string, {maxMs: number; totalMs: number; count: number}>;
   eventLoopP99Ms: number;
   eventLoopMaxMs: number;
   heapBaselineMb: number;
