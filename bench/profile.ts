@@ -76,7 +76,7 @@ const result = await runLoad({
 const cpuUs = ((await cpuSeconds([child])) - cpuBefore) * 1e6;
 const meanBatch = result.batches.size > 0 ? (result.agents / result.batches.size).toFixed(1) : '–';
 console.log(
-  `${spec.name}: ${(result.requests / (result.durationMs / 1000)).toFixed(0)} req/s, p50 ${quantile(result.latencies, 0.5).toFixed(1)} ms, ` +
+  `${spec.name}: ${(result.requests / (result.durationMs / 1000)).toFixed(0)} req/s, p50 ${quantile(result.latencies, 0.5).toFixed(1)} ms, p99 ${quantile(result.latencies, 0.99).toFixed(1)} ms, ` +
     `mean batch ${meanBatch}, ${(cpuUs / result.requests).toFixed(0)} µs CPU/req${values.profile ? ' (profiled)' : ''}`,
 );
 child.kill('SIGTERM');

@@ -2,7 +2,7 @@
 // Pure: it computes text; bench/run.ts writes the files.
 
 import os from 'node:os';
-import {n, ratio} from './figures.ts';
+import {gcKinds, n, ratio} from './figures.ts';
 import type {Figures} from './figures.ts';
 import {isShipped, maxBatchSize, maxWaitMs, servers, shippedNodeArgs, warmupMs} from './scenarios.ts';
 import type {Scenario, ServerId} from './scenarios.ts';
@@ -133,6 +133,14 @@ function perLoad(scenario: string): string {
   return lines.join('\n');
 }
 
+/** The fixed-rate CPU comparison, as a sentence for "What limits it". */
+function cpuAtRate(): string {
+  const rows = results['gateway-cpu'] ?? [];
+  const [b, d1] = [rows.find((f) => f.server === 'b'), rows.find((f) => f.server === 'd1')];
+  if (!b || !d1) return '';
+  return ` At best throughput a closed loop settles, from run to run, into batches cut by size or by the window, which moves CPU per request by tens of percent; at the same open-loop rate, where neither saturates, it is ${ratio(d1.cpuUs, b.cpuUs)} (${n(d1.cpuUs)} against ${n(b.cpuUs)} µs; "CPU per request at a fixed offered load"). What the extra buys and costs there, from \`node bench/profile.ts --rate 3000\`: the hop to the actor thread is one postMessage per thread per event-loop turn each way, a few requests per message at this rate, and each wakes the other thread; the coordinator's bookkeeping and the batch policy are the rest.`;
+}
+
 /** Why the targets that are not met are not, with this run's numbers. */
 function limits(): string {
   const g = headline('gateway-bound');
@@ -142,7 +150,7 @@ function limits(): string {
   const out: string[] = [];
   if (b && d1) {
     out.push(
-      `- **Gateway-bound against (b).** The service does all that (b) does (Koa, body parsing, the same zod validation) and then hands every agent to an actor thread and back: admission, placement and bookkeeping in the coordinator, one coalesced message per thread per turn each way, the batch policy, reassembly, metrics. Here that is ${n(d1.cpuUs - b.cpuUs)} µs more server CPU per request (${ratio(d1.cpuUs, b.cpuUs)} of (b)'s ${n(b.cpuUs)} µs), and on ${json.cores} cores shared with the load generator the extra CPU is lost throughput: ${ratio(d1.rps, b.rps)} of (b), short of 0.9× by ${n((0.9 - d1.rps / b.rps) * 100)} points. (b) has no batching and no backend at all; it bounds what a Koa front end can do, not what a batching gateway can.`,
+      `- **Gateway-bound against (b).** The service does all that (b) does (Koa, body parsing, the same zod validation) and then hands every agent to an actor thread and back: admission, placement and bookkeeping in the coordinator, one coalesced message per thread per turn each way, the batch policy, reassembly, metrics. Here that is ${n(d1.cpuUs - b.cpuUs)} µs more server CPU per request (${ratio(d1.cpuUs, b.cpuUs)} of (b)'s ${n(b.cpuUs)} µs), and on ${json.cores} cores shared with the load generator the extra CPU is lost throughput: ${ratio(d1.rps, b.rps)} of (b), short of 0.9× by ${n((0.9 - d1.rps / b.rps) * 100)} points. (b) has no batching and no backend at all; it bounds what a Koa front end can do, not what a batching gateway can.${cpuAtRate()}`,
     );
   }
   if (c && d1) {
@@ -197,10 +205,16 @@ function openRequestsSection(): string {
       `As shipped (\`${shippedNodeArgs.join(' ')}\`): peak RSS **${rss.toFixed(2)}×** that of (a) (target ≤ 1.3: ${rss <= 1.3 ? 'met' : `not met, by ${n((rss - 1.3) * 100)} points`}); longest main-thread GC pause **${n(shipped.gcMaxMs, 1)} ms** (target ≤ 20: ${(shipped.gcMaxMs ?? Infinity) <= 20 ? 'met' : 'not met'}; (a) itself paused ${n(base.gcMaxMs, 1)} ms with Node's defaults).`,
     );
     const small = rows.find((f) => f.server === 'd1s8o');
+    const minor = rows.find((f) => f.server === 'd1ms');
+    const single = rows.find((f) => f.server === 'd1st');
     if ((shipped.gcMaxMs ?? 0) > 20) {
+      const collector = [
+        minor && `mark-sweep for the young generation (\`--minor-ms\`, nothing copied): longest pause ${n(minor.gcMaxMs, 1)} ms, GC total ${n(minor.gcTotalMs)} ms, ${n(minor.rssMb)} MB`,
+        single && `no helper threads (\`--single-threaded-gc\`): ${n(single.gcMaxMs, 1)} ms, ${n(single.gcTotalMs)} ms`,
+      ].filter(Boolean);
       out.push(
         '',
-        `What limits the pause (\`--trace-gc\`): the longest are scavenges of the young generation, each copying what the requests that came in since the last one keep alive. They wait seconds, so nearly all of it survives: 6–9 MB per 16 MB semi-space, copied on ${json.cores} cores shared with the load generator.${small ? ` Halving the semi-space did not shorten the longest pause (${n(small.gcMaxMs, 1)} ms at 8 MB) and cost more GC time (${n(small.gcTotalMs)} against ${n(shipped.gcTotalMs)} ms).` : ''} What would: less live state per open request (below), since the copy is proportional to it.`,
+        `What limits the pause: the longest pauses by kind, as shipped: ${gcKinds(shipped)}; (a): ${gcKinds(base)}. The longest are scavenges of the young generation, each copying what the requests that came in since the last one keep alive. They wait seconds, so nearly all of it survives, copied on ${json.cores} cores shared with the load generator; the first wave of ${n(base.clients)} clients arriving at once is the worst, for (a) as for this service.${small ? ` Halving the semi-space did not shorten the longest pause (${n(small.gcMaxMs, 1)} ms at 8 MB) and cost more GC time (${n(small.gcTotalMs)} against ${n(shipped.gcTotalMs)} ms).` : ''}${collector.length > 0 ? ` Nor did another collector, beside it in this run: ${collector.join('; ')}.` : ''} A single worst pause swings by tens of milliseconds between runs of the same server. What would shorten it: less live state per open request (below), since the copy is proportional to it.`,
       );
     }
     const same = rows.find((f) => f.server === 'd1n');

@@ -11,7 +11,7 @@ export const warmupMs = 10_000;
 
 import {readFileSync} from 'node:fs';
 
-export type ServerId = 'a' | 'ah' | 'b' | 'bh' | 'c' | 'd1' | 'd2' | 'd1a' | 'd1n' | 'd1s16' | 'd1s16o' | 'd1s8o' | 's1' | 's2' | 's3';
+export type ServerId = 'a' | 'ah' | 'b' | 'bh' | 'c' | 'd1' | 'd2' | 'd1a' | 'd1n' | 'd1s16' | 'd1s16o' | 'd1s8o' | 'd1ms' | 'd1st' | 's1' | 's2' | 's3';
 
 /** The V8 flags the service ships with: those of `npm start` (the Dockerfile's CMD is tested to agree). */
 export const shippedNodeArgs: readonly string[] = (
@@ -59,6 +59,14 @@ export const servers: Record<ServerId, ServerSpec> = {
     entry: 'src/main.ts',
     env: {ACTOR_POOL_SIZE: '1'},
     nodeArgs: ['--max-semi-space-size=8', '--max-old-space-size=2047'],
+  },
+  // The collector itself: mark-sweep for the young generation (no copying), and no helper threads.
+  d1ms: {name: '(d) agent-batcher, pool=1, as shipped + --minor-ms', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: [...shippedNodeArgs, '--minor-ms']},
+  d1st: {
+    name: '(d) agent-batcher, pool=1, as shipped + --single-threaded-gc',
+    entry: 'src/main.ts',
+    env: {ACTOR_POOL_SIZE: '1'},
+    nodeArgs: [...shippedNodeArgs, '--single-threaded-gc'],
   },
   // Scale-out: the same load split over two front ends (one front end for (i)).
   s1: {name: '(i) one service, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: shippedNodeArgs},
@@ -139,7 +147,7 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
   {
     id: 'open-requests',
     title: `open requests: ${quick ? '2,000' : '10,000'} clients each holding one request for the backend's 3–7 s (in-process), 4 agents × 16 floats`,
-    servers: (quick ? ['ah', 'd1n', 'd1s16o'] : ['ah', 'bh', 'd1n', 'd1s16', 'd1s16o', 'd1s8o']) as ServerId[],
+    servers: (quick ? ['ah', 'd1n', 'd1s16o'] : ['ah', 'bh', 'd1n', 'd1s16', 'd1s16o', 'd1s8o', 'd1ms', 'd1st']) as ServerId[],
     loads: [quick ? 2000 : 10_000],
     seconds: quick ? 15 : 30,
     agents: 4,
