@@ -39,6 +39,8 @@ export interface Figures {
   gcTotalMs?: number;
   /** Longest pause and total per kind of collection (scavenge, mark-compact, …). */
   gcByKind?: Record<string, {maxMs: number; totalMs: number; count: number}>;
+  /** Pauses longer than 20 ms. */
+  gcOver20Ms?: number;
   eventLoopP99Ms?: number;
   /** (peak heap − heap at start) / clients: what one open request keeps alive, KB. */
   heapPerOpenKb?: number;
@@ -107,7 +109,7 @@ export function summaryLine(scenario: string, f: Figures): string {
     (f.meanBatch ? `, mean batch ${f.meanBatch.toFixed(1)}` : '') +
     (f.addedP99 !== undefined ? `, added p50/p99 ${n(f.addedP50, 1)}/${f.addedP99.toFixed(1)} ms (steady ${n(f.steadyAddedP50, 1)}/${n(f.steadyAddedP99, 1)})` : '') +
     `, server CPU ${f.cpuUs.toFixed(0)} µs/req, RSS ${f.rssMb.toFixed(0)} MB` +
-    (f.gcMaxMs !== undefined ? `, GC max ${n(f.gcMaxMs, 1)} ms (total ${n(f.gcTotalMs)} ms; ${gcKinds(f)}), loop p99 ${n(f.eventLoopP99Ms, 1)} ms, heap/open ${n(f.heapPerOpenKb, 1)} KB` : '') +
+    (f.gcMaxMs !== undefined ? `, GC max ${n(f.gcMaxMs, 1)} ms (total ${n(f.gcTotalMs)} ms, ${n(f.gcOver20Ms)} over 20 ms; ${gcKinds(f)}), loop p99 ${n(f.eventLoopP99Ms, 1)} ms, heap/open ${n(f.heapPerOpenKb, 1)} KB` : '') +
     `, errors ${f.errors}, wrong ${f.wrong}`
   );
 }

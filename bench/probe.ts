@@ -47,6 +47,7 @@ if (out) {
         gcMaxMs: sorted.at(-1) ?? 0,
         gcP99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? 0,
         gcByKind: byKind,
+        gcOver20Ms: pauses.filter((p) => p > 20).length,
         eventLoopP99Ms: delay.percentile(99) / 1e6,
         eventLoopMaxMs: delay.max / 1e6,
         heapBaselineMb: baseline / 2 ** 20,

@@ -138,7 +138,7 @@ function cpuAtRate(): string {
   const rows = results['gateway-cpu'] ?? [];
   const [b, d1] = [rows.find((f) => f.server === 'b'), rows.find((f) => f.server === 'd1')];
   if (!b || !d1) return '';
-  return ` At best throughput a closed loop settles, from run to run, into batches cut by size or by the window, which moves CPU per request by tens of percent; at the same open-loop rate, where neither saturates, it is ${ratio(d1.cpuUs, b.cpuUs)} (${n(d1.cpuUs)} against ${n(b.cpuUs)} µs; "CPU per request at a fixed offered load"). What the extra buys and costs there, from \`node bench/profile.ts --rate 3000\`: the hop to the actor thread is one postMessage per thread per event-loop turn each way, a few requests per message at this rate, and each wakes the other thread; the coordinator's bookkeeping and the batch policy are the rest.`;
+  return ` At best throughput a closed loop settles, from run to run, into batches cut by size or by the window, which moves CPU per request by tens of percent; at the same open-loop rate, where neither saturates, it is ${ratio(d1.cpuUs, b.cpuUs)} (${n(d1.cpuUs)} against ${n(b.cpuUs)} µs; "CPU per request at a fixed offered load"). Where the extra goes there, from \`node bench/profile.ts --rate 3000\`: the hop to the actor thread is one postMessage per thread per event-loop turn each way, a few requests per message at this rate, and each wakes the other thread; the coordinator's bookkeeping and the batch policy are the rest.`;
 }
 
 /** Why the targets that are not met are not, with this run's numbers. */
@@ -190,6 +190,11 @@ function liveHeapLines(): string[] {
   ];
 }
 
+/** Pauses recorded, all kinds. */
+function gcCount(f: Figures): number | undefined {
+  return f.gcByKind ? Object.values(f.gcByKind).reduce((a, k) => a + k.count, 0) : undefined;
+}
+
 /** 10,000 requests held open for the backend's 3–7 s: this service against raw node:http holding the same. */
 function openRequestsSection(): string {
   const rows = results['open-requests'] ?? [];
@@ -202,7 +207,7 @@ function openRequestsSection(): string {
     const rss = shipped.rssMb / base.rssMb;
     out.push(
       '',
-      `As shipped (\`${shippedNodeArgs.join(' ')}\`): peak RSS **${rss.toFixed(2)}×** that of (a) (target ≤ 1.3: ${rss <= 1.3 ? 'met' : `not met, by ${n((rss - 1.3) * 100)} points`}); longest main-thread GC pause **${n(shipped.gcMaxMs, 1)} ms** (target ≤ 20: ${(shipped.gcMaxMs ?? Infinity) <= 20 ? 'met' : 'not met'}; (a) itself paused ${n(base.gcMaxMs, 1)} ms with Node's defaults).`,
+      `As shipped (\`${shippedNodeArgs.join(' ')}\`): peak RSS **${rss.toFixed(2)}×** that of (a) (target ≤ 1.3: ${rss <= 1.3 ? 'met' : `not met, by ${n((rss - 1.3) * 100)} points`}); longest main-thread GC pause **${n(shipped.gcMaxMs, 1)} ms** (target ≤ 20: ${(shipped.gcMaxMs ?? Infinity) <= 20 ? 'met' : 'not met'}; ${n(shipped.gcOver20Ms)} of ${n(gcCount(shipped))} pauses over 20 ms; (a) itself paused ${n(base.gcMaxMs, 1)} ms with Node's defaults, ${n(base.gcOver20Ms)} over 20 ms).`,
     );
     const small = rows.find((f) => f.server === 'd1s8o');
     const minor = rows.find((f) => f.server === 'd1ms');
@@ -214,14 +219,14 @@ function openRequestsSection(): string {
       ].filter(Boolean);
       out.push(
         '',
-        `What limits the pause: the longest pauses by kind, as shipped: ${gcKinds(shipped)}; (a): ${gcKinds(base)}. The longest are scavenges of the young generation, each copying what the requests that came in since the last one keep alive. They wait seconds, so nearly all of it survives, copied on ${json.cores} cores shared with the load generator; the first wave of ${n(base.clients)} clients arriving at once is the worst, for (a) as for this service.${small ? ` Halving the semi-space did not shorten the longest pause (${n(small.gcMaxMs, 1)} ms at 8 MB) and cost more GC time (${n(small.gcTotalMs)} against ${n(shipped.gcTotalMs)} ms).` : ''}${collector.length > 0 ? ` Nor did another collector, beside it in this run: ${collector.join('; ')}.` : ''} A single worst pause swings by tens of milliseconds between runs of the same server. What would shorten it: less live state per open request (below), since the copy is proportional to it.`,
+        `What limits the pause: the longest pauses by kind, as shipped: ${gcKinds(shipped)}; (a): ${gcKinds(base)}. Scavenges of the young generation are nearly all the pauses (${n(shipped.gcByKind?.scavenge?.count)} here, against ${n(shipped.gcByKind?.['mark-compact']?.count)} mark-compacts), each copying what the requests that came in since the last one keep alive. They wait seconds, so nearly all of it survives, copied on ${json.cores} cores shared with the load generator; the first wave of ${n(base.clients)} clients arriving at once is the worst, for (a) as for this service.${small ? ` Halving the semi-space ${(small.gcMaxMs ?? 0) < (shipped.gcMaxMs ?? 0) ? 'shortened the longest pause in this run' : 'did not shorten the longest pause'} (${n(small.gcMaxMs, 1)} ms at 8 MB, ${n(small.gcOver20Ms)} pauses over 20 ms against ${n(shipped.gcOver20Ms)}) and cost more GC time (${n(small.gcTotalMs)} against ${n(shipped.gcTotalMs)} ms); README's V8 settings say how repeated runs of each compared.` : ''}${collector.length > 0 ? ` Other collectors, beside it in this run: ${collector.join('; ')}.` : ''} A single worst pause swings by tens of milliseconds between runs of the same server. What would shorten it: less live state per open request (below), since the copy is proportional to it.`,
       );
     }
     const same = rows.find((f) => f.server === 'd1n');
     if (koa && same) {
       out.push(
         '',
-        `What Koa costs: (b), Koa + koa-bodyparser + zod holding the same requests and doing nothing else (Node's default V8 settings), peaks at ${n(koa.rssMb)} MB (${ratio(koa.rssMb, base.rssMb)} of (a)) with ${n(koa.heapPerOpenKb, 1)} KB of peak heap per open request, before any batching; this service with the same defaults peaks at ${n(same.rssMb)} MB. The design card's front end alone is ${n(((koa.rssMb - base.rssMb) / (same.rssMb - base.rssMb)) * 100)}% of the gap between (a) and this service; the old-space limit is what brings this service below (b).`,
+        `What Koa costs: (b), Koa + koa-bodyparser + zod holding the same requests and doing nothing else (Node's default V8 settings), peaks at ${n(koa.rssMb)} MB (${ratio(koa.rssMb, base.rssMb)} of (a)) with ${n(koa.heapPerOpenKb, 1)} KB of peak heap per open request, before any batching; this service with the same defaults peaks at ${n(same.rssMb)} MB. ${koa.rssMb >= same.rssMb ? 'The design card\'s front end alone accounts for all of the gap between (a) and this service' : `The design card's front end alone is ${n(((koa.rssMb - base.rssMb) / (same.rssMb - base.rssMb)) * 100)}% of the gap between (a) and this service`}; the old-space limit is what brings this service below (b).`,
       );
     }
   }

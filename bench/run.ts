@@ -79,6 +79,7 @@ for (const scenario of earlier ? [] : scenarios) {
         f.gcMaxMs = probe.gcMaxMs;
         f.gcTotalMs = probe.gcTotalMs;
         f.gcByKind = probe.gcByKind;
+        f.gcOver20Ms = probe.gcOver20Ms;
         f.eventLoopP99Ms = probe.eventLoopP99Ms;
         f.heapPerOpenKb = ((probe.heapMaxMb - probe.heapBaselineMb) * 1024) / clients;
       }

@@ -29,6 +29,8 @@ export interface Probe {
   gcMaxMs: number;
   gcP99Ms: number;
   gcByKind?: Record<string, {maxMs: number; totalMs: number; count: number}>;
+  /** Pauses longer than 20 ms (the target for the longest). */
+  gcOver20Ms?: number;
   eventLoopP99Ms: number;
   eventLoopMaxMs: number;
   heapBaselineMb: number;
