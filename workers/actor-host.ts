@@ -45,7 +45,7 @@ export class ActorHost implements ActorHostApi {
   readonly #results = new ResultsBuffer();
   readonly #outbox = new Outbox(() => {
     const message = this.#results.take();
-    if (message) this.#port?.postMessage(message);
+    if (message) this.#port?.postMessage(message, [message.results.buffer]);
   });
   #draining = false;
   #batchSeq = 0;

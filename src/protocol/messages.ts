@@ -12,7 +12,7 @@
 // call is a request and a reply, which would double the messages (and thread wake-ups) of the
 // hot path for replies nobody waits for.
 
-import type {AgentErrorCode} from '../errors.ts';
+import type {AgentError, AgentErrorCode} from '../errors.ts';
 import type {Registry} from '../registry.ts';
 import type {MessagePort, Transferable} from 'node:worker_threads';
 
@@ -80,11 +80,6 @@ export const Outcome = {
   withdrawn: 2,
 } as const;
 
-export interface PartError {
-  readonly code: AgentErrorCode;
-  readonly message: string;
-}
-
 /** How one backend call of a key went: `partial` when the backend refused some of its rows. */
 export type BatchResult = 'ok' | 'partial' | AgentErrorCode;
 
@@ -104,7 +99,7 @@ export interface ResultsMessage {
   readonly kind: 'results';
   /** `resultStride` numbers per result (ResultField). */
   readonly results: Float64Array;
-  readonly errors: readonly PartError[];
+  readonly errors: readonly AgentError[];
   /** The backend calls that carried these results (each once, however many rows it had). */
   readonly batches: readonly BatchInfo[];
   /** One per backend call that ended in the sender's turn, for the latency estimate and metrics. */

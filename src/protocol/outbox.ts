@@ -8,9 +8,9 @@
 // Both carry their parts and results as columns of numbers (src/protocol/messages.ts says why).
 // The dispatch buffers are reused every turn: postMessage has copied what they held.
 
-import type {AgentErrorCode} from '../errors.ts';
+import type {AgentError, AgentErrorCode} from '../errors.ts';
 import {Outcome, ResultField, resultStride} from './messages.ts';
-import type {BatchInfo, BatchReport, DispatchMessage, PartError, ResultsMessage, WithdrawMessage} from './messages.ts';
+import type {BatchInfo, BatchReport, DispatchMessage, ResultsMessage, WithdrawMessage} from './messages.ts';
 
 /** Runs `flush` once at the end of any turn in which `schedule()` was called. */
 export class Outbox {
@@ -114,7 +114,7 @@ export interface ResultSink {
 export class ResultsBuffer implements ResultSink {
   /** resultStride numbers per result (ResultField). */
   #results: number[] = [];
-  #errors: PartError[] = [];
+  #errors: AgentError[] = [];
   #batches: BatchInfo[] = [];
   /** Batch -> its index in #batches: a call's rows share one entry. */
   readonly #batchIndex = new Map<BatchInfo, number>();
@@ -156,11 +156,11 @@ export class ResultsBuffer implements ResultSink {
     return this.#results.length === 0 && this.#reports.length === 0;
   }
 
-  /** The turn's message, if there is anything to send; the buffer starts empty again. */
-  take(): ResultsMessage | undefined {
+  /** The turn's message, if there is anything to send (its results column may be transferred); the buffer starts empty again. */
+  take(): (ResultsMessage & {readonly results: Float64Array<ArrayBuffer>}) | undefined {
     if (this.isEmpty) return undefined;
-    const message: ResultsMessage = {
-      kind: 'results',
+    const message = {
+      kind: 'results' as const,
       results: new Float64Array(this.#results),
       errors: this.#errors,
       batches: this.#batches,
