@@ -3,6 +3,7 @@
 // body, and logs one line per request.
 
 import {isUtf8} from 'node:buffer';
+import type {ServerResponse} from 'node:http';
 import {PassThrough} from 'node:stream';
 import {createHash, randomUUID, timingSafeEqual} from 'node:crypto';
 import Koa from 'koa';
@@ -54,6 +55,17 @@ const notReadyWhy: Record<Exclude<Readiness, 'ready'>, string> = {
 };
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * A new request id, as one flat string. Node builds randomUUID()'s result by concatenation: a
+ * rope of about 15 string pieces, 488 bytes kept alive per id against 64 flat (measured), for as
+ * long as the request waits. V8 flattens a string in place when a regular expression runs on it.
+ */
+function newRequestId(): string {
+  const id = randomUUID();
+  requestIdPattern.test(id);
+  return id;
+}
 
 const securityHeaders: readonly (readonly [string, string])[] = [
   ['X-Content-Type-Options', 'nosniff'],
@@ -155,7 +167,7 @@ function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {sta
   return async (ctx: Context & {state: State}, next: Next) => {
     const started = performance.now();
     const given = ctx.get('x-request-id');
-    const requestId = requestIdPattern.test(given) ? given : randomUUID();
+    const requestId = requestIdPattern.test(given) ? given : newRequestId();
     ctx.state.requestId = requestId;
     try {
       if (ctx.method === 'POST' && ctx.path === routes.predict) await predictRoute(ctx);
@@ -266,6 +278,17 @@ interface PredictDeps {
 
 type PredictContext = Context & {state: State; request: {body?: unknown; rawBody?: string}};
 
+const ticketKey = Symbol('ticket');
+type AnsweredResponse = ServerResponse & {[ticketKey]?: Ticket};
+
+/**
+ * One listener shared by every response, its ticket on the response itself: a request waiting
+ * seconds keeps no closure, context or once-wrapper of its own for this.
+ */
+function withdrawIfUnanswered(this: AnsweredResponse): void {
+  if (!this.writableFinished) this[ticketKey]?.cancel();
+}
+
 /** POST /predict: check, read, validate and submit; then wait for the outcomes and answer. */
 function predict(deps: PredictDeps) {
   return async (ctx: PredictContext): Promise<void> => {
@@ -275,9 +298,8 @@ function predict(deps: PredictDeps) {
     // parsed body or its vectors while the backend works (only the ids are kept).
     const {ids, ticket, stream} = submit(ctx, deps);
     // The client going away withdraws its agents that are still waiting in a mailbox.
-    ctx.res.once('close', () => {
-      if (!ctx.res.writableFinished) ticket.cancel();
-    });
+    (ctx.res as AnsweredResponse)[ticketKey] = ticket;
+    ctx.res.on('close', withdrawIfUnanswered);
     if (stream) {
       // The 200 goes out now; lines follow as outcomes come, then the last line, then the end.
       ctx.status = 200;
