@@ -286,7 +286,9 @@ type AnsweredResponse = ServerResponse & {[ticketKey]?: Ticket};
  * seconds keeps no closure, context or once-wrapper of its own for this.
  */
 function withdrawIfUnanswered(this: AnsweredResponse): void {
-  if (!this.writableFinished) this[ticketKey]?.cancel();
+  const ticket = this[ticketKey];
+  this[ticketKey] = undefined;
+  if (!this.writableFinished) ticket?.cancel();
 }
 
 /** POST /predict: check, read, validate and submit; then wait for the outcomes and answer. */
