@@ -88,6 +88,27 @@ test('a frame of another protocol version, or no frame at all, is refused, never
   t.false(decode(new Uint8Array([0xab, wireVersion, 0, 0, 255, 255, 0, 0])).ok, 'a header longer than the frame');
 });
 
+test('a frame that is JSON but not of our shape is refused whole, before any handler reads it', (t) => {
+  const frame = (header: object) => {
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const bytes = new Uint8Array(8 + Math.ceil(json.length / 8) * 8);
+    bytes[0] = 0xab;
+    bytes[1] = wireVersion;
+    new DataView(bytes.buffer).setUint32(4, json.length, true);
+    bytes.set(json, 8);
+    return bytes;
+  };
+  // A heartbeat claiming a billion threads would have a gateway list a billion members.
+  t.like(decode(frame({kind: 'heartbeat', host: 'h', threads: 1e9})), {ok: false});
+  // A key that is not a mailbox key would reach parseKey in an actor thread.
+  t.like(decode(frame({kind: 'dispatch', from: 'gw', keys: [42], columns: [0, 0]})), {ok: false});
+  t.like(decode(frame({kind: 'withdraw', from: 'gw', withdrawals: 'all'})), {ok: false});
+  const report = {key: 7, size: 1, backendMs: 1, result: 'ok', waitsMs: [0], windowMs: 5};
+  t.like(decode(frame({kind: 'results', columns: [0], errors: [], batches: [], reports: [report]})), {ok: false, reason: 'malformed header: reports.0.key'});
+  t.like(decode(frame({kind: 'nonsense'})), {ok: false});
+  t.true(decode(frame({kind: 'heartbeat', host: 'h', threads: 2})).ok, 'a well-formed one still reads');
+});
+
 test('a dispatch over the payload limit is split into whole parts, each with its own vectors', (t) => {
   const vectors = Array.from({length: 10}, (_, i) => Array.from({length: 20_000}, (_, j) => i * 1e5 + j));
   const message = dispatch(vectors);

@@ -15,6 +15,8 @@
 // travel as raw bytes and are read back without parsing. A frame of another version is refused
 // whole (decode says so), never half-read; so is one whose columns do not add up.
 
+import {z} from 'zod';
+import {agentErrorCodes} from '../errors.ts';
 import type {DispatchMessage, HostMessage, ResultsMessage} from './messages.ts';
 import {Outcome, PartField, partStride, ResultField, resultStride} from './messages.ts';
 
@@ -44,6 +46,38 @@ export type Decoded =
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', {fatal: true});
+
+/** ACTOR_POOL_SIZE's own bound: a heartbeat claiming more threads is not from one of ours. */
+const maxThreadsPerHost = 256;
+const mailboxKey = z.string().max(512).includes('\n');
+const peerId = z.string().min(1).max(256);
+const columnLengths = (n: number) => z.array(z.int().nonnegative()).length(n);
+
+/**
+ * Each kind of frame's header, as a peer must send it: a frame that parses as JSON but not as
+ * this is refused whole, before any handler reads a field of it.
+ */
+const header = z.discriminatedUnion('kind', [
+  z.object({kind: z.literal('heartbeat'), host: peerId, threads: z.int().min(1).max(maxThreadsPerHost), leaving: z.boolean().optional()}),
+  z.object({kind: z.literal('dispatch'), from: peerId, keys: z.array(mailboxKey), columns: columnLengths(2)}),
+  z.object({kind: z.literal('withdraw'), from: peerId, withdrawals: z.array(z.object({key: mailboxKey, partIds: z.array(z.number())}))}),
+  z.object({
+    kind: z.literal('results'),
+    columns: columnLengths(1),
+    errors: z.array(z.object({code: z.enum(agentErrorCodes), message: z.string()})),
+    batches: z.array(z.object({id: z.string().max(512), size: z.int().positive()})),
+    reports: z.array(
+      z.object({
+        key: mailboxKey,
+        size: z.int().nonnegative(),
+        backendMs: z.number().nonnegative(),
+        result: z.enum(['ok', 'partial', ...agentErrorCodes]),
+        waitsMs: z.array(z.number()),
+        windowMs: z.number().nonnegative(),
+      }),
+    ),
+  }),
+]);
 
 /** The Float64Array fields of each kind of message, in frame order. */
 const columnsOf: Partial<Record<WireMessage['kind'], readonly string[]>> = {dispatch: ['parts', 'data'], results: ['results']};
@@ -79,20 +113,20 @@ export function decode(bytes: Uint8Array): Decoded {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = view.getUint32(4, true);
   if (headerStart + length > bytes.length) return {ok: false, reason: 'frame cut short'};
-  let message: WireMessage & {columns?: unknown};
+  let json: unknown;
   try {
-    message = JSON.parse(decoder.decode(bytes.subarray(headerStart, headerStart + length)));
+    json = JSON.parse(decoder.decode(bytes.subarray(headerStart, headerStart + length)));
   } catch {
     return {ok: false, reason: 'malformed header'};
   }
+  const parsed = header.safeParse(json);
+  if (!parsed.success) return {ok: false, reason: `malformed header: ${parsed.error.issues[0].path.join('.') || 'kind'}`};
+  const message = parsed.data as WireMessage & {columns?: number[]};
   const names = columnsOf[message.kind];
   if (!names) return {ok: true, message};
-  const lengths = message.columns;
+  const lengths = message.columns ?? [];
   const dataStart = headerStart + Math.ceil(length / 8) * 8;
-  if (!Array.isArray(lengths) || lengths.length !== names.length || !lengths.every((n) => Number.isInteger(n) && n >= 0)) {
-    return {ok: false, reason: 'malformed columns'};
-  }
-  const floats = lengths.reduce((a: number, b: number) => a + b, 0);
+  const floats = lengths.reduce((a, b) => a + b, 0);
   if (bytes.length !== dataStart + floats * 8) return {ok: false, reason: 'malformed columns'};
   // Copied out, aligned: the frame's buffer may be shared and need not be 8-aligned.
   const all = new Float64Array(floats);
@@ -110,7 +144,7 @@ export function decode(bytes: Uint8Array): Decoded {
 
 /** Why a dispatch's columns cannot be read as it says, if they cannot. */
 function dispatchProblem({keys, parts, data}: DispatchMessage): string | undefined {
-  if (!Array.isArray(keys) || parts.length % partStride !== 0) return 'malformed parts';
+  if (parts.length % partStride !== 0) return 'malformed parts';
   let floats = 0;
   for (let at = 0; at < parts.length; at += partStride) {
     const keyIndex = parts[at + PartField.keyIndex];
@@ -122,8 +156,8 @@ function dispatchProblem({keys, parts, data}: DispatchMessage): string | undefin
 }
 
 /** Why a results message's columns cannot be read as it says, if they cannot. */
-function resultsProblem({results, errors, batches, reports}: ResultsMessage): string | undefined {
-  if (!Array.isArray(errors) || !Array.isArray(batches) || !Array.isArray(reports) || results.length % resultStride !== 0) return 'malformed results';
+function resultsProblem({results, errors, batches}: ResultsMessage): string | undefined {
+  if (results.length % resultStride !== 0) return 'malformed results';
   for (let at = 0; at < results.length; at += resultStride) {
     const outcome = results[at + ResultField.outcome];
     const batch = results[at + ResultField.batch];
