@@ -2,7 +2,7 @@ import test from 'ava';
 import {rendezvous} from '../src/cluster/rendezvous.ts';
 import {decode, encode, splitDispatch, wireVersion} from '../src/protocol/codec.ts';
 import type {ToHost} from '../src/protocol/codec.ts';
-import {PartField, partStride} from '../src/protocol/messages.ts';
+import {forEachPart, PartField} from '../src/protocol/messages.ts';
 import type {DispatchMessage, ResultsMessage} from '../src/protocol/messages.ts';
 import {DispatchBuffer, ResultsBuffer} from '../src/protocol/outbox.ts';
 import {readResults} from './helpers/results.ts';
@@ -15,18 +15,17 @@ const dispatch = (vectors: number[][]): DispatchMessage & {from: string} => {
 };
 
 /** Each part's vector, in part order. */
-function vectorsOf({parts, data}: DispatchMessage): number[][] {
+function vectorsOf(message: DispatchMessage): number[][] {
   const out: number[][] = [];
-  let offset = 0;
-  for (let at = 0; at < parts.length; at += partStride) {
-    const n = parts[at + PartField.length];
-    out.push(Array.from(data.subarray(offset, offset + n)));
-    offset += n;
-  }
+  forEachPart(message, (_partId, _keyIndex, _deadline, vector) => out.push(Array.from(vector)));
   return out;
 }
 
-const partIds = ({parts}: DispatchMessage) => Array.from(parts).filter((_, i) => i % partStride === PartField.partId);
+function partIds(message: DispatchMessage): number[] {
+  const out: number[] = [];
+  forEachPart(message, (partId) => out.push(partId));
+  return out;
+}
 
 test('a dispatch frame round-trips exactly, vectors as raw float64', (t) => {
   const message = dispatch([[0.1, -2.5e-300, 1e308], [Math.PI], [Number.MIN_VALUE, -0]]);

@@ -31,7 +31,7 @@ import type {Registry} from '../src/registry.ts';
 import {WaitWindow} from './wait-window.ts';
 import {Outbox, ResultsBuffer} from '../src/protocol/outbox.ts';
 import type {ResultSink} from '../src/protocol/outbox.ts';
-import {PartField, partStride} from '../src/protocol/messages.ts';
+import {forEachPart} from '../src/protocol/messages.ts';
 import {systemClock} from './clock.ts';
 import type {Clock} from './clock.ts';
 
@@ -129,20 +129,11 @@ export class ActorHost implements ActorHostApi {
     return {actors: this.#actors.size, pending, inflight, keys};
   }
 
-  #dispatch({keys, parts, data}: DispatchMessage): void {
+  #dispatch(message: DispatchMessage): void {
+    const {keys} = message;
     const byKey: Part[][] = keys.map(() => []);
     const now = this.#ctx.clock.now();
-    let offset = 0;
-    for (let at = 0; at < parts.length; at += partStride) {
-      const length = parts[at + PartField.length];
-      byKey[parts[at + PartField.keyIndex]].push({
-        partId: parts[at + PartField.partId],
-        deadline: parts[at + PartField.deadline],
-        arrivedAt: now,
-        row: data.subarray(offset, offset + length),
-      });
-      offset += length;
-    }
+    forEachPart(message, (partId, keyIndex, deadline, row) => byKey[keyIndex].push({partId, deadline, arrivedAt: now, row}));
     for (let i = 0; i < keys.length; i++) {
       if (byKey[i].length === 0) continue;
       let actor = this.#actors.get(keys[i]);

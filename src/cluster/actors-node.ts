@@ -19,7 +19,7 @@ import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {encode} from '../protocol/codec.ts';
 import type {HeartbeatMessage, ToHost} from '../protocol/codec.ts';
-import {PartField, partStride, resultStride} from '../protocol/messages.ts';
+import {forEachPart, forEachResult} from '../protocol/messages.ts';
 import type {ResultsMessage} from '../protocol/messages.ts';
 import {ResultsBuffer} from '../protocol/outbox.ts';
 import type {Registry} from '../registry.ts';
@@ -126,18 +126,14 @@ export class ActorsNode {
     const thread = Number(subject.slice(subject.lastIndexOf('.') + 1));
     if (!Number.isInteger(thread) || thread < 0 || thread >= this.pool.threads) return;
     if (message.kind === 'dispatch') {
-      const {keys, parts, data, from} = message;
-      let offset = 0;
-      for (let at = 0; at < parts.length; at += partStride) {
+      const {keys, from} = message;
+      forEachPart(message, (partId, keyIndex, deadline, vector) => {
         const local = ++this.#seq;
-        const key = keys[parts[at + PartField.keyIndex]];
-        const partId = parts[at + PartField.partId];
-        const length = parts[at + PartField.length];
+        const key = keys[keyIndex];
         this.#held.set(local, {gateway: from, partId, thread, key});
         this.#local.set(`${from} ${partId}`, local);
-        this.pool.send(thread, key, local, parts[at + PartField.deadline], data.subarray(offset, offset + length));
-        offset += length;
-      }
+        this.pool.send(thread, key, local, deadline, vector);
+      });
     } else if (message.kind === 'withdraw') {
       for (const {key, partIds} of message.withdrawals) {
         for (const partId of partIds) {
@@ -151,18 +147,32 @@ export class ActorsNode {
   /** A thread's results, each sent back to its own gateway, with the gateway's part id. */
   #results(message: ResultsMessage): void {
     const out = new Map<string, {buffer: ResultsBuffer; keys: Set<string>}>();
-    const count = message.results.length / resultStride;
-    for (let i = 0; i < count; i++) {
-      const held = this.#release(message.results[i * resultStride]);
-      if (!held) continue;
+    /** The gateway's buffer and part id for a local part, if its gateway still waits for it. */
+    const route = (local: number): {buffer: ResultsBuffer; partId: number} | undefined => {
+      const held = this.#release(local);
+      if (!held) return undefined;
       let entry = out.get(held.gateway);
       if (!entry) {
         entry = {buffer: new ResultsBuffer(), keys: new Set()};
         out.set(held.gateway, entry);
       }
-      entry.buffer.copy(message, i, held.partId);
       entry.keys.add(held.key);
-    }
+      return {buffer: entry.buffer, partId: held.partId};
+    };
+    forEachResult(message, {
+      prediction(local, value, batch) {
+        const to = route(local);
+        to?.buffer.prediction(to.partId, value, batch);
+      },
+      error(local, code, text, batch) {
+        const to = route(local);
+        to?.buffer.error(to.partId, code, text, batch);
+      },
+      withdrawn(local) {
+        const to = route(local);
+        to?.buffer.withdrawn(to.partId);
+      },
+    });
     // A batch's report goes with its results, to every gateway that had rows in it.
     for (const report of message.reports) for (const entry of out.values()) if (entry.keys.has(report.key)) entry.buffer.report(report);
     for (const [gateway, {buffer}] of out) this.#send(gateway, buffer);

@@ -15,8 +15,8 @@ import type {BatchingOptions} from '../config.ts';
 import type {AgentError, AgentErrorCode} from '../errors.ts';
 import type {CoordinatorObserver} from '../metrics.ts';
 import {keyString} from '../protocol/mailbox-key.ts';
-import {Outcome, ResultField, resultStride} from '../protocol/messages.ts';
-import type {BatchInfo, ResultsMessage} from '../protocol/messages.ts';
+import {forEachResult} from '../protocol/messages.ts';
+import type {BatchInfo, ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
 import {admit} from './admission.ts';
 import type {AdmissionLimits, Refusal} from './admission.ts';
 import {ClientTable} from './clients.ts';
@@ -145,6 +145,7 @@ const defaultKeyIdleMs = 60_000;
 /** The idle-key sweep runs at least this often. */
 const maxSweepIntervalMs = 10_000;
 const clientGone: Ending = {code: 'shutting_down', message: 'client went away', countAs: 'client_gone'};
+const expiredInThread: AgentOutcome = {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}};
 
 export class Coordinator implements Submitter {
   readonly #transport: Transport;
@@ -165,6 +166,8 @@ export class Coordinator implements Submitter {
   readonly #sweeper: NodeJS.Timeout;
   #idleWaiters: (() => void)[] = [];
   #partSeq = 0;
+  /** Date.now() of the results message being read. */
+  #now = 0;
   #withdrawn = 0;
   #refused = 0;
 
@@ -237,33 +240,33 @@ export class Coordinator implements Submitter {
       this.#keys.measured(report.key, report.backendMs);
       this.#observer.batch(report);
     }
-    const now = Date.now();
-    const {results, errors, batches} = message;
-    for (let at = 0; at < results.length; at += resultStride) {
-      const partId = results[at + ResultField.partId];
-      const request = this.#parts.get(partId);
-      if (!request) continue;
-      this.#parts.delete(partId);
-      const index = partId - request.firstPartId;
-      this.#release(request, index, now);
-      const outcome = results[at + ResultField.outcome];
-      if (outcome === Outcome.withdrawn) {
-        this.#withdrawn++;
-        this.#observer.withdrawn();
-      }
-      if (request.done) continue;
-      const batch = batches[results[at + ResultField.batch]];
-      if (outcome === Outcome.prediction) {
-        this.#settle(request, index, {prediction: results[at + ResultField.value], batch});
-      } else if (outcome === Outcome.error) {
-        const error = errors[results[at + ResultField.value]];
-        this.#settle(request, index, batch ? {error, batch} : {error});
-      } else {
-        // The thread expired the part before our own timer fired (clocks of a busy machine).
-        this.#settle(request, index, {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}});
-      }
-      if (--request.open === 0) this.#finish(request);
-    }
+    this.#now = Date.now();
+    forEachResult(message, this.#results);
+  }
+
+  /** What onResults does with each result (one object, made once). */
+  readonly #results: ResultVisitor = {
+    prediction: (partId, prediction, batch) => this.#arrived(partId, {prediction, batch}),
+    error: (partId, code, message, batch) => this.#arrived(partId, batch ? {error: {code, message}, batch} : {error: {code, message}}),
+    withdrawn: (partId) => {
+      if (!this.#parts.has(partId)) return;
+      this.#withdrawn++;
+      this.#observer.withdrawn();
+      // The thread expired the part before our own timer fired (clocks of a busy machine).
+      this.#arrived(partId, expiredInThread);
+    },
+  };
+
+  /** A part's thread answered for it: its entry ends; its request gets the outcome unless already answered. */
+  #arrived(partId: number, outcome: AgentOutcome): void {
+    const request = this.#parts.get(partId);
+    if (!request) return;
+    this.#parts.delete(partId);
+    const index = partId - request.firstPartId;
+    this.#release(request, index, this.#now);
+    if (request.done) return;
+    this.#settle(request, index, outcome);
+    if (--request.open === 0) this.#finish(request);
   }
 
   /** A thread died: every part it held fails at once with `worker_failed`. */

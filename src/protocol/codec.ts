@@ -51,7 +51,10 @@ const decoder = new TextDecoder('utf-8', {fatal: true});
 const maxThreadsPerHost = 256;
 const mailboxKey = z.string().max(512).includes('\n');
 const peerId = z.string().min(1).max(256);
-const columnLengths = (n: number) => z.array(z.int().nonnegative()).length(n);
+/** The Float64Array fields of each kind of message, in frame order. */
+const columnsOf: Partial<Record<WireMessage['kind'], readonly string[]>> = {dispatch: ['parts', 'data'], results: ['results']};
+/** The header's `columns`: each column's length, one per field of columnsOf. */
+const columnLengths = (kind: 'dispatch' | 'results') => z.array(z.int().nonnegative()).length(columnsOf[kind]?.length ?? 0);
 
 /**
  * Each kind of frame's header, as a peer must send it: a frame that parses as JSON but not as
@@ -59,11 +62,11 @@ const columnLengths = (n: number) => z.array(z.int().nonnegative()).length(n);
  */
 const header = z.discriminatedUnion('kind', [
   z.object({kind: z.literal('heartbeat'), host: peerId, threads: z.int().min(1).max(maxThreadsPerHost), leaving: z.boolean().optional()}),
-  z.object({kind: z.literal('dispatch'), from: peerId, keys: z.array(mailboxKey), columns: columnLengths(2)}),
+  z.object({kind: z.literal('dispatch'), from: peerId, keys: z.array(mailboxKey), columns: columnLengths('dispatch')}),
   z.object({kind: z.literal('withdraw'), from: peerId, withdrawals: z.array(z.object({key: mailboxKey, partIds: z.array(z.number())}))}),
   z.object({
     kind: z.literal('results'),
-    columns: columnLengths(1),
+    columns: columnLengths('results'),
     errors: z.array(z.object({code: z.enum(agentErrorCodes), message: z.string()})),
     batches: z.array(z.object({id: z.string().max(512), size: z.int().positive()})),
     reports: z.array(
@@ -78,9 +81,6 @@ const header = z.discriminatedUnion('kind', [
     ),
   }),
 ]);
-
-/** The Float64Array fields of each kind of message, in frame order. */
-const columnsOf: Partial<Record<WireMessage['kind'], readonly string[]>> = {dispatch: ['parts', 'data'], results: ['results']};
 
 export function encode(message: WireMessage): Uint8Array {
   const names = columnsOf[message.kind] ?? [];

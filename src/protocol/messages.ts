@@ -42,6 +42,19 @@ export interface DispatchMessage {
   readonly data: Float64Array;
 }
 
+/** Each part of a dispatch, in order; its vector is a view into `data`. */
+export function forEachPart(
+  {parts, data}: DispatchMessage,
+  visit: (partId: number, keyIndex: number, deadline: number, vector: Float64Array) => void,
+): void {
+  let offset = 0;
+  for (let at = 0; at < parts.length; at += partStride) {
+    const length = parts[at + PartField.length];
+    visit(parts[at + PartField.partId], parts[at + PartField.keyIndex], parts[at + PartField.deadline], data.subarray(offset, offset + length));
+    offset += length;
+  }
+}
+
 /** Take these parts out of their mailboxes if not yet sent; drop their results otherwise. */
 export interface WithdrawMessage {
   readonly kind: 'withdraw';
@@ -79,6 +92,27 @@ export const Outcome = {
   /** The part left its mailbox unsent (withdrawn or expired); nobody waits for it any more. */
   withdrawn: 2,
 } as const;
+
+/** What became of one part, as a results message's reader (or writer: ResultSink) is told it. */
+export interface ResultVisitor {
+  prediction(partId: number, value: number, batch: BatchInfo): void;
+  error(partId: number, code: AgentErrorCode, message: string, batch?: BatchInfo): void;
+  withdrawn(partId: number): void;
+}
+
+/** Each result of a message, in order. */
+export function forEachResult({results, errors, batches}: ResultsMessage, visitor: ResultVisitor): void {
+  for (let at = 0; at < results.length; at += resultStride) {
+    const partId = results[at + ResultField.partId];
+    const outcome = results[at + ResultField.outcome];
+    const batch = batches[results[at + ResultField.batch]];
+    if (outcome === Outcome.prediction) visitor.prediction(partId, results[at + ResultField.value], batch);
+    else if (outcome === Outcome.error) {
+      const {code, message} = errors[results[at + ResultField.value]];
+      visitor.error(partId, code, message, batch);
+    } else visitor.withdrawn(partId);
+  }
+}
 
 /** How one backend call of a key went: `partial` when the backend refused some of its rows. */
 export type BatchResult = 'ok' | 'partial' | AgentErrorCode;

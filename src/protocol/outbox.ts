@@ -9,8 +9,8 @@
 // The dispatch buffers are reused every turn: postMessage has copied what they held.
 
 import type {AgentError, AgentErrorCode} from '../errors.ts';
-import {Outcome, ResultField, resultStride} from './messages.ts';
-import type {BatchInfo, BatchReport, DispatchMessage, ResultsMessage, WithdrawMessage} from './messages.ts';
+import {Outcome} from './messages.ts';
+import type {BatchInfo, BatchReport, DispatchMessage, ResultsMessage, ResultVisitor, WithdrawMessage} from './messages.ts';
 
 /** Runs `flush` once at the end of any turn in which `schedule()` was called. */
 export class Outbox {
@@ -103,10 +103,7 @@ export class DispatchBuffer {
 }
 
 /** Where an actor puts what became of its parts and its backend calls. */
-export interface ResultSink {
-  prediction(partId: number, value: number, batch: BatchInfo): void;
-  error(partId: number, code: AgentErrorCode, message: string, batch?: BatchInfo): void;
-  withdrawn(partId: number): void;
+export interface ResultSink extends ResultVisitor {
   report(report: BatchReport): void;
 }
 
@@ -137,19 +134,6 @@ export class ResultsBuffer implements ResultSink {
 
   report(report: BatchReport): void {
     this.#reports.push(report);
-  }
-
-  /** Result `i` of a message, under another part id (an actor host handing a gateway its results). */
-  copy(message: ResultsMessage, i: number, partId: number): void {
-    const {results, errors, batches} = message;
-    const at = i * resultStride;
-    const outcome = results[at + ResultField.outcome];
-    const batch = batches[results[at + ResultField.batch]];
-    if (outcome === Outcome.prediction) this.prediction(partId, results[at + ResultField.value], batch);
-    else if (outcome === Outcome.error) {
-      const {code, message: text} = errors[results[at + ResultField.value]];
-      this.error(partId, code, text, batch);
-    } else this.withdrawn(partId);
   }
 
   get isEmpty(): boolean {

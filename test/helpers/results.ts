@@ -2,7 +2,7 @@
 // ResultsMessage's columns.
 
 import type {AgentErrorCode} from '../../src/errors.ts';
-import {Outcome, ResultField, resultStride} from '../../src/protocol/messages.ts';
+import {forEachResult} from '../../src/protocol/messages.ts';
 import type {BatchInfo, BatchReport, ResultsMessage} from '../../src/protocol/messages.ts';
 import type {ResultSink} from '../../src/protocol/outbox.ts';
 
@@ -26,15 +26,7 @@ export function recordingSink(): {sink: ResultSink; results: ReadResult[]; repor
 
 /** A results message's columns, one object per result. */
 export function readResults(message: ResultsMessage): ReadResult[] {
-  const out: ReadResult[] = [];
-  const {results, errors, batches} = message;
-  for (let at = 0; at < results.length; at += resultStride) {
-    const partId = results[at + ResultField.partId];
-    const outcome = results[at + ResultField.outcome];
-    const batch = batches[results[at + ResultField.batch]];
-    if (outcome === Outcome.prediction) out.push({partId, outcome: 'prediction', prediction: results[at + ResultField.value], batch});
-    else if (outcome === Outcome.error) out.push({partId, outcome: 'error', ...errors[results[at + ResultField.value]], ...(batch && {batch})});
-    else out.push({partId, outcome: 'withdrawn'});
-  }
-  return out;
+  const {sink, results} = recordingSink();
+  forEachResult(message, sink);
+  return results;
 }
