@@ -2,8 +2,13 @@
 // of clients, each sending its next request when the last is answered) or open loop (a fixed
 // rate). It keeps every request's latency, checks a sample of the predictions against the
 // formula, and tallies the batches the clients saw.
+//
+// Each request takes a connection of its own from a free list (one undici Client per connection,
+// at most `clients` of them per front end). Not undici's Pool: it looks for a free connection by
+// walking all of them, twice per request, which at 10,000 connections made the load generator
+// itself the bottleneck whenever answers came back in a burst.
 
-import {Pool} from 'undici';
+import {Client} from 'undici';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 
 export interface AgentPayload {
@@ -57,6 +62,33 @@ export interface LoadResult {
   readonly kept: {latencyMs: number; markers: readonly number[]; startMs: number; heldMs?: number}[];
 }
 
+/** One front end's connections: an idle one is reused, else a new one opened (O(1) either way). */
+class Connections {
+  readonly #url: string;
+  readonly #idle: Client[] = [];
+  readonly #all = new Set<Client>();
+
+  constructor(url: string) {
+    this.#url = url;
+  }
+
+  take(): Client {
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    const client = new Client(this.#url, {pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000});
+    this.#all.add(client);
+    return client;
+  }
+
+  give(client: Client): void {
+    this.#idle.push(client);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#all].map((c) => c.close()));
+  }
+}
+
 export function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -65,9 +97,7 @@ export function quantile(sorted: Float64Array, q: number): number {
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const clients = options.clients ?? 64;
   const urls = options.url.split(',').map((u) => u.trim().replace(/\/$/, ''));
-  const pools = urls.map(
-    (url) => new Pool(url, {connections: Math.ceil(clients / urls.length), pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000}),
-  );
+  const pools = urls.map((url) => new Connections(url));
   /** Batch id -> bit set of the URLs whose requests it carried. */
   const batchUrls = new Map<string, number>();
   const latencies: number[] = [];
@@ -93,8 +123,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     let status = 0;
     let text = '';
     let held: string | string[] | undefined;
+    const connection = pool.take();
     try {
-      const response = await pool.request({
+      const response = await connection.request({
         path: '/predict',
         method: 'POST',
         headers: {'content-type': 'application/json', ...options.headers},
@@ -107,6 +138,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       statuses[(error as {code?: string}).code ?? 'transport'] = (statuses[(error as {code?: string}).code ?? 'transport'] ?? 0) + 1;
       errors++;
       return;
+    } finally {
+      pool.give(connection);
     }
     const latency = performance.now() - t0;
     statuses[status] = (statuses[status] ?? 0) + 1;

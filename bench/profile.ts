@@ -1,6 +1,8 @@
 // `node bench/profile.ts [--server d1|b|…] [--clients N] [--seconds S] [--agents A] [--length L]
-// [--rate R] [--no-profile] [--alloc]`: runs one of the bench's servers (default: this service as shipped)
-// under --cpu-prof with a gateway-bound load and prints the server's CPU per request and the top
+// [--rate R] [--latency MIN,MAX] [--http-backend] [--no-profile] [--alloc]`: runs one of the bench's servers (default:
+// this service as shipped) under --cpu-prof with a gateway-bound load (or, with --latency 3000,7000
+// and thousands of clients, the seed's requests held open; --http-backend: the bench's recording
+// backend over HTTP in its own process instead of the in-process one) and prints the server's CPU per request and the top
 // functions by self time, per thread. --alloc also samples the main thread's allocations during
 // the load (bench/alloc-sampler.ts) and prints the bytes allocated per request, by function.
 // Profiles land in bench/out/profile/.
@@ -14,6 +16,7 @@ import {mixedPlan, quantile, runLoad} from './load.ts';
 import {servers} from './scenarios.ts';
 import type {ServerId} from './scenarios.ts';
 import {cpuSeconds} from './servers.ts';
+import {startRecorder} from './recorder.ts';
 
 const {values} = parseArgs({
   allowNegative: true,
@@ -27,6 +30,9 @@ const {values} = parseArgs({
     server: {type: 'string', default: 'd1'},
     /** Open loop at this many requests/s (--clients then caps those in flight); default closed loop. */
     rate: {type: 'string'},
+    /** The in-process backend's latency range in ms (default 0,1: gateway-bound). */
+    latency: {type: 'string', default: '0,1'},
+    'http-backend': {type: 'boolean', default: false},
     /** --no-profile: the same run without --cpu-prof, for CPU per request alone. */
     profile: {type: 'boolean', default: true},
     alloc: {type: 'boolean', default: false},
@@ -39,6 +45,8 @@ const port = await freePort();
 const spec = servers[values.server as ServerId];
 if (!spec) throw new Error(`--server: one of ${Object.keys(servers).join(', ')}`);
 const allocFile = `${dir}alloc.heapprofile`;
+const [latencyMin, latencyMax = latencyMin] = values.latency.split(',');
+const recorder = values['http-backend'] ? await startRecorder(Number(latencyMin), Number(latencyMax)) : undefined;
 const child = spawn(
   process.execPath,
   [
@@ -54,8 +62,11 @@ const child = spawn(
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
-    BACKEND_LATENCY_MIN_MS: '0',
-    BACKEND_LATENCY_MAX_MS: '1',
+    BACKEND_LATENCY_MIN_MS: latencyMin,
+    BACKEND_LATENCY_MAX_MS: latencyMax,
+    ...(recorder && {BACKEND_URL: recorder.url, BACKEND_TIMEOUT_MS: '30000'}),
+    MAX_PENDING_TOTAL: '1000000',
+    MAX_PENDING_PER_MAILBOX: '1000000',
     ...spec.env,
     ...(values.server === 'd1' && {ACTOR_POOL_SIZE: values.pool}),
   },
@@ -81,6 +92,7 @@ console.log(
 );
 child.kill('SIGTERM');
 await once(child, 'exit');
+await recorder?.close();
 
 interface CallFrame {
   functionName: string;

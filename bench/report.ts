@@ -261,6 +261,13 @@ function seedMemorySection(): string {
     '',
     `(a) does nothing but parse, hold on a timer and answer, so its own added latency (steady p50 / p99 ${n(base.steadyAddedP50, 1)} / ${n(base.steadyAddedP99, 1)} ms) is what the load generator (${n(base.clients)} clients in one process) and the ${json.cores} shared cores add to every server's figure in this run; the p99s swing from run to run by hundreds of milliseconds.`,
   );
+  const koa = rows.find((f) => f.server === 'bh');
+  if (koa) {
+    out.push(
+      '',
+      `(b), Koa + koa-bodyparser + zod holding the same requests and doing nothing else (no batching, no threads, Node's default V8 settings), has a steady p99 of ${n(koa.steadyAddedP99, 1)} ms at ${n(koa.cpuUs)} µs of CPU per request (${ratio(koa.cpuUs, base.cpuUs)} of (a)): what the design card's front end alone costs under this load's waves of returning clients.`,
+    );
+  }
   for (const f of rows.filter((r) => r.server === 'd1' || r.server === 'd2')) {
     const over = (f.steadyAddedP99 ?? NaN) - (base.steadyAddedP99 ?? NaN);
     out.push(
@@ -411,7 +418,7 @@ ${limits()}
 
 ## Scenarios
 ${scenarios
-  .map((s) => `### ${s.title}\n\n${json.scenarioDates?.[s.id] ? `_Run ${json.scenarioDates[s.id]}._\n\n` : ''}${table(results[s.id] ?? [], s.viaHttpBackend)}${s.viaHttpBackend ? `\n\nThe backend here is an HTTP server in its own process (3–7 s per call) that records the latency it applied to every row; *added* = client latency − the backend latency of the call that carried the request's slowest agent (for (a), which holds each request itself, the delay it drew). *Steady* counts only requests started after the first ${warmupMs / 1000} s: at the start every client sends at once, a burst no server here can take in ${maxWaitMs + 10} ms.` : ''}`)
+  .map((s) => `### ${s.title}\n\n${json.scenarioDates?.[s.id] ? `_Run ${json.scenarioDates[s.id]}._\n\n` : ''}${table(results[s.id] ?? [], s.viaHttpBackend)}${s.viaHttpBackend ? `\n\nThe backend here is an HTTP server in its own process (3–7 s per call) that records the latency it applied to every row; *added* = client latency − the backend latency of the call that carried the request's slowest agent (for (a), which holds each request itself, the delay it drew: one per mailbox key among the request's agents, the request held for the slowest, as a batching server's request waits for its slowest agent's call). *Steady* counts only requests started after the first ${warmupMs / 1000} s: at the start every client sends at once, a burst no server here can take in ${maxWaitMs + 10} ms.` : ''}`)
   .join('\n\n')}
 
 ## Charts

@@ -124,7 +124,7 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
   {
     id: 'seed',
     title: `seed load: backend 3–7 s, ${quick ? '2,000' : '10,000'} concurrent clients × 4 agents, closed loop`,
-    servers: (quick ? ['ah', 'c', 'd1'] : ['ah', 'c', 'd1', 'd2']) as ServerId[],
+    servers: (quick ? ['ah', 'c', 'd1'] : ['ah', 'bh', 'c', 'd1', 'd2']) as ServerId[],
     loads: [quick ? 2000 : 10_000],
     seconds: quick ? 20 : 45,
     agents: 4,

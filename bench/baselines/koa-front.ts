@@ -8,7 +8,10 @@ import type {AgentInput} from '../../src/coordinator/coordinator.ts';
 import type {Config} from '../../src/config.ts';
 import {createSchemas, parsePredictRequest} from '../../src/http/schemas.ts';
 
-export function serveKoaFront(config: Config, answer: (agents: AgentInput[]) => unknown[] | Promise<unknown[]>): void {
+/** `answer` may set a response header (a holding baseline says in `x-held-ms` what delay it drew). */
+export type Answer = (agents: AgentInput[], setHeader: (name: string, value: string) => void) => unknown[] | Promise<unknown[]>;
+
+export function serveKoaFront(config: Config, answer: Answer): void {
   const schemas = createSchemas(config);
   const app = new Koa();
   app.use(bodyParser({enableTypes: ['json'], jsonLimit: String(config.maxBodyBytes)}));
@@ -23,7 +26,7 @@ export function serveKoaFront(config: Config, answer: (agents: AgentInput[]) => 
       ctx.body = {error: {code: 'validation_error', details: parsed.details}};
       return;
     }
-    const outcomes = await answer(parsed.agents);
+    const outcomes = await answer(parsed.agents, (name, value) => ctx.set(name, value));
     ctx.body = {request_id: randomUUID(), errors: false, results: Object.fromEntries(parsed.agents.map((a, i) => [a.id, outcomes[i]]))};
   });
   const server = app.listen({port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096}, () => console.log('listening'));

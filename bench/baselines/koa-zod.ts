@@ -8,7 +8,14 @@ import {loadConfig} from '../../src/config.ts';
 import {holding, holdMs} from './hold.ts';
 import {serveKoaFront} from './koa-front.ts';
 
-serveKoaFront(loadConfig({}), (agents) => {
+serveKoaFront(loadConfig({}), (agents, setHeader) => {
   const outcomes = agents.map((a) => ({prediction: predictRow(bias(a.model, a.agentType), a.vector)}));
-  return holding ? new Promise((resolve) => setTimeout(() => resolve(outcomes), holdMs())) : outcomes;
+  if (!holding) return outcomes;
+  const ms = holdMs(agents);
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      setHeader('x-held-ms', ms.toFixed(1));
+      resolve(outcomes);
+    }, ms),
+  );
 });

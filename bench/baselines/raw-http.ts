@@ -1,8 +1,9 @@
 // Baseline (a): raw node:http that parses the JSON and computes the formula inline, no batching,
 // no validation beyond what the computation needs. The runtime's limit.
-// With HOLD=1 it holds each request for the backend's delay (BACKEND_LATENCY_MIN_MS..MAX_MS,
-// sampled) before answering, and says in `x-held-ms` what delay it drew, so that the bench takes
-// its added latency as it does the others': the client's latency less the backend's. The floor of
+// With HOLD=1 it holds each request for the backend's delay (the slowest of one draw per mailbox
+// key among its agents, see hold.ts) before answering, and says in `x-held-ms` what delay it
+// drew, so that the bench takes its added latency as it does the others': the client's latency
+// less the backend's. The floor of
 // memory, GC and added latency per open request for the seed's load. (It does not call a real
 // backend: one call per request would need a second socket per open request, past this machine's
 // limit of 20,000 open files at 10,000 clients.)
@@ -35,7 +36,8 @@ const server = http.createServer((req, res) => {
       return;
     }
     const results: Record<string, unknown> = {};
-    for (const [id, a] of Object.entries(body.agents ?? {})) {
+    const agents = Object.entries(body.agents ?? {});
+    for (const [id, a] of agents) {
       results[id] = {prediction: predictRow(bias(a.model, a.agent_type), a.vector)};
     }
     const answer = JSON.stringify({request_id: String(++seq), errors: false, results});
@@ -44,7 +46,7 @@ const server = http.createServer((req, res) => {
       res.end(answer);
     };
     if (holding) {
-      const ms = holdMs();
+      const ms = holdMs(agents.map(([, a]) => ({model: a.model, agentType: a.agent_type})));
       setTimeout(() => {
         res.setHeader('x-held-ms', ms.toFixed(1));
         send();
