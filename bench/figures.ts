@@ -28,6 +28,10 @@ export interface Figures {
   rssMb: number;
   /** Server CPU (all threads) per request, µs. */
   cpuUs: number;
+  /** CPU per request of every round, when the scenario ran several (this figure is their median). */
+  cpuUsRounds?: number[];
+  /** The first front end's main thread alone (its event loop), per request. */
+  mainCpuUs?: number;
   errors: number;
   wrong: number;
   requests: number;

@@ -57,6 +57,16 @@ export function report(
   heap?: HeapRecord,
 ): string {
   const {results, quick} = json;
+/** How far (b), the design card's front end alone, is from (a)'s steady p99 under the seed load. */
+function koaMiss(seed: Map<ServerId, Figures>): string {
+  const [a, b] = [seed.get('ah')?.steadyAddedP99, seed.get('bh')?.steadyAddedP99];
+  if (a === undefined || b === undefined) return '';
+  const miss = b - a;
+  return miss > 10
+    ? `(b) alone is ${n(miss)} ms over (a)'s p99, past the +10 ms target by itself: on this machine Koa + koa-bodyparser + zod leave no room for batching's own costs.`
+    : `(b) alone is within ${n(Math.max(0, miss))} ms of (a)'s p99: here the gap is batching's own costs.`;
+}
+
 /** The best throughput row of each server in a scenario (its saturation point). */
 function headline(scenario: string): Map<ServerId, Figures> {
   const best = new Map<ServerId, Figures>();
@@ -163,7 +173,7 @@ function limits(): string {
   }
   if (sc && sd1) {
     out.push(
-      `- **Seed load, added latency.** The median added latency (${n(sd1.steadyAddedP50, 1)} ms steady) is the batch window, MAX_WAIT_MS = ${maxWaitMs} ms, as intended. The steady-state p99 (${n(sd1.steadyAddedP99, 1)} ms; DataLoader ${n(sc.steadyAddedP99, 1)} ms) comes from the main thread taking bursts of requests on ${json.cores} cores, one of them busy with the load generator and the recording backend: answers leave a batch together, so their clients come back together, and a burst waits in proportion to what each request costs (${n(sd1.cpuUs)} µs of server CPU here${seed.get('ah') ? `, ${ratio(sd1.cpuUs, seed.get('ah')!.cpuUs)} of (a)'s ${n(seed.get('ah')!.cpuUs)} µs` : ''}); over the whole run, p99 is the first wave, ${n(sd1.clients)} requests sent at once, which one event loop takes seconds to parse and validate.`,
+      `- **Seed load, added latency.** The median added latency (${n(sd1.steadyAddedP50, 1)} ms steady) is the batch window, MAX_WAIT_MS = ${maxWaitMs} ms, as intended. The steady-state p99 (${n(sd1.steadyAddedP99, 1)} ms; pool=2 ${n(seed.get('d2')?.steadyAddedP99, 1)} ms; DataLoader ${n(sc.steadyAddedP99, 1)} ms; (b) holding, no batching, ${n(seed.get('bh')?.steadyAddedP99, 1)} ms; (a) ${n(seed.get('ah')?.steadyAddedP99, 1)} ms) is set by waves: every client starts at once, so they come back in waves one backend call apart, thousands of requests a second at a wave's crest (answers that leave a batch together bring their clients back together), and a request at the crest waits for those ahead of it on ${json.cores} cores shared with the load generator and the recording backend. What each request costs there: this service's main thread ${n(sd1.mainCpuUs)} µs, within what (b)'s costs (${n(seed.get('bh')?.mainCpuUs)} µs: Koa, koa-bodyparser and zod are nearly all of it) against (a)'s ${n(seed.get('ah')?.mainCpuUs)} µs; then the actor thread and V8's collector threads, ${n(sd1.cpuUs - (sd1.mainCpuUs ?? NaN))} µs more on the same ${json.cores} cores (${n(sd1.cpuUs)} µs in all; (b), with collector threads and no actor thread, ${n((seed.get('bh')?.cpuUs ?? NaN) - (seed.get('bh')?.mainCpuUs ?? NaN))} µs more, ${n(seed.get('bh')?.cpuUs)} in all). ${koaMiss(seed)} Over the whole run, p99 is the first wave, ${n(sd1.clients)} requests sent at once, which one event loop takes seconds to parse and validate.`,
       `- **Seed load, memory.** Peak RSS ${n(sd1.rssMb)} MB (DataLoader ${n(sc.rssMb)} MB${seed.get('ah') ? `, (a) ${n(seed.get('ah')!.rssMb)} MB` : ''}) with ${n(sd1.clients)} requests open: the live heap each open request keeps on the main thread (a Koa context and its request and response, Node's socket and parser state, the coordinator's entry), the actor thread's own heap with every vector until its batch is answered, and V8's headroom: a request held seconds is promoted to the old generation and dies there, and V8 lets the old generation grow to a multiple of its live size before it collects (4× by default; at most 2× with an old-space limit under 2 GB; shipped: \`${shippedNodeArgs.join(' ')}\`, see "Open requests").`,
     );
   }
@@ -172,9 +182,9 @@ function limits(): string {
 
 /** Memory, GC and latency of each server, against (a) holding the same requests. */
 function memoryTable(rows: readonly Figures[], base: Figures, added: boolean): string[] {
-  const head = `| server | peak RSS MB (vs (a)) | peak heap per open request KB | main-thread GC pause max / total ms | event-loop delay p99 ms |${added ? ' steady added p50 / p99 ms |' : ''} p50 / p99 ms | server CPU µs/req | errors |`;
+  const head = `| server | peak RSS MB (vs (a)) | peak heap per open request KB | main-thread GC pause max / total ms | event-loop delay p99 ms |${added ? ' steady added p50 / p99 ms |' : ''} p50 / p99 ms | server CPU µs/req (main thread) | errors |`;
   const line = (f: Figures) =>
-    `| ${f.name}${isShipped(f.server) ? ' **(as shipped)**' : ''} | ${n(f.rssMb)} (${ratio(f.rssMb, base.rssMb)}) | ${n(f.heapPerOpenKb, 1)} | ${n(f.gcMaxMs, 1)} / ${n(f.gcTotalMs)} | ${n(f.eventLoopP99Ms, 1)} |${added ? ` ${n(f.steadyAddedP50, 1)} / ${n(f.steadyAddedP99, 1)} |` : ''} ${n(f.p50)} / ${n(f.p99)} | ${n(f.cpuUs)} | ${f.errors + f.wrong} |`;
+    `| ${f.name}${isShipped(f.server) ? ' **(as shipped)**' : ''} | ${n(f.rssMb)} (${ratio(f.rssMb, base.rssMb)}) | ${n(f.heapPerOpenKb, 1)} | ${n(f.gcMaxMs, 1)} / ${n(f.gcTotalMs)} | ${n(f.eventLoopP99Ms, 1)} |${added ? ` ${n(f.steadyAddedP50, 1)} / ${n(f.steadyAddedP99, 1)} |` : ''} ${n(f.p50)} / ${n(f.p99)} | ${n(f.cpuUs)} (${n(f.mainCpuUs)}) | ${f.errors + f.wrong} |`;
   return [head, `|---|---|---|---|---|${added ? '---|' : ''}---|---|---|`, ...rows.map(line)];
 }
 
@@ -259,7 +269,9 @@ function seedMemorySection(): string {
   const out = memoryTable(rows, base, true);
   out.push(
     '',
-    `(a) does nothing but parse, hold on a timer and answer, so its own added latency (steady p50 / p99 ${n(base.steadyAddedP50, 1)} / ${n(base.steadyAddedP99, 1)} ms) is what the load generator (${n(base.clients)} clients in one process) and the ${json.cores} shared cores add to every server's figure in this run; the p99s swing from run to run by hundreds of milliseconds.`,
+    `(a) does nothing but parse, hold on a timer and answer, so its own added latency (steady p50 / p99 ${n(base.steadyAddedP50, 1)} / ${n(base.steadyAddedP99, 1)} ms) is what the load generator (${n(base.clients)} clients in one process) and the ${json.cores} shared cores add to every server's figure in this run. (a) and (b) hold each request for the slowest of one delay drawn per mailbox key among its agents, as a batching server's request waits for its slowest agent's batch (one draw per request answered their clients 4 times more evenly than any batching server can). The load generator takes a connection per request from a free list: undici's Pool, used before, walks all ${n(base.clients)} connections twice per request, and whenever answers came back in a wave the load generator itself was the bottleneck (with it, (a)'s steady p99 was 99–387 ms in four runs, this service's pool=1 816–2283 ms in six).`,
+    '',
+    `The *main thread* figure in parentheses is the front end's event loop alone (its thread in /proc); the rest of a server's CPU is its actor thread and V8's collector threads.`,
   );
   const koa = rows.find((f) => f.server === 'bh');
   if (koa) {
@@ -330,16 +342,23 @@ function cpuSection(): string {
   const rows = results['gateway-cpu'] ?? [];
   const b = rows.find((f) => f.server === 'b');
   if (!b) return '_Not run._';
-  const lines = ['| server | req/s | p50 / p99 ms | server CPU µs/req | vs (b) | GC total ms | errors |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| server | req/s | p50 / p99 ms | server CPU µs/req (median) | each round | vs (b) | GC total ms | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const f of rows) {
-    lines.push(`| ${f.name} | ${n(f.rps)} | ${n(f.p50, 1)} / ${n(f.p99, 1)} | ${n(f.cpuUs)} | ${ratio(f.cpuUs, b.cpuUs)} | ${n(f.gcTotalMs)} | ${f.errors + f.wrong} |`);
+    lines.push(
+      `| ${f.name} | ${n(f.rps)} | ${n(f.p50, 1)} / ${n(f.p99, 1)} | ${n(f.cpuUs)} | ${f.cpuUsRounds?.map((c) => n(c)).join(', ') ?? '–'} | ${ratio(f.cpuUs, b.cpuUs)} | ${n(f.gcTotalMs)} | ${f.errors + f.wrong} |`,
+    );
   }
   const d1 = rows.find((f) => f.server === 'd1');
   if (d1) {
     const r = d1.cpuUs / b.cpuUs;
+    const perRound = d1.cpuUsRounds && b.cpuUsRounds?.length === d1.cpuUsRounds.length ? d1.cpuUsRounds.map((c, i) => c / b.cpuUsRounds![i]) : undefined;
     lines.push(
       '',
-      `- ${d1.name}: **${r.toFixed(2)}×** the CPU per request of (b) at the same offered load (target ≤ 1.4: ${r <= 1.4 ? 'met' : `not met, by ${n((r - 1.4) * 100)} points`}); ${n(d1.cpuUs - b.cpuUs)} µs more per request, for the coordinator, the hop to the actor thread and back, the batch policy and the metrics.`,
+      `- ${d1.name}: **${r.toFixed(2)}×** the CPU per request of (b) at the same offered load, median against median${perRound ? ` (round by round ${perRound.map((x) => `${x.toFixed(2)}×`).join(', ')})` : ''} (target ≤ 1.4: ${r <= 1.4 ? 'met' : `not met, by ${n((r - 1.4) * 100)} points`}); ${n(d1.cpuUs - b.cpuUs)} µs more per request, for the coordinator, the hop to the actor thread and back, the batch policy and the metrics.`,
+      `- Each server runs ${d1.cpuUsRounds?.length ?? 1} time(s), the servers interleaved, each time after ${scenarios.find((x) => x.id === 'gateway-cpu')?.warmupSeconds ?? 0} s of the same load that is not measured; on 2 shared cores one round's CPU per request moves by tens of percent.`,
     );
   }
   return lines.join('\n');
@@ -377,7 +396,7 @@ function targets(): string {
 - Date: ${json.date} (each scenario below says when it ran: \`--only\` re-runs some and keeps the others)
 - Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${minutes} min)
 - Machine: ${json.cores} cores (${json.cpu}), ${json.memGb.toFixed(0)} GiB, ${os.platform()} ${os.release()}; shared and noisy, so read the ratios, which were measured side by side in this one run
-- Node ${process.version}; every server in its own process; the load generator (undici, closed loop) runs in the bench process on the same ${json.cores} cores
+- Node ${process.version}; every server in its own process; the load generator (undici, closed or open loop, one connection per request in flight) runs in the bench process on the same ${json.cores} cores
 - Service settings: MAX_BATCH_SIZE=${maxBatchSize}, MAX_WAIT_MS=${maxWaitMs}, MAX_CONCURRENT_BATCHES=0; \`errors\` counts non-200 answers, agent errors and wrong predictions (every 25th answer is checked against the formula)
 
 ## Headline ratios (best throughput of each server)

@@ -16,7 +16,7 @@ import {startRecorder} from './recorder.ts';
 import {charts, report} from './report.ts';
 import type {RunRecord} from './report.ts';
 import {scenarios as allScenarios, servers} from './scenarios.ts';
-import {cpuSeconds, peakRssMb, readProbe, startServer, stop} from './servers.ts';
+import {cpuSeconds, mainThreadCpuSeconds, peakRssMb, readProbe, startServer, stop} from './servers.ts';
 
 const {values: args} = parseArgs({
   options: {
@@ -46,7 +46,9 @@ for (const scenario of earlier ? [] : scenarios) {
   console.log(`\n${scenario.title}`);
   results[scenario.id] = [];
   scenarioDates[scenario.id] = new Date().toISOString();
-  for (const id of scenario.servers) {
+  const rounds = scenario.rounds ?? 1;
+  const byRun = new Map<string, Figures[]>();
+  for (let round = 1; round <= rounds; round++) for (const id of scenario.servers) {
     for (const clients of scenario.loads) {
       const recorder = scenario.viaHttpBackend ? await startRecorder(...scenario.latency) : undefined;
       const env: Record<string, string> = {
@@ -56,24 +58,31 @@ for (const scenario of earlier ? [] : scenarios) {
         MAX_PENDING_PER_MAILBOX: '1000000',
         ...(recorder && {BACKEND_URL: recorder.url, BACKEND_TIMEOUT_MS: '30000'}),
       };
-      const {children, url, probeFile} = await startServer(id, env);
+      const {children, url, probeFile, front} = await startServer(id, env);
+      const plan = mixedPlan({agents: scenario.agents, length: scenario.length, marker: !!recorder});
+      if (scenario.warmupSeconds) {
+        await runLoad({url, clients, rate: scenario.rate, durationMs: scenario.warmupSeconds * 1000, plan, progress: false});
+      }
       const cpuBefore = await cpuSeconds(children);
+      const mainBefore = await mainThreadCpuSeconds(front);
       const load = await runLoad({
         url,
         clients,
         rate: scenario.rate,
         durationMs: scenario.seconds * 1000,
-        plan: mixedPlan({agents: scenario.agents, length: scenario.length, marker: !!recorder}),
+        plan,
         checkEvery: 25,
         label: `${scenario.id} · ${servers[id].name} · ${clients} clients`,
         keepRequests: !!recorder,
       });
       const cpu = (await cpuSeconds(children)) - cpuBefore;
+      const mainCpu = (await mainThreadCpuSeconds(front)) - mainBefore;
       const rss = await peakRssMb(children);
       await stop(children);
       const records = await recorder?.records();
       await recorder?.close();
       const f = figures(id, clients, load, rss, cpu, records);
+      f.mainCpuUs = (mainCpu / Math.max(1, load.requests)) * 1e6;
       const probe = await readProbe(probeFile);
       if (probe) {
         f.gcMaxMs = probe.gcMaxMs;
@@ -85,9 +94,18 @@ for (const scenario of earlier ? [] : scenarios) {
       }
       // Only a cluster has cluster-unique batch ids; two separate services both say b-1-1.
       if (servers[id].nats) f.sharedAcrossFronts = load.sharedAcrossUrls;
-      results[scenario.id].push(f);
-      console.log(`    ${summaryLine(scenario.id, f)}`);
+      const same = byRun.get(`${id} ${clients}`) ?? [];
+      byRun.set(`${id} ${clients}`, [...same, f]);
+      console.log(`    ${rounds > 1 ? `round ${round}: ` : ''}${summaryLine(scenario.id, f)}`);
     }
+  }
+  // Several rounds (servers interleaved): each server's round of median CPU per request stands,
+  // with every round's figure beside it.
+  for (const runs of byRun.values()) {
+    const sorted = [...runs].sort((x, y) => x.cpuUs - y.cpuUs);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    if (runs.length > 1) median.cpuUsRounds = runs.map((r) => r.cpuUs);
+    results[scenario.id].push(median);
   }
 }
 

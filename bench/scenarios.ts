@@ -92,6 +92,10 @@ export interface Scenario {
   viaHttpBackend: boolean;
   /** Open loop at this many requests/s (`loads` then caps the requests in flight). */
   rate?: number;
+  /** The same load first for this long, not measured: code compiled, pools and windows settled. */
+  warmupSeconds?: number;
+  /** Runs every server this many times, interleaved; the round of median CPU per request is kept. */
+  rounds?: number;
 }
 
 export function scenarios(quick: boolean, only?: string): Scenario[] {
@@ -111,11 +115,13 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
     // CPU per request compared where every server keeps up: at best throughput (above) a closed
     // loop settles into different regimes from run to run (batches cut by size or by the window).
     id: 'gateway-cpu',
-    title: 'CPU per request at a fixed offered load: backend 0–1 ms, open loop at 3,000 requests/s, 4 agents × 16 floats',
+    title: `CPU per request at a fixed offered load: backend 0–1 ms, open loop at 3,000 requests/s after ${quick ? 1 : 3} s of the same (not measured), 4 agents × 16 floats`,
     servers: ['a', 'b', 'c', 'd1'] as ServerId[],
     loads: [1024],
     rate: 3000,
     seconds: quick ? 5 : 12,
+    warmupSeconds: quick ? 1 : 3,
+    rounds: quick ? 1 : 3,
     agents: 4,
     length: 16,
     latency: [0, 1] as [number, number],

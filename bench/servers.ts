@@ -21,6 +21,8 @@ export interface Deployment {
   readonly url: string;
   /** Where the first front end's probe writes its GC, event-loop and heap figures (bench/probe.ts). */
   readonly probeFile: string | undefined;
+  /** The first front end's process (the one the probe watches). */
+  readonly front: ChildProcess;
 }
 
 export interface Probe {
@@ -83,8 +85,9 @@ export async function startServer(id: ServerId, env: Record<string, string>): Pr
     }
     const readyPath = id.startsWith('d') || id.startsWith('s') ? '/readyz' : '/healthz';
     const urls: string[] = [];
+    const firstFront = children.length;
     for (let i = 0; i < fronts; i++) urls.push(await startProcess(entry, {...own, ...env, ...extra}, readyPath, children, i === 0 ? probeFile : undefined, nodeArgs));
-    return {children, url: urls.join(','), probeFile};
+    return {children, url: urls.join(','), probeFile, front: children[firstFront]};
   } catch (error) {
     for (const child of children) child.kill('SIGKILL');
     throw new Error(`${id} did not start: ${(error as Error).message}`);
@@ -94,13 +97,20 @@ export async function startServer(id: ServerId, env: Record<string, string>): Pr
 /** CPU seconds the processes (all their threads) have used so far, from /proc (Linux). */
 export async function cpuSeconds(children: readonly ChildProcess[]): Promise<number> {
   let total = 0;
-  for (const child of children) {
-    const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat; here indexed after the command name.
-    total += (Number(fields[11]) + Number(fields[12])) / 100;
-  }
+  for (const child of children) total += await statCpuSeconds(`/proc/${child.pid}/stat`);
   return total;
+}
+
+/** CPU seconds of a process's main thread alone (its JavaScript event loop), from /proc (Linux). */
+export function mainThreadCpuSeconds(child: ChildProcess): Promise<number> {
+  return statCpuSeconds(`/proc/${child.pid}/task/${child.pid}/stat`);
+}
+
+async function statCpuSeconds(file: string): Promise<number> {
+  const stat = await readFile(file, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat; here indexed after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Peak RSS, summed over the processes. */
