@@ -1,4 +1,4 @@
-// `npm run bench` (full) and `npm run bench -- --quick` (under 2 minutes).
+// `npm run bench` (full) and `npm run bench -- --quick` (about 6 minutes on 2 cores: every scenario, shorter and smaller).
 //
 // Runs every scenario (bench/scenarios.ts) against every server, one process at a time, with the
 // same load generator and payloads, then writes results.json, RESULTS.md and the charts
