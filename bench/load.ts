@@ -97,7 +97,7 @@ export function quantile(sorted: Float64Array, q: number): number {
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const clients = options.clients ?? 64;
   const urls = options.url.split(',').map((u) => u.trim().replace(/\/$/, ''));
-  const pools = urls.map((url) => new Connections(url));
+  const fronts = urls.map((url) => new Connections(url));
   /** Batch id -> bit set of the URLs whose requests it carried. */
   const batchUrls = new Map<string, number>();
   const latencies: number[] = [];
@@ -116,14 +116,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const one = async () => {
     const mine = seq++;
     const front = mine % urls.length;
-    const pool = pools[front];
+    const connections = fronts[front];
     const plan = options.plan(mine);
     const body = JSON.stringify({agents: plan.agents});
     const t0 = performance.now();
     let status = 0;
     let text = '';
     let held: string | string[] | undefined;
-    const connection = pool.take();
+    const connection = connections.take();
     try {
       const response = await connection.request({
         path: '/predict',
@@ -139,7 +139,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       errors++;
       return;
     } finally {
-      pool.give(connection);
+      connections.give(connection);
     }
     const latency = performance.now() - t0;
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -214,7 +214,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   clearInterval(ticker);
   if (progress) process.stderr.write('\n');
   const durationMs = performance.now() - started;
-  await Promise.all(pools.map((p) => p.close()));
+  await Promise.all(fronts.map((c) => c.close()));
   const sorted = Float64Array.from(latencies).sort();
   let sharedAcrossUrls = 0;
   for (const bits of batchUrls.values()) if (bits & (bits - 1)) sharedAcrossUrls++;

@@ -57,16 +57,6 @@ export function report(
   heap?: HeapRecord,
 ): string {
   const {results, quick} = json;
-/** How far (b), the design card's front end alone, is from (a)'s steady p99 under the seed load. */
-function koaMiss(seed: Map<ServerId, Figures>): string {
-  const [a, b] = [seed.get('ah')?.steadyAddedP99, seed.get('bh')?.steadyAddedP99];
-  if (a === undefined || b === undefined) return '';
-  const miss = b - a;
-  return miss > 10
-    ? `(b) alone is ${n(miss)} ms over (a)'s p99, past the +10 ms target by itself: on this machine Koa + koa-bodyparser + zod leave no room for batching's own costs.`
-    : `(b) alone is within ${n(Math.max(0, miss))} ms of (a)'s p99: here the gap is batching's own costs.`;
-}
-
 /** The best throughput row of each server in a scenario (its saturation point). */
 function headline(scenario: string): Map<ServerId, Figures> {
   const best = new Map<ServerId, Figures>();
@@ -172,9 +162,10 @@ function limits(): string {
     );
   }
   if (sc && sd1) {
+    const [sa, sb, sd2] = [seed.get('ah'), seed.get('bh'), seed.get('d2')];
     out.push(
-      `- **Seed load, added latency.** The median added latency (${n(sd1.steadyAddedP50, 1)} ms steady) is the batch window, MAX_WAIT_MS = ${maxWaitMs} ms, as intended. The steady-state p99 (${n(sd1.steadyAddedP99, 1)} ms; pool=2 ${n(seed.get('d2')?.steadyAddedP99, 1)} ms; DataLoader ${n(sc.steadyAddedP99, 1)} ms; (b) holding, no batching, ${n(seed.get('bh')?.steadyAddedP99, 1)} ms; (a) ${n(seed.get('ah')?.steadyAddedP99, 1)} ms) is set by waves: every client starts at once, so they come back in waves one backend call apart, thousands of requests a second at a wave's crest (answers that leave a batch together bring their clients back together), and a request at the crest waits for those ahead of it on ${json.cores} cores shared with the load generator and the recording backend. What each request costs there: this service's main thread ${n(sd1.mainCpuUs)} µs, within what (b)'s costs (${n(seed.get('bh')?.mainCpuUs)} µs: Koa, koa-bodyparser and zod are nearly all of it) against (a)'s ${n(seed.get('ah')?.mainCpuUs)} µs; then the actor thread and V8's collector threads, ${n(sd1.cpuUs - (sd1.mainCpuUs ?? NaN))} µs more on the same ${json.cores} cores (${n(sd1.cpuUs)} µs in all; (b), with collector threads and no actor thread, ${n((seed.get('bh')?.cpuUs ?? NaN) - (seed.get('bh')?.mainCpuUs ?? NaN))} µs more, ${n(seed.get('bh')?.cpuUs)} in all). ${koaMiss(seed)} Over the whole run, p99 is the first wave, ${n(sd1.clients)} requests sent at once, which one event loop takes seconds to parse and validate.`,
-      `- **Seed load, memory.** Peak RSS ${n(sd1.rssMb)} MB (DataLoader ${n(sc.rssMb)} MB${seed.get('ah') ? `, (a) ${n(seed.get('ah')!.rssMb)} MB` : ''}) with ${n(sd1.clients)} requests open: the live heap each open request keeps on the main thread (a Koa context and its request and response, Node's socket and parser state, the coordinator's entry), the actor thread's own heap with every vector until its batch is answered, and V8's headroom: a request held seconds is promoted to the old generation and dies there, and V8 lets the old generation grow to a multiple of its live size before it collects (4× by default; at most 2× with an old-space limit under 2 GB; shipped: \`${shippedNodeArgs.join(' ')}\`, see "Open requests").`,
+      `- **Seed load, added latency.** The median added latency (${n(sd1.steadyAddedP50, 1)} ms steady) is the batch window, MAX_WAIT_MS = ${maxWaitMs} ms, as intended. The steady-state p99 (${n(sd1.steadyAddedP99, 1)} ms; pool=2 ${n(sd2?.steadyAddedP99, 1)} ms; DataLoader ${n(sc.steadyAddedP99, 1)} ms; (b) holding, no batching, ${n(sb?.steadyAddedP99, 1)} ms; (a) ${n(sa?.steadyAddedP99, 1)} ms) is set by waves: every client starts at once, so they come back in waves one backend call apart, thousands of requests a second at a wave's crest (answers that leave a batch together bring their clients back together), and a request at the crest waits for those ahead of it on ${json.cores} cores shared with the load generator and the recording backend. What each request costs there: this service's main thread ${n(sd1.mainCpuUs)} µs, within what (b)'s costs (${n(sb?.mainCpuUs)} µs: Koa, koa-bodyparser and zod are nearly all of it) against (a)'s ${n(sa?.mainCpuUs)} µs; then the actor thread and V8's collector threads, ${n(sd1.cpuUs - (sd1.mainCpuUs ?? NaN))} µs more on the same ${json.cores} cores (${n(sd1.cpuUs)} µs in all; (b), with collector threads and no actor thread, ${n((sb?.cpuUs ?? NaN) - (sb?.mainCpuUs ?? NaN))} µs more, ${n(sb?.cpuUs)} in all). ${koaMiss(sa, sb)} Over the whole run, p99 is the first wave, ${n(sd1.clients)} requests sent at once, which one event loop takes seconds to parse and validate.`,
+      `- **Seed load, memory.** Peak RSS ${n(sd1.rssMb)} MB (DataLoader ${n(sc.rssMb)} MB${sa ? `, (a) ${n(sa.rssMb)} MB` : ''}) with ${n(sd1.clients)} requests open: the live heap each open request keeps on the main thread (a Koa context and its request and response, Node's socket and parser state, the coordinator's entry), the actor thread's own heap with every vector until its batch is answered, and V8's headroom: a request held seconds is promoted to the old generation and dies there, and V8 lets the old generation grow to a multiple of its live size before it collects (4× by default; at most 2× with an old-space limit under 2 GB; shipped: \`${shippedNodeArgs.join(' ')}\`, see "Open requests").`,
     );
   }
   return out.join('\n');
@@ -269,7 +260,7 @@ function seedMemorySection(): string {
   const out = memoryTable(rows, base, true);
   out.push(
     '',
-    `(a) does nothing but parse, hold on a timer and answer, so its own added latency (steady p50 / p99 ${n(base.steadyAddedP50, 1)} / ${n(base.steadyAddedP99, 1)} ms) is what the load generator (${n(base.clients)} clients in one process) and the ${json.cores} shared cores add to every server's figure in this run. (a) and (b) hold each request for the slowest of one delay drawn per mailbox key among its agents, as a batching server's request waits for its slowest agent's batch (one draw per request answered their clients 4 times more evenly than any batching server can). The load generator takes a connection per request from a free list: undici's Pool, used before, walks all ${n(base.clients)} connections twice per request, and whenever answers came back in a wave the load generator itself was the bottleneck (with it, (a)'s steady p99 was 99–387 ms in four runs, this service's pool=1 816–2283 ms in six).`,
+    `(a) does nothing but parse, hold on a timer and answer, so its own added latency (steady p50 / p99 ${n(base.steadyAddedP50, 1)} / ${n(base.steadyAddedP99, 1)} ms) is what the load generator (${n(base.clients)} clients in one process) and the ${json.cores} shared cores add to every server's figure in this run. (a) and (b) hold each request for the slowest of one delay drawn per mailbox key among its agents, as a batching server's request waits for its slowest agent's batch (one draw per request answered their clients 4 times more evenly than any batching server can). The load generator takes a connection per request from a free list: undici's Pool, used before, walks all ${n(base.clients)} connections twice per request, and whenever answers came back in a wave the load generator itself was the bottleneck (with it, in runs up to 2026-12-02, (a)'s steady p99 was 99–387 ms in four runs, this service's pool=1 816–2283 ms in six).`,
     '',
     `The *main thread* figure in parentheses is the front end's event loop alone (its thread in /proc); the rest of a server's CPU is its actor thread and V8's collector threads.`,
   );
@@ -358,7 +349,7 @@ function cpuSection(): string {
     lines.push(
       '',
       `- ${d1.name}: **${r.toFixed(2)}×** the CPU per request of (b) at the same offered load, median against median${perRound ? ` (round by round ${perRound.map((x) => `${x.toFixed(2)}×`).join(', ')})` : ''} (target ≤ 1.4: ${r <= 1.4 ? 'met' : `not met, by ${n((r - 1.4) * 100)} points`}); ${n(d1.cpuUs - b.cpuUs)} µs more per request, for the coordinator, the hop to the actor thread and back, the batch policy and the metrics.`,
-      `- Each server runs ${d1.cpuUsRounds?.length ?? 1} time(s), the servers interleaved, each time after ${scenarios.find((x) => x.id === 'gateway-cpu')?.warmupSeconds ?? 0} s of the same load that is not measured; on 2 shared cores one round's CPU per request moves by tens of percent.`,
+      `- Each server runs ${d1.cpuUsRounds?.length ?? 1} time(s), the servers interleaved, each time after ${scenarios.find((x) => x.id === 'gateway-cpu')?.warmupSeconds ?? 0} s of the same load that is not measured; on ${json.cores} shared cores one round's CPU per request moves by tens of percent.`,
     );
   }
   return lines.join('\n');
@@ -437,7 +428,7 @@ ${limits()}
 
 ## Scenarios
 ${scenarios
-  .map((s) => `### ${s.title}\n\n${json.scenarioDates?.[s.id] ? `_Run ${json.scenarioDates[s.id]}._\n\n` : ''}${table(results[s.id] ?? [], s.viaHttpBackend)}${s.viaHttpBackend ? `\n\nThe backend here is an HTTP server in its own process (3–7 s per call) that records the latency it applied to every row; *added* = client latency − the backend latency of the call that carried the request's slowest agent (for (a), which holds each request itself, the delay it drew: one per mailbox key among the request's agents, the request held for the slowest, as a batching server's request waits for its slowest agent's call). *Steady* counts only requests started after the first ${warmupMs / 1000} s: at the start every client sends at once, a burst no server here can take in ${maxWaitMs + 10} ms.` : ''}`)
+  .map((s) => `### ${s.title}\n\n${json.scenarioDates?.[s.id] ? `_Run ${json.scenarioDates[s.id]}._\n\n` : ''}${table(results[s.id] ?? [], s.viaHttpBackend)}${s.viaHttpBackend ? `\n\nThe backend here is an HTTP server in its own process (3–7 s per call) that records the latency it applied to every row; *added* = client latency − the backend latency of the call that carried the request's slowest agent (for the baselines that hold each request themselves, the delay they drew: see "Seed load: memory, GC and added latency"). *Steady* counts only requests started after the first ${warmupMs / 1000} s: at the start every client sends at once, a burst no server here can take in ${maxWaitMs + 10} ms.` : ''}`)
   .join('\n\n')}
 
 ## Charts
@@ -451,4 +442,13 @@ ${scenarios
 ## Before and after the speed-up
 ${beforeAfter()}
 `;
+}
+
+/** How far (b), the design card's front end alone, is from (a)'s steady p99 under the seed load. */
+function koaMiss(a: Figures | undefined, b: Figures | undefined): string {
+  if (a?.steadyAddedP99 === undefined || b?.steadyAddedP99 === undefined) return '';
+  const miss = b.steadyAddedP99 - a.steadyAddedP99;
+  return miss > 10
+    ? `(b) alone is ${n(miss)} ms over (a)'s p99, past the +10 ms target by itself: on this machine Koa + koa-bodyparser + zod leave no room for batching's own costs.`
+    : `(b) alone is within ${n(Math.max(0, miss))} ms of (a)'s p99: here the gap is batching's own costs.`;
 }

@@ -16,6 +16,7 @@ import {startRecorder} from './recorder.ts';
 import {charts, report} from './report.ts';
 import type {RunRecord} from './report.ts';
 import {scenarios as allScenarios, servers} from './scenarios.ts';
+import type {Scenario, ServerId} from './scenarios.ts';
 import {cpuSeconds, mainThreadCpuSeconds, peakRssMb, readProbe, startServer, stop} from './servers.ts';
 
 const {values: args} = parseArgs({
@@ -42,61 +43,69 @@ for (const id of Object.keys(kept?.results ?? {})) scenarioDates[id] ??= kept!.d
 const benchStarted = Date.now();
 console.log(`agent-batcher bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}`);
 
+/** One server at one load: started, loaded (after its warm-up, if any), stopped, its figures read. */
+async function measure(scenario: Scenario, id: ServerId, clients: number): Promise<Figures> {
+  const recorder = scenario.viaHttpBackend ? await startRecorder(...scenario.latency) : undefined;
+  const env: Record<string, string> = {
+    BACKEND_LATENCY_MIN_MS: String(scenario.latency[0]),
+    BACKEND_LATENCY_MAX_MS: String(scenario.latency[1]),
+    MAX_PENDING_TOTAL: '1000000',
+    MAX_PENDING_PER_MAILBOX: '1000000',
+    ...(recorder && {BACKEND_URL: recorder.url, BACKEND_TIMEOUT_MS: '30000'}),
+  };
+  const {children, url, probeFile, front} = await startServer(id, env);
+  const plan = mixedPlan({agents: scenario.agents, length: scenario.length, marker: !!recorder});
+  if (scenario.warmupSeconds) {
+    await runLoad({url, clients, rate: scenario.rate, durationMs: scenario.warmupSeconds * 1000, plan, progress: false});
+  }
+  const cpuBefore = await cpuSeconds(children);
+  const mainBefore = await mainThreadCpuSeconds(front);
+  const load = await runLoad({
+    url,
+    clients,
+    rate: scenario.rate,
+    durationMs: scenario.seconds * 1000,
+    plan,
+    checkEvery: 25,
+    label: `${scenario.id} · ${servers[id].name} · ${clients} clients`,
+    keepRequests: !!recorder,
+  });
+  const cpu = (await cpuSeconds(children)) - cpuBefore;
+  const mainCpu = (await mainThreadCpuSeconds(front)) - mainBefore;
+  const rss = await peakRssMb(children);
+  await stop(children);
+  const records = await recorder?.records();
+  await recorder?.close();
+  const f = figures(id, clients, load, rss, cpu, records);
+  f.mainCpuUs = (mainCpu / Math.max(1, load.requests)) * 1e6;
+  const probe = await readProbe(probeFile);
+  if (probe) {
+    f.gcMaxMs = probe.gcMaxMs;
+    f.gcTotalMs = probe.gcTotalMs;
+    f.gcByKind = probe.gcByKind;
+    f.gcOver20Ms = probe.gcOver20Ms;
+    f.eventLoopP99Ms = probe.eventLoopP99Ms;
+    f.heapPerOpenKb = ((probe.heapMaxMb - probe.heapBaselineMb) * 1024) / clients;
+  }
+  // Only a cluster has cluster-unique batch ids; two separate services both say b-1-1.
+  if (servers[id].nats) f.sharedAcrossFronts = load.sharedAcrossUrls;
+  return f;
+}
+
 for (const scenario of earlier ? [] : scenarios) {
   console.log(`\n${scenario.title}`);
   results[scenario.id] = [];
   scenarioDates[scenario.id] = new Date().toISOString();
   const rounds = scenario.rounds ?? 1;
   const byRun = new Map<string, Figures[]>();
-  for (let round = 1; round <= rounds; round++) for (const id of scenario.servers) {
-    for (const clients of scenario.loads) {
-      const recorder = scenario.viaHttpBackend ? await startRecorder(...scenario.latency) : undefined;
-      const env: Record<string, string> = {
-        BACKEND_LATENCY_MIN_MS: String(scenario.latency[0]),
-        BACKEND_LATENCY_MAX_MS: String(scenario.latency[1]),
-        MAX_PENDING_TOTAL: '1000000',
-        MAX_PENDING_PER_MAILBOX: '1000000',
-        ...(recorder && {BACKEND_URL: recorder.url, BACKEND_TIMEOUT_MS: '30000'}),
-      };
-      const {children, url, probeFile, front} = await startServer(id, env);
-      const plan = mixedPlan({agents: scenario.agents, length: scenario.length, marker: !!recorder});
-      if (scenario.warmupSeconds) {
-        await runLoad({url, clients, rate: scenario.rate, durationMs: scenario.warmupSeconds * 1000, plan, progress: false});
+  for (let round = 1; round <= rounds; round++) {
+    for (const id of scenario.servers) {
+      for (const clients of scenario.loads) {
+        const f = await measure(scenario, id, clients);
+        const run = `${id} ${clients}`;
+        byRun.set(run, [...(byRun.get(run) ?? []), f]);
+        console.log(`    ${rounds > 1 ? `round ${round}: ` : ''}${summaryLine(scenario.id, f)}`);
       }
-      const cpuBefore = await cpuSeconds(children);
-      const mainBefore = await mainThreadCpuSeconds(front);
-      const load = await runLoad({
-        url,
-        clients,
-        rate: scenario.rate,
-        durationMs: scenario.seconds * 1000,
-        plan,
-        checkEvery: 25,
-        label: `${scenario.id} · ${servers[id].name} · ${clients} clients`,
-        keepRequests: !!recorder,
-      });
-      const cpu = (await cpuSeconds(children)) - cpuBefore;
-      const mainCpu = (await mainThreadCpuSeconds(front)) - mainBefore;
-      const rss = await peakRssMb(children);
-      await stop(children);
-      const records = await recorder?.records();
-      await recorder?.close();
-      const f = figures(id, clients, load, rss, cpu, records);
-      f.mainCpuUs = (mainCpu / Math.max(1, load.requests)) * 1e6;
-      const probe = await readProbe(probeFile);
-      if (probe) {
-        f.gcMaxMs = probe.gcMaxMs;
-        f.gcTotalMs = probe.gcTotalMs;
-        f.gcByKind = probe.gcByKind;
-        f.gcOver20Ms = probe.gcOver20Ms;
-        f.eventLoopP99Ms = probe.eventLoopP99Ms;
-        f.heapPerOpenKb = ((probe.heapMaxMb - probe.heapBaselineMb) * 1024) / clients;
-      }
-      // Only a cluster has cluster-unique batch ids; two separate services both say b-1-1.
-      if (servers[id].nats) f.sharedAcrossFronts = load.sharedAcrossUrls;
-      const same = byRun.get(`${id} ${clients}`) ?? [];
-      byRun.set(`${id} ${clients}`, [...same, f]);
-      console.log(`    ${rounds > 1 ? `round ${round}: ` : ''}${summaryLine(scenario.id, f)}`);
     }
   }
   // Several rounds (servers interleaved): each server's round of median CPU per request stands,

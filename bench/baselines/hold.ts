@@ -10,11 +10,9 @@ import {sampleLatencyMs} from '../../src/simulator/latency.ts';
 export const holding = process.env.HOLD === '1';
 const latency = {latencyMinMs: Number(process.env.BACKEND_LATENCY_MIN_MS ?? 3000), latencyMaxMs: Number(process.env.BACKEND_LATENCY_MAX_MS ?? 7000)};
 
-/** The delay to hold a request for: the slowest of one draw per distinct (model, agent type). */
-export function holdMs(agents: Iterable<{readonly model: string; readonly agentType: string}>): number {
-  const keys = new Set<string>();
-  for (const a of agents) keys.add(`${a.agentType}\u0000${a.model}`);
+/** The delay to hold a request for: the slowest of one draw per distinct mailbox key (keyString). */
+export function holdMs(keys: readonly string[]): number {
   let ms = 0;
-  for (let i = Math.max(1, keys.size); i > 0; i--) ms = Math.max(ms, sampleLatencyMs(latency));
+  for (let i = Math.max(1, new Set(keys).size); i > 0; i--) ms = Math.max(ms, sampleLatencyMs(latency));
   return ms;
 }

@@ -5,13 +5,14 @@
 
 import {bias, predictRow} from '../../src/simulator/formula.ts';
 import {loadConfig} from '../../src/config.ts';
+import {keyString} from '../../src/protocol/mailbox-key.ts';
 import {holding, holdMs} from './hold.ts';
 import {serveKoaFront} from './koa-front.ts';
 
 serveKoaFront(loadConfig({}), (agents, setHeader) => {
   const outcomes = agents.map((a) => ({prediction: predictRow(bias(a.model, a.agentType), a.vector)}));
   if (!holding) return outcomes;
-  const ms = holdMs(agents);
+  const ms = holdMs(agents.map((a) => keyString(a.agentType, a.model)));
   return new Promise((resolve) =>
     setTimeout(() => {
       setHeader('x-held-ms', ms.toFixed(1));

@@ -3,13 +3,14 @@
 // With HOLD=1 it holds each request for the backend's delay (the slowest of one draw per mailbox
 // key among its agents, see hold.ts) before answering, and says in `x-held-ms` what delay it
 // drew, so that the bench takes its added latency as it does the others': the client's latency
-// less the backend's. The floor of
-// memory, GC and added latency per open request for the seed's load. (It does not call a real
+// less the backend's. The floor of memory, GC and added latency per open request for the seed's
+// load. (It does not call a real
 // backend: one call per request would need a second socket per open request, past this machine's
 // limit of 20,000 open files at 10,000 clients.)
 
 import http from 'node:http';
 import {bias, predictRow} from '../../src/simulator/formula.ts';
+import {keyString} from '../../src/protocol/mailbox-key.ts';
 import {holding, holdMs} from './hold.ts';
 
 interface Agent {
@@ -46,7 +47,7 @@ const server = http.createServer((req, res) => {
       res.end(answer);
     };
     if (holding) {
-      const ms = holdMs(agents.map(([, a]) => ({model: a.model, agentType: a.agent_type})));
+      const ms = holdMs(agents.map(([, a]) => keyString(a.agent_type, a.model)));
       setTimeout(() => {
         res.setHeader('x-held-ms', ms.toFixed(1));
         send();
