@@ -5,6 +5,7 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
+import {matrixBody} from '../workers/backend/http.ts';
 import {runLoad} from './helpers/load.ts';
 import {post, startService} from './helpers/service.ts';
 
@@ -13,6 +14,20 @@ process.on('unhandledRejection', (reason) => unhandled.push(reason));
 
 const agent = (model: string, vector: number[] = [1, 2, 3]) => ({vector, model, agent_type: 'probe'});
 const exact = (model: string, vector: number[]) => predictRow(bias(model, 'probe'), vector);
+
+test('the matrix body is the text JSON.stringify writes, for every kind of float', (t) => {
+  const rows = [
+    new Float64Array([0, -0, 1, -1.5, 0.1 + 0.2, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, -Number.MIN_VALUE]),
+    new Float64Array([]),
+    new Float64Array([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2]),
+    new Float64Array([123456789.125]),
+  ];
+  const [model, agentType] = ['m"1\\', 'ü\n\u2028'];
+  for (const matrix of [rows, rows.slice(0, 1), rows.slice(3), []]) {
+    const expected = JSON.stringify({model, agent_type: agentType, vectors: matrix.map((r) => Array.from(r))});
+    t.is(matrixBody(model, agentType, matrix), expected);
+  }
+});
 
 test.serial('every backend fault gets its own code while healthy agents of the same request get exact predictions', async (t) => {
   const backend = await startFakeBackend({slowMs: 1500});
