@@ -24,6 +24,8 @@ const fraction = (example: string) =>
     .pipe(z.number().gt(0, 'greater than 0').max(1, 'at most 1'));
 
 const port = int(0, 65535);
+/** ACTOR_POOL_SIZE's upper bound (a cluster peer claiming more threads is refused as well). */
+export const maxActorPoolSize = 256;
 const ms = (min = 0) => int(min, 24 * 3600 * 1000);
 
 const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -34,7 +36,7 @@ const schema = z
   .object({
     PORT: port.default(8000),
     HOST: z.string().trim().min(1).default('0.0.0.0'),
-    ACTOR_POOL_SIZE: int(1, 256).optional(),
+    ACTOR_POOL_SIZE: int(1, maxActorPoolSize).optional(),
     MAX_BATCH_SIZE: int(1, 100_000).default(32),
     MAX_WAIT_MS: z
       .string()

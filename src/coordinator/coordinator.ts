@@ -249,24 +249,27 @@ export class Coordinator implements Submitter {
     prediction: (partId, prediction, batch) => this.#arrived(partId, {prediction, batch}),
     error: (partId, code, message, batch) => this.#arrived(partId, batch ? {error: {code, message}, batch} : {error: {code, message}}),
     withdrawn: (partId) => {
-      if (!this.#parts.has(partId)) return;
+      // The thread expired the part before our own timer fired (clocks of a busy machine).
+      if (!this.#arrived(partId, expiredInThread)) return;
       this.#withdrawn++;
       this.#observer.withdrawn();
-      // The thread expired the part before our own timer fired (clocks of a busy machine).
-      this.#arrived(partId, expiredInThread);
     },
   };
 
-  /** A part's thread answered for it: its entry ends; its request gets the outcome unless already answered. */
-  #arrived(partId: number, outcome: AgentOutcome): void {
+  /**
+   * A part's thread answered for it: its entry ends; its request gets the outcome unless already
+   * answered. False when the part was no longer held (already ended here).
+   */
+  #arrived(partId: number, outcome: AgentOutcome): boolean {
     const request = this.#parts.get(partId);
-    if (!request) return;
+    if (!request) return false;
     this.#parts.delete(partId);
     const index = partId - request.firstPartId;
     this.#release(request, index, this.#now);
-    if (request.done) return;
+    if (request.done) return true;
     this.#settle(request, index, outcome);
     if (--request.open === 0) this.#finish(request);
+    return true;
   }
 
   /** A thread died: every part it held fails at once with `worker_failed`. */

@@ -16,7 +16,9 @@
 // whole (decode says so), never half-read; so is one whose columns do not add up.
 
 import {z} from 'zod';
+import {maxActorPoolSize} from '../config.ts';
 import {agentErrorCodes} from '../errors.ts';
+import {keySeparator} from './mailbox-key.ts';
 import type {DispatchMessage, HostMessage, ResultsMessage} from './messages.ts';
 import {Outcome, PartField, partStride, ResultField, resultStride} from './messages.ts';
 
@@ -47,9 +49,7 @@ export type Decoded =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', {fatal: true});
 
-/** ACTOR_POOL_SIZE's own bound: a heartbeat claiming more threads is not from one of ours. */
-const maxThreadsPerHost = 256;
-const mailboxKey = z.string().max(512).includes('\n');
+const mailboxKey = z.string().max(512).includes(keySeparator);
 const peerId = z.string().min(1).max(256);
 /** The Float64Array fields of each kind of message, in frame order. */
 const columnsOf: Partial<Record<WireMessage['kind'], readonly string[]>> = {dispatch: ['parts', 'data'], results: ['results']};
@@ -61,7 +61,7 @@ const columnLengths = (kind: 'dispatch' | 'results') => z.array(z.int().nonnegat
  * this is refused whole, before any handler reads a field of it.
  */
 const header = z.discriminatedUnion('kind', [
-  z.object({kind: z.literal('heartbeat'), host: peerId, threads: z.int().min(1).max(maxThreadsPerHost), leaving: z.boolean().optional()}),
+  z.object({kind: z.literal('heartbeat'), host: peerId, threads: z.int().min(1).max(maxActorPoolSize), leaving: z.boolean().optional()}),
   z.object({kind: z.literal('dispatch'), from: peerId, keys: z.array(mailboxKey), columns: columnLengths('dispatch')}),
   z.object({kind: z.literal('withdraw'), from: peerId, withdrawals: z.array(z.object({key: mailboxKey, partIds: z.array(z.number())}))}),
   z.object({

@@ -9,11 +9,14 @@ export interface MailboxKey {
   readonly model: string;
 }
 
+/** Between the agent type and the model in a key's string form. */
+export const keySeparator = '\n';
+
 export function keyString(agentType: string, model: string): string {
-  return `${agentType}\n${model}`;
+  return `${agentType}${keySeparator}${model}`;
 }
 
 export function parseKey(key: string): MailboxKey {
-  const cut = key.indexOf('\n');
+  const cut = key.indexOf(keySeparator);
   return {agentType: key.slice(0, cut), model: key.slice(cut + 1)};
 }
