@@ -11,6 +11,7 @@ import type {Transport, TransportEvents} from './coordinator/transport.ts';
 import type {HostStats} from './protocol/messages.ts';
 import {redactUrl} from './redact.ts';
 import {loadRegistry} from './registry.ts';
+import {checkModels} from './onnx-models.ts';
 import type {Registry} from './registry.ts';
 import {ActorPool} from './threads/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
@@ -75,10 +76,11 @@ export class Service {
     this.#log = log;
     // Throws RegistryError for a bad MODELS_FILE: the entry point stops with its message.
     this.#registry = loadRegistry(config);
+    // The global backend is simulated or HTTP (onnx is only ever a registry entry's).
     const expectedLatencyMs =
       config.backend.kind === 'simulated'
         ? (config.backend.latencyMinMs + config.backend.latencyMaxMs) / 2
-        : Math.min(httpExpectedLatencyMs, config.backend.timeoutMs);
+        : Math.min(httpExpectedLatencyMs, config.backend.kind === 'http' ? config.backend.timeoutMs : httpExpectedLatencyMs);
     let coordinator: Coordinator | undefined;
     const events: TransportEvents = {
       results: (message) => coordinator?.onResults(message),
@@ -154,17 +156,28 @@ export class Service {
   }
 
   /**
-   * SIGHUP: re-reads MODELS_FILE. A valid file applies to new batches (nothing in flight is
-   * dropped); an invalid one is refused with an error line and the old registry stays.
+   * SIGHUP: re-reads MODELS_FILE and checks its onnx models (src/onnx-models.ts). A valid file
+   * applies to new batches (nothing in flight is dropped; an onnx model whose file changed gets a
+   * new session, and batches in flight finish on the old one); an invalid file or a refused model
+   * is refused with an error line and the old registry stays.
    */
-  reloadRegistry(): boolean {
+  reloadRegistry(): Promise<boolean> {
+    // One reload at a time: a second SIGHUP's check cannot finish first and be overwritten by the first's.
+    const run = this.#reloads.then(() => this.#reload());
+    this.#reloads = run.catch(() => false);
+    return run;
+  }
+
+  #reloads: Promise<unknown> = Promise.resolve();
+
+  async #reload(): Promise<boolean> {
     if (!this.config.modelsFile) {
       this.#log.warn('SIGHUP: no MODELS_FILE is set; nothing to reload');
       return false;
     }
     let next: Registry;
     try {
-      next = loadRegistry(this.config);
+      next = await checkModels(loadRegistry(this.config));
     } catch (error) {
       this.#log.error({reason: (error as Error).message}, 'model registry reload refused; the old registry stays');
       return false;
@@ -188,6 +201,7 @@ export class Service {
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
     this.server.listen({port, host, backlog: listenBacklog});
     await once(this.server, 'listening');
+    await this.#checkModels();
     await this.actors.ready();
     if (this.#readiness === 'starting') this.#readiness = 'ready';
     const address = this.server.address() as AddressInfo;
@@ -202,6 +216,24 @@ export class Service {
       'listening',
     );
     return address;
+  }
+
+  /**
+   * Before turning ready, every onnx model of the registry is opened and checked (not by this
+   * thread); the threads get the checked registry and open their sessions. A refused model stops
+   * the start (the entry point exits with its message), after closing what was started.
+   */
+  async #checkModels(): Promise<void> {
+    try {
+      const checked = await checkModels(this.#registry);
+      if (checked === this.#registry) return;
+      this.#registry = checked;
+      this.actors.reconfigure(checked);
+    } catch (error) {
+      this.server.close();
+      await this.actors.close();
+      throw error;
+    }
   }
 
   /**

@@ -29,6 +29,7 @@ import {BackendClients} from './backend/create.ts';
 import {settingsOf} from '../src/registry.ts';
 import type {Registry} from '../src/registry.ts';
 import {WaitWindow} from './wait-window.ts';
+import {CostBook} from './cost-model.ts';
 import {Outbox, ResultsBuffer} from '../src/protocol/outbox.ts';
 import type {ResultSink} from '../src/protocol/outbox.ts';
 import {forEachPart} from '../src/protocol/messages.ts';
@@ -53,6 +54,8 @@ export class ActorHost implements ActorHostApi {
   readonly #backends: BackendClients;
   /** Each key's adaptive window, kept across its actor's retirement (least recently used first). */
   readonly #windows = new Map<string, WaitWindow>();
+  /** Each key's fitted backend cost (DESIGN §11), kept the same way. */
+  readonly #costs = new CostBook(maxWindows);
 
   constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
     this.#registry = options.registry;
@@ -68,6 +71,14 @@ export class ActorHost implements ActorHostApi {
         if (this.#actors.get(actor.key) === actor) this.#actors.delete(actor.key);
       },
     };
+    this.#warmModels();
+  }
+
+  /** Opens every checked onnx model of the registry now, so that no request pays for loading one. */
+  #warmModels(): void {
+    for (const model of this.#registry.models?.values() ?? []) {
+      if (model.backend.kind === 'onnx' && model.backend.signature) this.#backends.get(model.backend).warm?.();
+    }
   }
 
   /** The turn's results buffer, with a flush scheduled whenever something is put in it. */
@@ -158,7 +169,7 @@ export class ActorHost implements ActorHostApi {
       this.#windows.set(key, window);
       if (this.#windows.size > maxWindows) this.#windows.delete(this.#windows.keys().next().value as string);
     }
-    return {backend: this.#backends.get(backend), batching, window};
+    return {backend: this.#backends.get(backend), batching, window, cost: this.#costs.get(key)};
   }
 
   /** New registry: live actors take their new settings for their next batches; unused clients close when idle. */
@@ -167,6 +178,7 @@ export class ActorHost implements ActorHostApi {
     for (const actor of this.#actors.values()) actor.reconfigure(this.#settingsOf(actor.key, parseKey(actor.key).model));
     const inUse = [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
     this.#backends.retain(inUse);
+    this.#warmModels();
   }
 
   #withdraw({withdrawals}: WithdrawMessage): void {
