@@ -134,7 +134,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-/** An MLP with He-uniform weights from `seed`; the last bias is 1 so outputs are not near 0 (relative errors stay meaningful). */
+/** An MLP with He-uniform weights from `seed`; the last layer is small with a bias of 1 so outputs stay away from 0 (relative errors stay meaningful). */
 export function mlp(sizes: readonly number[], type: 'float32' | 'float64' = 'float32', seed = 20): Mlp {
   if (sizes.length < 2 || sizes.at(-1) !== 1 || sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`layer sizes must be positive integers ending in 1, got ${sizes.join(',')}`);
   const random = seeded(seed);
@@ -144,7 +144,8 @@ export function mlp(sizes: readonly number[], type: 'float32' | 'float64' = 'flo
   const biases: Float64Array[] = [];
   for (let l = 0; l + 1 < sizes.length; l++) {
     const [fanIn, fanOut] = [sizes[l], sizes[l + 1]];
-    const limit = Math.sqrt(6 / fanIn);
+    // The last layer is scaled down so that outputs stay near its bias of 1, away from 0.
+    const limit = Math.sqrt(6 / fanIn) * (l + 2 === sizes.length ? 0.05 : 1);
     weights.push(Float64Array.from({length: fanIn * fanOut}, () => round((random() * 2 - 1) * limit)));
     biases.push(Float64Array.from({length: fanOut}, () => (l + 2 === sizes.length ? 1 : round((random() * 2 - 1) * 0.1))));
   }
