@@ -12,6 +12,7 @@ import type {HostStats} from './protocol/messages.ts';
 import {redactUrl} from './redact.ts';
 import {loadRegistry} from './registry.ts';
 import {checkModels} from './onnx-models.ts';
+import {backendId} from '../workers/backend/create.ts';
 import type {Registry} from './registry.ts';
 import {ActorPool} from './threads/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
@@ -31,6 +32,8 @@ const threadHeapMb = 1024;
 const httpExpectedLatencyMs = 1000;
 /** How long the drain waits for answers just resolved to be written before closing sockets. */
 const writeGraceMs = 1000;
+/** How long start and SIGHUP wait for the threads to open the onnx models (then they go on, with a warning). */
+const sessionsOpenTimeoutMs = 60_000;
 /** Scrape-time stats from the threads: a busy thread still answers well within this. */
 const statsTimeoutMs = 1000;
 
@@ -184,6 +187,7 @@ export class Service {
     }
     this.#registry = next;
     this.actors.reconfigure(next);
+    await this.#sessionsOpen(next);
     this.#log.info({models: [...(next.models?.keys() ?? [])]}, 'model registry reloaded');
     return true;
   }
@@ -229,11 +233,29 @@ export class Service {
       if (checked === this.#registry) return;
       this.#registry = checked;
       this.actors.reconfigure(checked);
+      await this.#sessionsOpen(checked);
     } catch (error) {
       this.server.close();
       await this.actors.close();
       throw error;
     }
+  }
+
+  /**
+   * Resolves once every actor thread has opened every onnx model of `registry` (each thread serves
+   * the file as it was checked, and no request pays for opening it), or after a bound.
+   */
+  async #sessionsOpen(registry: Registry): Promise<void> {
+    const wanted = [...(registry.models?.values() ?? [])].filter((m) => m.backend.kind === 'onnx').map((m) => backendId(m.backend));
+    // A gateway's actors are other processes: each actor host opens its models before it joins.
+    if (wanted.length === 0 || !(this.actors instanceof ActorPool)) return;
+    const until = Date.now() + sessionsOpenTimeoutMs;
+    while (Date.now() < until) {
+      const hosts = await this.actors.stats(statsTimeoutMs).catch(() => []);
+      if (hosts.length > 0 && hosts.every((h) => wanted.every((id) => h.warmed?.includes(id)))) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    this.#log.warn({models: wanted}, 'actor threads are still opening onnx models; going on');
   }
 
   /**

@@ -25,7 +25,7 @@ import type {
 } from '../src/protocol/messages.ts';
 import {Actor} from './actor.ts';
 import type {ActorContext, ActorSettings, Part} from './actor.ts';
-import {BackendClients} from './backend/create.ts';
+import {BackendClients, backendId} from './backend/create.ts';
 import {settingsOf} from '../src/registry.ts';
 import type {Registry} from '../src/registry.ts';
 import {WaitWindow} from './wait-window.ts';
@@ -54,6 +54,8 @@ export class ActorHost implements ActorHostApi {
   readonly #backends: BackendClients;
   /** Each key's adaptive window, kept across its actor's retirement (least recently used first). */
   readonly #windows = new Map<string, WaitWindow>();
+  /** Backends (backendId) of the registry's onnx models whose session is open (or failed to open). */
+  readonly #warmed = new Set<string>();
   /** Each key's fitted backend cost (DESIGN §11), kept the same way. */
   readonly #costs = new CostBook(maxWindows);
 
@@ -74,11 +76,23 @@ export class ActorHost implements ActorHostApi {
     this.#warmModels();
   }
 
-  /** Opens every checked onnx model of the registry now, so that no request pays for loading one. */
+  /**
+   * Opens every checked onnx model of the registry now, so that no request pays for loading one,
+   * and so that the session serving after start or SIGHUP is the file that was checked (the
+   * service waits for `warmed` before it turns ready or calls the reload done).
+   */
   #warmModels(): void {
+    const inUse = new Set<string>();
     for (const model of this.#registry.models?.values() ?? []) {
-      if (model.backend.kind === 'onnx' && model.backend.signature) this.#backends.get(model.backend).warm?.();
+      if (model.backend.kind !== 'onnx' || !model.backend.signature) continue;
+      const id = backendId(model.backend);
+      inUse.add(id);
+      void this.#backends
+        .get(model.backend)
+        .warm?.()
+        .then(() => this.#warmed.add(id));
     }
+    for (const id of this.#warmed) if (!inUse.has(id)) this.#warmed.delete(id);
   }
 
   /** The turn's results buffer, with a flush scheduled whenever something is put in it. */
@@ -137,7 +151,7 @@ export class ActorHost implements ActorHostApi {
       inflight += actor.inflight;
       keys.push({key: actor.key, pending: actor.pending, inflight: actor.inflight});
     }
-    return {actors: this.#actors.size, pending, inflight, keys};
+    return {actors: this.#actors.size, pending, inflight, keys, warmed: [...this.#warmed]};
   }
 
   #dispatch(message: DispatchMessage): void {

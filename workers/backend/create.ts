@@ -59,8 +59,8 @@ class CountedBackend implements Backend {
     return this.#inner.close();
   }
 
-  warm(): void {
-    this.#inner.warm?.();
+  async warm(): Promise<void> {
+    await this.#inner.warm?.();
   }
 }
 

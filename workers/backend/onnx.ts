@@ -57,7 +57,8 @@ export async function openModel(path: string, intraOpThreads: number): Promise<O
   const ort = await onnxRuntime();
   let session: Session;
   try {
-    session = await ort.InferenceSession.create(path, {intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, executionMode: 'sequential'});
+    // ORT's own log is off (4 = fatal only): a failed run is logged by the actor, once, with its batch.
+    session = await ort.InferenceSession.create(path, {intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 4});
   } catch (error) {
     // ORT's message ("Load model from … failed:Protobuf parsing failed.") names the problem; cut it short.
     throw new ModelLoadError('an ONNX model', `a file onnxruntime cannot load: ${String((error as Error).message).slice(0, 300)}`);
@@ -95,9 +96,9 @@ export class OnnxBackend implements Backend {
     this.#options = options;
   }
 
-  /** Starts loading the session now (a thread warms the models of its registry before traffic). */
-  warm(): void {
-    void this.#open().catch(() => {});
+  /** Opens the session now (a thread opens the models of its registry before traffic); never rejects. */
+  async warm(): Promise<void> {
+    await this.#open().catch(() => {});
   }
 
   #open(): Promise<{model: OpenedModel; signature: OnnxSignature}> {
