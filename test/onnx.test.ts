@@ -144,7 +144,7 @@ test.serial('SIGHUP with a refused model keeps the old session serving; with a c
   let reloadStarted = false;
   let stop = false;
   const loop = async (c: number) => {
-    for (let k = 0; !stop; k++) {
+    while (!stop) {
       const startedAfterReload = reloaded;
       const vectors = Array.from({length: 3}, () => row(8));
       const reply = await post(running.url + '/predict', {agents: Object.fromEntries(vectors.map((v, i) => [`a${i}`, {vector: v, model: 'value', agent_type: `t${c % 3}`}]))});

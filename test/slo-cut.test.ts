@@ -65,13 +65,13 @@ test('with an SLO a window cut comes early enough for the oldest row, and a batc
   t.deepEqual(sizes, [56]);
 });
 
-function actorWithSlo(latencySloMs: number, fit: (cost: CostModel) => void) {
+function actorWithSlo(latencySloMs: number, train: (cost: CostModel) => void) {
   const clock = new FakeClock();
   clock.advance(1000);
   const backend = new RecordingBackend();
   const {sink, results} = recordingSink();
   const model = new CostModel();
-  fit(model);
+  train(model);
   let seq = 0;
   const actor = new Actor(
     't\nm',
