@@ -200,6 +200,17 @@ test.serial('a runtime error of the model fails its batch with backend_error (lo
   t.regex(metrics, /agent_batcher_backend_calls_total\{agent_type="scout",model="broken",result="backend_error"\} 1/);
   const again = await clients(running.url, models, 5, 2);
   t.deepEqual(exact(models, again.sent, again.replies), [], 'the service carries on');
+
+  // Two keys of the model cut in one turn share one run (8 rows × 2 floats: no [-1, 3] reshape);
+  // when it fails each batch runs alone, and each gets its own outcome: 1 row fails to reshape,
+  // 3 rows reshape to [2, 3] and give 2 values for 3 rows.
+  const v = (x: number) => ({vector: [x, x], model: 'broken'});
+  const shared = await post(`${running.url}/predict`, {
+    agents: {a: {...v(1), agent_type: 'one'}, b1: {...v(1), agent_type: 'three'}, b2: {...v(2), agent_type: 'three'}, b3: {...v(3), agent_type: 'three'}},
+  });
+  t.is(shared.body.results.a.error.code, 'backend_error');
+  t.deepEqual(['b1', 'b2', 'b3'].map((id) => shared.body.results[id].error.code), ['backend_bad_response', 'backend_bad_response', 'backend_bad_response']);
+  t.regex(shared.body.results.b1.error.message, /2 values for 3 rows/);
 });
 
 test.serial('a row whose output is not finite (a float64 value beyond float32 range) fails alone; its batch-mates and other clients are exact', async (t) => {

@@ -16,8 +16,9 @@
 // ACTOR_POOL_SIZE=1 the main thread and the actor thread already take both, so 1 is the default.
 //
 // Hot path: one tensor built straight from the rows (a Float32Array or Float64Array filled row
-// by row: no object per row), one `run`, the output handed back as it is; the actor checks it per
+// by row: no object per row), one `run`, the output handed back as views; the actor checks it per
 // row (a non-finite value fails its row only). A runtime error fails the batch `backend_error`.
+// The batches that the model's keys on this thread cut in one turn share that one run.
 
 import {stat} from 'node:fs/promises';
 import type {OnnxBackendOptions} from '../../src/config.ts';
@@ -87,6 +88,12 @@ export async function loadChecked(path: string, intraOpThreads: number, vectorLe
   throw new ModelLoadError(check.expected, check.found);
 }
 
+interface Waiting {
+  readonly rows: readonly Float64Array[];
+  resolve(reply: BackendReply): void;
+  reject(error: unknown): void;
+}
+
 export class OnnxBackend implements Backend {
   readonly #options: OnnxBackendOptions;
   #opened: Promise<{model: OpenedModel; signature: OnnxSignature}> | undefined;
@@ -126,23 +133,63 @@ export class OnnxBackend implements Backend {
     } catch (error) {
       throw new BackendError('backend_error', refusal(call.model, this.#options.file, (error as ModelLoadError).expected ?? 'a model', (error as ModelLoadError).found ?? String(error)));
     }
-    const {model, signature} = opened;
-    const rows = call.rows;
-    const n = rows.length;
+    const d = opened.signature.d;
+    if (call.rows.length > 0 && call.rows[0].length !== d) throw new BackendError('backend_rejected', `the model takes vectors of ${d} numbers, this one has ${call.rows[0].length}`);
+    // Batches of the model's keys cut in the same turn share one run (below).
+    const {promise, resolve, reject} = Promise.withResolvers<BackendReply>();
+    this.#waiting.push({rows: call.rows, resolve, reject});
+    if (this.#waiting.length === 1) setImmediate(() => void this.#runWaiting(opened));
+    return promise;
+  }
+
+  /**
+   * The session is one runtime, shared by every key (agent type) of the model on this thread: the
+   * batches its actors cut in one turn go in one run, their rows back to back, and each gets its
+   * own slice of the output. If that run fails, each batch is run alone, so that a failure stays
+   * with the batch that caused it.
+   */
+  readonly #waiting: Waiting[] = [];
+
+  async #runWaiting(opened: {model: OpenedModel; signature: OnnxSignature}): Promise<void> {
+    const calls = this.#waiting.splice(0);
+    try {
+      const values = await this.#run(opened, calls);
+      let total = 0;
+      for (const call of calls) total += call.rows.length;
+      // The checked signature promises one value per row; a model that breaks it fails every batch of the run.
+      if (values.length !== total) throw new BackendError('backend_bad_response', `the model returned ${values.length} values for ${total} rows`);
+      let offset = 0;
+      for (const call of calls) {
+        call.resolve({values: values.subarray(offset, offset + call.rows.length)});
+        offset += call.rows.length;
+      }
+    } catch (error) {
+      if (calls.length === 1) return calls[0].reject(error);
+      for (const call of calls) {
+        await this.#run(opened, [call]).then(
+          (values) => call.resolve({values}),
+          (e: unknown) => call.reject(e),
+        );
+      }
+    }
+  }
+
+  /** One run over the rows of `calls`, back to back; the output's values (one per row, unchecked). */
+  async #run({model, signature}: {model: OpenedModel; signature: OnnxSignature}, calls: readonly Waiting[]): Promise<Float32Array | Float64Array> {
     const d = signature.d;
-    if (n > 0 && rows[0].length !== d) throw new BackendError('backend_rejected', `the model takes vectors of ${d} numbers, this one has ${rows[0].length}`);
+    let n = 0;
+    for (const call of calls) n += call.rows.length;
     const data = signature.input.type === 'float32' ? new Float32Array(n * d) : new Float64Array(n * d);
-    for (let i = 0; i < n; i++) data.set(rows[i], i * d);
-    const feeds = {[signature.input.name]: new model.ort.Tensor(signature.input.type, data, [n, d])};
+    let at = 0;
+    for (const call of calls) for (const row of call.rows) data.set(row, (at++) * d);
     let output: import('onnxruntime-node').Tensor | undefined;
     try {
-      output = (await model.session.run(feeds, [signature.output.name]))[signature.output.name];
+      output = (await model.session.run({[signature.input.name]: new model.ort.Tensor(signature.input.type, data, [n, d])}, [signature.output.name]))[signature.output.name];
     } catch (error) {
       throw new BackendError('backend_error', `model run failed: ${String((error as Error).message).slice(0, 300)}`, {cause: error});
     }
-    // [batch] or [batch, 1]: either way one value per row in order; the actor checks count and values.
-    const values = output?.data as Float32Array | Float64Array | undefined;
-    return {values: values ?? []};
+    // [batch] or [batch, 1]: either way one value per row, in order.
+    return (output?.data as Float32Array | Float64Array | undefined) ?? new Float32Array(0);
   }
 
   async close(): Promise<void> {
