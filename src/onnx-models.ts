@@ -33,7 +33,7 @@ export async function checkModels(registry: Registry): Promise<Registry> {
   const onnx = [...(registry.models ?? [])].filter(([, m]) => isOnnx(m.backend));
   if (onnx.length === 0) return registry;
   const jobs: CheckJob[] = onnx.map(([model, m]) => ({model, path: (m.backend as OnnxBackendOptions).path, vectorLength: m.vectorLength}));
-  const results = await runCheck(jobs);
+  const {results} = await runModelCheck(jobs);
   const models = new Map<string, ModelEntry>(registry.models);
   const problems: string[] = [];
   for (const result of results) {
@@ -46,7 +46,14 @@ export async function checkModels(registry: Registry): Promise<Registry> {
   return {...registry, models};
 }
 
-function runCheck(jobs: readonly CheckJob[]): Promise<CheckResult[]> {
+/** What the check process found, and its peak RSS (Linux; for the tests: a refused file must not cost a huge read). */
+export interface CheckReport {
+  readonly results: readonly CheckResult[];
+  readonly peakRssMb: number | undefined;
+}
+
+/** Runs the check process over `jobs`; throws RegistryError when it cannot answer for every model. */
+export function runModelCheck(jobs: readonly CheckJob[]): Promise<CheckReport> {
   return new Promise((resolve, reject) => {
     // Plain node flags: the parent's --inspect or heap flags are not the checker's business.
     const child = fork(checkEntry, {execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced'});
@@ -54,10 +61,10 @@ function runCheck(jobs: readonly CheckJob[]): Promise<CheckResult[]> {
     child.stderr?.on('data', (chunk: Buffer) => {
       if (stderr.length < 2000) stderr += chunk.toString();
     });
-    let results: CheckResult[] | undefined;
+    let report: CheckReport | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), checkTimeoutMs);
     child.once('message', (message) => {
-      results = message as CheckResult[];
+      report = message as CheckReport;
     });
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -65,7 +72,7 @@ function runCheck(jobs: readonly CheckJob[]): Promise<CheckResult[]> {
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      if (results && results.length === jobs.length) return resolve(results);
+      if (report && report.results.length === jobs.length) return resolve(report);
       const how = signal ? `was ended by ${signal}` : `exited with code ${code}`;
       const models = jobs.map((j) => refusal(j.model, j.path, 'a model onnxruntime opens', `the check process ${how} while opening it`));
       reject(new RegistryError(`MODELS_FILE: the model check failed:\n  ${models.join('\n  ')}${stderr ? `\n${stderr.trim().slice(0, 1000)}` : ''}`));

@@ -9,6 +9,7 @@ import {execFile} from 'node:child_process';
 import {rename} from 'node:fs/promises';
 import path from 'node:path';
 import {promisify} from 'node:util';
+import {runModelCheck} from '../src/onnx-models.ts';
 import {RegistryError} from '../src/registry.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {closeTo, mlp, mlpPredict, oddModels, row, tempDir, writeMlp, writeRegistry} from './helpers/onnx-models.ts';
@@ -114,6 +115,10 @@ test.serial('every model the check refuses stops the start, naming the model, th
     t.true(error instanceof RegistryError, `${JSON.stringify(entry)}: ${error}`);
     t.regex((error as Error).message, message);
   }
+  // 100 MB of garbage is refused without reading it whole into memory (the check process's peak RSS).
+  const garbage = await runModelCheck([{model: 'bad', path: path.join(dir, 'garbage.onnx'), vectorLength: undefined}]);
+  t.true('expected' in garbage.results[0]);
+  t.true(garbage.peakRssMb !== undefined && garbage.peakRssMb < 150, `check process peak RSS ${garbage.peakRssMb} MB`);
   // The process itself: exit 1 with the reason, before it ever says ready.
   const file = await writeRegistry(dir, {bad: {backend: {kind: 'onnx', path: 'garbage.onnx'}}});
   const run = await promisify(execFile)(process.execPath, ['src/main.ts'], {env: {...process.env, ...testEnv, MODELS_FILE: file}}).catch((e) => e);

@@ -4,6 +4,7 @@
 // thread: the main thread never loads a model, and a file that crashes the native runtime ends
 // this process, not the service.
 
+import {readFileSync} from 'node:fs';
 import {loadChecked} from './backend/onnx.ts';
 import type {ModelLoadError} from './backend/onnx.ts';
 import type {CheckJob, CheckResult} from '../src/onnx-models.ts';
@@ -23,5 +24,7 @@ process.once('message', async (jobs: CheckJob[]) => {
       results.push({model: job.model, expected: e.expected ?? 'an ONNX model', found: e.found ?? String(error)});
     }
   }
-  send(results, () => process.exit(0));
+  // Its peak memory goes back too: a huge file of garbage must be refused without a huge read.
+  const peak = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  send({results, peakRssMb: peak ? Number(peak) / 1024 : undefined}, () => process.exit(0));
 });
