@@ -8,7 +8,8 @@
 //   (iv)  this service as shipped (work-conserving, latency_slo_ms 50, examples/models.json's settings).
 //
 // Rows/s at saturation (closed loop), p50/p99 latency at 10, 50 and 80 % of (i)'s rate (open
-// loop), CPU per row (the server's processes, all threads). The load generator runs on the same
+// loop), CPU per row (the server's processes, all threads). The three servers run side by side,
+// each measurement in rounds (three in the full run), the median round kept. The load generator runs on the same
 // two cores as the server: every figure of (ii)–(iv) pays for it, (i) does not. Writes
 // bench/real-model.json (or the --out folder's), and the RESULTS.md section and the README
 // headline between their `real-model` markers, from that file (`--report-only` rewrites them
@@ -40,6 +41,8 @@ export interface RealModelRecord {
   ceiling: {batch: number; rowsPerSecond: number; batchMs: number; cpuMsPerRow: number}[];
   best: {batch: number; rowsPerSecond: number; batchMs: number};
   servers: Record<ServerKey, {name: string; saturation: {rowsPerSecond: number; cpuMsPerRow: number; errors: number}; loads: {fraction: number; rowsPerSecond: number; p50: number; p99: number; errors: number}[]}>;
+  /** Rounds of each measurement (server after server); the median is kept. */
+  rounds: number;
   /** The machine's 1-minute load average at the start and end of the run: other work on the same cores shows here. */
   loadAverage: [number, number];
 }
@@ -113,25 +116,46 @@ export async function runRealModel(options: {quick: boolean; outDir: URL}): Prom
     iv: `(iv) agent-batcher as shipped (work-conserving, latency_slo_ms ${sloMs})`,
   };
   const servers = {} as RealModelRecord['servers'];
-  for (const key of ['ii', 'iii', 'iv'] as const) {
-    const {children, url} = await startServer(key, modelPath, dir);
-    try {
-      await runLoad({url, clients: 128, durationMs: 2000, plan, progress: false});
-      const cpu0 = await cpuSeconds(children);
-      const sat = await runLoad({url, clients: 128, durationMs: seconds * 1000, plan, progress: false, label: `${key} saturation`});
-      const cpu = (await cpuSeconds(children)) - cpu0;
-      const saturation = {rowsPerSecond: (sat.agents * 1000) / sat.durationMs, cpuMsPerRow: (cpu * 1000) / Math.max(1, sat.agents), errors: sat.errors};
-      const atLoads: RealModelRecord['servers'][ServerKey]['loads'] = [];
-      for (const fraction of loads) {
-        const rate = (fraction * best.rowsPerSecond) / agentsPerRequest;
-        const r = await runLoad({url, clients: 4000, rate, durationMs: seconds * 1000, plan, progress: false, label: `${key} at ${fraction * 100}%`});
-        atLoads.push({fraction, rowsPerSecond: (r.agents * 1000) / r.durationMs, p50: quantile(r.latencies, 0.5), p99: quantile(r.latencies, 0.99), errors: r.errors});
-      }
-      servers[key] = {name: names[key], saturation, loads: atLoads};
-      console.log(`real-model ${names[key]}: ${Math.round(saturation.rowsPerSecond)} rows/s at saturation; ${atLoads.map((l) => `${l.fraction * 100}%: p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors`).join('; ')}`);
-    } finally {
-      await stop(children);
+  // All three servers stay up (an idle one costs nothing) and every measurement runs in rounds,
+  // server after server, the median round kept: a shared machine's load drifts over minutes, and
+  // measuring one server after the other would charge the drift to whichever came last.
+  const keys = ['ii', 'iii', 'iv'] as const;
+  const started = {} as Record<ServerKey, {children: ChildProcess[]; url: string}>;
+  try {
+    for (const key of keys) started[key] = await startServer(key, modelPath, dir);
+    for (const key of keys) await runLoad({url: started[key].url, clients: 128, durationMs: 2000, plan, progress: false});
+    const rounds = options.quick ? 1 : 3;
+    const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)];
+    const saturation = {} as Record<ServerKey, RealModelRecord['servers'][ServerKey]['saturation'][]>;
+    const atLoads = {} as Record<ServerKey, RealModelRecord['servers'][ServerKey]['loads'][number][][]>;
+    for (const key of keys) {
+      saturation[key] = [];
+      atLoads[key] = loads.map(() => []);
     }
+    for (let round = 0; round < rounds; round++) {
+      for (const key of keys) {
+        const {children, url} = started[key];
+        const cpu0 = await cpuSeconds(children);
+        const sat = await runLoad({url, clients: 128, durationMs: seconds * 1000, plan, progress: false, label: `${key} saturation`});
+        const cpu = (await cpuSeconds(children)) - cpu0;
+        saturation[key].push({rowsPerSecond: (sat.agents * 1000) / sat.durationMs, cpuMsPerRow: (cpu * 1000) / Math.max(1, sat.agents), errors: sat.errors});
+      }
+      for (const [i, fraction] of loads.entries()) {
+        for (const key of keys) {
+          const rate = (fraction * best.rowsPerSecond) / agentsPerRequest;
+          const r = await runLoad({url: started[key].url, clients: 4000, rate, durationMs: seconds * 1000, plan, progress: false, label: `${key} at ${fraction * 100}%`});
+          atLoads[key][i].push({fraction, rowsPerSecond: (r.agents * 1000) / r.durationMs, p50: quantile(r.latencies, 0.5), p99: quantile(r.latencies, 0.99), errors: r.errors});
+        }
+      }
+    }
+    for (const key of keys) {
+      const sat = median(saturation[key], (x) => x.rowsPerSecond);
+      const at = atLoads[key].map((xs) => median(xs, (x) => x.p99));
+      servers[key] = {name: names[key], saturation: sat, loads: at};
+      console.log(`real-model ${names[key]}: ${Math.round(sat.rowsPerSecond)} rows/s at saturation; ${at.map((l) => `${l.fraction * 100}%: p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors`).join('; ')}`);
+    }
+  } finally {
+    await stop(keys.flatMap((key) => started[key]?.children ?? []));
   }
   return {
     date: new Date().toISOString(),
@@ -140,6 +164,7 @@ export async function runRealModel(options: {quick: boolean; outDir: URL}): Prom
     ceiling: table,
     best,
     servers,
+    rounds: options.quick ? 1 : 3,
     loadAverage: [loadAtStart, os.loadavg()[0]],
   };
 }
@@ -158,7 +183,8 @@ export function realModelSection(r: RealModelRecord): string {
     '',
     `${r.model}, one ONNX Runtime session per thread (\`intra_op_threads\` 1), ${r.machine}; run ${r.date.slice(0, 10)}. The load`,
     `generator (${agentsPerRequest} agents a request, closed loop of 128 clients for saturation, open loop for the loads) shares the two`,
-    'cores with (ii)–(iv); (i) runs alone. Generated by `bench/real-model.ts` from `real-model.json`.',
+    `cores with (ii)–(iv); (i) runs alone. (ii)–(iv) run side by side, each measurement in ${r.rounds ?? 1} round(s) server after server, the`,
+    'median kept. Generated by `bench/real-model.ts` from `real-model.json`.',
     `The machine's load average was ${f1(r.loadAverage?.[0] ?? Number.NaN)} at the start of the run and ${f1(r.loadAverage?.[1] ?? Number.NaN)} at its end (2 cores: above 2,`,
     'other work shared the cores, and "cores busy", the server\'s own CPU at saturation, says how much of them it got).',
     '',
