@@ -56,7 +56,7 @@ export class ActorHost implements ActorHostApi {
   readonly #windows = new Map<string, WaitWindow>();
   /** Backends (backendId) of the registry's onnx models whose session is open (or failed to open). */
   readonly #warmed = new Set<string>();
-  /** Each key's fitted backend cost (DESIGN §11), kept the same way. */
+  /** Each key's fitted backend cost (DESIGN §11) per backend it has used, kept the same way. */
   readonly #costs = new CostBook(maxWindows);
 
   constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
@@ -183,7 +183,8 @@ export class ActorHost implements ActorHostApi {
       this.#windows.set(key, window);
       if (this.#windows.size > maxWindows) this.#windows.delete(this.#windows.keys().next().value as string);
     }
-    return {backend: this.#backends.get(backend), batching, window, cost: this.#costs.get(key)};
+    // A key whose model moved to another backend (SIGHUP) starts a new fit: the old backend's cost says nothing of it.
+    return {backend: this.#backends.get(backend), batching, window, cost: this.#costs.get(`${key}\n${backendId(backend)}`)};
   }
 
   /** New registry: live actors take their new settings for their next batches; unused clients close when idle. */
