@@ -21,11 +21,15 @@
 // The batches that the model's keys on this thread cut in one turn share that one run.
 
 import {stat} from 'node:fs/promises';
+import {fileURLToPath} from 'node:url';
 import type {OnnxBackendOptions} from '../../src/config.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {BackendError} from './backend.ts';
 import {checkSignature, refusal, sameSignature} from './onnx-signature.ts';
 import type {OnnxSignature, ValueMetadata} from './onnx-signature.ts';
+
+/** Where `npm run model` (scripts/make-model.ts) writes the models examples/models.json serves. */
+const examplesModels = fileURLToPath(new URL('../../examples/models/', import.meta.url));
 
 type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
@@ -53,7 +57,9 @@ export async function openModel(path: string, intraOpThreads: number): Promise<O
     if (!s.isFile()) throw Object.assign(new Error('not a regular file'), {code: 'EISDIR'});
     fileId = `${s.size}:${s.mtimeMs}:${s.ino}`;
   } catch (error) {
-    throw new ModelLoadError('an ONNX model file', `no readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    // The examples' models are generated, not committed: say how to get one.
+    const hint = path.startsWith(examplesModels) ? '; `npm run model` writes the examples\' model' : '';
+    throw new ModelLoadError('an ONNX model file', `no readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})${hint}`);
   }
   const ort = await onnxRuntime();
   let session: Session;
