@@ -4,8 +4,11 @@ FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
 
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+# .npmrc skips onnxruntime-node's install script (it fetches GPU libraries from outside; the CPU build
+# ships in the package); the pruning keeps only its linux binaries.
+COPY package.json package-lock.json .npmrc ./
+COPY scripts/prune-onnxruntime.ts ./scripts/
+RUN npm ci --omit=dev && node scripts/prune-onnxruntime.ts && npm cache clean --force
 
 COPY src ./src
 COPY workers ./workers

@@ -31,6 +31,19 @@ const {values: args} = parseArgs({
 const quick = args.quick!;
 const here = new URL('./', import.meta.url);
 const outDir = new URL(args.out ?? (quick ? './out/' : './'), here);
+// Scenario `real-model` (a real ONNX model served four ways) has a runner of its own: bench/real-model.ts.
+if (args.only === 'real-model') {
+  const {reportRealModel, runRealModel} = await import('./real-model.ts');
+  await mkdir(outDir, {recursive: true});
+  const recordFile = new URL('real-model.json', outDir);
+  const record = args['report-only'] ? JSON.parse(await readFile(recordFile, 'utf8')) : await runRealModel({quick, outDir});
+  await writeFile(recordFile, `${JSON.stringify(record, null, 2)}\n`);
+  const resultsMd = new URL('RESULTS.md', outDir);
+  if (!existsSync(resultsMd)) await writeFile(resultsMd, '# Bench results\n');
+  // The README's headline follows the full run only (a quick run's figures stay in bench/out/).
+  await reportRealModel(record, resultsMd.pathname, quick ? undefined : new URL('../README.md', here).pathname);
+  process.exit(0);
+}
 const scenarios = allScenarios(quick, args.only);
 
 const resultsFile = new URL('results.json', outDir);

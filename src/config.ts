@@ -5,6 +5,7 @@
 import os from 'node:os';
 import {z} from 'zod';
 import {redactUrl} from './redact.ts';
+import type {OnnxSignature} from '../workers/backend/onnx-signature.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -119,6 +120,8 @@ export interface BatchingOptions {
   readonly waitFraction: number;
   /** Backend calls in flight per key; 0 = unlimited. */
   readonly maxConcurrentBatches: number;
+  /** A model's `latency_slo_ms` (DESIGN §11): batches sized so the oldest row's wait + predicted cost stays within it. */
+  readonly latencySloMs?: number;
 }
 
 export type BackendOptions =
@@ -129,7 +132,23 @@ export type BackendOptions =
       readonly timeoutMs: number;
       readonly retries: number;
       readonly maxReplyBytes: number;
-    };
+    }
+  | OnnxBackendOptions;
+
+/**
+ * An ONNX model run in the actor threads (DESIGN §10; workers/backend/onnx.ts). `signature` is
+ * filled at start and on SIGHUP by the load-time check (src/onnx-models.ts), never by the main
+ * thread loading the model.
+ */
+export interface OnnxBackendOptions {
+  readonly kind: 'onnx';
+  /** Absolute path of the .onnx file. */
+  readonly path: string;
+  /** The path as MODELS_FILE wrote it (GET /models shows this one). */
+  readonly file: string;
+  readonly intraOpThreads: number;
+  readonly signature: OnnxSignature | undefined;
+}
 
 export interface Config {
   readonly port: number;

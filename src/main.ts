@@ -6,6 +6,7 @@ import {loadConfigOrExit} from './config.ts';
 import {createLogger} from './log.ts';
 import {loadRegistry, RegistryError} from './registry.ts';
 import type {Registry} from './registry.ts';
+import {checkModels} from './onnx-models.ts';
 import {Service} from './service.ts';
 
 const config = loadConfigOrExit('agent-batcher');
@@ -14,20 +15,21 @@ const log = createLogger(config.logLevel).child({role: config.role});
 /** What a role's process must do on signals. */
 interface Running {
   shutdown(): Promise<void>;
-  reload(): void;
+  reload(): Promise<unknown>;
 }
 
 async function start(): Promise<Running> {
   if (config.role === 'actors') {
     const {ActorsNode} = await import('./cluster/actors-node.ts');
-    const node = new ActorsNode(config, loadRegistry(config), log);
+    // onnx models are checked before the node joins (src/onnx-models.ts), and again on SIGHUP.
+    const node = new ActorsNode(config, await checkModels(loadRegistry(config)), log);
     await node.start();
     return {
       shutdown: () => node.shutdown(),
-      reload: () => {
+      reload: async () => {
         let next: Registry;
         try {
-          next = loadRegistry(config);
+          next = await checkModels(loadRegistry(config));
         } catch (error) {
           log.error({reason: (error as Error).message}, 'model registry reload refused; the old registry stays');
           return;
@@ -71,7 +73,7 @@ const onSignal = (signal: NodeJS.Signals) => {
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
-process.on('SIGHUP', () => running?.reload());
+process.on('SIGHUP', () => void running?.reload());
 
 try {
   running = await start();

@@ -17,6 +17,12 @@ import type {RefusalReason} from './coordinator/admission.ts';
 import {routeLabel} from './http/routes.ts';
 import {parseKey} from './protocol/mailbox-key.ts';
 import type {BatchReport, HostStats} from './protocol/messages.ts';
+import {CostBook} from '../workers/cost-model.ts';
+import type {CostFit} from '../workers/cost-model.ts';
+import type {CostView} from './registry.ts';
+
+/** Keys whose cost fit the main thread keeps (least recently fed forgotten first). */
+const costKeys = 1024;
 
 /** What the coordinator tells whoever watches it. */
 export interface CoordinatorObserver {
@@ -49,6 +55,10 @@ export class Metrics implements CoordinatorObserver {
   readonly #withdrawals;
   readonly #refused;
   readonly #window;
+  readonly #costFixed;
+  readonly #costPerRow;
+  /** Each key's backend cost, fitted from its calls' reports (DESIGN §11); GET /models shows it too. */
+  readonly costs = new CostBook(costKeys);
 
   /** Keys with their own series, and their label values. */
   readonly #labelled = new Map<string, KeyLabels>();
@@ -112,6 +122,18 @@ export class Metrics implements CoordinatorObserver {
     this.#window = new client.Gauge({
       name: 'agent_batcher_batch_window_seconds',
       help: "A key's batch window after its last backend call (fixed MAX_WAIT_MS, or adaptive with auto)",
+      labelNames: keyLabels,
+      registers,
+    });
+    this.#costFixed = new client.Gauge({
+      name: 'agent_batcher_backend_cost_fixed_seconds',
+      help: "A key's fitted backend cost per call, whatever its size: latency ≈ fixed + per_row × rows",
+      labelNames: keyLabels,
+      registers,
+    });
+    this.#costPerRow = new client.Gauge({
+      name: 'agent_batcher_backend_cost_per_row_seconds',
+      help: "A key's fitted backend cost per row of a call: latency ≈ fixed + per_row × rows",
       labelNames: keyLabels,
       registers,
     });
@@ -192,6 +214,28 @@ export class Metrics implements CoordinatorObserver {
     this.#backendCalls.inc({...labels, result: report.result});
     this.#window.set(labels, report.windowMs / 1000);
     for (const wait of report.waitsMs) this.#queueWait.observe(labels, wait / 1000);
+    // The same rule as the actor's own fit: only calls that came back with an answer say what a call costs.
+    if (report.result === 'ok' || report.result === 'partial') {
+      const cost = this.costs.get(report.key);
+      cost.observe(report.size, report.backendMs);
+      const fit = cost.fit as CostFit;
+      if (labels !== otherKeys) {
+        this.#costFixed.set(labels, fit.fixedMs / 1000);
+        this.#costPerRow.set(labels, fit.perRowMs / 1000);
+      }
+    }
+  }
+
+  /** The fitted cost of every key of `model` that has had a call (GET /models). */
+  costsOf(model: string): CostView[] {
+    const views: CostView[] = [];
+    for (const [key, fit] of this.costs.fits()) {
+      const name = parseKey(key);
+      if (name.model !== model) continue;
+      const round = (ms: number) => Math.round(ms * 1000) / 1000;
+      views.push({agent_type: name.agentType, fixed_ms: round(fit.fixedMs), per_row_ms: round(fit.perRowMs), calls: Math.round(fit.calls)});
+    }
+    return views;
   }
 
   keyRetired(key: string): void {
@@ -202,6 +246,8 @@ export class Metrics implements CoordinatorObserver {
     this.#queueWait.remove(labels);
     this.#backendLatency.remove(labels);
     this.#window.remove(labels);
+    this.#costFixed.remove(labels);
+    this.#costPerRow.remove(labels);
     for (const result of batchResults) this.#backendCalls.remove({...labels, result});
   }
 

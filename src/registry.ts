@@ -7,6 +7,7 @@
 // and hands the same object to every actor thread, which picks each key's backend and batching.
 
 import {readFileSync} from 'node:fs';
+import {dirname, resolve} from 'node:path';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
 import {httpBackend} from './config.ts';
@@ -36,15 +37,38 @@ export class RegistryError extends Error {
 const Name = z.string().min(1).max(128).regex(namePattern, `must match ${namePattern.source}`);
 const positive = (max: number) => z.number().int().min(1).max(max);
 
-const ModelFile = z.strictObject({
-  agent_types: z.array(Name).min(1).optional(),
-  vector_length: positive(10_000_000).optional(),
-  /** An http(s) URL, or "simulated" for the in-process network. */
-  backend_url: z.union([z.literal('simulated'), z.url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'})]).optional(),
-  max_batch_size: positive(100_000).optional(),
-  max_wait_ms: z.union([z.literal('auto'), z.number().int().min(0).max(24 * 3600 * 1000)]).optional(),
-  max_concurrent_batches: z.number().int().min(0).max(1_000_000).optional(),
-});
+/**
+ * How a model's batches are computed (DESIGN §10), a union on `kind`. Built here: `simulated`,
+ * `http` (also written `backend_url`) and `onnx`. The Open Inference Protocol (`v2`) and TF Serving
+ * (`tfserving`) are further members of this union, each an encoder/decoder pair around the HTTP client.
+ */
+const httpUrl = z.url({protocol: /^https?$/, error: 'an http:// or https:// URL'});
+const BackendSpec = z.discriminatedUnion('kind', [
+  z.strictObject({kind: z.literal('simulated')}),
+  z.strictObject({kind: z.literal('http'), url: httpUrl}),
+  z.strictObject({
+    kind: z.literal('onnx'),
+    /** The .onnx file, relative to MODELS_FILE's folder unless absolute. */
+    path: z.string().min(1).max(4096),
+    /** ORT's threads for one run; 1 = the actor thread alone. */
+    intra_op_threads: z.number().int().min(1).max(64).optional(),
+  }),
+]);
+
+const ModelFile = z
+  .strictObject({
+    agent_types: z.array(Name).min(1).optional(),
+    vector_length: positive(10_000_000).optional(),
+    /** An http(s) URL, or "simulated" for the in-process network: the short form of `backend`. */
+    backend_url: z.union([z.literal('simulated'), z.url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'})]).optional(),
+    backend: BackendSpec.optional(),
+    max_batch_size: positive(100_000).optional(),
+    max_wait_ms: z.union([z.literal('auto'), z.number().int().min(0).max(24 * 3600 * 1000)]).optional(),
+    max_concurrent_batches: z.number().int().min(0).max(1_000_000).optional(),
+    /** DESIGN §11: the oldest row's wait plus the batch's predicted cost stays within this. */
+    latency_slo_ms: z.number().int().min(1).max(24 * 3600 * 1000).optional(),
+  })
+  .refine((m) => m.backend === undefined || m.backend_url === undefined, {path: ['backend'], message: 'give backend or backend_url, not both'});
 
 const RegistryFile = z.strictObject({
   models: z.record(Name, ModelFile).refine((m) => Object.keys(m).length > 0, 'must list at least one model'),
@@ -68,25 +92,38 @@ export function loadRegistry(config: Config): Registry {
   }
   const models = new Map<string, ModelEntry>();
   for (const [name, m] of Object.entries(parsed.data.models)) {
-    const backend =
-      m.backend_url === undefined
-        ? config.backend
-        : m.backend_url === 'simulated'
-          ? {kind: 'simulated' as const, latencyMinMs: config.latencyMinMs, latencyMaxMs: config.latencyMaxMs}
-          : httpBackend(m.backend_url, config.httpDefaults);
+    const backend = backendOf(m, config, dirname(resolve(path)));
+    // An in-thread model is work-conserving (DESIGN §11): no window and one run at a time, unless the file says otherwise.
+    const inThread = backend.kind === 'onnx';
     models.set(name, {
       agentTypes: m.agent_types,
       vectorLength: m.vector_length,
       backend,
       batching: {
         maxBatchSize: m.max_batch_size ?? config.batching.maxBatchSize,
-        maxWaitMs: m.max_wait_ms ?? config.batching.maxWaitMs,
+        maxWaitMs: m.max_wait_ms ?? (inThread ? 0 : config.batching.maxWaitMs),
         waitFraction: config.batching.waitFraction,
-        maxConcurrentBatches: m.max_concurrent_batches ?? config.batching.maxConcurrentBatches,
+        maxConcurrentBatches: m.max_concurrent_batches ?? (inThread ? 1 : config.batching.maxConcurrentBatches),
+        latencySloMs: m.latency_slo_ms,
       },
     });
   }
   return {models, defaults};
+}
+
+/** A model's backend from `backend` or `backend_url`; absent = the global one. */
+function backendOf(m: z.infer<typeof ModelFile>, config: Config, folder: string): BackendOptions {
+  const spec = m.backend ?? (m.backend_url === 'simulated' ? {kind: 'simulated' as const} : m.backend_url === undefined ? undefined : {kind: 'http' as const, url: m.backend_url});
+  switch (spec?.kind) {
+    case undefined:
+      return config.backend;
+    case 'simulated':
+      return {kind: 'simulated', latencyMinMs: config.latencyMinMs, latencyMaxMs: config.latencyMaxMs};
+    case 'http':
+      return httpBackend(spec.url, config.httpDefaults);
+    case 'onnx':
+      return {kind: 'onnx', path: resolve(folder, spec.path), file: spec.path, intraOpThreads: spec.intra_op_threads ?? 1, signature: undefined};
+  }
 }
 
 /** The backend and batching of a model (the defaults for an unlisted one). */
@@ -94,13 +131,31 @@ export function settingsOf(registry: Registry, model: string): {backend: Backend
   return registry.models?.get(model) ?? registry.defaults;
 }
 
+/** A key's fitted cost (DESIGN §11), as GET /models shows it. */
+export interface CostView {
+  readonly agent_type: string;
+  readonly fixed_ms: number;
+  readonly per_row_ms: number;
+  readonly calls: number;
+}
+
 /** What GET /models shows: every served model with its effective settings; no credentials. */
-export function describeRegistry(registry: Registry): object {
-  const backendOf = (b: BackendOptions) => (b.kind === 'http' ? redactUrl(b.url) : 'simulated');
+export function describeRegistry(registry: Registry, costs: (model: string) => readonly CostView[] = () => []): object {
+  const backendOf = (b: BackendOptions) => {
+    switch (b.kind) {
+      case 'http':
+        return redactUrl(b.url);
+      case 'simulated':
+        return 'simulated';
+      case 'onnx':
+        return {kind: 'onnx', path: b.file, intra_op_threads: b.intraOpThreads, input: b.signature?.input ?? null, output: b.signature?.output ?? null};
+    }
+  };
   const batchingOf = (b: BatchingOptions) => ({
     max_batch_size: b.maxBatchSize,
     max_wait_ms: b.maxWaitMs,
     max_concurrent_batches: b.maxConcurrentBatches,
+    latency_slo_ms: b.latencySloMs ?? null,
   });
   const models: Record<string, object> = {};
   for (const [name, m] of registry.models ?? []) {
@@ -109,6 +164,7 @@ export function describeRegistry(registry: Registry): object {
       vector_length: m.vectorLength ?? null,
       backend: backendOf(m.backend),
       ...batchingOf(m.batching),
+      cost: costs(name),
     };
   }
   return {

@@ -11,6 +11,8 @@ import type {Transport, TransportEvents} from './coordinator/transport.ts';
 import type {HostStats} from './protocol/messages.ts';
 import {redactUrl} from './redact.ts';
 import {loadRegistry} from './registry.ts';
+import {checkModels} from './onnx-models.ts';
+import {backendId} from '../workers/backend/create.ts';
 import type {Registry} from './registry.ts';
 import {ActorPool} from './threads/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
@@ -30,6 +32,8 @@ const threadHeapMb = 1024;
 const httpExpectedLatencyMs = 1000;
 /** How long the drain waits for answers just resolved to be written before closing sockets. */
 const writeGraceMs = 1000;
+/** How long start and SIGHUP wait for the threads to open the onnx models (then they go on, with a warning). */
+const sessionsOpenTimeoutMs = 60_000;
 /** Scrape-time stats from the threads: a busy thread still answers well within this. */
 const statsTimeoutMs = 1000;
 
@@ -75,10 +79,11 @@ export class Service {
     this.#log = log;
     // Throws RegistryError for a bad MODELS_FILE: the entry point stops with its message.
     this.#registry = loadRegistry(config);
+    // The global backend is simulated or HTTP (onnx is only ever a registry entry's).
     const expectedLatencyMs =
       config.backend.kind === 'simulated'
         ? (config.backend.latencyMinMs + config.backend.latencyMaxMs) / 2
-        : Math.min(httpExpectedLatencyMs, config.backend.timeoutMs);
+        : Math.min(httpExpectedLatencyMs, config.backend.kind === 'http' ? config.backend.timeoutMs : httpExpectedLatencyMs);
     let coordinator: Coordinator | undefined;
     const events: TransportEvents = {
       results: (message) => coordinator?.onResults(message),
@@ -154,23 +159,35 @@ export class Service {
   }
 
   /**
-   * SIGHUP: re-reads MODELS_FILE. A valid file applies to new batches (nothing in flight is
-   * dropped); an invalid one is refused with an error line and the old registry stays.
+   * SIGHUP: re-reads MODELS_FILE and checks its onnx models (src/onnx-models.ts). A valid file
+   * applies to new batches (nothing in flight is dropped; an onnx model whose file changed gets a
+   * new session, and batches in flight finish on the old one); an invalid file or a refused model
+   * is refused with an error line and the old registry stays.
    */
-  reloadRegistry(): boolean {
+  reloadRegistry(): Promise<boolean> {
+    // One reload at a time: a second SIGHUP's check cannot finish first and be overwritten by the first's.
+    const run = this.#reloads.then(() => this.#reload());
+    this.#reloads = run.catch(() => false);
+    return run;
+  }
+
+  #reloads: Promise<unknown> = Promise.resolve();
+
+  async #reload(): Promise<boolean> {
     if (!this.config.modelsFile) {
       this.#log.warn('SIGHUP: no MODELS_FILE is set; nothing to reload');
       return false;
     }
     let next: Registry;
     try {
-      next = loadRegistry(this.config);
+      next = await checkModels(loadRegistry(this.config));
     } catch (error) {
       this.#log.error({reason: (error as Error).message}, 'model registry reload refused; the old registry stays');
       return false;
     }
     this.#registry = next;
     this.actors.reconfigure(next);
+    await this.#sessionsOpen(next);
     this.#log.info({models: [...(next.models?.keys() ?? [])]}, 'model registry reloaded');
     return true;
   }
@@ -188,6 +205,7 @@ export class Service {
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
     this.server.listen({port, host, backlog: listenBacklog});
     await once(this.server, 'listening');
+    await this.#checkModels();
     await this.actors.ready();
     if (this.#readiness === 'starting') this.#readiness = 'ready';
     const address = this.server.address() as AddressInfo;
@@ -202,6 +220,42 @@ export class Service {
       'listening',
     );
     return address;
+  }
+
+  /**
+   * Before turning ready, every onnx model of the registry is opened and checked (not by this
+   * thread); the threads get the checked registry and open their sessions. A refused model stops
+   * the start (the entry point exits with its message), after closing what was started.
+   */
+  async #checkModels(): Promise<void> {
+    try {
+      const checked = await checkModels(this.#registry);
+      if (checked === this.#registry) return;
+      this.#registry = checked;
+      this.actors.reconfigure(checked);
+      await this.#sessionsOpen(checked);
+    } catch (error) {
+      this.server.close();
+      await this.actors.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once every actor thread has opened every onnx model of `registry` (each thread serves
+   * the file as it was checked, and no request pays for opening it), or after a bound.
+   */
+  async #sessionsOpen(registry: Registry): Promise<void> {
+    const wanted = [...(registry.models?.values() ?? [])].filter((m) => m.backend.kind === 'onnx').map((m) => backendId(m.backend));
+    // A gateway's actors are other processes: each actor host opens its models before it joins.
+    if (wanted.length === 0 || !(this.actors instanceof ActorPool)) return;
+    const until = Date.now() + sessionsOpenTimeoutMs;
+    while (Date.now() < until) {
+      const hosts = await this.actors.stats(statsTimeoutMs).catch(() => []);
+      if (hosts.length > 0 && hosts.every((h) => wanted.every((id) => h.warmed?.includes(id)))) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    this.#log.warn({models: wanted}, 'actor threads are still opening onnx models; going on');
   }
 
   /**

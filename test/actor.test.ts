@@ -1,4 +1,5 @@
 import test from 'ava';
+import {CostModel} from '../workers/cost-model.ts';
 import {setImmediate as tick} from 'node:timers/promises';
 import {createLogger} from '../src/log.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
@@ -21,7 +22,7 @@ function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches:
     nextBatchId: () => `b-${++seq}`,
     results: sink,
     idle: () => idle++,
-  }, {backend, batching: {...batching, waitFraction: 0.02}, window: undefined});
+  }, {backend, batching: {...batching, waitFraction: 0.02}, window: undefined, cost: new CostModel()});
   let partSeq = 0;
   const part = (row: number[], deadline = 1e12): Part => ({
     partId: ++partSeq,

@@ -42,7 +42,7 @@ test('a bad registry names the file and the field; unknown fields and bad names 
 
 test('the example registry is valid', (t) => {
   const registry = loadRegistry(loadConfig({MODELS_FILE: new URL('../examples/models.json', import.meta.url).pathname}));
-  t.deepEqual([...(registry.models?.keys() ?? [])], ['resnet-50', 'gpt-mini', 'bert-base']);
+  t.deepEqual([...(registry.models?.keys() ?? [])], ['resnet-50', 'gpt-mini', 'bert-base', 'policy-mlp']);
 });
 
 test('a process started with a bad MODELS_FILE stops with exit 1 and the reason', async (t) => {
@@ -128,7 +128,7 @@ test('SIGHUP reload: a valid file applies to new batches without dropping what i
   await new Promise((r) => setTimeout(r, 100));
 
   await writeFile(file, JSON.stringify({models: {alpha: {max_batch_size: 8, max_wait_ms: 5}, beta: {}}}));
-  t.true(running.service.reloadRegistry());
+  t.true(await running.service.reloadRegistry());
   const before = await inFlight;
   t.is(before.status, 200, 'the request in flight during the reload is answered');
   for (let i = 0; i < 4; i++) t.is(before.body.results[`a${i}`].prediction, predictRow(bias('alpha', 't'), [i]));
@@ -139,7 +139,7 @@ test('SIGHUP reload: a valid file applies to new batches without dropping what i
   t.is((await post(`${running.url}/predict`, {agents: agents(1, 'beta')})).status, 200, 'a model added by the reload is served');
 
   await writeFile(file, '{"models": {"alpha": {"max_batch_size": "many"}}}');
-  t.false(running.service.reloadRegistry());
+  t.false(await running.service.reloadRegistry());
   t.is((await post(`${running.url}/predict`, {agents: agents(1, 'beta')})).status, 200, 'the old registry stays');
   const models: any = await (await fetch(`${running.url}/models`)).json();
   t.deepEqual(Object.keys(models.models), ['alpha', 'beta']);

@@ -25,10 +25,11 @@ import type {
 } from '../src/protocol/messages.ts';
 import {Actor} from './actor.ts';
 import type {ActorContext, ActorSettings, Part} from './actor.ts';
-import {BackendClients} from './backend/create.ts';
+import {BackendClients, backendId} from './backend/create.ts';
 import {settingsOf} from '../src/registry.ts';
 import type {Registry} from '../src/registry.ts';
 import {WaitWindow} from './wait-window.ts';
+import {CostBook} from './cost-model.ts';
 import {Outbox, ResultsBuffer} from '../src/protocol/outbox.ts';
 import type {ResultSink} from '../src/protocol/outbox.ts';
 import {forEachPart} from '../src/protocol/messages.ts';
@@ -53,6 +54,10 @@ export class ActorHost implements ActorHostApi {
   readonly #backends: BackendClients;
   /** Each key's adaptive window, kept across its actor's retirement (least recently used first). */
   readonly #windows = new Map<string, WaitWindow>();
+  /** Backends (backendId) of the registry's onnx models whose session is open (or failed to open). */
+  readonly #warmed = new Set<string>();
+  /** Each key's fitted backend cost (DESIGN §11) per backend it has used, kept the same way. */
+  readonly #costs = new CostBook(maxWindows);
 
   constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
     this.#registry = options.registry;
@@ -68,6 +73,26 @@ export class ActorHost implements ActorHostApi {
         if (this.#actors.get(actor.key) === actor) this.#actors.delete(actor.key);
       },
     };
+    this.#warmModels();
+  }
+
+  /**
+   * Opens every checked onnx model of the registry now, so that no request pays for loading one,
+   * and so that the session serving after start or SIGHUP is the file that was checked (the
+   * service waits for `warmed` before it turns ready or calls the reload done).
+   */
+  #warmModels(): void {
+    const inUse = new Set<string>();
+    for (const model of this.#registry.models?.values() ?? []) {
+      if (model.backend.kind !== 'onnx' || !model.backend.signature) continue;
+      const id = backendId(model.backend);
+      inUse.add(id);
+      void this.#backends
+        .get(model.backend)
+        .warm?.()
+        .then(() => this.#warmed.add(id));
+    }
+    for (const id of this.#warmed) if (!inUse.has(id)) this.#warmed.delete(id);
   }
 
   /** The turn's results buffer, with a flush scheduled whenever something is put in it. */
@@ -126,7 +151,7 @@ export class ActorHost implements ActorHostApi {
       inflight += actor.inflight;
       keys.push({key: actor.key, pending: actor.pending, inflight: actor.inflight});
     }
-    return {actors: this.#actors.size, pending, inflight, keys};
+    return {actors: this.#actors.size, pending, inflight, keys, warmed: [...this.#warmed]};
   }
 
   #dispatch(message: DispatchMessage): void {
@@ -158,7 +183,8 @@ export class ActorHost implements ActorHostApi {
       this.#windows.set(key, window);
       if (this.#windows.size > maxWindows) this.#windows.delete(this.#windows.keys().next().value as string);
     }
-    return {backend: this.#backends.get(backend), batching, window};
+    // A key whose model moved to another backend (SIGHUP) starts a new fit: the old backend's cost says nothing of it.
+    return {backend: this.#backends.get(backend), batching, window, cost: this.#costs.get(`${key}\n${backendId(backend)}`)};
   }
 
   /** New registry: live actors take their new settings for their next batches; unused clients close when idle. */
@@ -167,6 +193,7 @@ export class ActorHost implements ActorHostApi {
     for (const actor of this.#actors.values()) actor.reconfigure(this.#settingsOf(actor.key, parseKey(actor.key).model));
     const inUse = [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
     this.#backends.retain(inUse);
+    this.#warmModels();
   }
 
   #withdraw({withdrawals}: WithdrawMessage): void {

@@ -16,6 +16,8 @@ import {replyProblem, valueProblem} from './reply-check.ts';
 import type {Clock} from './clock.ts';
 import {defaultWindowBounds} from './wait-window.ts';
 import type {WaitWindow} from './wait-window.ts';
+import type {CostModel} from './cost-model.ts';
+import {canMeetDeadline} from './slo-cut.ts';
 
 export interface Part {
   readonly partId: number;
@@ -31,6 +33,8 @@ export interface ActorSettings {
   readonly batching: BatchingOptions;
   /** The key's adaptive window, when its batching says MAX_WAIT_MS=auto; it outlives the actor. */
   readonly window: WaitWindow | undefined;
+  /** The key's fitted backend cost (DESIGN §11); it outlives the actor too. */
+  readonly cost: CostModel;
 }
 
 export interface ActorContext {
@@ -131,13 +135,15 @@ export class Actor {
       if (part.deadline > now) parts.push(part);
       else this.#ctx.results.withdrawn(part.partId);
     }
+    // With an SLO, a row the predicted call cannot answer before its deadline is told so now, before compute is spent on it.
+    if (this.#settings.batching.latencySloMs !== undefined) this.#dropLate(parts, now);
     if (parts.length === 0) return;
     const info: BatchInfo = {id: this.#ctx.nextBatchId(), size: parts.length};
     let deadline = Infinity;
     for (const part of parts) deadline = Math.min(deadline, part.deadline);
     const waitsMs = parts.map((p) => now - p.arrivedAt);
     this.#inflight++;
-    const started = this.#ctx.clock.now();
+    const started = this.#elapsed();
     const settings = this.#settings;
     settings.backend
       .predict({...this.#name, rows: parts.map((p) => p.row), deadline})
@@ -158,10 +164,11 @@ export class Actor {
         return 'backend_error';
       })
       .then((result) => {
-        const backendMs = this.#ctx.clock.now() - started;
-        // The window follows calls that reached the backend and came back with an answer.
-        if (settings.window && (result === 'ok' || result === 'partial')) {
-          settings.window.observe(backendMs);
+        const backendMs = this.#elapsed() - started;
+        // The window and the cost fit follow calls that reached the backend and came back with an answer.
+        if (result === 'ok' || result === 'partial') {
+          settings.window?.observe(backendMs);
+          settings.cost.observe(info.size, backendMs);
           if (settings === this.#settings) this.#queue.configure(queueOptions(settings));
         }
         const windowMs = queueOptions(this.#settings).maxWaitMs;
@@ -170,6 +177,20 @@ export class Actor {
         this.#inflight--;
         this.#pump();
       });
+  }
+
+  #elapsed(): number {
+    return this.#ctx.clock.elapsed?.() ?? this.#ctx.clock.now();
+  }
+
+  #dropLate(parts: Part[], now: number): void {
+    const predicted = this.#settings.cost.predict(parts.length);
+    let kept = 0;
+    for (const part of parts) {
+      if (canMeetDeadline(now, part.deadline, predicted)) parts[kept++] = part;
+      else this.#fail(part, 'deadline_exceeded', `cannot be answered within its deadline (the batch is predicted to take ${Math.round(predicted ?? 0)} ms)`);
+    }
+    parts.length = kept;
   }
 
   /** The reply is checked here, where it arrives (workers/reply-check.ts): per row where it can be. */
@@ -206,7 +227,8 @@ export class Actor {
 }
 
 /** The policy's settings for now: the fixed window, or the key's adaptive one. */
-function queueOptions({batching, window}: ActorSettings): QueueOptions {
+function queueOptions({batching, window, cost}: ActorSettings): QueueOptions {
   const maxWaitMs = batching.maxWaitMs === 'auto' ? (window?.ms ?? defaultWindowBounds.initialMs) : batching.maxWaitMs;
-  return {maxBatchSize: batching.maxBatchSize, maxWaitMs, maxConcurrentBatches: batching.maxConcurrentBatches};
+  const slo = batching.latencySloMs === undefined ? undefined : {sloMs: batching.latencySloMs, cost: cost.fit};
+  return {maxBatchSize: batching.maxBatchSize, maxWaitMs, maxConcurrentBatches: batching.maxConcurrentBatches, slo};
 }

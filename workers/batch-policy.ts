@@ -5,6 +5,12 @@
 // holds `maxBatchSize` rows, when its oldest row has waited `maxWaitMs`, or when the mailbox is
 // flushing (shutdown). Due groups are cut oldest-first while fewer than `maxConcurrentBatches`
 // calls are in flight (0 = unlimited); a held backlog is therefore cut as soon as a slot frees.
+//
+// With a latency SLO (a model's `latency_slo_ms`, DESIGN §11) a group is also due once waiting any
+// longer would make its oldest row miss the SLO, and a batch takes no more rows than the SLO
+// allows (workers/slo-cut.ts). An in-thread model (onnx) is work-conserving with this same queue:
+// maxWaitMs 0 and one call at a time, so an idle runtime starts at once with what is waiting and
+// a busy one gathers rows that the next batch takes, up to maxBatchSize.
 
 /** The policy's settings now; the actor replaces them when its window or its registry entry changes. */
 export interface QueueOptions {
@@ -12,7 +18,12 @@ export interface QueueOptions {
   /** This key's batch window now, in ms (MAX_WAIT_MS, or its adaptive window). */
   readonly maxWaitMs: number;
   readonly maxConcurrentBatches: number;
+  /** The model's latency SLO with the key's cost fit; undefined = none. */
+  readonly slo?: Slo;
 }
+
+import {sloBatchSize, sloCutBy} from './slo-cut.ts';
+import type {Slo} from './slo-cut.ts';
 
 export interface Batch<T> {
   readonly length: number;
@@ -88,19 +99,20 @@ export class BatchQueue<T> {
    * With `flush`, every non-empty group is due (shutdown: nothing waits for MAX_WAIT_MS).
    */
   cut(now: number, inflight: number, flush = false): Batch<T>[] {
-    const {maxBatchSize, maxWaitMs} = this.#options;
+    const {maxBatchSize, slo} = this.#options;
     const out: Batch<T>[] = [];
     while (this.#hasSlot(inflight + out.length)) {
       let best: [number, Group<T>] | undefined;
       for (const entry of this.#groups) {
         const group = entry[1];
         if (group.size === 0) continue;
-        const due = flush || group.size >= maxBatchSize || now - group.oldest() >= maxWaitMs;
+        const due = flush || group.size >= maxBatchSize || now >= this.#dueAt(group);
         if (due && (!best || group.oldest() < best[1].oldest())) best = entry;
       }
       if (!best) break;
       const [length, group] = best;
-      const items = group.take(Math.min(group.size, maxBatchSize));
+      const rows = slo ? sloBatchSize(slo, now - group.oldest(), group.size, maxBatchSize) : Math.min(group.size, maxBatchSize);
+      const items = group.take(rows);
       this.#size -= items.length;
       if (group.size === 0) this.#groups.delete(length);
       out.push({length, items});
@@ -115,8 +127,15 @@ export class BatchQueue<T> {
   nextDueAt(inflight: number): number | undefined {
     if (this.#size === 0 || !this.#hasSlot(inflight)) return undefined;
     let at = Infinity;
-    for (const group of this.#groups.values()) at = Math.min(at, group.oldest() + this.#options.maxWaitMs);
+    for (const group of this.#groups.values()) at = Math.min(at, this.#dueAt(group));
     return at;
+  }
+
+  /** When a group comes due by waiting: its window ends, or (with an SLO) its oldest row could wait no longer. */
+  #dueAt(group: Group<T>): number {
+    const {maxWaitMs, maxBatchSize, slo} = this.#options;
+    const byWindow = group.oldest() + maxWaitMs;
+    return slo ? Math.min(byWindow, sloCutBy(slo, group.oldest(), Math.min(group.size, maxBatchSize))) : byWindow;
   }
 
   /** Takes out every waiting item that matches; returns them in arrival order per length. */

@@ -141,7 +141,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     ctx.body = openapi;
   });
   router.get(routes.models, (ctx) => {
-    ctx.body = describeRegistry(deps.registry());
+    ctx.body = describeRegistry(deps.registry(), (model) => deps.metrics.costsOf(model));
   });
   router.get(routes.docs, docsPage);
   router.get(routes.docsAsset, docsAsset);

@@ -180,4 +180,6 @@ export interface HostStats {
   readonly pending: number;
   readonly inflight: number;
   readonly keys: readonly KeyStats[];
+  /** The registry's onnx models (their backend ids) this thread has opened: start and SIGHUP wait for them. */
+  readonly warmed?: readonly string[];
 }

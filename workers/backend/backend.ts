@@ -37,4 +37,6 @@ export class BackendError extends Error {
 export interface Backend {
   predict(call: BackendCall): Promise<BackendReply>;
   close(): Promise<void>;
+  /** Prepares before the first call (an onnx model opens its session); resolves when done or failed. */
+  warm?(): Promise<void>;
 }

@@ -5,15 +5,34 @@
 import type {BackendOptions} from '../../src/config.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {HttpBackend} from './http.ts';
+import {OnnxBackend} from './onnx.ts';
 import {SimulatedBackend} from './simulated.ts';
 
 export function createBackend(options: BackendOptions): Backend {
-  return options.kind === 'simulated' ? new SimulatedBackend(options) : new HttpBackend(options);
+  switch (options.kind) {
+    case 'simulated':
+      return new SimulatedBackend(options);
+    case 'http':
+      return new HttpBackend(options);
+    case 'onnx':
+      return new OnnxBackend(options);
+  }
 }
 
-/** A client's identity: calls to the same backend share one client (and its connection pool). */
+/**
+ * A client's identity: calls to the same backend share one client (and its connection pool, or
+ * its ONNX session). An onnx model's id holds its file's size, mtime and inode: a SIGHUP after the
+ * file changed opens a new session, and the old one closes once its batches in flight are done.
+ */
 export function backendId(options: BackendOptions): string {
-  return options.kind === 'simulated' ? `simulated ${options.latencyMinMs}-${options.latencyMaxMs}` : `http ${options.url}`;
+  switch (options.kind) {
+    case 'simulated':
+      return `simulated ${options.latencyMinMs}-${options.latencyMaxMs}`;
+    case 'http':
+      return `http ${options.url}`;
+    case 'onnx':
+      return `onnx ${options.path} ${options.signature?.fileId ?? 'unchecked'} ${options.intraOpThreads}`;
+  }
 }
 
 class CountedBackend implements Backend {
@@ -38,6 +57,10 @@ class CountedBackend implements Backend {
 
   close(): Promise<void> {
     return this.#inner.close();
+  }
+
+  async warm(): Promise<void> {
+    await this.#inner.warm?.();
   }
 }
 
