@@ -1,27 +1,84 @@
 import test from 'ava';
+import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {loadConfig} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
 import {Service} from '../src/service.ts';
+import {bias, predictRow} from '../src/simulator/formula.ts';
+import {ThreadStartError} from '../src/threads/pool.ts';
 import {post, testEnv} from './helpers/service.ts';
 
-test('while its threads start, the service is live but not ready, and /predict answers 503 not_ready', async (t) => {
-  const service = new Service(loadConfig(testEnv), createLogger('silent'), {workerEntry: new URL('./fixtures/slow-host.ts', import.meta.url)});
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+
+/** A service whose threads run `entry`, listening (started, not awaited) with its URL. */
+async function starting(t: {teardown(fn: () => unknown): void}, entry: string, env: Record<string, string> = {}) {
+  const service = new Service(loadConfig({...testEnv, ...env}), createLogger('silent'), {workerEntry: fixture(entry)});
   t.teardown(() => service.shutdown());
   const started = service.start();
+  started.catch(() => {});
   while (!service.server.listening) await sleep(5);
-  const url = `http://127.0.0.1:${(service.server.address() as {port: number}).port}`;
+  return {service, started, url: `http://127.0.0.1:${(service.server.address() as {port: number}).port}`};
+}
 
+test('while its threads start the service is live, not ready, and holds every /predict until they are up: each answered once, exactly', async (t) => {
+  // slow-host.ts: the real actor host, 400 ms late.
+  const {started, url} = await starting(t, 'slow-host.ts');
   t.is((await fetch(`${url}/healthz`)).status, 200);
   const ready = await fetch(`${url}/readyz`);
   t.is(ready.status, 503);
   t.deepEqual(await ready.json(), {status: 'starting'});
-  const early = await post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}});
-  t.is(early.status, 503);
-  t.is(early.body.error.code, 'not_ready');
-  t.truthy(early.headers.get('retry-after'));
 
+  const sent = Array.from({length: 50}, (_, c) => ({a: {vector: [c, 1], model: 'm', agent_type: `t${c % 3}`}}));
+  const replies = Promise.all(sent.map((agents) => post(`${url}/predict`, {agents})));
   await started;
   t.is((await fetch(`${url}/readyz`)).status, 200);
-  t.is((await post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}})).status, 200);
+  for (const [c, reply] of (await replies).entries()) {
+    t.is(reply.status, 200, `client ${c}`);
+    t.deepEqual(Object.keys(reply.body.results), ['a']);
+    t.is(reply.body.results.a.prediction, predictRow(bias('m', `t${c % 3}`), [c, 1]), `client ${c}`);
+  }
+});
+
+test('a /predict held while the threads start gets 503 not_ready when its deadline passes first', async (t) => {
+  const {url} = await starting(t, 'slow-host.ts');
+  const reply = await post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}}, {'x-request-timeout-ms': '50'});
+  t.is(reply.status, 503);
+  t.is(reply.body.error.code, 'not_ready');
+  t.regex(reply.body.error.message, /starting.*deadline/);
+  t.is(reply.headers.get('retry-after'), '1');
+});
+
+test('a /predict held while the threads start gets 503 not_ready when the service drains instead', async (t) => {
+  const {service, url} = await starting(t, 'hung-host.ts');
+  const arrived = once(service.server, 'request');
+  const held = post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}});
+  await arrived;
+  await sleep(50);
+  await service.shutdown();
+  const reply = await held;
+  t.is(reply.status, 503);
+  t.is(reply.body.error.code, 'not_ready');
+  t.is(reply.body.error.message, 'service is shutting down');
+});
+
+test('a thread that never answers keeps the service live and not ready, past the 5 s the pool used to allow, and never ends it', async (t) => {
+  const {service, started, url} = await starting(t, 'hung-host.ts', {ACTOR_POOL_SIZE: '1'});
+  let settled = false;
+  void started.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await sleep(5500);
+  t.false(settled, 'start() neither resolved nor gave up');
+  t.is((await fetch(`${url}/healthz`)).status, 200);
+  t.is((await fetch(`${url}/readyz`)).status, 503);
+  t.deepEqual(await service.pool.stats(200), [{actors: 0, pending: 0, inflight: 0, keys: []}], 'a starting thread is not waited for by /metrics');
+  await service.shutdown();
+  await started;
+});
+
+test('a thread whose module throws at start fails start() with one line naming the thread and the error', async (t) => {
+  const {started} = await starting(t, 'crashing-host.ts', {ACTOR_POOL_SIZE: '2'});
+  const error = await t.throwsAsync(started, {instanceOf: ThreadStartError});
+  t.regex(error!.message, /^actor thread [01] could not start: Error: fixture: this actor host always crashes$/);
 });
