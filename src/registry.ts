@@ -89,11 +89,6 @@ export function loadRegistry(config: Config): Registry {
   return {models, defaults};
 }
 
-/** The backend and batching of a model (the defaults for an unlisted one). */
-export function settingsOf(registry: Registry, model: string): {backend: BackendOptions; batching: BatchingOptions} {
-  return registry.models?.get(model) ?? registry.defaults;
-}
-
 /** What GET /models shows: every served model with its effective settings; no credentials. */
 export function describeRegistry(registry: Registry): object {
   const backendOf = (b: BackendOptions) => (b.kind === 'http' ? redactUrl(b.url) : 'simulated');
