@@ -167,7 +167,7 @@ export class ActorPool implements Transport {
   async stats(timeoutMs = 5000): Promise<HostStats[]> {
     return Promise.all(
       this.#threads.map((thread) => {
-        // A thread still starting (or restarting) holds nothing: it is not waited for.
+        // A thread still starting (or restarting) is not waited for: it counts as empty.
         if (!thread.api || !thread.up) return emptyStats;
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<never>((_, reject) => {
