@@ -59,10 +59,13 @@ async function start(): Promise<Running> {
     const {Service} = await import('./service.ts');
     service = new Service(config, log, {registry, pool});
   }
+  // A signal from now on drains: requests held while the threads start get 503 not_ready.
+  running = {shutdown: () => service.shutdown(), reload: () => service.reloadRegistry()};
   await service.start();
-  return {shutdown: () => service.shutdown(), reload: () => service.reloadRegistry()};
+  return running;
 }
 
+/** What a signal stops: the role's process, as soon as it can drain. */
 let running: Running | undefined;
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals) => {

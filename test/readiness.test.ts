@@ -1,28 +1,40 @@
 import test from 'ava';
+import {spawn} from 'node:child_process';
 import {once} from 'node:events';
+import {mkdtemp, writeFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {loadConfig} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
 import {Service} from '../src/service.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {ThreadStartError} from '../src/threads/pool.ts';
+import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {post, testEnv} from './helpers/service.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
 
-/** A service whose threads run `entry`, listening (started, not awaited) with its URL. */
+/**
+ * A service whose threads run `entry`, listening (started, not awaited), with its URL; with
+ * gated-host.ts its threads start only when open() is called.
+ */
 async function starting(t: {teardown(fn: () => unknown): void}, entry: string, env: Record<string, string> = {}) {
+  const gate = path.join(await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-gate-')), 'open');
+  // The Service starts its threads in its constructor, each with a copy of this environment.
+  process.env.AGENT_BATCHER_TEST_GATE = gate;
   const service = new Service(loadConfig({...testEnv, ...env}), createLogger('silent'), {workerEntry: fixture(entry)});
+  delete process.env.AGENT_BATCHER_TEST_GATE;
   t.teardown(() => service.shutdown());
   const started = service.start();
   started.catch(() => {});
   while (!service.server.listening) await sleep(5);
-  return {service, started, url: `http://127.0.0.1:${(service.server.address() as {port: number}).port}`};
+  const url = `http://127.0.0.1:${(service.server.address() as {port: number}).port}`;
+  return {service, started, url, open: () => writeFile(gate, '')};
 }
 
 test('while its threads start the service is live, not ready, and holds every /predict until they are up: each answered once, exactly', async (t) => {
-  // slow-host.ts: the real actor host, 400 ms late.
-  const {started, url} = await starting(t, 'slow-host.ts');
+  const {started, url, open} = await starting(t, 'gated-host.ts');
   t.is((await fetch(`${url}/healthz`)).status, 200);
   const ready = await fetch(`${url}/readyz`);
   t.is(ready.status, 503);
@@ -30,6 +42,9 @@ test('while its threads start the service is live, not ready, and holds every /p
 
   const sent = Array.from({length: 50}, (_, c) => ({a: {vector: [c, 1], model: 'm', agent_type: `t${c % 3}`}}));
   const replies = Promise.all(sent.map((agents) => post(`${url}/predict`, {agents})));
+  await sleep(100);
+  t.is((await fetch(`${url}/readyz`)).status, 503, 'held, not answered');
+  await open();
   await started;
   t.is((await fetch(`${url}/readyz`)).status, 200);
   for (const [c, reply] of (await replies).entries()) {
@@ -40,7 +55,7 @@ test('while its threads start the service is live, not ready, and holds every /p
 });
 
 test('a /predict held while the threads start gets 503 not_ready when its deadline passes first', async (t) => {
-  const {url} = await starting(t, 'slow-host.ts');
+  const {url} = await starting(t, 'gated-host.ts');
   const reply = await post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}}, {'x-request-timeout-ms': '50'});
   t.is(reply.status, 503);
   t.is(reply.body.error.code, 'not_ready');
@@ -49,7 +64,7 @@ test('a /predict held while the threads start gets 503 not_ready when its deadli
 });
 
 test('a /predict held while the threads start gets 503 not_ready when the service drains instead', async (t) => {
-  const {service, url} = await starting(t, 'hung-host.ts');
+  const {service, url} = await starting(t, 'gated-host.ts');
   const arrived = once(service.server, 'request');
   const held = post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}});
   await arrived;
@@ -62,7 +77,7 @@ test('a /predict held while the threads start gets 503 not_ready when the servic
 });
 
 test('a thread that never answers keeps the service live and not ready, past the 5 s the pool used to allow, and never ends it', async (t) => {
-  const {service, started, url} = await starting(t, 'hung-host.ts', {ACTOR_POOL_SIZE: '1'});
+  const {service, started, url} = await starting(t, 'gated-host.ts', {ACTOR_POOL_SIZE: '1'}); // never opened
   let settled = false;
   void started.then(
     () => (settled = true),
@@ -81,4 +96,22 @@ test('a thread whose module throws at start fails start() with one line naming t
   const {started} = await starting(t, 'crashing-host.ts', {ACTOR_POOL_SIZE: '2'});
   const error = await t.throwsAsync(started, {instanceOf: ThreadStartError});
   t.regex(error!.message, /^actor thread [01] could not start: Error: fixture: this actor host always crashes$/);
+});
+
+test('ACTOR_POOL_SIZE=32 on 2 cores (it used to exit after 10 s on a loaded machine): the process waits for its threads, then serves; SIGTERM exits 0', async (t) => {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    env: {...process.env, ...testEnv, PORT: String(port), ACTOR_POOL_SIZE: '32'},
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  t.teardown(() => child.kill('SIGKILL'));
+  const exited = once(child, 'exit');
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilUp(`${url}/readyz`, {child, timeoutMs: 120_000, describe: () => stderr});
+  const replies = await Promise.all(Array.from({length: 64}, (_, c) => post(`${url}/predict`, {agents: {a: {vector: [c, 2], model: `m${c}`, agent_type: 't'}}})));
+  for (const [c, reply] of replies.entries()) t.is(reply.body.results.a.prediction, predictRow(bias(`m${c}`, 't'), [c, 2]));
+  child.kill('SIGTERM');
+  t.deepEqual(await exited, [0, null]);
 });
