@@ -309,9 +309,12 @@ function withdrawIfUnanswered(this: AnsweredResponse): void {
  * moment. Past its deadline, or when the service starts draining, it gets 503 not_ready.
  */
 async function holdWhileStarting(ctx: PredictContext, deps: PredictDeps, arrived: number): Promise<void> {
-  const header = ctx.get('x-request-timeout-ms');
-  // A bad header is answered (422) once the request goes on; meanwhile the default deadline holds.
-  const timeoutMs = /^\d{1,10}$/.test(header.trim()) && Number(header) >= 1 ? Math.min(Number(header), deps.config.requestTimeoutMs) : deps.config.requestTimeoutMs;
+  let timeoutMs = deps.config.requestTimeoutMs;
+  try {
+    timeoutMs = requestTimeout(ctx.get('x-request-timeout-ms'), timeoutMs);
+  } catch {
+    // A bad header is answered (422) once the request goes on; meanwhile the default deadline holds.
+  }
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, Math.max(0, arrived + timeoutMs - Date.now()));
