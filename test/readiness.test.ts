@@ -1,5 +1,6 @@
 import test from 'ava';
 import {spawn} from 'node:child_process';
+import http from 'node:http';
 import {once} from 'node:events';
 import {mkdtemp, writeFile} from 'node:fs/promises';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import {Service} from '../src/service.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {ThreadStartError} from '../src/threads/pool.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
+import {parsePrometheus, total} from './helpers/prom-text.ts';
 import {post, testEnv} from './helpers/service.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
@@ -52,6 +54,29 @@ test('while its threads start the service is live, not ready, and holds every /p
     t.deepEqual(Object.keys(reply.body.results), ['a']);
     t.is(reply.body.results.a.prediction, predictRow(bias('m', `t${c % 3}`), [c, 1]), `client ${c}`);
   }
+});
+
+test('attack: clients that send a request while the threads start and leave are never dispatched; the held clients beside them get exact answers', async (t) => {
+  const {service, started, url, open} = await starting(t, 'gated-host.ts');
+  const leaving = Array.from({length: 20}, (_, c) => {
+    const req = http.request(`${url}/predict`, {method: 'POST', headers: {'content-type': 'application/json'}});
+    req.on('error', () => {});
+    req.end(JSON.stringify({agents: {x: {vector: [c], model: 'attacker', agent_type: 't'}}}));
+    return req;
+  });
+  const normal = Array.from({length: 20}, (_, c) => post(`${url}/predict`, {agents: {a: {vector: [c, 3], model: 'm', agent_type: 'u'}}}));
+  await sleep(200);
+  for (const req of leaving) req.destroy();
+  await sleep(100);
+  await open();
+  await started;
+  for (const [c, reply] of (await Promise.all(normal)).entries()) {
+    t.is(reply.status, 200);
+    t.is(reply.body.results.a.prediction, predictRow(bias('m', 'u'), [c, 3]));
+  }
+  t.is(service.coordinator.threadOf('t', 'attacker'), undefined, 'no agent of a client that left reached a mailbox');
+  const agents = total(parsePrometheus(await (await fetch(`${url}/metrics`)).text()), 'agent_batcher_agents_total');
+  t.is(agents, 20, 'only the 20 held clients that stayed were served');
 });
 
 test('a /predict held while the threads start gets 503 not_ready when its deadline passes first', async (t) => {

@@ -321,7 +321,8 @@ async function holdWhileStarting(ctx: PredictContext, deps: PredictDeps, arrived
   });
   await Promise.race([deps.started(), deadline]);
   clearTimeout(timer);
-  if (ctx.req.socket.destroyed) throw Errors.notReady('the client left while the service was starting');
+  // A client that left meanwhile (its request was aborted) is not dispatched.
+  if (ctx.req.destroyed) throw Errors.notReady('the client left while the service was starting');
   const state = deps.readiness();
   if (state === 'ready') return;
   throw Errors.notReady(state === 'starting' ? "service is starting: its actor threads were not up within the request's deadline" : notReadyWhy[state]);
