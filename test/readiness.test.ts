@@ -58,16 +58,21 @@ test('while its threads start the service is live, not ready, and holds every /p
 
 test('attack: clients that send a request while the threads start and leave are never dispatched; the held clients beside them get exact answers', async (t) => {
   const {service, started, url, open} = await starting(t, 'gated-host.ts');
+  // The server's side of each request, to know when all have arrived and when the attackers' are gone.
+  const arrived: http.IncomingMessage[] = [];
+  service.server.on('request', (req: http.IncomingMessage) => arrived.push(req));
   const leaving = Array.from({length: 20}, (_, c) => {
-    const req = http.request(`${url}/predict`, {method: 'POST', headers: {'content-type': 'application/json'}});
+    const req = http.request(`${url}/predict`, {method: 'POST', headers: {'content-type': 'application/json', 'x-request-id': `attacker-${c}`}});
     req.on('error', () => {});
     req.end(JSON.stringify({agents: {x: {vector: [c], model: 'attacker', agent_type: 't'}}}));
     return req;
   });
   const normal = Array.from({length: 20}, (_, c) => post(`${url}/predict`, {agents: {a: {vector: [c, 3], model: 'm', agent_type: 'u'}}}));
-  await sleep(200);
+  while (arrived.length < 40) await sleep(10);
   for (const req of leaving) req.destroy();
-  await sleep(100);
+  const attackers = arrived.filter((req) => String(req.headers['x-request-id']).startsWith('attacker-'));
+  while (!attackers.every((req) => req.destroyed)) await sleep(10);
+  t.is((await fetch(`${url}/readyz`)).status, 503, 'all of it happened while the threads were starting');
   await open();
   await started;
   for (const [c, reply] of (await Promise.all(normal)).entries()) {
