@@ -2,6 +2,9 @@
 FROM node:24-slim
 
 ENV NODE_ENV=production
+# Node's module compile cache (what `npm start` turns on in scripts/require-node.mjs): a restart
+# of the container strips and compiles no module again.
+ENV NODE_COMPILE_CACHE=/tmp/node-compile-cache
 WORKDIR /app
 
 # .npmrc skips onnxruntime-node's install script (it fetches GPU libraries from outside; the CPU build

@@ -9,6 +9,8 @@
 // itself the bottleneck whenever answers came back in a burst.
 
 import {Client} from 'undici';
+import {exampleKeys} from '../scripts/served.ts';
+import type {ServedKey} from '../scripts/served.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 
 export interface AgentPayload {
@@ -55,6 +57,8 @@ export interface LoadResult {
   /** Batches that carried rows of requests sent to more than one of the URLs. */
   readonly sharedAcrossUrls: number;
   readonly wrongPredictions: number;
+  /** Open loop: requests of the schedule not sent because `clients` were already in flight. */
+  readonly notSent: number;
   /**
    * Per request, when kept: its latency, its agents' markers, when it started (ms into the run)
    * and, from a server that holds requests itself, the backend delay it drew (`x-held-ms`).
@@ -109,6 +113,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   let wrong = 0;
   let seq = 0;
+  let notSent = 0;
   const started = performance.now();
   const end = started + options.durationMs;
   const label = options.label ?? options.url;
@@ -200,7 +205,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         pending.add(p);
         next += interval;
       }
-      if (next <= now) next = now; // saturated: don't build an impossible backlog
+      if (next <= now) {
+        // Saturated (the cap is full): what the schedule wanted is not sent, and no backlog builds.
+        notSent += (now - next) / interval;
+        next = now;
+      }
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(5, next - performance.now()))));
     }
     await Promise.all(pending);
@@ -218,26 +227,30 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const sorted = Float64Array.from(latencies).sort();
   let sharedAcrossUrls = 0;
   for (const bits of batchUrls.values()) if (bits & (bits - 1)) sharedAcrossUrls++;
-  return {label, durationMs, requests, agents, errors, statuses, latencies: sorted, batches, sharedAcrossUrls, wrongPredictions: wrong, kept};
+  return {label, durationMs, requests, agents, errors, statuses, latencies: sorted, batches, sharedAcrossUrls, wrongPredictions: wrong, notSent: Math.round(notSent), kept};
 }
 
-/** The mixed multi-agent payloads of the benchmarks and of `npm run load`. */
-export function mixedPlan(options: {agents: number; length: number; models?: string[]; agentTypes?: string[]; marker?: boolean}) {
-  const models = options.models ?? ['resnet-50', 'gpt-mini', 'bert-base'];
-  const agentTypes = options.agentTypes ?? ['scout', 'pilot'];
+/**
+ * The mixed multi-agent payloads of the benchmarks and of `npm run load`: agent i of request seq
+ * takes key (seq + i) of `keys` (default: the example keys, 3 models × 2 agent types), with the
+ * key's vector length when the registry fixes one, else `length`.
+ */
+export function mixedPlan(options: {agents: number; length: number; keys?: readonly ServedKey[]; marker?: boolean}) {
+  const keys = options.keys ?? exampleKeys();
   let marker = 0;
   return (seq: number): RequestPlan => {
     const agents: Record<string, AgentPayload> = {};
     const markers: number[] = [];
     for (let i = 0; i < options.agents; i++) {
-      const vector = new Array<number>(options.length);
-      for (let j = 0; j < options.length; j++) vector[j] = ((seq * 31 + i * 7 + j) % 97) / 10 - 4.8;
+      const key = keys[(seq + i) % keys.length];
+      const length = key.vectorLength ?? options.length;
+      const vector = new Array<number>(length);
+      for (let j = 0; j < length; j++) vector[j] = ((seq * 31 + i * 7 + j) % 97) / 10 - 4.8;
       if (options.marker) {
         vector[0] = ++marker;
         markers.push(marker);
       }
-      const k = seq + i;
-      agents[`agent-${i}`] = {vector, model: models[k % models.length], agent_type: agentTypes[Math.floor(k / models.length) % agentTypes.length]};
+      agents[`agent-${i}`] = {vector, model: key.model, agent_type: key.agentType};
     }
     return {agents, markers};
   };

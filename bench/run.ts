@@ -1,4 +1,5 @@
-// `npm run bench` (full) and `npm run bench -- --quick` (about 6 minutes on 2 cores: every scenario, shorter and smaller).
+// `npm run bench` (the full run, for figures) and `npm run bench -- --quick` (every scenario once at
+// one small load, to show it still runs: under 2 minutes on 2 cores). Usage below.
 //
 // Runs every scenario (bench/scenarios.ts) against every server, one process at a time, with the
 // same load generator and payloads, then writes results.json, RESULTS.md and the charts
@@ -8,26 +9,40 @@
 import {existsSync} from 'node:fs';
 import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import os from 'node:os';
-import {parseArgs} from 'node:util';
+import {fail, parseCli} from '../scripts/cli.ts';
 import {figures, summaryLine} from './figures.ts';
 import type {Figures} from './figures.ts';
 import {mixedPlan, runLoad} from './load.ts';
 import {startRecorder} from './recorder.ts';
 import {charts, report} from './report.ts';
 import type {RunRecord} from './report.ts';
-import {scenarios as allScenarios, servers} from './scenarios.ts';
+import {scenarios as allScenarios, scenarioIds, servers} from './scenarios.ts';
 import type {Scenario, ServerId} from './scenarios.ts';
 import {cpuSeconds, mainThreadCpuSeconds, peakRssMb, readProbe, startServer, stop} from './servers.ts';
 
-const {values: args} = parseArgs({
-  options: {
-    quick: {type: 'boolean', default: false},
-    out: {type: 'string'},
-    only: {type: 'string'},
-    // Rewrites RESULTS.md (and the charts) from the results.json of an earlier run.
-    'report-only': {type: 'boolean', default: false},
-  },
+const usage = `
+npm run bench -- [--quick] [--only SCENARIO[,SCENARIO…]] [--out DIR] [--report-only]
+
+Starts each server in its own process, drives it with the same load, and writes RESULTS.md,
+results.json and the charts (the full run into bench/, --quick into bench/out/).
+
+  --quick        every scenario once, at one small load, 2 s each: shows it all still runs
+                 (under 2 minutes here); its figures mean nothing
+  --only         these scenarios (${scenarioIds().join(', ')}); the others keep
+                 their last figures
+  --out          where to write (default bench/, or bench/out/ with --quick)
+  --report-only  rewrite RESULTS.md and the charts from the last results.json
+`;
+
+const args = parseCli('bench', usage, {
+  quick: {type: 'boolean', default: false},
+  out: {type: 'string'},
+  only: {type: 'string'},
+  // Rewrites RESULTS.md (and the charts) from the results.json of an earlier run.
+  'report-only': {type: 'boolean', default: false},
 });
+const unknown = args.only?.split(',').filter((id) => !scenarioIds().includes(id)) ?? [];
+if (unknown.length > 0) fail('bench', `no scenario ${unknown.join(', ')}: --only takes ${scenarioIds().join(', ')}`, 2);
 const quick = args.quick!;
 const here = new URL('./', import.meta.url);
 const outDir = new URL(args.out ?? (quick ? './out/' : './'), here);

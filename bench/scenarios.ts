@@ -183,5 +183,35 @@ export function scenarios(quick: boolean, only?: string): Scenario[] {
     latency: [0, 1] as [number, number],
     viaHttpBackend: false,
   },
-] satisfies Scenario[]).filter((s) => !only || only.split(',').includes(s.id));
+] satisfies Scenario[])
+    .filter((s) => !only || only.split(',').includes(s.id))
+    .map((s) => (quick ? quickRun(s) : s));
+}
+
+/** Scenario ids, for checking --only. */
+export const scenarioIds = (): string[] => scenarios(false).map((s) => s.id);
+
+/**
+ * `--quick`: every scenario once, at one small load, to show that everything still runs (about
+ * a minute and a half here); its figures mean nothing. One load (at most 256 clients, 500
+ * requests/s), 2 s each (0.5 s of warm-up where the scenario has one), one round, and a backend
+ * ten times faster where it takes seconds (3–7 s becomes 300–700 ms), so that requests complete
+ * within the run.
+ */
+function quickRun(s: Scenario): Scenario {
+  const scale = s.latency[1] >= 1000 ? 10 : 1;
+  const latency: [number, number] = [s.latency[0] / scale, s.latency[1] / scale];
+  const clients = Math.min(s.loads[0], 256);
+  const rate = s.rate === undefined ? undefined : Math.min(s.rate, 500);
+  const ms = (range: [number, number]) => `${range[0]}–${range[1]} ms`;
+  return {
+    ...s,
+    title: `${s.title} — quick: ${rate ? `${rate} req/s, ` : ''}${clients} clients, 2 s${scale > 1 ? `, backend ${ms(latency)}` : ''}`,
+    loads: [clients],
+    rate,
+    seconds: 2,
+    warmupSeconds: s.warmupSeconds === undefined ? undefined : 0.5,
+    rounds: 1,
+    latency,
+  };
 }

@@ -5,13 +5,17 @@ backend's exact formula (DESIGN section 4), agent by agent.
 
     python3 examples/client.py --url http://127.0.0.1:8000 --clients 20 --agents 4
 
-Exit code 0 when every prediction is exact, 1 otherwise.
+Its agents use what the service serves (GET /models): with MODELS_FILE=examples/models.json, the
+listed models, their agent types and vector lengths (but a model computed by ONNX Runtime in the
+actor threads, whose values are not the formula). Exit code 0 when every prediction is exact,
+1 otherwise, 2 when the service cannot be reached.
 """
 
 import argparse
 import json
 import random
 import sys
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,19 +35,43 @@ def expected(model: str, agent_type: str, vector: list) -> float:
     return bias + total
 
 
-def one_request(url: str, client: int, agents: int, rng: random.Random) -> tuple:
+EXAMPLE_MODELS = ["resnet-50", "gpt-mini", "bert-base"]
+EXAMPLE_AGENT_TYPES = ["scout", "pilot"]
+
+
+def served_keys(url: str) -> list:
+    """(model, agent_type, vector_length or None) for every key the service serves."""
+    with urllib.request.urlopen(f"{url}/models", timeout=10) as response:
+        served = json.loads(response.read())
+    if served["any_model"]:
+        return [(m, t, None) for t in EXAMPLE_AGENT_TYPES for m in EXAMPLE_MODELS]
+    return [
+        (model, agent_type, m["vector_length"])
+        for model, m in served["models"].items()
+        if not (isinstance(m.get("backend"), dict) and m["backend"].get("kind") == "onnx")
+        for agent_type in (m["agent_types"] or EXAMPLE_AGENT_TYPES)
+    ]
+
+
+def one_request(url: str, keys: list, client: int, agents: int, rng: random.Random) -> tuple:
     body = {"agents": {}}
     for i in range(agents):
+        model, agent_type, length = rng.choice(keys)
         body["agents"][f"c{client}-a{i}"] = {
-            "vector": [round(rng.uniform(-2, 2), 3) for _ in range(rng.randint(2, 6))],
-            "model": rng.choice(["resnet-50", "gpt-mini", "bert-base"]),
-            "agent_type": rng.choice(["scout", "pilot"]),
+            "vector": [round(rng.uniform(-2, 2), 3) for _ in range(length or rng.randint(2, 6))],
+            "model": model,
+            "agent_type": agent_type,
         }
     request = urllib.request.Request(
         f"{url}/predict", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        # A request-level error (e.g. 422, 503): every agent of it counts as wrong.
+        print(f"client.py: HTTP {error.code}: {error.read().decode(errors='replace')[:300]}", file=sys.stderr)
+        return len(body["agents"]), len(body["agents"]), set()
     wrong = 0
     for agent_id, agent in body["agents"].items():
         result = answer["results"][agent_id]
@@ -59,9 +87,16 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    url = args.url.rstrip("/")
+    try:
+        keys = served_keys(url)
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        print(f"client.py: cannot reach {url} ({reason}): is the service running? Start it with `npm start`, or give its address with --url", file=sys.stderr)
+        return 2
     rngs = [random.Random(args.seed + c) for c in range(args.clients)]
     with ThreadPoolExecutor(max_workers=args.clients) as pool:
-        outcomes = list(pool.map(lambda c: one_request(args.url.rstrip("/"), c, args.agents, rngs[c]), range(args.clients)))
+        outcomes = list(pool.map(lambda c: one_request(url, keys, c, args.agents, rngs[c]), range(args.clients)))
     agents = sum(o[0] for o in outcomes)
     wrong = sum(o[1] for o in outcomes)
     batches = set().union(*(o[2] for o in outcomes))

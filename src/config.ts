@@ -2,8 +2,8 @@
 // A bad value stops the process with a message naming the variable and what it accepts.
 // Worker threads never read process.env: they get the parts of this object they need.
 
-import os from 'node:os';
 import {z} from 'zod';
+import {defaultPoolSize} from './cpus.ts';
 import {redactUrl} from './redact.ts';
 import type {OnnxSignature} from '../workers/backend/onnx-signature.ts';
 
@@ -247,7 +247,7 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
-    poolSize: e.ACTOR_POOL_SIZE ?? Math.max(1, os.availableParallelism() - 1),
+    poolSize: e.ACTOR_POOL_SIZE ?? defaultPoolSize(),
     batching: Object.freeze({
       maxBatchSize: e.MAX_BATCH_SIZE,
       maxWaitMs: e.MAX_WAIT_MS,

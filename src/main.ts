@@ -1,13 +1,19 @@
 // Entry point (npm start, npm run gateway / actors, and the Dockerfile's CMD): config, logger,
 // the role's process, signals. ROLE=all (the default) is the whole service in one process; the
 // cluster roles load the NATS client, and only they do.
+//
+// Start-up order (ROLE=all): config and registry, then the actor threads, then the HTTP stack
+// (Koa, prom-client, the schemas): the threads load their modules on the other cores while this
+// thread loads its own, so `/readyz` answers 200 after the slower of the two, not their sum.
 
 import {loadConfigOrExit} from './config.ts';
+import {listenProblem} from './listen-error.ts';
 import {createLogger} from './log.ts';
 import {loadRegistry, RegistryError} from './registry.ts';
 import type {Registry} from './registry.ts';
 import {checkModels} from './onnx-models.ts';
-import {Service} from './service.ts';
+import type {Service} from './service.ts';
+import {ActorPool, poolOptions, ThreadStartError} from './threads/pool.ts';
 
 const config = loadConfigOrExit('agent-batcher');
 const log = createLogger(config.logLevel).child({role: config.role});
@@ -43,18 +49,25 @@ async function start(): Promise<Running> {
   if (config.role === 'gateway') {
     const {connectNats, nodeId} = await import('./cluster/nats.ts');
     const {GatewayTransport} = await import('./cluster/gateway-transport.ts');
+    const {Service} = await import('./service.ts');
     const id = nodeId();
     const nc = await connectNats(config.nats!, `agent-batcher gateway ${id}`, log);
     service = new Service(config, log, {
       actors: (events) => new GatewayTransport(nc, {id, prefix: config.nats!.prefix}, events, log.child({gateway: id})),
     });
   } else {
-    service = new Service(config, log);
+    const registry = loadRegistry(config);
+    const pool = new ActorPool(poolOptions(config, registry, log));
+    const {Service} = await import('./service.ts');
+    service = new Service(config, log, {registry, pool});
   }
+  // A signal from now on drains: requests held while the threads start get 503 not_ready.
+  running = {shutdown: () => service.shutdown(), reload: () => service.reloadRegistry()};
   await service.start();
-  return {shutdown: () => service.shutdown(), reload: () => service.reloadRegistry()};
+  return running;
 }
 
+/** What a signal stops: the role's process, as soon as it can drain. */
 let running: Running | undefined;
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals) => {
@@ -78,10 +91,12 @@ process.on('SIGHUP', () => void running?.reload());
 try {
   running = await start();
 } catch (error) {
-  if (error instanceof RegistryError) {
-    process.stderr.write(`agent-batcher: ${error.message}\n`);
-    process.exit(1);
-  }
-  log.fatal({err: error}, 'could not start');
+  // What a newcomer can fix gets one line on stderr, no stack.
+  const line =
+    error instanceof RegistryError || error instanceof ThreadStartError
+      ? error.message
+      : listenProblem(error, {portVariable: 'PORT', port: config.port, host: config.host});
+  if (line) process.stderr.write(`agent-batcher: ${line}\n`);
+  else log.fatal({err: error}, 'could not start');
   process.exit(1);
 }

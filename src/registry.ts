@@ -126,11 +126,6 @@ function backendOf(m: z.infer<typeof ModelFile>, config: Config, folder: string)
   }
 }
 
-/** The backend and batching of a model (the defaults for an unlisted one). */
-export function settingsOf(registry: Registry, model: string): {backend: BackendOptions; batching: BatchingOptions} {
-  return registry.models?.get(model) ?? registry.defaults;
-}
-
 /** A key's fitted cost (DESIGN §11), as GET /models shows it. */
 export interface CostView {
   readonly agent_type: string;

@@ -1,7 +1,7 @@
 // Composition: pool + coordinator + Koa app + HTTP server, with start and graceful drain.
 // main.ts wires it to the process; tests start it in-process on port 0.
 
-import http from 'node:http';
+import type http from 'node:http';
 import {readFileSync} from 'node:fs';
 import type {AddressInfo} from 'node:net';
 import {once} from 'node:events';
@@ -14,7 +14,7 @@ import {loadRegistry} from './registry.ts';
 import {checkModels} from './onnx-models.ts';
 import {backendId} from '../workers/backend/create.ts';
 import type {Registry} from './registry.ts';
-import {ActorPool} from './threads/pool.ts';
+import {ActorPool, poolOptions} from './threads/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
 import {createApp} from './http/app.ts';
 import {Metrics} from './metrics.ts';
@@ -26,8 +26,6 @@ const requestTimeoutMs = 60_000;
 const keepAliveTimeoutMs = 5_000;
 /** A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn). */
 const listenBacklog = 4096;
-/** Each actor thread's heap: a runaway thread dies alone (and is restarted) instead of the process. */
-const threadHeapMb = 1024;
 /** An HTTP backend's latency assumed before a key's first call is measured (for Retry-After). */
 const httpExpectedLatencyMs = 1000;
 /** How long the drain waits for answers just resolved to be written before closing sockets. */
@@ -36,6 +34,10 @@ const writeGraceMs = 1000;
 const sessionsOpenTimeoutMs = 60_000;
 /** Scrape-time stats from the threads: a busy thread still answers well within this. */
 const statsTimeoutMs = 1000;
+
+// Not `import http from 'node:http'`: an ESM import of node:http reads every one of its exports,
+// and its WebSocket getters load Node's bundled undici (about 50 ms of start-up, measured).
+const {createServer} = process.getBuiltinModule('node:http');
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string}).version;
 
@@ -58,6 +60,13 @@ export interface ServiceOptions {
   readonly workerEntry?: URL;
   /** The actors elsewhere (ROLE=gateway); default: this process's thread pool. */
   readonly actors?: (events: TransportEvents) => ActorSide;
+  /** The model registry, when the caller has loaded it already (default: loaded here). */
+  readonly registry?: Registry;
+  /**
+   * This process's thread pool, started earlier (main.ts starts it before loading the HTTP
+   * stack, so that both load at once); built with poolOptions() from the same config and registry.
+   */
+  readonly pool?: ActorPool;
 }
 
 export class Service {
@@ -68,6 +77,8 @@ export class Service {
   readonly metrics: Metrics;
   readonly #log: Logger;
   #readiness: Readiness = 'starting';
+  /** Resolved when the service stops starting (ready, or draining first): held requests go on. */
+  readonly #started = Promise.withResolvers<void>();
   #registry: Registry;
   #activeRequests = 0;
   #closing: Promise<void> | undefined;
@@ -78,7 +89,7 @@ export class Service {
     this.config = config;
     this.#log = log;
     // Throws RegistryError for a bad MODELS_FILE: the entry point stops with its message.
-    this.#registry = loadRegistry(config);
+    this.#registry = options.registry ?? loadRegistry(config);
     // The global backend is simulated or HTTP (onnx is only ever a registry entry's).
     const expectedLatencyMs =
       config.backend.kind === 'simulated'
@@ -91,18 +102,10 @@ export class Service {
       threadLeaving: (thread) => coordinator?.onThreadLeaving(thread),
       threadJoined: () => coordinator?.onThreadJoined(),
     };
+    if (options.pool) options.pool.attach(events);
     this.actors = options.actors
       ? options.actors(events)
-      : new ActorPool(
-          {
-            size: config.poolSize,
-            host: {registry: this.#registry, logLevel: config.logLevel},
-            log: log.child({component: 'pool'}),
-            entry: options.workerEntry,
-            resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
-          },
-          events,
-        );
+      : (options.pool ?? new ActorPool(poolOptions(config, this.#registry, log, options.workerEntry), events));
     this.metrics = new Metrics(
       {
         hostStats: () => this.actors.stats(statsTimeoutMs),
@@ -132,9 +135,10 @@ export class Service {
       metrics: this.metrics,
       version,
       readiness: () => this.readiness,
+      started: () => this.#started.promise,
       registry: () => this.#registry,
     });
-    this.server = http.createServer(app.callback());
+    this.server = createServer(app.callback());
     this.server.headersTimeout = headersTimeoutMs;
     this.server.requestTimeout = requestTimeoutMs;
     this.server.keepAliveTimeout = keepAliveTimeoutMs;
@@ -199,19 +203,25 @@ export class Service {
   }
 
   /**
-   * Listens at once (/healthz answers, /readyz and /predict say 503 not_ready), then waits for
-   * every actor thread to answer before turning ready; resolves with the bound address.
+   * Listens at once (/healthz answers, /readyz says 503 starting, a /predict is held until the
+   * threads are up or its deadline passes), then waits for every actor thread to answer, however
+   * long that takes, before turning ready; resolves with the bound address. Rejects when the
+   * port cannot be had, or a thread dies before it ever answered.
    */
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
     this.server.listen({port, host, backlog: listenBacklog});
     await once(this.server, 'listening');
     await this.#checkModels();
     await this.actors.ready();
-    if (this.#readiness === 'starting') this.#readiness = 'ready';
     const address = this.server.address() as AddressInfo;
+    if (this.#readiness !== 'starting') return address; // drained while starting
+    this.#readiness = 'ready';
+    this.#started.resolve();
     this.#log.info(
       {
         address: `${address.address}:${address.port}`,
+        // Since the process started: module loading included (README, "Start-up").
+        readyMs: Math.round(performance.now()),
         threads: this.actors.threads,
         backend: this.config.backend.kind === 'http' ? redactUrl(this.config.backend.url) : 'simulated',
         batching: this.config.batching,
@@ -281,6 +291,7 @@ export class Service {
 
   async #drain(): Promise<void> {
     this.#readiness = 'draining';
+    this.#started.resolve();
     this.#log.info({openRequests: this.coordinator.stats.openRequests}, 'draining');
     const closed = this.server.listening ? once(this.server, 'close') : Promise.resolve();
     this.server.close();

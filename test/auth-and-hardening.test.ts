@@ -57,7 +57,7 @@ test('an internal error answers 500 internal_error with the request id and no st
     },
   } as unknown as Coordinator;
   const metrics = new Metrics({hostStats: async () => [], restarts: () => 0, openRequests: () => 0}, {maxBatchSize: 32, maxKeys: 32});
-  const app = createApp({config, coordinator: broken, log, metrics, version: 'test', readiness: () => 'ready', registry: () => loadRegistry(config)});
+  const app = createApp({config, coordinator: broken, log, metrics, version: 'test', readiness: () => 'ready', started: async () => {}, registry: () => loadRegistry(config)});
   const server = http.createServer(app.callback()).listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => server.close());

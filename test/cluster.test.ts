@@ -9,7 +9,11 @@ import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startActors, startGateway, startNats} from './helpers/cluster.ts';
 import type {Proc} from './helpers/cluster.ts';
 import {parsePrometheus, total} from './helpers/prom-text.ts';
+import {needPart} from './helpers/parts.ts';
 import {post} from './helpers/service.ts';
+
+// Without nats-server every test here fails with one line saying how to install it.
+test.beforeEach((t) => void needPart(t, 'nats-server'));
 
 const hostOf = (batchId: string) => batchId.slice(2, batchId.indexOf('.'));
 

@@ -1,14 +1,14 @@
 import test from 'ava';
-import os from 'node:os';
 import {execFile} from 'node:child_process';
 import {promisify} from 'node:util';
 import {ConfigError, loadConfig} from '../src/config.ts';
+import {defaultPoolSize} from '../src/cpus.ts';
 
 test('defaults follow DESIGN §6', (t) => {
   const c = loadConfig({});
   t.is(c.port, 8000);
   t.is(c.host, '0.0.0.0');
-  t.is(c.poolSize, Math.max(1, os.availableParallelism() - 1));
+  t.is(c.poolSize, defaultPoolSize(), 'cores − 1 over the CPUs this process may use (test/cpus.test.ts)');
   t.deepEqual(c.batching, {maxBatchSize: 32, maxWaitMs: 'auto', waitFraction: 0.02, maxConcurrentBatches: 0});
   t.is(loadConfig({MAX_WAIT_MS: '20'}).batching.maxWaitMs, 20);
   t.throws(() => loadConfig({MAX_WAIT_MS: 'soon'}), {message: /MAX_WAIT_MS: auto, or an integer/});

@@ -3,7 +3,7 @@ import {mkdir, writeFile} from 'node:fs/promises';
 import {Validator} from '@seriousme/openapi-schema-validator';
 import {chromium} from 'playwright-core';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-import {findBrowser} from '../scripts/ensure-parts.ts';
+import {needPart} from './helpers/parts.ts';
 import {post, startService} from './helpers/service.ts';
 import type {Running} from './helpers/service.ts';
 
@@ -40,8 +40,8 @@ test.serial("a request built from the document's example succeeds", async (t) =>
 });
 
 test.serial('the docs page renders in headless Chromium and shows the predict operation with its example', async (t) => {
-  const executablePath = findBrowser();
-  if (!executablePath) return t.fail('no Chromium: install Debian\'s "chromium" package or set CHROMIUM_PATH (npm test does this as root)');
+  const executablePath = needPart(t, 'chromium');
+  if (!executablePath) return;
   const browser = await chromium.launch({
     executablePath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -47,6 +47,7 @@ test('killing a worker thread mid-batch fails its agents at once; other keys nev
 
 test('a thread that keeps dying is restarted with backoff, not in a tight loop', async (t) => {
   const failures: number[] = [];
+  const failedAt: number[] = [];
   const lines: string[] = [];
   const log = createLogger('warn', {write: (line: string) => lines.push(line)});
   const pool = new ActorPool(
@@ -56,13 +57,22 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
       log,
       entry: new URL('./fixtures/crashing-host.ts', import.meta.url),
     },
-    {results: () => {}, threadFailed: (thread) => failures.push(thread)},
+    {
+      results: () => {},
+      threadFailed: (thread) => {
+        failures.push(thread);
+        failedAt.push(Date.now());
+      },
+    },
   );
   t.teardown(() => pool.close());
-  await sleep(1500);
-  // Without backoff a crashing thread restarts every few ms; with it: 0, 100, 200, 400, 800 ms.
-  t.true(pool.restarts >= 3, `${pool.restarts} restarts`);
-  t.true(pool.restarts <= 8, `${pool.restarts} restarts`);
+  // However slow the machine (each start of the thread takes what it takes), five deaths come.
+  for (let i = 0; i < 600 && failedAt.length < 5; i++) await sleep(50);
+  t.true(failedAt.length >= 5, `${failedAt.length} deaths`);
+  // Without backoff a crashing thread restarts every few ms; with it after 0, 100, 200, 400 ms:
+  // the time between two deaths is at least the backoff before the restart between them.
+  const gaps = failedAt.slice(1, 5).map((at, i) => at - failedAt[i]);
+  for (const [i, backoff] of [0, 100, 200, 400].entries()) t.true(gaps[i] >= backoff - 2, `gaps ${gaps.join(', ')} ms`);
   t.true(failures.every((s) => s === 0));
   t.true(lines.some((l) => l.includes('"level":50') && l.includes('restarting')), 'logged loudly (error level)');
 });

@@ -11,6 +11,7 @@ import {parentPort, workerData} from 'node:worker_threads';
 import type {MessagePort} from 'node:worker_threads';
 import {expose, nodeEndpoint} from '../src/comlink.ts';
 import type {Logger} from 'pino';
+import type {BackendOptions} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
 import {parseKey} from '../src/protocol/mailbox-key.ts';
 import type {
@@ -26,7 +27,6 @@ import type {
 import {Actor} from './actor.ts';
 import type {ActorContext, ActorSettings, Part} from './actor.ts';
 import {BackendClients, backendId} from './backend/create.ts';
-import {settingsOf} from '../src/registry.ts';
 import type {Registry} from '../src/registry.ts';
 import {WaitWindow} from './wait-window.ts';
 import {CostBook} from './cost-model.ts';
@@ -63,6 +63,8 @@ export class ActorHost implements ActorHostApi {
     this.#registry = options.registry;
     const batchPrefix = options.batchPrefix ? `${options.batchPrefix}.` : '';
     this.#backends = backends;
+    // The registry's clients are made now, before the thread answers, not at a key's first batch.
+    for (const backend of backendsOf(options.registry)) backends.get(backend);
     this.#ctx = {
       clock,
       log,
@@ -174,7 +176,8 @@ export class ActorHost implements ActorHostApi {
 
   /** A key's backend client, batching and (with MAX_WAIT_MS=auto) window, from the registry. */
   #settingsOf(key: string, model: string): ActorSettings {
-    const {backend, batching} = settingsOf(this.#registry, model);
+    // An unlisted model (only served by an open registry) takes the defaults.
+    const {backend, batching} = this.#registry.models?.get(model) ?? this.#registry.defaults;
     let window: WaitWindow | undefined;
     if (batching.maxWaitMs === 'auto') {
       window = this.#windows.get(key);
@@ -191,14 +194,18 @@ export class ActorHost implements ActorHostApi {
   #reload(registry: Registry): void {
     this.#registry = registry;
     for (const actor of this.#actors.values()) actor.reconfigure(this.#settingsOf(actor.key, parseKey(actor.key).model));
-    const inUse = [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
-    this.#backends.retain(inUse);
+    this.#backends.retain(backendsOf(registry));
     this.#warmModels();
   }
 
   #withdraw({withdrawals}: WithdrawMessage): void {
     for (const {key, partIds} of withdrawals) this.#actors.get(key)?.withdraw(new Set(partIds));
   }
+}
+
+/** Every backend a registry names: its default and each model's. */
+function backendsOf(registry: Registry): BackendOptions[] {
+  return [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
 }
 
 if (parentPort && workerData?.kind === 'actor-host') {

@@ -35,6 +35,8 @@ export interface AppDeps {
   readonly version: string;
   /** Read on every request: the service flips it while starting and draining. */
   readonly readiness: () => Readiness;
+  /** Resolves when the service is no longer starting (ready, or draining first). */
+  readonly started: () => Promise<void>;
   /** The model registry now (SIGHUP may replace it). */
   readonly registry: () => Registry;
 }
@@ -114,6 +116,8 @@ export function createApp(deps: AppDeps): Koa<State> {
     schemas,
     config,
     registry: deps.registry,
+    readiness: deps.readiness,
+    started: deps.started,
     admit: admit(deps.readiness, config.apiKeys, heapGuard(config.maxHeapFraction), () => metrics.refused('heap_full')),
     parseBody: (ctx) => parseBody(ctx, noop),
   });
@@ -201,7 +205,8 @@ function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {sta
 }
 
 /**
- * What /predict checks before reading the body, in order: readiness (503 not_ready), the heap
+ * What /predict checks before reading the body, in order: readiness (503 not_ready while
+ * draining or without reachable threads; starting is let through, to be held), the heap
  * (503 overloaded past MAX_HEAP_FRACTION of its limit), bearer key when API_KEYS is set (401;
  * compared in constant time, every key compared), media type (415).
  */
@@ -209,7 +214,7 @@ function admit(readiness: () => Readiness, keys: readonly string[], heapFull: ()
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
   return (ctx: Context): void => {
     const state = readiness();
-    if (state !== 'ready') throw Errors.notReady(notReadyWhy[state]);
+    if (state !== 'ready' && state !== 'starting') throw Errors.notReady(notReadyWhy[state]);
     if (heapFull()) {
       refusedForHeap();
       throw Errors.overloaded(refusalMessages.heap_full, 1);
@@ -227,19 +232,24 @@ function admit(readiness: () => Readiness, keys: readonly string[], heapFull: ()
       ctx.state.client = `addr:${ctx.request.ip}`;
     }
     checkMediaType(ctx);
-    // The body parser decodes UTF-8 leniently (a bad byte becomes U+FFFD, so two different ids
-    // could merge): keep the raw chunks beside it, to check the bytes once the body is in.
-    const encoding = ctx.get('content-encoding');
-    if (!encoding || encoding === 'identity') {
-      const chunks: Buffer[] = [];
-      ctx.state.bodyChunks = chunks;
-      const keep = (chunk: Buffer) => chunks.push(chunk);
-      ctx.req.on('data', keep);
-      // Off again once the body is in: the listener must not keep the bytes alive while the
-      // request waits seconds for its backend.
-      ctx.req.once('end', () => ctx.req.off('data', keep));
-    }
   };
+}
+
+/**
+ * The body parser decodes UTF-8 leniently (a bad byte becomes U+FFFD, so two different ids could
+ * merge): keep the raw chunks beside it, to check the bytes once the body is in. Set just before
+ * the body is read: a listener makes the stream flow.
+ */
+function keepRawChunks(ctx: Context & {state: State}): void {
+  const encoding = ctx.get('content-encoding');
+  if (encoding && encoding !== 'identity') return;
+  const chunks: Buffer[] = [];
+  ctx.state.bodyChunks = chunks;
+  const keep = (chunk: Buffer) => chunks.push(chunk);
+  ctx.req.on('data', keep);
+  // Off again once the body is in: the listener must not keep the bytes alive while the
+  // request waits seconds for its backend.
+  ctx.req.once('end', () => ctx.req.off('data', keep));
 }
 
 /** The body's type as DESIGN says: JSON, in UTF-8 if a charset is named (415 otherwise). */
@@ -271,6 +281,8 @@ interface PredictDeps {
   readonly schemas: Schemas;
   readonly config: Config;
   readonly registry: () => Registry;
+  readonly readiness: () => Readiness;
+  readonly started: () => Promise<void>;
   /** Readiness, auth and media type, before the body is read (throws HttpErrors). */
   readonly admit: (ctx: Context) => void;
   readonly parseBody: (ctx: Context) => Promise<unknown>;
@@ -291,14 +303,42 @@ function withdrawIfUnanswered(this: AnsweredResponse): void {
   if (!this.writableFinished) ticket?.cancel();
 }
 
+/**
+ * While the actor threads start, a request is held (before its body is read: the bytes wait in
+ * the socket) until they are up or its deadline passes, instead of being refused at the first
+ * moment. Past its deadline, or when the service starts draining, it gets 503 not_ready.
+ */
+async function holdWhileStarting(ctx: PredictContext, deps: PredictDeps, arrived: number): Promise<void> {
+  let timeoutMs = deps.config.requestTimeoutMs;
+  try {
+    timeoutMs = requestTimeout(ctx.get('x-request-timeout-ms'), timeoutMs);
+  } catch {
+    // A bad header is answered (422) once the request goes on; meanwhile the default deadline holds.
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, arrived + timeoutMs - Date.now()));
+  });
+  await Promise.race([deps.started(), deadline]);
+  clearTimeout(timer);
+  // A client that left meanwhile (its request was aborted) is not dispatched.
+  if (ctx.req.destroyed) throw Errors.notReady('the client left while the service was starting');
+  const state = deps.readiness();
+  if (state === 'ready') return;
+  throw Errors.notReady(state === 'starting' ? "service is starting: its actor threads were not up within the request's deadline" : notReadyWhy[state]);
+}
+
 /** POST /predict: check, read, validate and submit; then wait for the outcomes and answer. */
 function predict(deps: PredictDeps) {
   return async (ctx: PredictContext): Promise<void> => {
+    const arrived = Date.now();
     deps.admit(ctx);
+    if (deps.readiness() === 'starting') await holdWhileStarting(ctx, deps, arrived);
+    keepRawChunks(ctx);
     await deps.parseBody(ctx);
     // Validated and submitted in a function of its own: once it returns, nothing here holds the
     // parsed body or its vectors while the backend works (only the ids are kept).
-    const {ids, ticket, stream} = submit(ctx, deps);
+    const {ids, ticket, stream} = submit(ctx, deps, arrived);
     // The client going away withdraws its agents that are still waiting in a mailbox.
     (ctx.res as AnsweredResponse)[ticketKey] = ticket;
     ctx.res.on('close', withdrawIfUnanswered);
@@ -339,8 +379,11 @@ function answer(ctx: PredictContext, ids: readonly string[], outcomes: readonly 
   ctx.body = body;
 }
 
-/** The body checked (UTF-8, schema, registry, limits) and admitted; throws the request-level errors. */
-function submit(ctx: PredictContext, deps: PredictDeps): {ids: string[]; ticket: Ticket; stream: PassThrough | undefined} {
+/**
+ * The body checked (UTF-8, schema, registry, limits) and admitted, its deadline counted from the
+ * request's arrival; throws the request-level errors.
+ */
+function submit(ctx: PredictContext, deps: PredictDeps, arrived: number): {ids: string[]; ticket: Ticket; stream: PassThrough | undefined} {
   const {coordinator, schemas, config, registry} = deps;
   const chunks = ctx.state.bodyChunks;
   ctx.state.bodyChunks = undefined;
@@ -362,7 +405,7 @@ function submit(ctx: PredictContext, deps: PredictDeps): {ids: string[]; ticket:
     requestId: ctx.state.requestId,
     client: ctx.state.client,
     agents,
-    deadline: Date.now() + timeoutMs,
+    deadline: arrived + timeoutMs,
     // DESIGN §9: one line per agent as soon as its outcome is known.
     onOutcome: stream && ((i, outcome) => stream.write(`${JSON.stringify({id: ids[i], ...outcome})}\n`)),
   });

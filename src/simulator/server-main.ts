@@ -2,6 +2,7 @@
 
 import {once} from 'node:events';
 import {loadConfigOrExit} from '../config.ts';
+import {listenProblem} from '../listen-error.ts';
 import {createLogger} from '../log.ts';
 import {createBackendServer} from './server.ts';
 
@@ -9,7 +10,14 @@ const config = loadConfigOrExit('agent-batcher backend');
 const log = createLogger(config.logLevel).child({component: 'simulated-backend'});
 const server = createBackendServer({latencyMinMs: config.latencyMinMs, latencyMaxMs: config.latencyMaxMs});
 server.listen(config.backendPort, config.host);
-await once(server, 'listening');
+try {
+  await once(server, 'listening');
+} catch (error) {
+  const line = listenProblem(error, {portVariable: 'BACKEND_PORT', port: config.backendPort, host: config.host});
+  if (!line) throw error;
+  process.stderr.write(`agent-batcher backend: ${line}\n`);
+  process.exit(1);
+}
 log.info({port: config.backendPort, latencyMs: [config.latencyMinMs, config.latencyMaxMs]}, 'simulated backend listening on POST /predict');
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);

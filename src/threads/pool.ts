@@ -7,12 +7,19 @@
 // A thread that exits is restarted (with backoff if it keeps dying) and reported, so that the
 // coordinator can fail every part it held with `worker_failed`. Each start is a new *instance*
 // (a number unique in the process), which keeps batch ids unique across restarts.
+//
+// Start-up: the pool is ready once every thread has answered once (taken its data port). There
+// is no time limit: a slow machine (32 threads on 2 loaded cores) keeps the service not ready for
+// as long as its threads take, never ends it. A thread that dies before it ever answered (its
+// module throws: a broken install) fails ready() with its error, once; the pool keeps restarting
+// it with backoff as it would any thread.
 
 import {MessageChannel, Worker} from 'node:worker_threads';
 import type {Transferable} from 'node:worker_threads';
 import {nodeEndpoint, transfer, wrap} from '../comlink.ts';
 import type {Remote} from '../comlink.ts';
 import type {Logger} from 'pino';
+import type {Config} from '../config.ts';
 import type {Transport, TransportEvents} from '../coordinator/transport.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import type {Registry} from '../registry.ts';
@@ -33,9 +40,34 @@ interface ActorThread {
   worker: Worker | undefined;
   api: Remote<ActorHostApi> | undefined;
   port: DataPort<HostMessage, ResultsMessage> | undefined;
+  /** This instance has answered (taken its data port): stats are asked of it. */
+  up: boolean;
+  /** Some instance of this thread has answered since the pool started. */
+  everUp: boolean;
+  /** What the instance threw, if it did (for the start-up error). */
+  error: unknown;
   startedAt: number;
   failures: number;
   readonly buffer: DispatchBuffer;
+}
+
+/** Raised by ready() when a thread dies before it ever answered. */
+export class ThreadStartError extends Error {
+  override name = 'ThreadStartError';
+}
+
+/** Each actor thread's heap: a runaway thread dies alone (and is restarted) instead of the process. */
+const threadHeapMb = 1024;
+
+/** The pool of a process serving ROLE=all: ACTOR_POOL_SIZE threads with the registry. */
+export function poolOptions(config: Config, registry: Registry, log: Logger, entry?: URL): PoolOptions {
+  return {
+    size: config.poolSize,
+    host: {registry, logLevel: config.logLevel},
+    log: log.child({component: 'pool'}),
+    entry,
+    resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
+  };
 }
 
 const defaultEntry = new URL('../../workers/actor-host.ts', import.meta.url);
@@ -44,10 +76,16 @@ const stableAfterMs = 5000;
 const maxBackoffMs = 30_000;
 const emptyStats: HostStats = {actors: 0, pending: 0, inflight: 0, keys: []};
 
+/** Where a pool started before its coordinator sends events: nothing arrives before the first part is sent. */
+const noEvents: TransportEvents = {results: () => {}, threadFailed: () => {}};
+
 export class ActorPool implements Transport {
   readonly #options: PoolOptions;
-  readonly #events: TransportEvents;
+  #events: TransportEvents;
   readonly #threads: ActorThread[];
+  readonly #ready = Promise.withResolvers<void>();
+  /** Threads that have not answered yet since the pool started. */
+  #starting: number;
   readonly #outbox = new Outbox(() => this.#flush());
   /** What every (re)started thread gets: the registry changes on SIGHUP. */
   #host: Omit<HostOptions, 'thread' | 'instance'>;
@@ -55,20 +93,35 @@ export class ActorPool implements Transport {
   #closed = false;
   #restarts = 0;
 
-  constructor(options: PoolOptions, events: TransportEvents) {
+  /**
+   * Starts every thread at once. `events` may come later (attach): a pool can start while the
+   * rest of the process is still loading.
+   */
+  constructor(options: PoolOptions, events: TransportEvents = noEvents) {
     this.#options = options;
     this.#host = options.host;
     this.#events = events;
+    this.#starting = options.size;
+    // ready() may never be asked (a pool under test): its failure is not an unhandled rejection.
+    this.#ready.promise.catch(() => {});
     this.#threads = Array.from({length: options.size}, (_, index) => ({
       index,
       worker: undefined,
       api: undefined,
       port: undefined,
+      up: false,
+      everUp: false,
+      error: undefined,
       startedAt: 0,
       failures: 0,
       buffer: new DispatchBuffer(),
     }));
     for (const thread of this.#threads) this.#start(thread);
+  }
+
+  /** The coordinator's events, for a pool started before it. */
+  attach(events: TransportEvents): void {
+    this.#events = events;
   }
 
   get threads(): number {
@@ -80,9 +133,13 @@ export class ActorPool implements Transport {
     return this.#restarts;
   }
 
-  /** Resolves once every thread has answered once (it is up and its actor host exposed). */
-  async ready(): Promise<void> {
-    await this.stats();
+  /**
+   * Resolves once every thread has answered once (it is up and has taken its data port), however
+   * long that takes, or when the pool is closed first; rejects with a ThreadStartError when a
+   * thread dies before it ever answered.
+   */
+  ready(): Promise<void> {
+    return this.#ready.promise;
   }
 
   send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
@@ -110,7 +167,8 @@ export class ActorPool implements Transport {
   async stats(timeoutMs = 5000): Promise<HostStats[]> {
     return Promise.all(
       this.#threads.map((thread) => {
-        if (!thread.api) return emptyStats;
+        // A thread still starting (or restarting) is not waited for: it counts as empty.
+        if (!thread.api || !thread.up) return emptyStats;
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`thread ${thread.index} did not answer`)), timeoutMs);
@@ -127,6 +185,7 @@ export class ActorPool implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#ready.resolve();
     await Promise.all(this.#threads.map((thread) => thread.worker?.terminate()));
   }
 
@@ -144,21 +203,42 @@ export class ActorPool implements Transport {
     thread.worker = worker;
     thread.api = api;
     thread.port = port;
+    thread.up = false;
+    thread.error = undefined;
     thread.startedAt = Date.now();
-    api.connect(transfer(port2, [port2 as unknown as Transferable])).catch((error: unknown) => {
-      // A thread that cannot take its data port can serve nothing: end it, and the exit restarts it.
-      if (thread.worker !== worker) return;
-      log.error({err: error, thread: thread.index}, 'actor thread did not take its data port; restarting it');
-      void worker.terminate();
+    api.connect(transfer(port2, [port2 as unknown as Transferable])).then(
+      () => {
+        if (thread.worker !== worker) return;
+        thread.up = true;
+        log.debug({thread: thread.index, instance: options.instance, ms: Date.now() - thread.startedAt}, 'actor thread up');
+        if (!thread.everUp) {
+          thread.everUp = true;
+          if (--this.#starting === 0) this.#ready.resolve();
+        }
+      },
+      (error: unknown) => {
+        // A thread that cannot take its data port can serve nothing: end it, and the exit restarts it.
+        if (thread.worker !== worker) return;
+        log.error({err: error, thread: thread.index}, 'actor thread did not take its data port; restarting it');
+        void worker.terminate();
+      },
+    );
+    worker.on('error', (error) => {
+      thread.error = error;
+      log.error({err: error, thread: thread.index}, 'actor thread crashed');
     });
-    worker.on('error', (error) => log.error({err: error, thread: thread.index}, 'actor thread crashed'));
     worker.once('exit', (code) => {
       if (thread.worker !== worker) return;
       thread.worker = undefined;
       thread.api = undefined;
       thread.port = undefined;
+      thread.up = false;
       port1.close();
       if (this.#closed) return;
+      if (!thread.everUp) {
+        const why = thread.error instanceof Error ? `${thread.error.name}: ${thread.error.message}` : `it exited with code ${code}`;
+        this.#ready.reject(new ThreadStartError(`actor thread ${thread.index} could not start: ${why.split('\n')[0]}`));
+      }
       this.#failed(thread, code);
     });
   }

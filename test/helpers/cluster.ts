@@ -1,21 +1,18 @@
 // Real parts for the scale-out tests: a nats-server on a free loopback port, and the service's
 // processes started in their cluster roles, each stopped by its PID.
 
-import {execFileSync, spawn} from 'node:child_process';
+import {spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
+import {findPart, missingPart} from '../../scripts/ensure-parts.ts';
 import {freePort, waitUntilUp} from '../../scripts/up.ts';
 
+/** nats-server's path; a missing one is one line saying how to install it. */
 export function natsServerPath(): string {
-  for (const candidate of [process.env.NATS_SERVER, '/usr/sbin/nats-server', '/usr/bin/nats-server', 'nats-server']) {
-    if (!candidate) continue;
-    try {
-      execFileSync(candidate, ['--version'], {stdio: 'ignore'});
-      return candidate;
-    } catch {}
-  }
-  throw new Error('nats-server is needed for the scale-out tests: install it with `apt-get install -y nats-server` (Debian), or set NATS_SERVER to its path');
+  const found = findPart('nats-server');
+  if (!found) throw new Error(missingPart('nats-server', 'the scale-out'));
+  return found;
 }
 
 export interface Proc {
