@@ -4,7 +4,7 @@
 
 import os from 'node:os';
 import {z} from 'zod';
-import {redactUrl} from './redact.ts';
+import {credentialsDecode, redactUrl} from './redact.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -24,6 +24,8 @@ const fraction = (example: string) =>
     .pipe(z.number().gt(0, 'greater than 0').max(1, 'at most 1'));
 
 const port = int(0, 65535);
+/** For a URL whose user:password@ is not percent-encoding (`%zz`): said without echoing it. */
+export const credentialsMessage = 'a URL whose user:password@ part is valid percent-encoding (write a literal % as %25)';
 /** ACTOR_POOL_SIZE's upper bound (a cluster peer claiming more threads is refused as well). */
 export const maxActorPoolSize = 256;
 const ms = (min = 0) => int(min, 24 * 3600 * 1000);
@@ -50,6 +52,7 @@ const schema = z
     MAX_CONCURRENT_BATCHES: int(0, 1_000_000).default(0),
     BACKEND_URL: z
       .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
+      .refine(credentialsDecode, credentialsMessage)
       .optional(),
     BACKEND_LATENCY_MIN_MS: ms().default(3000),
     BACKEND_LATENCY_MAX_MS: ms().default(7000),

@@ -9,9 +9,9 @@
 import {readFileSync} from 'node:fs';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
-import {httpBackend} from './config.ts';
+import {credentialsMessage, httpBackend} from './config.ts';
 import {namePattern} from './protocol/mailbox-key.ts';
-import {redactUrl} from './redact.ts';
+import {credentialsDecode, jsonErrorWhere, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {
@@ -40,7 +40,12 @@ const ModelFile = z.strictObject({
   agent_types: z.array(Name).min(1).optional(),
   vector_length: positive(10_000_000).optional(),
   /** An http(s) URL, or "simulated" for the in-process network. */
-  backend_url: z.union([z.literal('simulated'), z.url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'})]).optional(),
+  backend_url: z
+    .union([
+      z.literal('simulated'),
+      z.url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'}).refine(credentialsDecode, credentialsMessage),
+    ])
+    .optional(),
   max_batch_size: positive(100_000).optional(),
   max_wait_ms: z.union([z.literal('auto'), z.number().int().min(0).max(24 * 3600 * 1000)]).optional(),
   max_concurrent_batches: z.number().int().min(0).max(1_000_000).optional(),
@@ -59,7 +64,9 @@ export function loadRegistry(config: Config): Registry {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new RegistryError(`MODELS_FILE ${path}: ${error instanceof SyntaxError ? 'not JSON' : 'cannot be read'}: ${(error as Error).message}`);
+    // JSON.parse's message quotes the text around the fault, which may be a backend_url's password.
+    const why = error instanceof SyntaxError ? jsonErrorWhere(error) : `cannot be read: ${(error as Error).message}`;
+    throw new RegistryError(`MODELS_FILE ${path}: ${why}`);
   }
   const parsed = RegistryFile.safeParse(raw);
   if (!parsed.success) {

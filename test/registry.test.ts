@@ -22,7 +22,7 @@ async function modelsFile(content: unknown): Promise<string> {
 
 test('a bad registry names the file and the field; unknown fields and bad names are refused', async (t) => {
   const cases: [unknown, RegExp][] = [
-    ['{"models": ', /not JSON/],
+    ['{"models": ', /not valid JSON/],
     [{models: {}}, /models: must list at least one model/],
     [{models: {m: {max_batch_size: 0}}}, /models\.m\.max_batch_size/],
     [{models: {m: {vector_lenght: 3}}}, /models\.m: .*vector_lenght/i],
