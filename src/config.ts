@@ -30,6 +30,16 @@ export const credentialsMessage = 'a URL whose user:password@ part is valid perc
 export const maxActorPoolSize = 256;
 const ms = (min = 0) => int(min, 24 * 3600 * 1000);
 
+/**
+ * [smaller, larger, why]: the first may not exceed the second (agents of one request may all be
+ * of one key, and each of a request's keys needs a mailbox).
+ */
+const limitPairs = [
+  ['MAX_AGENTS_PER_REQUEST', 'MAX_PENDING_PER_MAILBOX', 'a request whose agents are all of one key could never be admitted'],
+  ['MAX_PENDING_PER_MAILBOX', 'MAX_PENDING_TOTAL', 'one mailbox can never hold more than all of them'],
+  ['MAX_KEYS_PER_REQUEST', 'MAX_MAILBOXES', 'a request with that many keys could never be admitted'],
+] as const;
+
 const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const roles = ['all', 'gateway', 'actors'] as const;
 export type Role = (typeof roles)[number];
@@ -108,6 +118,15 @@ const schema = z
   .refine((c) => c.BACKEND_LATENCY_MIN_MS <= c.BACKEND_LATENCY_MAX_MS, {
     path: ['BACKEND_LATENCY_MAX_MS'],
     message: 'must be at least BACKEND_LATENCY_MIN_MS',
+  })
+  .superRefine((c, ctx) => {
+    // Limits that contradict each other: a request the schema accepts could never be admitted,
+    // even on an idle service. Refused here, so that every valid request fits an idle service.
+    for (const [name, limit, why] of limitPairs) {
+      if (c[name] > c[limit]) {
+        ctx.addIssue({code: 'custom', path: [name], message: `at most ${limit} (${c[limit]}), is ${c[name]}: ${why}`});
+      }
+    }
   });
 
 /** A batch window: a number of ms, or `auto` (follows the key's backend latency). */

@@ -84,3 +84,15 @@ test('the service refuses to start on a bad value, with the message on stderr an
   t.is(failed.code, 1);
   t.regex(failed.stderr, /MAX_WAIT_MS/);
 });
+
+test('limits that contradict each other stop the process, naming both variables and their values', (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{MAX_PENDING_PER_MAILBOX: '50'}, /MAX_AGENTS_PER_REQUEST: at most MAX_PENDING_PER_MAILBOX \(50\), is 256: a request whose agents are all of one key could never be admitted/],
+    [{MAX_AGENTS_PER_REQUEST: '20', MAX_PENDING_PER_MAILBOX: '10'}, /MAX_AGENTS_PER_REQUEST: at most MAX_PENDING_PER_MAILBOX \(10\), is 20: .* \(got "20"\)/],
+    [{MAX_AGENTS_PER_REQUEST: '5', MAX_PENDING_PER_MAILBOX: '5', MAX_PENDING_TOTAL: '4'}, /MAX_PENDING_PER_MAILBOX: at most MAX_PENDING_TOTAL \(4\), is 5/],
+    [{MAX_MAILBOXES: '16'}, /MAX_KEYS_PER_REQUEST: at most MAX_MAILBOXES \(16\), is 32: a request with that many keys could never be admitted/],
+  ];
+  for (const [env, message] of cases) t.throws(() => loadConfig(env), {instanceOf: ConfigError, message}, JSON.stringify(env));
+  const equal = loadConfig({MAX_AGENTS_PER_REQUEST: '8', MAX_PENDING_PER_MAILBOX: '8', MAX_PENDING_TOTAL: '8', MAX_KEYS_PER_REQUEST: '4', MAX_MAILBOXES: '4'});
+  t.is(equal.maxPendingTotal, 8, 'equal limits are consistent');
+});

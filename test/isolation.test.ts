@@ -78,6 +78,7 @@ test('a client flooding one mailbox gets its share and 503s; other clients on th
   const running = await startService({
     API_KEYS: 'flooder,normal',
     MAX_PENDING_PER_MAILBOX: '40',
+    MAX_AGENTS_PER_REQUEST: '8',
     BACKEND_LATENCY_MIN_MS: '2000',
     BACKEND_LATENCY_MAX_MS: '2000',
     MAX_WAIT_MS: '5',
@@ -111,7 +112,7 @@ test('a client flooding one mailbox gets its share and 503s; other clients on th
 });
 
 test('a client opening new keys gets its share of the mailboxes; clients with their own keys are served', async (t) => {
-  const running = await startService({API_KEYS: 'flooder,normal', MAX_MAILBOXES: '16', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
+  const running = await startService({API_KEYS: 'flooder,normal', MAX_MAILBOXES: '16', MAX_KEYS_PER_REQUEST: '4', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
   t.teardown(() => running.close());
   const flood = Array.from({length: 8}, (_, c) =>
     post(
@@ -140,7 +141,7 @@ test('a request using more than MAX_KEYS_PER_REQUEST keys is refused whole with 
   const agents = Object.fromEntries(Array.from({length: 5}, (_, i) => [`a${i}`, {vector: [1], model: `m${i}`, agent_type: 't'}]));
   const reply = await post(`${running.url}/predict`, {agents});
   t.is(reply.status, 422);
-  t.deepEqual(reply.body.error.details, [{path: 'agents', message: 'must use at most 4 distinct (agent_type, model) keys (got 5)'}]);
+  t.deepEqual(reply.body.error.details, [{path: 'agents', message: 'must use at most 4 distinct (agent_type, model) keys (MAX_KEYS_PER_REQUEST; got 5)'}]);
   t.is(running.service.coordinator.stats.keys, 0);
   const fine = await post(`${running.url}/predict`, {agents: Object.fromEntries(Object.entries(agents).slice(0, 4))});
   t.is(fine.status, 200);
