@@ -25,7 +25,8 @@ import type {
 } from '../src/protocol/messages.ts';
 import {Actor} from './actor.ts';
 import type {ActorContext, ActorSettings, Part} from './actor.ts';
-import {BackendClients} from './backend/create.ts';
+import {BackendClients, backendId} from './backend/create.ts';
+import type {BackendOptions} from '../src/config.ts';
 import {settingsOf} from '../src/registry.ts';
 import type {Registry} from '../src/registry.ts';
 import {WaitWindow} from './wait-window.ts';
@@ -53,6 +54,13 @@ export class ActorHost implements ActorHostApi {
   readonly #backends: BackendClients;
   /** Each key's adaptive window, kept across its actor's retirement (least recently used first). */
   readonly #windows = new Map<string, WaitWindow>();
+  /**
+   * Actors a registry reload took off their key because the key's backend changed (or its model
+   * went), with the backend they call: each finishes the rows it holds there, under the settings
+   * they were admitted with, takes no new ones, and goes once idle. The key's next rows get a new
+   * actor. A row is never computed by a backend other than the one it was admitted under.
+   */
+  readonly #superseded = new Map<Actor, BackendOptions>();
 
   constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
     this.#registry = options.registry;
@@ -66,6 +74,7 @@ export class ActorHost implements ActorHostApi {
       idle: (actor) => {
         // Retired when empty: nothing is lost, a key that comes back gets a fresh actor.
         if (this.#actors.get(actor.key) === actor) this.#actors.delete(actor.key);
+        else if (this.#superseded.delete(actor)) this.#retainBackends();
       },
     };
   }
@@ -109,7 +118,7 @@ export class ActorHost implements ActorHostApi {
         return;
       case 'drain':
         this.#draining = true;
-        for (const actor of this.#actors.values()) actor.drain();
+        for (const actor of this.#everyActor()) actor.drain();
         return;
       case 'registry':
         this.#reload(message.registry);
@@ -121,12 +130,17 @@ export class ActorHost implements ActorHostApi {
     let pending = 0;
     let inflight = 0;
     const keys = [];
-    for (const actor of this.#actors.values()) {
+    for (const actor of this.#everyActor()) {
       pending += actor.pending;
       inflight += actor.inflight;
       keys.push({key: actor.key, pending: actor.pending, inflight: actor.inflight});
     }
-    return {actors: this.#actors.size, pending, inflight, keys};
+    return {actors: keys.length, pending, inflight, keys};
+  }
+
+  /** The keys' actors, and those a reload superseded that still hold rows. */
+  #everyActor(): Actor[] {
+    return [...this.#actors.values(), ...this.#superseded.keys()];
   }
 
   #dispatch(message: DispatchMessage): void {
@@ -161,16 +175,41 @@ export class ActorHost implements ActorHostApi {
     return {backend: this.#backends.get(backend), batching, window};
   }
 
-  /** New registry: live actors take their new settings for their next batches; unused clients close when idle. */
+  /**
+   * New registry. An actor whose key keeps its backend takes the new batch settings for its next
+   * batches, waiting rows included. One whose backend changed, or whose model is gone, is
+   * superseded: its rows finish where they were admitted. Clients no one uses close when idle.
+   */
   #reload(registry: Registry): void {
+    const before = this.#registry;
     this.#registry = registry;
-    for (const actor of this.#actors.values()) actor.reconfigure(this.#settingsOf(actor.key, parseKey(actor.key).model));
-    const inUse = [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
-    this.#backends.retain(inUse);
+    for (const actor of [...this.#actors.values()]) {
+      const {model} = parseKey(actor.key);
+      const was = settingsOf(before, model).backend;
+      if (backendId(was) === backendId(settingsOf(registry, model).backend)) {
+        actor.reconfigure(this.#settingsOf(actor.key, model));
+        continue;
+      }
+      this.#actors.delete(actor.key);
+      // The new backend's latency is its own: the key's next actor starts a window afresh.
+      this.#windows.delete(actor.key);
+      this.#superseded.set(actor, was);
+    }
+    this.#retainBackends();
+  }
+
+  /** Keeps the clients of the registry's backends and of superseded actors; the others close once idle. */
+  #retainBackends(): void {
+    const models = [...(this.#registry.models?.values() ?? [])];
+    this.#backends.retain([this.#registry.defaults.backend, ...models.map((m) => m.backend), ...this.#superseded.values()]);
   }
 
   #withdraw({withdrawals}: WithdrawMessage): void {
-    for (const {key, partIds} of withdrawals) this.#actors.get(key)?.withdraw(new Set(partIds));
+    for (const {key, partIds} of withdrawals) {
+      const ids = new Set(partIds);
+      this.#actors.get(key)?.withdraw(ids);
+      for (const actor of this.#superseded.keys()) if (actor.key === key) actor.withdraw(ids);
+    }
   }
 }
 
