@@ -78,7 +78,9 @@ const schema = z
     MAX_PENDING_PER_MAILBOX: int(1).default(10_000),
     MAX_PENDING_TOTAL: int(1).default(100_000),
     MAX_KEYS_PER_REQUEST: int(1, 100_000).default(32),
-    CLIENT_SHARE: fraction('0.5').default(0.5),
+    // Gone: the fair share binds only under contention and has no setting. Refused rather than
+    // ignored, so that a deployment relying on it learns what it does now.
+    CLIENT_SHARE: z.never({error: 'no longer used: one client is held to its fair share only while other clients wait, with no setting (README, "Fair share"); unset it'}).optional(),
     METRICS_MAX_KEYS: int(1, 10_000).default(32),
     MAX_CONNECTIONS: int(1, 10_000_000).default(20_000),
     MAX_HEAP_FRACTION: fraction('0.85').default(0.85),
@@ -174,8 +176,6 @@ export interface Config {
   readonly maxPendingPerMailbox: number;
   readonly maxPendingTotal: number;
   readonly maxKeysPerRequest: number;
-  /** One client's share of the pending and mailbox limits (1 = none). */
-  readonly clientShare: number;
   /** Keys with their own metric series; the others are summed under `_other`. */
   readonly metricsMaxKeys: number;
   readonly maxConnections: number;
@@ -271,7 +271,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingPerMailbox: e.MAX_PENDING_PER_MAILBOX,
     maxPendingTotal: e.MAX_PENDING_TOTAL,
     maxKeysPerRequest: e.MAX_KEYS_PER_REQUEST,
-    clientShare: e.CLIENT_SHARE,
     metricsMaxKeys: e.METRICS_MAX_KEYS,
     maxConnections: e.MAX_CONNECTIONS,
     maxHeapFraction: e.MAX_HEAP_FRACTION,

@@ -6,7 +6,7 @@ import {startFakeBackend} from './helpers/fake-backend.ts';
 import {post, startService} from './helpers/service.ts';
 
 test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry-After; every accepted request completes', async (t) => {
-  const running = await startService({CLIENT_SHARE: '1', MAX_PENDING_PER_MAILBOX: '50', MAX_AGENTS_PER_REQUEST: '8', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
+  const running = await startService({MAX_PENDING_PER_MAILBOX: '50', MAX_AGENTS_PER_REQUEST: '8', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
   t.teardown(() => running.close());
   const vector = (c: number, i: number) => [c, i, 1];
   const replies = await Promise.all(
@@ -43,7 +43,7 @@ test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry
 });
 
 test('MAX_PENDING_TOTAL and MAX_MAILBOXES refuse a request whole', async (t) => {
-  const running = await startService({CLIENT_SHARE: '1', MAX_PENDING_TOTAL: '5', MAX_PENDING_PER_MAILBOX: '5', MAX_AGENTS_PER_REQUEST: '4', MAX_MAILBOXES: '2', MAX_KEYS_PER_REQUEST: '2', BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300'});
+  const running = await startService({MAX_PENDING_TOTAL: '5', MAX_PENDING_PER_MAILBOX: '5', MAX_AGENTS_PER_REQUEST: '4', MAX_MAILBOXES: '2', MAX_KEYS_PER_REQUEST: '2', BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300'});
   t.teardown(() => running.close());
   const a = (model: string) => ({vector: [1], model, agent_type: 't'});
   const held = post(`${running.url}/predict`, {agents: {x1: a('m1'), x2: a('m1'), x3: a('m2')}});
@@ -90,7 +90,7 @@ test('a client that goes away before its batch is cut never reaches the backend;
 });
 
 test('a request that could never be admitted is a 422 naming the limit, not a 503 to retry; the largest valid one fits an idle service', async (t) => {
-  const limits = {CLIENT_SHARE: '1', MAX_AGENTS_PER_REQUEST: '8', MAX_PENDING_PER_MAILBOX: '8', MAX_PENDING_TOTAL: '16', MAX_KEYS_PER_REQUEST: '3', MAX_MAILBOXES: '3'};
+  const limits = {MAX_AGENTS_PER_REQUEST: '8', MAX_PENDING_PER_MAILBOX: '8', MAX_PENDING_TOTAL: '16', MAX_KEYS_PER_REQUEST: '3', MAX_MAILBOXES: '3'};
   const running = await startService(limits);
   t.teardown(() => running.close());
   const agents = (n: number, keys: number) =>
