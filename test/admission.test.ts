@@ -3,7 +3,7 @@ import http from 'node:http';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
-import {post, startService} from './helpers/service.ts';
+import {held, post, startService} from './helpers/service.ts';
 
 test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry-After; every accepted request completes', async (t) => {
   const running = await startService({MAX_PENDING_PER_MAILBOX: '50', MAX_AGENTS_PER_REQUEST: '8', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
@@ -74,7 +74,7 @@ test('a client that goes away before its batch is cut never reaches the backend;
   req.on('error', () => {});
   req.end(body);
   // Hang up once the row is in its mailbox (on a busy machine admission can take a while).
-  for (let i = 0; i < 200 && running.service.coordinator.stats.liveParts === 0; i++) await sleep(10);
+  await held(running, 1);
   await sleep(50);
   req.destroy();
   await sleep(50);

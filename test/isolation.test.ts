@@ -5,8 +5,8 @@ import test from 'ava';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
 import type {ExecutionContext} from 'ava';
-import {post, postFrom, startService} from './helpers/service.ts';
-import type {Reply, Running} from './helpers/service.ts';
+import {held, post, postFrom, startService} from './helpers/service.ts';
+import type {Reply} from './helpers/service.ts';
 
 test('a row whose weighted sum overflows fails alone; 50 clients in the same batches keep exact answers', async (t) => {
   const running = await startService({MAX_WAIT_MS: '100', BACKEND_LATENCY_MIN_MS: '50', BACKEND_LATENCY_MAX_MS: '80'});
@@ -75,11 +75,6 @@ test('a backend reply over MAX_BACKEND_REPLY_BYTES is cut off while it streams; 
 });
 
 const auth = (key: string) => ({authorization: `Bearer ${key}`});
-
-/** Waits until the service holds `n` parts (admitted, not yet answered for). */
-async function held(running: Running, n: number): Promise<void> {
-  for (let i = 0; i < 500 && running.service.coordinator.stats.liveParts < n; i++) await new Promise((r) => setTimeout(r, 5));
-}
 
 /** `n` agents of one model, ids `${prefix}0..`, vectors [from + i, 1]. */
 const agents = (prefix: string, n: number, model: string, from = 0) =>

@@ -11,7 +11,7 @@ import {loadConfig} from '../src/config.ts';
 import {loadRegistry, RegistryError} from '../src/registry.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
-import {post, startService, testEnv} from './helpers/service.ts';
+import {held, post, startService, testEnv} from './helpers/service.ts';
 
 async function modelsFile(content: unknown): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-models-'));
@@ -144,11 +144,6 @@ test('SIGHUP reload: a valid file applies to new batches without dropping what i
   const models: any = await (await fetch(`${running.url}/models`)).json();
   t.deepEqual(Object.keys(models.models), ['alpha', 'beta']);
 });
-
-/** Waits until the service holds `n` parts (admitted, not yet answered for). */
-async function held(running: Awaited<ReturnType<typeof startService>>, n: number): Promise<void> {
-  for (let i = 0; i < 500 && running.service.coordinator.stats.liveParts < n; i++) await new Promise((r) => setTimeout(r, 5));
-}
 
 test('SIGHUP removing or moving a model while its rows wait: they finish on the backend they were admitted under, never the default', async (t) => {
   const own = await startFakeBackend();

@@ -34,6 +34,11 @@ export async function startService(env: Record<string, string> = {}, log?: Logge
   };
 }
 
+/** Waits (up to about 2.5 s) until the service holds `n` parts: admitted, not yet answered for. */
+export async function held(running: Running, n: number): Promise<void> {
+  for (let i = 0; i < 500 && running.service.coordinator.stats.liveParts < n; i++) await new Promise((r) => setTimeout(r, 5));
+}
+
 export interface Reply<T = any> {
   readonly status: number;
   readonly headers: Headers;
