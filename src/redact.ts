@@ -4,13 +4,14 @@
 // A password may hold `/`, `@`, `:`, `+`, `=`, spaces or percent-encoding, and a value that failed
 // validation may not parse as a URL at all, so nothing here asks a URL parser where the
 // credentials end (`http://u:12/ab@host` parses as host `u`, port 12, path `/ab@host`). The rule
-// is on the text: everything from the start of the authority (after `scheme://`, or the start of
-// the value when it has no scheme) to the value's LAST `@` is credentials. A query string or a
-// fragment may carry a token (`?api_key=…`): from the first `?` or `#` on, nothing is shown
-// either. When that mark comes before the last `@`, either may be the secret's: nothing after
-// the scheme is shown.
+// is on the text: everything from the start of the authority (after a known `scheme://`, else
+// from the start: a password may itself begin `ab://`) to the value's LAST `@` is credentials.
+// A query string or a fragment may carry a token (`?api_key=…`): from the first `?` or `#` on,
+// nothing is shown either. When that mark comes before the last `@`, either may be the secret's:
+// nothing after the scheme is shown.
 
-const scheme = /^\s*[a-z][a-z0-9+.-]*:\/\//i;
+/** The schemes shown before `[redacted]`: ours and the common ones, never text of the value's own. */
+const scheme = /^\s*(https?|nats|tls|wss?|ftps?):\/\//i;
 
 /** The value with any `user:password@` / `token@` and any query or fragment replaced by `[redacted]`. */
 export function redactUrl(value: string): string {

@@ -20,7 +20,7 @@ async function* inChunks(text: string) {
   for (let i = 0; i < text.length; i += 16_384) yield Buffer.from(text.slice(i, i + 16_384));
 }
 
-test('on one pooled undici connection: 413 (sized and chunked), 401, 415 and 404 say Connection: close and the next request succeeds, exact', async (t) => {
+test.serial('on one pooled undici connection: 413 (sized and chunked), 401, 415 and 404 say Connection: close and the next request succeeds, exact', async (t) => {
   const running = await startService({MAX_BODY_BYTES: '65536', API_KEYS: 'k1'});
   t.teardown(() => running.close());
   // The connections the pooled client's requests came in on (its requests carry an X-Request-Id).
@@ -57,7 +57,7 @@ test('on one pooled undici connection: 413 (sized and chunked), 401, 415 and 404
   t.is(sockets.size, attacks.length + 1, 'each early answer ended its connection; the request after one and the next attack shared the next');
 });
 
-test('503 heap_full is answered before the body is read, then closes cleanly: the next request on the connection gets its answer', async (t) => {
+test.serial('503 heap_full is answered before the body is read, then closes cleanly: the next request on the connection gets its answer', async (t) => {
   const running = await startService({MAX_HEAP_FRACTION: '0.001'});
   t.teardown(() => running.close());
   const client = new Client(running.url, {pipelining: 1});
@@ -70,7 +70,7 @@ test('503 heap_full is answered before the body is read, then closes cleanly: th
   }
 });
 
-test("Python's requests.Session (or http.client keep-alive) gets its 413 and 401s (one with a large body), then its next request succeeds on the same session", async (t) => {
+test.serial("Python's requests.Session (or http.client keep-alive) gets its 413 and 401s (one with a large body), then its next request succeeds on the same session", async (t) => {
   const running = await startService({MAX_BODY_BYTES: '65536', API_KEYS: 'k1'});
   t.teardown(() => running.close());
   // Prints one JSON line per request: status, Connection header, body.
@@ -121,7 +121,7 @@ for body, key in steps:
   for (const i of [1, 3, 5]) t.is(replies[i][2].results.a.prediction, predictRow(bias('py', 't'), [1, 2]));
 });
 
-test('a declared body past the drain bound is answered at once and the connection ends, never held open', async (t) => {
+test.serial('a declared body past the drain bound is answered at once and the connection ends, never held open', async (t) => {
   const running = await startService({MAX_BODY_BYTES: '65536'});
   t.teardown(() => running.close());
   const port = Number(new URL(running.url).port);

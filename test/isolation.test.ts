@@ -87,7 +87,7 @@ function exact(t: ExecutionContext, reply: Reply, prefix: string, n: number, mod
 
 const admitted = (replies: Reply[]) => replies.filter((r) => r.status === 200).length;
 
-test('a lone client on an idle service is never refused while capacity remains: one address fills a whole mailbox, exact', async (t) => {
+test.serial('a lone client on an idle service is never refused while capacity remains: one address fills a whole mailbox, exact', async (t) => {
   const running = await startService({MAX_PENDING_PER_MAILBOX: '40', MAX_AGENTS_PER_REQUEST: '4', BACKEND_LATENCY_MIN_MS: '600', BACKEND_LATENCY_MAX_MS: '600', MAX_WAIT_MS: '5'});
   t.teardown(() => running.close());
   const replies = await Promise.all(Array.from({length: 11}, (_, c) => post(`${running.url}/predict`, {agents: agents('a', 4, 'hot', 10 * c)})));
@@ -97,7 +97,7 @@ test('a lone client on an idle service is never refused while capacity remains: 
   for (const [c, reply] of replies.entries()) if (reply.status === 200) exact(t, reply, 'a', 4, 'hot', 10 * c);
 });
 
-test('a flooder holding a whole mailbox cannot keep a newcomer out: its claim waits as the flood finishes, the flooder gets the rest', async (t) => {
+test.serial('a flooder holding a whole mailbox cannot keep a newcomer out: its claim waits as the flood finishes, the flooder gets the rest', async (t) => {
   const running = await startService({
     API_KEYS: 'flooder,normal',
     MAX_PENDING_PER_MAILBOX: '40',
@@ -127,7 +127,7 @@ test('a flooder holding a whole mailbox cannot keep a newcomer out: its claim wa
   for (const [c, reply] of second.entries()) if (reply.status === 200) exact(t, reply, 'f', 4, 'hot', 100 + 10 * c);
 });
 
-test('a flooder opening new keys fills the mailboxes alone, but a client that claimed one of its own gets it back', async (t) => {
+test.serial('a flooder opening new keys fills the mailboxes alone, but a client that claimed one of its own gets it back', async (t) => {
   const running = await startService({API_KEYS: 'flooder,normal', MAX_MAILBOXES: '16', MAX_KEYS_PER_REQUEST: '4', BACKEND_LATENCY_MIN_MS: '400', BACKEND_LATENCY_MAX_MS: '400'});
   t.teardown(() => running.close());
   const flood = (round: number) =>
@@ -150,7 +150,7 @@ test('a flooder opening new keys fills the mailboxes alone, but a client that cl
   exact(t, await post(`${running.url}/predict`, {agents: agents('n', 1, 'own')}, auth('normal')), 'n', 1, 'own');
 });
 
-test('N addresses get N parts: two flooding addresses fill a mailbox, five normal addresses each get in on their retry, exact', async (t) => {
+test.serial('N addresses get N parts: two flooding addresses fill a mailbox, five normal addresses each get in on their retry, exact', async (t) => {
   const running = await startService({MAX_PENDING_PER_MAILBOX: '40', MAX_AGENTS_PER_REQUEST: '4', BACKEND_LATENCY_MIN_MS: '400', BACKEND_LATENCY_MAX_MS: '400', MAX_WAIT_MS: '5'});
   t.teardown(() => running.close());
   const flooders = ['127.0.0.2', '127.0.0.3'];

@@ -145,7 +145,7 @@ test('SIGHUP reload: a valid file applies to new batches without dropping what i
   t.deepEqual(Object.keys(models.models), ['alpha', 'beta']);
 });
 
-test('SIGHUP removing or moving a model while its rows wait: they finish on the backend they were admitted under, never the default', async (t) => {
+test.serial('SIGHUP removing or moving a model while its rows wait: they finish on the backend they were admitted under, never the default', async (t) => {
   const own = await startFakeBackend();
   const fallback = await startFakeBackend();
   const moved = await startFakeBackend();
@@ -211,7 +211,7 @@ test('SIGHUP removing or moving a model while its rows wait: they finish on the 
   t.is(running.service.coordinator.stats.liveParts, 0, 'the withdrawal was confirmed');
 });
 
-test('SIGHUP removing a model while its backend is busy (MAX_CONCURRENT_BATCHES) and rows queue behind: they all finish there', async (t) => {
+test.serial('SIGHUP removing a model while its backend is busy (MAX_CONCURRENT_BATCHES) and rows queue behind: they all finish there', async (t) => {
   const own = await startFakeBackend({slowMs: 300});
   const fallback = await startFakeBackend();
   t.teardown(() => Promise.all([own.close(), fallback.close()]));
