@@ -226,8 +226,7 @@ export class Coordinator implements Submitter {
     const place = this.#claims.drop(clientId);
     refusal ??= admit(rowsPerKey, client, place ?? Infinity, this.#admission, this.#options, this.#options.batching);
     if (refusal) {
-      const until = Date.now() + refusal.retryAfterSeconds * 1000 + claimGraceMs;
-      if (claimedOn.has(refusal.reason)) this.#claims.claim(client, rowsPerKey, until, place);
+      if (claimedOn.has(refusal.reason)) this.#claims.claim(client, rowsPerKey, Date.now() + refusal.retryAfterSeconds * 1000 + claimGraceMs, place);
       this.#refused++;
       this.#observer.refused(refusal.reason);
       return {admitted: false, refusal};
