@@ -4,7 +4,7 @@
 
 import {z} from 'zod';
 import {defaultPoolSize} from './cpus.ts';
-import {redactUrl} from './redact.ts';
+import {credentialsDecode, redactUrl} from './redact.ts';
 import type {OnnxSignature} from '../workers/backend/onnx-signature.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -25,9 +25,21 @@ const fraction = (example: string) =>
     .pipe(z.number().gt(0, 'greater than 0').max(1, 'at most 1'));
 
 const port = int(0, 65535);
+/** For a URL whose user:password@ is not percent-encoding (`%zz`): said without echoing it. */
+export const credentialsMessage = 'a URL whose user:password@ part is valid percent-encoding (write a literal % as %25)';
 /** ACTOR_POOL_SIZE's upper bound (a cluster peer claiming more threads is refused as well). */
 export const maxActorPoolSize = 256;
 const ms = (min = 0) => int(min, 24 * 3600 * 1000);
+
+/**
+ * [smaller, larger, why]: the first may not exceed the second (agents of one request may all be
+ * of one key, and each of a request's keys needs a mailbox).
+ */
+const limitPairs = [
+  ['MAX_AGENTS_PER_REQUEST', 'MAX_PENDING_PER_MAILBOX', 'a request whose agents are all of one key could never be admitted'],
+  ['MAX_PENDING_PER_MAILBOX', 'MAX_PENDING_TOTAL', 'one mailbox can never hold more than all of them'],
+  ['MAX_KEYS_PER_REQUEST', 'MAX_MAILBOXES', 'a request with that many keys could never be admitted'],
+] as const;
 
 const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const roles = ['all', 'gateway', 'actors'] as const;
@@ -51,6 +63,7 @@ const schema = z
     MAX_CONCURRENT_BATCHES: int(0, 1_000_000).default(0),
     BACKEND_URL: z
       .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
+      .refine(credentialsDecode, credentialsMessage)
       .optional(),
     BACKEND_LATENCY_MIN_MS: ms().default(3000),
     BACKEND_LATENCY_MAX_MS: ms().default(7000),
@@ -66,7 +79,9 @@ const schema = z
     MAX_PENDING_PER_MAILBOX: int(1).default(10_000),
     MAX_PENDING_TOTAL: int(1).default(100_000),
     MAX_KEYS_PER_REQUEST: int(1, 100_000).default(32),
-    CLIENT_SHARE: fraction('0.5').default(0.5),
+    // Gone: the fair share binds only under contention and has no setting. Refused rather than
+    // ignored, so that a deployment relying on it learns what it does now.
+    CLIENT_SHARE: z.never({error: 'no longer used: one client is held to its fair share only while other clients wait, with no setting (README, "Fair share"); unset it'}).optional(),
     METRICS_MAX_KEYS: int(1, 10_000).default(32),
     MAX_CONNECTIONS: int(1, 10_000_000).default(20_000),
     MAX_HEAP_FRACTION: fraction('0.85').default(0.85),
@@ -106,6 +121,15 @@ const schema = z
   .refine((c) => c.BACKEND_LATENCY_MIN_MS <= c.BACKEND_LATENCY_MAX_MS, {
     path: ['BACKEND_LATENCY_MAX_MS'],
     message: 'must be at least BACKEND_LATENCY_MIN_MS',
+  })
+  .superRefine((c, ctx) => {
+    // Limits that contradict each other: a request the schema accepts could never be admitted,
+    // even on an idle service. Refused here, so that every valid request fits an idle service.
+    for (const [name, limit, why] of limitPairs) {
+      if (c[name] > c[limit]) {
+        ctx.addIssue({code: 'custom', path: [name], message: `at most ${limit} (${c[limit]}), is ${c[name]}: ${why}`});
+      }
+    }
   });
 
 /** A batch window: a number of ms, or `auto` (follows the key's backend latency). */
@@ -171,8 +195,6 @@ export interface Config {
   readonly maxPendingPerMailbox: number;
   readonly maxPendingTotal: number;
   readonly maxKeysPerRequest: number;
-  /** One client's share of the pending and mailbox limits (1 = none). */
-  readonly clientShare: number;
   /** Keys with their own metric series; the others are summed under `_other`. */
   readonly metricsMaxKeys: number;
   readonly maxConnections: number;
@@ -268,7 +290,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingPerMailbox: e.MAX_PENDING_PER_MAILBOX,
     maxPendingTotal: e.MAX_PENDING_TOTAL,
     maxKeysPerRequest: e.MAX_KEYS_PER_REQUEST,
-    clientShare: e.CLIENT_SHARE,
     metricsMaxKeys: e.METRICS_MAX_KEYS,
     maxConnections: e.MAX_CONNECTIONS,
     maxHeapFraction: e.MAX_HEAP_FRACTION,

@@ -1,7 +1,52 @@
-// Credentials never reach a log line or an error message: a URL's user:password@ (or token@) part
-// is replaced wherever a URL is shown.
+// Credentials never reach a log line, an error message or GET /models: wherever a URL (or a value
+// meant as one) is shown, its credentials are cut out first, whatever their shape.
+//
+// A password may hold `/`, `@`, `:`, `+`, `=`, spaces or percent-encoding, and a value that failed
+// validation may not parse as a URL at all, so nothing here asks a URL parser where the
+// credentials end (`http://u:12/ab@host` parses as host `u`, port 12, path `/ab@host`). The rule
+// is on the text: everything from the start of the authority (after a known `scheme://`, else
+// from the start: a password may itself begin `ab://`) to the value's LAST `@` is credentials.
+// A query string or a fragment may carry a token (`?api_key=…`): from the first `?` or `#` on,
+// nothing is shown either. When that mark comes before the last `@`, either may be the secret's:
+// nothing after the scheme is shown.
 
-/** The URL (or any text holding URLs) with every `scheme://userinfo@` shown as `scheme://[redacted]@`. */
-export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1[redacted]@');
+/** The schemes shown before `[redacted]`: ours and the common ones, never text of the value's own. */
+const scheme = /^\s*(https?|nats|tls|wss?|ftps?):\/\//i;
+
+/** The value with any `user:password@` / `token@` and any query or fragment replaced by `[redacted]`. */
+export function redactUrl(value: string): string {
+  const from = scheme.exec(value)?.[0].length ?? 0;
+  const at = value.lastIndexOf('@');
+  const mark = value.search(/[?#]/);
+  if (at >= 0 && mark >= 0 && mark < at) return `${value.slice(0, from)}[redacted]`;
+  let shown = at >= 0 ? `${value.slice(0, from)}[redacted]${value.slice(at)}` : value;
+  const query = shown.search(/[?#]/);
+  if (query >= 0) shown = `${shown.slice(0, query)}${shown[query]}[redacted]`;
+  return shown;
+}
+
+/**
+ * Whether a URL's user and password decode (the HTTP backend sends them decoded, as a Basic
+ * header): `%zz` is not percent-encoding. Checked where URLs are validated, so that no thread
+ * ever meets one it cannot use.
+ */
+export function credentialsDecode(url: string): boolean {
+  try {
+    const {username, password} = new URL(url);
+    decodeURIComponent(username);
+    decodeURIComponent(password);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A JSON.parse error without the excerpt of the text it quotes (`Unexpected token 'x', "{"url":
+ * "http://u:secret@…" is not valid JSON`): only where it failed.
+ */
+export function jsonErrorWhere(error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  const where = /at position \d+( \(line \d+ column \d+\))?/.exec(message);
+  return where ? `not valid JSON ${where[0]}` : 'not valid JSON';
 }

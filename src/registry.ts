@@ -10,9 +10,9 @@ import {readFileSync} from 'node:fs';
 import {dirname, resolve} from 'node:path';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
-import {httpBackend} from './config.ts';
+import {credentialsMessage, httpBackend} from './config.ts';
 import {namePattern} from './protocol/mailbox-key.ts';
-import {redactUrl} from './redact.ts';
+import {credentialsDecode, jsonErrorWhere, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {
@@ -42,7 +42,7 @@ const positive = (max: number) => z.number().int().min(1).max(max);
  * `http` (also written `backend_url`) and `onnx`. The Open Inference Protocol (`v2`) and TF Serving
  * (`tfserving`) are further members of this union, each an encoder/decoder pair around the HTTP client.
  */
-const httpUrl = z.url({protocol: /^https?$/, error: 'an http:// or https:// URL'});
+const httpUrl = z.url({protocol: /^https?$/, error: 'an http:// or https:// URL'}).refine(credentialsDecode, credentialsMessage);
 const BackendSpec = z.discriminatedUnion('kind', [
   z.strictObject({kind: z.literal('simulated')}),
   z.strictObject({kind: z.literal('http'), url: httpUrl}),
@@ -60,7 +60,12 @@ const ModelFile = z
     agent_types: z.array(Name).min(1).optional(),
     vector_length: positive(10_000_000).optional(),
     /** An http(s) URL, or "simulated" for the in-process network: the short form of `backend`. */
-    backend_url: z.union([z.literal('simulated'), z.url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'})]).optional(),
+    backend_url: z
+      .union([
+        z.literal('simulated'),
+        z.url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'}).refine(credentialsDecode, credentialsMessage),
+      ])
+      .optional(),
     backend: BackendSpec.optional(),
     max_batch_size: positive(100_000).optional(),
     max_wait_ms: z.union([z.literal('auto'), z.number().int().min(0).max(24 * 3600 * 1000)]).optional(),
@@ -83,7 +88,9 @@ export function loadRegistry(config: Config): Registry {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new RegistryError(`MODELS_FILE ${path}: ${error instanceof SyntaxError ? 'not JSON' : 'cannot be read'}: ${(error as Error).message}`);
+    // JSON.parse's message quotes the text around the fault, which may be a backend_url's password.
+    const why = error instanceof SyntaxError ? jsonErrorWhere(error) : `cannot be read: ${(error as Error).message}`;
+    throw new RegistryError(`MODELS_FILE ${path}: ${why}`);
   }
   const parsed = RegistryFile.safeParse(raw);
   if (!parsed.success) {

@@ -121,7 +121,6 @@ export class Service {
         maxMailboxes: config.maxMailboxes,
         maxPendingPerMailbox: config.maxPendingPerMailbox,
         maxPendingTotal: config.maxPendingTotal,
-        clientShare: config.clientShare,
         expectedLatencyMs,
         observer: this.metrics,
       },

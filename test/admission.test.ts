@@ -3,10 +3,10 @@ import http from 'node:http';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
-import {post, startService} from './helpers/service.ts';
+import {held, post, startService} from './helpers/service.ts';
 
 test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry-After; every accepted request completes', async (t) => {
-  const running = await startService({CLIENT_SHARE: '1', MAX_PENDING_PER_MAILBOX: '50', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
+  const running = await startService({MAX_PENDING_PER_MAILBOX: '50', MAX_AGENTS_PER_REQUEST: '8', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
   t.teardown(() => running.close());
   const vector = (c: number, i: number) => [c, i, 1];
   const replies = await Promise.all(
@@ -43,7 +43,7 @@ test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry
 });
 
 test('MAX_PENDING_TOTAL and MAX_MAILBOXES refuse a request whole', async (t) => {
-  const running = await startService({CLIENT_SHARE: '1', MAX_PENDING_TOTAL: '5', MAX_MAILBOXES: '2', BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300'});
+  const running = await startService({MAX_PENDING_TOTAL: '5', MAX_PENDING_PER_MAILBOX: '5', MAX_AGENTS_PER_REQUEST: '4', MAX_MAILBOXES: '2', MAX_KEYS_PER_REQUEST: '2', BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300'});
   t.teardown(() => running.close());
   const a = (model: string) => ({vector: [1], model, agent_type: 't'});
   const held = post(`${running.url}/predict`, {agents: {x1: a('m1'), x2: a('m1'), x3: a('m2')}});
@@ -74,7 +74,7 @@ test('a client that goes away before its batch is cut never reaches the backend;
   req.on('error', () => {});
   req.end(body);
   // Hang up once the row is in its mailbox (on a busy machine admission can take a while).
-  for (let i = 0; i < 200 && running.service.coordinator.stats.liveParts === 0; i++) await sleep(10);
+  await held(running, 1);
   await sleep(50);
   req.destroy();
   await sleep(50);
@@ -87,4 +87,32 @@ test('a client that goes away before its batch is cut never reaches the backend;
   t.deepEqual(backend.received.flatMap((c) => c.vectors), [[1, 2]], 'the withdrawn row never reached the backend');
   t.is(running.service.coordinator.stats.withdrawn, 1);
   t.is(running.service.coordinator.stats.liveParts, 0);
+});
+
+test('a request that could never be admitted is a 422 naming the limit, not a 503 to retry; the largest valid one fits an idle service', async (t) => {
+  const limits = {MAX_AGENTS_PER_REQUEST: '8', MAX_PENDING_PER_MAILBOX: '8', MAX_PENDING_TOTAL: '16', MAX_KEYS_PER_REQUEST: '3', MAX_MAILBOXES: '3'};
+  const running = await startService(limits);
+  t.teardown(() => running.close());
+  const agents = (n: number, keys: number) =>
+    Object.fromEntries(Array.from({length: n}, (_, i) => [`a${i}`, {vector: [i, 1], model: `m${i % keys}`, agent_type: 't'}]));
+  const check = (reply: Awaited<ReturnType<typeof post>>, n: number, keys: number) => {
+    t.is(reply.status, 200, JSON.stringify(reply.body));
+    for (let i = 0; i < n; i++) t.is(reply.body.results[`a${i}`].prediction, predictRow(bias(`m${i % keys}`, 't'), [i, 1]));
+  };
+  // The attacks, with normal clients beside them on the same keys.
+  const [oneKey, manyKeys, ...normal] = await Promise.all([
+    post(`${running.url}/predict`, {agents: agents(9, 1)}),
+    post(`${running.url}/predict`, {agents: agents(4, 4)}),
+    ...Array.from({length: 3}, () => post(`${running.url}/predict`, {agents: agents(2, 2)})),
+  ]);
+  t.is(oneKey.status, 422);
+  t.is(oneKey.headers.get('retry-after'), null);
+  t.deepEqual(oneKey.body.error.details, [{path: 'agents', message: 'must hold at most 8 agents (MAX_AGENTS_PER_REQUEST; got 9)'}]);
+  t.is(manyKeys.status, 422);
+  t.deepEqual(manyKeys.body.error.details, [{path: 'agents', message: 'must use at most 3 distinct (agent_type, model) keys (MAX_KEYS_PER_REQUEST; got 4)'}]);
+  for (const reply of normal) check(reply, 2, 2);
+  // On the idle service the largest valid requests get in: config refuses limits that would not allow it.
+  check(await post(`${running.url}/predict`, {agents: agents(8, 1)}), 8, 1);
+  check(await post(`${running.url}/predict`, {agents: agents(8, 3)}), 8, 3);
+  t.is(running.service.coordinator.stats.refused, 0, 'nothing was refused with a 503');
 });

@@ -12,7 +12,6 @@ test('defaults follow DESIGN §6', (t) => {
   t.deepEqual(c.batching, {maxBatchSize: 32, maxWaitMs: 'auto', waitFraction: 0.02, maxConcurrentBatches: 0});
   t.is(loadConfig({MAX_WAIT_MS: '20'}).batching.maxWaitMs, 20);
   t.throws(() => loadConfig({MAX_WAIT_MS: 'soon'}), {message: /MAX_WAIT_MS: auto, or an integer/});
-  t.is(c.clientShare, 0.5);
   t.is(c.maxKeysPerRequest, 32);
   t.is(c.modelsFile, undefined);
   t.deepEqual(c.backend, {kind: 'simulated', latencyMinMs: 3000, latencyMaxMs: 7000});
@@ -54,11 +53,11 @@ test('credentials in a URL never appear in a config error', (t) => {
   t.false(error!.message.includes('hunter2'));
 });
 
-test('CLIENT_SHARE is a fraction in (0, 1]; MAX_KEYS_PER_REQUEST and MAX_BACKEND_REPLY_BYTES are validated', (t) => {
-  t.is(loadConfig({}).clientShare, 0.5);
-  t.is(loadConfig({CLIENT_SHARE: '1'}).clientShare, 1);
-  t.is(loadConfig({CLIENT_SHARE: '.25'}).clientShare, 0.25);
-  for (const bad of ['0', '1.5', '-0.1', 'half']) t.throws(() => loadConfig({CLIENT_SHARE: bad}), {message: /CLIENT_SHARE/});
+test('CLIENT_SHARE is gone and refused, saying what the share does now; MAX_KEYS_PER_REQUEST and MAX_BACKEND_REPLY_BYTES are validated', (t) => {
+  for (const old of ['0.5', '1']) {
+    t.throws(() => loadConfig({CLIENT_SHARE: old}), {message: new RegExp(`CLIENT_SHARE: no longer used: one client is held to its fair share only while other clients wait.* \\(got "${old}"\\)`)});
+  }
+  t.notThrows(() => loadConfig({CLIENT_SHARE: ''}), 'empty counts as unset');
   t.throws(() => loadConfig({MAX_KEYS_PER_REQUEST: '0'}), {message: /MAX_KEYS_PER_REQUEST/});
   t.throws(() => loadConfig({MAX_BACKEND_REPLY_BYTES: '1'}), {message: /MAX_BACKEND_REPLY_BYTES/});
 });
@@ -83,4 +82,16 @@ test('the service refuses to start on a bad value, with the message on stderr an
   const failed = error as Error & {code: number; stderr: string};
   t.is(failed.code, 1);
   t.regex(failed.stderr, /MAX_WAIT_MS/);
+});
+
+test('limits that contradict each other stop the process, naming both variables and their values', (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{MAX_PENDING_PER_MAILBOX: '50'}, /MAX_AGENTS_PER_REQUEST: at most MAX_PENDING_PER_MAILBOX \(50\), is 256: a request whose agents are all of one key could never be admitted/],
+    [{MAX_AGENTS_PER_REQUEST: '20', MAX_PENDING_PER_MAILBOX: '10'}, /MAX_AGENTS_PER_REQUEST: at most MAX_PENDING_PER_MAILBOX \(10\), is 20: .* \(got "20"\)/],
+    [{MAX_AGENTS_PER_REQUEST: '5', MAX_PENDING_PER_MAILBOX: '5', MAX_PENDING_TOTAL: '4'}, /MAX_PENDING_PER_MAILBOX: at most MAX_PENDING_TOTAL \(4\), is 5/],
+    [{MAX_MAILBOXES: '16'}, /MAX_KEYS_PER_REQUEST: at most MAX_MAILBOXES \(16\), is 32: a request with that many keys could never be admitted/],
+  ];
+  for (const [env, message] of cases) t.throws(() => loadConfig(env), {instanceOf: ConfigError, message}, JSON.stringify(env));
+  const equal = loadConfig({MAX_AGENTS_PER_REQUEST: '8', MAX_PENDING_PER_MAILBOX: '8', MAX_PENDING_TOTAL: '8', MAX_KEYS_PER_REQUEST: '4', MAX_MAILBOXES: '4'});
+  t.is(equal.maxPendingTotal, 8, 'equal limits are consistent');
 });

@@ -38,7 +38,6 @@ const options: CoordinatorOptions = {
   maxPendingPerMailbox: 3,
   maxPendingTotal: 6,
   expectedLatencyMs: 1500,
-  clientShare: 1,
 };
 
 function setup(threads = 2, extra: Partial<CoordinatorOptions> = {}) {
@@ -174,22 +173,128 @@ test('a key stays on its thread while alive; measured latency drives Retry-After
   t.true(!refused.admitted && refused.refusal.retryAfterSeconds === 4);
 });
 
-test('a client at its share of a limit is refused while another client still gets in; the share frees as its parts finish', async (t) => {
-  const {transport, coordinator} = setup(2, {clientShare: 0.5, maxPendingPerMailbox: 10, maxPendingTotal: 100, maxMailboxes: 8});
+
+/** Submits `n` agents of `model` for `client`. */
+function asker(coordinator: Coordinator) {
+  let seq = 0;
+  return (client: string, n: number, model = 'hot') =>
+    coordinator.submit({requestId: `r${++seq}`, client, agents: Array.from({length: n}, (_, i) => agent(`${client}-${seq}-${i}`, model)), deadline: Date.now() + 5000});
+}
+
+const reasonOf = (admission: ReturnType<Coordinator['submit']>) => (admission.admitted ? 'admitted' : admission.refusal.reason);
+
+/** What a thread would send for the first `n` parts sent to it that are still unanswered. */
+function answer(transport: FakeTransport, coordinator: Coordinator, n: number, answered: Set<number>) {
+  const parts = transport.sent.filter((p) => !answered.has(p.partId)).slice(0, n);
+  for (const p of parts) answered.add(p.partId);
+  coordinator.onResults(predictions(...parts.map((p): [Sent, number] => [p, p.partId])));
+}
+
+test('a lone client gets every slot of a mailbox, of the total and of the mailboxes: no share binds while nobody else waits', (t) => {
+  const {coordinator} = setup(2, {maxPendingPerMailbox: 10, maxPendingTotal: 14, maxMailboxes: 4});
   t.teardown(() => coordinator.close());
-  const submit = (client: string, agents: AgentInput[]) => coordinator.submit({requestId: client, client, agents, deadline: Date.now() + 5000});
-  const five = (prefix: string, model = 'hot') => Array.from({length: 5}, (_, i) => agent(`${prefix}${i}`, model));
-  const first = admitted(submit('greedy', five('g')));
-  const over = submit('greedy', [agent('g9', 'hot')]);
-  t.true(!over.admitted && over.refusal.reason === 'client_share', 'half of the mailbox limit (5 of 10) is all one client gets');
-  admitted(submit('polite', five('p')));
-  // Mailboxes: 4 of 8 keys with waiting agents per client.
-  const keysFlood = submit('greedy', ['k1', 'k2', 'k3', 'k4'].map((m) => agent(m, m)));
-  t.true(!keysFlood.admitted && keysFlood.refusal.reason === 'client_share', 'hot + 4 new keys > 4');
-  t.is(coordinator.stats.refused, 2);
-  // The first five parts sent are greedy's.
-  coordinator.onResults(predictions(...transport.sent.slice(0, 5).map((p): [Sent, number] => [p, 1])));
-  await first.outcomes;
-  admitted(submit('greedy', [agent('g10', 'hot')]));
-  t.is(coordinator.clients, 2);
+  const ask = asker(coordinator);
+  for (let i = 0; i < 5; i++) t.is(reasonOf(ask('lone', 2)), 'admitted');
+  t.is(reasonOf(ask('lone', 1)), 'mailbox_full', 'the mailbox is full: not a share');
+  for (const model of ['k1', 'k2', 'k3']) t.is(reasonOf(ask('lone', 1, model)), 'admitted');
+  t.is(reasonOf(ask('lone', 1, 'k4')), 'too_many_mailboxes');
+  t.is(reasonOf(ask('lone', 1, 'k1')), 'admitted');
+  t.is(reasonOf(ask('lone', 1, 'k2')), 'pending_full', 'all 14 taken by the one client');
+  t.is(coordinator.stats.liveParts, 14);
+});
+
+test('a newcomer refused at a full mailbox leaves a claim: a flooder above its part gets only capacity nobody waits for, and the retry gets in', async (t) => {
+  const {transport, coordinator} = setup(2, {maxPendingPerMailbox: 10, maxPendingTotal: 100, maxMailboxes: 8});
+  t.teardown(() => coordinator.close());
+  const ask = asker(coordinator);
+  const answered = new Set<number>();
+  for (let i = 0; i < 5; i++) t.is(reasonOf(ask('flooder', 2)), 'admitted', 'alone, the flooder fills the mailbox');
+  const first = ask('newcomer', 2);
+  t.is(reasonOf(first), 'mailbox_full');
+  t.is(coordinator.stats.claims, 1);
+  answer(transport, coordinator, 4, answered);
+  // Two share the mailbox now (the flooder, the newcomer's claim): 5 each. The flooder holds 6.
+  t.is(reasonOf(ask('flooder', 2)), 'admitted', '8 held + 2 claimed = 10: the flooder may use what nobody waits for');
+  const over = ask('flooder', 1);
+  t.is(reasonOf(over), 'client_share', 'but not what the newcomer claimed');
+  t.true(!over.admitted && over.refusal.retryAfterSeconds >= 1);
+  const retry = ask('newcomer', 2);
+  t.is(reasonOf(retry), 'admitted');
+  t.is(coordinator.stats.claims, 0, 'admitted, its claim ends');
+  const newcomerParts = transport.sent.slice(-2);
+  coordinator.onResults(predictions(...newcomerParts.map((p): [Sent, number] => [p, 100 + p.partId])));
+  const outcomes = await (retry as {ticket: Ticket}).ticket.outcomes;
+  t.deepEqual(
+    outcomes.map((o) => ('prediction' in o ? o.prediction : o.error.code)),
+    newcomerParts.map((p) => 100 + p.partId),
+  );
+});
+
+test('N identities get N parts: three addresses fill a mailbox; each is held to its part while a fourth client waits, and that one gets in', (t) => {
+  const {transport, coordinator} = setup(2, {maxPendingPerMailbox: 12, maxPendingTotal: 100, maxMailboxes: 8});
+  t.teardown(() => coordinator.close());
+  const ask = asker(coordinator);
+  const answered = new Set<number>();
+  for (const address of ['a1', 'a2', 'a3']) t.is(reasonOf(ask(address, 4)), 'admitted');
+  t.is(reasonOf(ask('normal', 1)), 'mailbox_full');
+  // a1's four finish: four sharing the mailbox (a2, a3, the claim, a1), 3 each.
+  answer(transport, coordinator, 4, answered);
+  t.is(reasonOf(ask('a1', 4)), 'client_share', 'more than its part, into what is claimed');
+  t.is(reasonOf(ask('a1', 3)), 'admitted', 'its part');
+  t.is(reasonOf(ask('a1', 1)), 'client_share');
+  t.is(reasonOf(ask('a2', 1)), 'client_share', 'a2 already holds more than its part');
+  t.is(reasonOf(ask('normal', 1)), 'admitted', 'the claimed slot waited for its client');
+  t.is(coordinator.stats.liveParts, 12);
+});
+
+test('the total and the mailboxes are shared the same way: a flooder holding every mailbox leaves one to a client that claimed it', (t) => {
+  const {transport, coordinator} = setup(2, {maxPendingPerMailbox: 10, maxPendingTotal: 10, maxMailboxes: 4});
+  t.teardown(() => coordinator.close());
+  const ask = asker(coordinator);
+  const answered = new Set<number>();
+  for (const model of ['k1', 'k2', 'k3', 'k4']) t.is(reasonOf(ask('flooder', 2, model)), 'admitted');
+  t.is(reasonOf(ask('normal', 1, 'own')), 'too_many_mailboxes');
+  answer(transport, coordinator, 2, answered);
+  t.is(reasonOf(ask('flooder', 1, 'k5')), 'client_share', "k1 went idle, but the normal client claimed a mailbox and the flooder holds 3 of 4");
+  t.is(reasonOf(ask('normal', 1, 'own')), 'admitted', 'an idle key gave way to its claim');
+  // The total (10): 7 held. Nobody waits: the flooder, above its part (5), may take more.
+  t.is(reasonOf(ask('flooder', 1, 'k2')), 'admitted');
+  t.is(reasonOf(ask('other', 3, 'k2')), 'pending_full', 'its part (3 of 10 among three), but only 2 are free');
+  t.is(reasonOf(ask('flooder', 1, 'k2')), 'client_share', 'the 2 free slots wait for the claim of 3');
+  answer(transport, coordinator, 1, answered);
+  t.is(reasonOf(ask('flooder', 1, 'k2')), 'client_share');
+  t.is(reasonOf(ask('other', 3, 'k2')), 'admitted');
+  t.is(coordinator.stats.liveParts, 10);
+});
+
+test('claims are served smallest first, then in order: a fresh address asking more waits behind smaller claims; equal claims never block each other', (t) => {
+  const {transport, coordinator} = setup(2, {maxPendingPerMailbox: 20, maxPendingTotal: 100, maxMailboxes: 8});
+  t.teardown(() => coordinator.close());
+  const ask = asker(coordinator);
+  const answered = new Set<number>();
+  for (let i = 0; i < 5; i++) t.is(reasonOf(ask('flooder', 4)), 'admitted');
+  t.is(reasonOf(ask('n1', 1)), 'mailbox_full');
+  t.is(reasonOf(ask('n2', 1)), 'mailbox_full');
+  t.is(reasonOf(ask('fresh', 4)), 'mailbox_full', 'within its part (5 of 20 among four), but the mailbox is full');
+  answer(transport, coordinator, 4, answered);
+  t.is(reasonOf(ask('fresh', 4)), 'mailbox_full', '4 are free, but n1 and n2 asked for less, first');
+  t.is(reasonOf(ask('n2', 1)), 'admitted');
+  t.is(reasonOf(ask('n1', 1)), 'admitted');
+  t.is(reasonOf(ask('fresh', 4)), 'mailbox_full', 'still its turn next: 2 free');
+  t.is(reasonOf(ask('flooder', 1)), 'client_share', 'the 2 free slots wait for its claim');
+  answer(transport, coordinator, 2, answered);
+  t.is(reasonOf(ask('fresh', 4)), 'admitted');
+  // Two claims of one agent each and one slot freed: the first in line gets it, at once.
+  const {transport: t2, coordinator: c2} = setup(2, {maxPendingPerMailbox: 2, maxPendingTotal: 100, maxMailboxes: 8});
+  t.teardown(() => c2.close());
+  const ask2 = asker(c2);
+  const answered2 = new Set<number>();
+  t.is(reasonOf(ask2('holder', 2)), 'admitted');
+  t.is(reasonOf(ask2('first', 1)), 'mailbox_full');
+  t.is(reasonOf(ask2('second', 1)), 'mailbox_full');
+  answer(t2, c2, 1, answered2);
+  t.is(reasonOf(ask2('second', 1)), 'mailbox_full', 'behind the first, at the same level');
+  t.is(reasonOf(ask2('first', 1)), 'admitted');
+  answer(t2, c2, 1, answered2);
+  t.is(reasonOf(ask2('second', 1)), 'admitted');
 });

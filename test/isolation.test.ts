@@ -4,7 +4,9 @@
 import test from 'ava';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
-import {post, startService} from './helpers/service.ts';
+import type {ExecutionContext} from 'ava';
+import {held, post, postFrom, startService} from './helpers/service.ts';
+import type {Reply} from './helpers/service.ts';
 
 test('a row whose weighted sum overflows fails alone; 50 clients in the same batches keep exact answers', async (t) => {
   const running = await startService({MAX_WAIT_MS: '100', BACKEND_LATENCY_MIN_MS: '50', BACKEND_LATENCY_MAX_MS: '80'});
@@ -74,64 +76,103 @@ test('a backend reply over MAX_BACKEND_REPLY_BYTES is cut off while it streams; 
 
 const auth = (key: string) => ({authorization: `Bearer ${key}`});
 
-test('a client flooding one mailbox gets its share and 503s; other clients on the same key still get in, exact', async (t) => {
+/** `n` agents of one model, ids `${prefix}0..`, vectors [from + i, 1]. */
+const agents = (prefix: string, n: number, model: string, from = 0) =>
+  Object.fromEntries(Array.from({length: n}, (_, i) => [`${prefix}${i}`, {vector: [from + i, 1], model, agent_type: 't'}]));
+
+function exact(t: ExecutionContext, reply: Reply, prefix: string, n: number, model: string, from = 0) {
+  t.is(reply.status, 200, JSON.stringify(reply.body));
+  for (let i = 0; i < n; i++) t.is(reply.body.results[`${prefix}${i}`].prediction, predictRow(bias(model, 't'), [from + i, 1]));
+}
+
+const admitted = (replies: Reply[]) => replies.filter((r) => r.status === 200).length;
+
+test.serial('a lone client on an idle service is never refused while capacity remains: one address fills a whole mailbox, exact', async (t) => {
+  const running = await startService({MAX_PENDING_PER_MAILBOX: '40', MAX_AGENTS_PER_REQUEST: '4', BACKEND_LATENCY_MIN_MS: '600', BACKEND_LATENCY_MAX_MS: '600', MAX_WAIT_MS: '5'});
+  t.teardown(() => running.close());
+  const replies = await Promise.all(Array.from({length: 11}, (_, c) => post(`${running.url}/predict`, {agents: agents('a', 4, 'hot', 10 * c)})));
+  const refused = replies.filter((r) => r.status !== 200);
+  t.is(refused.length, 1, '40 agents fit, the 11th request would not');
+  t.regex(refused[0].body.error.message, /mailbox pending limit/, 'refused because the mailbox is full, not for a share');
+  for (const [c, reply] of replies.entries()) if (reply.status === 200) exact(t, reply, 'a', 4, 'hot', 10 * c);
+});
+
+test.serial('a flooder holding a whole mailbox cannot keep a newcomer out: its claim waits as the flood finishes, the flooder gets the rest', async (t) => {
   const running = await startService({
     API_KEYS: 'flooder,normal',
     MAX_PENDING_PER_MAILBOX: '40',
-    BACKEND_LATENCY_MIN_MS: '2000',
-    BACKEND_LATENCY_MAX_MS: '2000',
+    MAX_AGENTS_PER_REQUEST: '4',
+    BACKEND_LATENCY_MIN_MS: '400',
+    BACKEND_LATENCY_MAX_MS: '400',
     MAX_WAIT_MS: '5',
   });
   t.teardown(() => running.close());
-  const flood = Array.from({length: 30}, (_, c) =>
-    post(
-      `${running.url}/predict`,
-      {agents: Object.fromEntries(Array.from({length: 4}, (_, i) => [`f${c}-${i}`, {vector: [c, i], model: 'hot', agent_type: 't'}]))},
-      auth('flooder'),
-    ),
-  );
-  await new Promise((r) => setTimeout(r, 100));
-  const normal = await Promise.all(
-    Array.from({length: 10}, (_, c) => post(`${running.url}/predict`, {agents: {[`n${c}`]: {vector: [c], model: 'hot', agent_type: 't'}}}, auth('normal'))),
-  );
-  normal.forEach((reply, c) => {
-    t.is(reply.status, 200, JSON.stringify(reply.body));
-    t.is(reply.body.results[`n${c}`].prediction, predictRow(bias('hot', 't'), [c]));
-  });
-  const flooded = await Promise.all(flood);
-  const refused = flooded.filter((r) => r.status === 503);
-  // 20 of the mailbox's 40 at a time: five requests of 4 (more only if some finished first on a slow machine).
-  t.true(flooded.filter((r) => r.status === 200).length >= 5);
-  t.true(refused.length >= 15, `${refused.length} refused`);
-  for (const r of refused) {
-    t.is(r.body.error.code, 'overloaded');
-    t.regex(r.body.error.message, /share/);
-    t.true(Number(r.headers.get('retry-after')) >= 1);
-  }
+  const flood = (round: number) =>
+    Array.from({length: 10}, (_, c) => post(`${running.url}/predict`, {agents: agents('f', 4, 'hot', 100 * round + 10 * c)}, auth('flooder')));
+  const first = flood(0);
+  await held(running, 40);
+  const newcomer = await post(`${running.url}/predict`, {agents: agents('n', 1, 'hot', 7)}, auth('normal'));
+  t.is(newcomer.status, 503);
+  t.regex(newcomer.body.error.message, /mailbox pending limit/);
+  t.true(Number(newcomer.headers.get('retry-after')) >= 1);
+  for (const [c, reply] of (await Promise.all(first)).entries()) exact(t, reply, 'f', 4, 'hot', 10 * c);
+  // The mailbox is empty; the flooder bursts 40 again. Shared with the newcomer's claim, its part
+  // is 20, and past it only what the claim leaves: 9 requests of 4 (36 + 1 claimed), not 10.
+  const second = await Promise.all(flood(1));
+  t.is(admitted(second), 9);
+  const share = second.filter((r) => r.status !== 200);
+  t.regex(share[0].body.error.message, /more than its fair share while other clients wait/);
+  t.true(Number(share[0].headers.get('retry-after')) >= 1);
+  exact(t, await post(`${running.url}/predict`, {agents: agents('n', 1, 'hot', 7)}, auth('normal')), 'n', 1, 'hot', 7);
+  for (const [c, reply] of second.entries()) if (reply.status === 200) exact(t, reply, 'f', 4, 'hot', 100 + 10 * c);
 });
 
-test('a client opening new keys gets its share of the mailboxes; clients with their own keys are served', async (t) => {
-  const running = await startService({API_KEYS: 'flooder,normal', MAX_MAILBOXES: '16', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
+test.serial('a flooder opening new keys fills the mailboxes alone, but a client that claimed one of its own gets it back', async (t) => {
+  const running = await startService({API_KEYS: 'flooder,normal', MAX_MAILBOXES: '16', MAX_KEYS_PER_REQUEST: '4', BACKEND_LATENCY_MIN_MS: '400', BACKEND_LATENCY_MAX_MS: '400'});
   t.teardown(() => running.close());
-  const flood = Array.from({length: 8}, (_, c) =>
-    post(
-      `${running.url}/predict`,
-      {agents: Object.fromEntries(Array.from({length: 4}, (_, i) => [`f${i}`, {vector: [1], model: `m${c}-${i}`, agent_type: 't'}]))},
-      auth('flooder'),
-    ),
-  );
-  await new Promise((r) => setTimeout(r, 80));
-  const normal = await Promise.all(
-    Array.from({length: 6}, (_, c) => post(`${running.url}/predict`, {agents: {a: {vector: [c], model: `own-${c}`, agent_type: 't'}}}, auth('normal'))),
-  );
-  normal.forEach((reply, c) => {
-    t.is(reply.status, 200, JSON.stringify(reply.body));
-    t.is(reply.body.results.a.prediction, predictRow(bias(`own-${c}`, 't'), [c]));
-  });
-  const flooded = await Promise.all(flood);
-  t.true(flooded.filter((r) => r.status === 200).length >= 2, '8 of 16 mailboxes at a time: two requests of 4 new keys');
-  t.true(flooded.filter((r) => r.status === 503).length >= 4);
-  t.true(flooded.filter((r) => r.status === 503).every((r) => r.body.error.code === 'overloaded'));
+  const flood = (round: number) =>
+    Array.from({length: 4}, (_, c) =>
+      post(
+        `${running.url}/predict`,
+        {agents: Object.fromEntries(Array.from({length: 4}, (_, i) => [`f${i}`, {vector: [i, 1], model: `m${round}-${c}-${i}`, agent_type: 't'}]))},
+        auth('flooder'),
+      ),
+    );
+  const first = flood(0);
+  await held(running, 16);
+  const own = await post(`${running.url}/predict`, {agents: agents('n', 1, 'own')}, auth('normal'));
+  t.regex(own.body.error.message, /too many mailboxes/);
+  t.is(admitted(await Promise.all(first)), 4, 'alone, the flooder had all 16 mailboxes');
+  // Its 16 keys are idle now; it opens 16 new ones. Its part is 8 of 16, then what the claim leaves.
+  const second = await Promise.all(flood(1));
+  t.is(admitted(second), 3);
+  t.regex(second.find((r) => r.status !== 200)?.body.error.message, /fair share/);
+  exact(t, await post(`${running.url}/predict`, {agents: agents('n', 1, 'own')}, auth('normal')), 'n', 1, 'own');
+});
+
+test.serial('N addresses get N parts: two flooding addresses fill a mailbox, five normal addresses each get in on their retry, exact', async (t) => {
+  const running = await startService({MAX_PENDING_PER_MAILBOX: '40', MAX_AGENTS_PER_REQUEST: '4', BACKEND_LATENCY_MIN_MS: '400', BACKEND_LATENCY_MAX_MS: '400', MAX_WAIT_MS: '5'});
+  t.teardown(() => running.close());
+  const flooders = ['127.0.0.2', '127.0.0.3'];
+  const normals = ['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14', '127.0.0.15'];
+  const flood = (round: number, each: number) =>
+    flooders.flatMap((address, a) =>
+      Array.from({length: each}, (_, c) => postFrom(address, `${running.url}/predict`, {agents: agents('f', 4, 'hot', 1000 * round + 100 * a + 10 * c)})),
+    );
+  const first = flood(0, 5);
+  await held(running, 40);
+  const refused = await Promise.all(normals.map((address, n) => postFrom(address, `${running.url}/predict`, {agents: agents('n', 1, 'hot', 500 + n)})));
+  t.true(refused.every((r) => r.status === 503 && /mailbox pending limit/.test(r.body.error.message)));
+  t.is(running.service.coordinator.stats.claims, 5);
+  t.is(admitted(await Promise.all(first)), 10, 'alone, the two addresses filled the mailbox');
+  // Seven share the mailbox now: 5 each; the flood gets what the five claims leave (35: 8 requests of 4).
+  const second = await Promise.all(flood(1, 10));
+  t.is(admitted(second), 8);
+  // Refused: above its part (fair share), or, for an address that held nothing yet, behind the
+  // normal clients' smaller claims (mailbox limit).
+  t.true(second.every((r) => r.status === 200 || (r.status === 503 && /fair share|mailbox pending limit/.test(r.body.error.message))));
+  const retried = await Promise.all(normals.map((address, n) => postFrom(address, `${running.url}/predict`, {agents: agents('n', 1, 'hot', 500 + n)})));
+  for (const [n, reply] of retried.entries()) exact(t, reply, 'n', 1, 'hot', 500 + n);
 });
 
 test('a request using more than MAX_KEYS_PER_REQUEST keys is refused whole with 422; nothing reaches a mailbox', async (t) => {
@@ -140,7 +181,7 @@ test('a request using more than MAX_KEYS_PER_REQUEST keys is refused whole with 
   const agents = Object.fromEntries(Array.from({length: 5}, (_, i) => [`a${i}`, {vector: [1], model: `m${i}`, agent_type: 't'}]));
   const reply = await post(`${running.url}/predict`, {agents});
   t.is(reply.status, 422);
-  t.deepEqual(reply.body.error.details, [{path: 'agents', message: 'must use at most 4 distinct (agent_type, model) keys (got 5)'}]);
+  t.deepEqual(reply.body.error.details, [{path: 'agents', message: 'must use at most 4 distinct (agent_type, model) keys (MAX_KEYS_PER_REQUEST; got 5)'}]);
   t.is(running.service.coordinator.stats.keys, 0);
   const fine = await post(`${running.url}/predict`, {agents: Object.fromEntries(Object.entries(agents).slice(0, 4))});
   t.is(fine.status, 200);

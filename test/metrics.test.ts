@@ -6,7 +6,7 @@ import {post, startService} from './helpers/service.ts';
 test('after a mixed load, /metrics parses as Prometheus text and agrees exactly with what the clients saw', async (t) => {
   const backend = await startFakeBackend();
   t.teardown(() => backend.close());
-  const running = await startService({BACKEND_URL: backend.url, BACKEND_RETRIES: '0', MAX_WAIT_MS: '10', MAX_PENDING_PER_MAILBOX: '40'});
+  const running = await startService({BACKEND_URL: backend.url, BACKEND_RETRIES: '0', MAX_WAIT_MS: '10', MAX_PENDING_PER_MAILBOX: '40', MAX_AGENTS_PER_REQUEST: '8'});
   t.teardown(() => running.close());
 
   const models = ['good', 'good2', 'fail500', 'nonjson', 'poison'];

@@ -11,7 +11,7 @@ import {loadConfig} from '../src/config.ts';
 import {loadRegistry, RegistryError} from '../src/registry.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
-import {post, startService, testEnv} from './helpers/service.ts';
+import {held, post, startService, testEnv} from './helpers/service.ts';
 
 async function modelsFile(content: unknown): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-models-'));
@@ -22,7 +22,7 @@ async function modelsFile(content: unknown): Promise<string> {
 
 test('a bad registry names the file and the field; unknown fields and bad names are refused', async (t) => {
   const cases: [unknown, RegExp][] = [
-    ['{"models": ', /not JSON/],
+    ['{"models": ', /not valid JSON/],
     [{models: {}}, /models: must list at least one model/],
     [{models: {m: {max_batch_size: 0}}}, /models\.m\.max_batch_size/],
     [{models: {m: {vector_lenght: 3}}}, /models\.m: .*vector_lenght/i],
@@ -143,4 +143,89 @@ test('SIGHUP reload: a valid file applies to new batches without dropping what i
   t.is((await post(`${running.url}/predict`, {agents: agents(1, 'beta')})).status, 200, 'the old registry stays');
   const models: any = await (await fetch(`${running.url}/models`)).json();
   t.deepEqual(Object.keys(models.models), ['alpha', 'beta']);
+});
+
+test.serial('SIGHUP removing or moving a model while its rows wait: they finish on the backend they were admitted under, never the default', async (t) => {
+  const own = await startFakeBackend();
+  const fallback = await startFakeBackend();
+  const moved = await startFakeBackend();
+  t.teardown(() => Promise.all([own.close(), fallback.close(), moved.close()]));
+  const file = await modelsFile({models: {m: {backend_url: own.url, max_wait_ms: 400}, other: {max_wait_ms: 5}}});
+  const running = await startService({MODELS_FILE: file, BACKEND_URL: fallback.url});
+  t.teardown(() => running.close());
+  const request = (model: string, n: number, from = 0) =>
+    post(`${running.url}/predict`, {agents: Object.fromEntries(Array.from({length: n}, (_, i) => [`a${i}`, {vector: [from + i, 1], model, agent_type: 't'}]))});
+  const exact = (reply: Awaited<ReturnType<typeof request>>, model: string, n: number, from = 0) => {
+    t.is(reply.status, 200, JSON.stringify(reply.body));
+    for (let i = 0; i < n; i++) t.is(reply.body.results[`a${i}`].prediction, predictRow(bias(model, 't'), [from + i, 1]));
+  };
+  const rows = (backend: typeof own, model: string) => backend.calls(model).flatMap((c) => c.vectors.map((v) => v[0]));
+
+  // Removed: three rows wait in m's 400 ms window when the reload takes m out.
+  const waiting = request('m', 3);
+  const beside = request('other', 2, 10);
+  await held(running, 5);
+  await writeFile(file, JSON.stringify({models: {other: {max_wait_ms: 5}}}));
+  t.true(await running.service.reloadRegistry());
+  exact(await waiting, 'm', 3);
+  exact(await beside, 'other', 2, 10);
+  t.deepEqual(rows(own, 'm').sort((a, b) => a - b), [0, 1, 2], "the rows went to m's own backend");
+  t.deepEqual(rows(fallback, 'm'), [], 'none to the default backend');
+  t.deepEqual(rows(fallback, 'other').sort((a, b) => a - b), [10, 11]);
+  t.is((await request('m', 1)).status, 422, 'a removed model takes no new requests');
+
+  // Moved: m comes back on its own backend, then moves to another while three rows wait.
+  await writeFile(file, JSON.stringify({models: {m: {backend_url: own.url, max_wait_ms: 400}, other: {max_wait_ms: 5}}}));
+  t.true(await running.service.reloadRegistry());
+  const before = request('m', 3, 20);
+  await held(running, 3);
+  await writeFile(file, JSON.stringify({models: {m: {backend_url: moved.url, max_wait_ms: 5}, other: {max_wait_ms: 5}}}));
+  t.true(await running.service.reloadRegistry());
+  const after = await request('m', 2, 30);
+  exact(after, 'm', 2, 30);
+  exact(await before, 'm', 3, 20);
+  t.deepEqual(rows(own, 'm').sort((a, b) => a - b), [0, 1, 2, 20, 21, 22], 'rows admitted before the move finish where they were admitted');
+  t.deepEqual(rows(moved, 'm').sort((a, b) => a - b), [30, 31], 'rows admitted after it go to the new backend');
+  t.deepEqual(rows(fallback, 'm'), []);
+
+  // A client that leaves while its row waits in a superseded mailbox: the row is withdrawn there.
+  await writeFile(file, JSON.stringify({models: {m: {backend_url: own.url, max_wait_ms: 400}, other: {max_wait_ms: 5}}}));
+  t.true(await running.service.reloadRegistry());
+  const leaving = new AbortController();
+  const gone = fetch(`${running.url}/predict`, {
+    method: 'POST',
+    headers: {'content-type': 'application/json'},
+    body: JSON.stringify({agents: {a0: {vector: [40, 1], model: 'm', agent_type: 't'}}}),
+    signal: leaving.signal,
+  }).catch(() => 'aborted');
+  const stays = request('m', 1, 41);
+  await held(running, 2);
+  await writeFile(file, JSON.stringify({models: {m: {backend_url: moved.url, max_wait_ms: 5}, other: {max_wait_ms: 5}}}));
+  t.true(await running.service.reloadRegistry());
+  leaving.abort();
+  t.is(await gone, 'aborted');
+  exact(await stays, 'm', 1, 41);
+  t.deepEqual(rows(own, 'm').filter((x) => x >= 40), [41], "the leaver's row never reached a backend");
+  t.deepEqual(rows(moved, 'm').filter((x) => x >= 40), []);
+  for (let i = 0; i < 100 && running.service.coordinator.stats.liveParts > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.is(running.service.coordinator.stats.liveParts, 0, 'the withdrawal was confirmed');
+});
+
+test.serial('SIGHUP removing a model while its backend is busy (MAX_CONCURRENT_BATCHES) and rows queue behind: they all finish there', async (t) => {
+  const own = await startFakeBackend({slowMs: 300});
+  const fallback = await startFakeBackend();
+  t.teardown(() => Promise.all([own.close(), fallback.close()]));
+  const file = await modelsFile({models: {slow: {backend_url: own.url, max_batch_size: 2, max_wait_ms: 0, max_concurrent_batches: 1}, other: {}}});
+  const running = await startService({MODELS_FILE: file, BACKEND_URL: fallback.url});
+  t.teardown(() => running.close());
+  const agents = Object.fromEntries(Array.from({length: 6}, (_, i) => [`a${i}`, {vector: [i], model: 'slow', agent_type: 't'}]));
+  const waiting = post(`${running.url}/predict`, {agents});
+  await held(running, 6);
+  await writeFile(file, JSON.stringify({models: {other: {}}}));
+  t.true(await running.service.reloadRegistry());
+  const reply = await waiting;
+  t.is(reply.status, 200, JSON.stringify(reply.body));
+  for (let i = 0; i < 6; i++) t.is(reply.body.results[`a${i}`].prediction, predictRow(bias('slow', 't'), [i]));
+  t.is(own.calls('slow').length, 3, 'three batches of two, one at a time, all on its own backend');
+  t.is(fallback.calls('slow').length, 0);
 });

@@ -11,7 +11,7 @@ import {parentPort, workerData} from 'node:worker_threads';
 import type {MessagePort} from 'node:worker_threads';
 import {expose, nodeEndpoint} from '../src/comlink.ts';
 import type {Logger} from 'pino';
-import type {BackendOptions} from '../src/config.ts';
+import type {BackendOptions, BatchingOptions} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
 import {parseKey} from '../src/protocol/mailbox-key.ts';
 import type {
@@ -58,6 +58,13 @@ export class ActorHost implements ActorHostApi {
   readonly #warmed = new Set<string>();
   /** Each key's fitted backend cost (DESIGN §11) per backend it has used, kept the same way. */
   readonly #costs = new CostBook(maxWindows);
+  /**
+   * Actors a registry reload took off their key because the key's backend changed (or its model
+   * went), with the backend they call: each finishes the rows it holds there, under the settings
+   * they were admitted with, takes no new ones, and goes once idle. The key's next rows get a new
+   * actor. A row is never computed by a backend other than the one it was admitted under.
+   */
+  readonly #superseded = new Map<Actor, BackendOptions>();
 
   constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
     this.#registry = options.registry;
@@ -73,6 +80,7 @@ export class ActorHost implements ActorHostApi {
       idle: (actor) => {
         // Retired when empty: nothing is lost, a key that comes back gets a fresh actor.
         if (this.#actors.get(actor.key) === actor) this.#actors.delete(actor.key);
+        else if (this.#superseded.delete(actor)) this.#retainBackends();
       },
     };
     this.#warmModels();
@@ -136,7 +144,7 @@ export class ActorHost implements ActorHostApi {
         return;
       case 'drain':
         this.#draining = true;
-        for (const actor of this.#actors.values()) actor.drain();
+        for (const actor of this.#everyActor()) actor.drain();
         return;
       case 'registry':
         this.#reload(message.registry);
@@ -148,12 +156,17 @@ export class ActorHost implements ActorHostApi {
     let pending = 0;
     let inflight = 0;
     const keys = [];
-    for (const actor of this.#actors.values()) {
+    for (const actor of this.#everyActor()) {
       pending += actor.pending;
       inflight += actor.inflight;
       keys.push({key: actor.key, pending: actor.pending, inflight: actor.inflight});
     }
-    return {actors: this.#actors.size, pending, inflight, keys, warmed: [...this.#warmed]};
+    return {actors: keys.length, pending, inflight, keys, warmed: [...this.#warmed]};
+  }
+
+  /** The keys' actors, and those a reload superseded that still hold rows. */
+  #everyActor(): Actor[] {
+    return [...this.#actors.values(), ...this.#superseded.keys()];
   }
 
   #dispatch(message: DispatchMessage): void {
@@ -177,7 +190,7 @@ export class ActorHost implements ActorHostApi {
   /** A key's backend client, batching and (with MAX_WAIT_MS=auto) window, from the registry. */
   #settingsOf(key: string, model: string): ActorSettings {
     // An unlisted model (only served by an open registry) takes the defaults.
-    const {backend, batching} = this.#registry.models?.get(model) ?? this.#registry.defaults;
+    const {backend, batching} = settingsIn(this.#registry, model);
     let window: WaitWindow | undefined;
     if (batching.maxWaitMs === 'auto') {
       window = this.#windows.get(key);
@@ -190,20 +203,50 @@ export class ActorHost implements ActorHostApi {
     return {backend: this.#backends.get(backend), batching, window, cost: this.#costs.get(`${key}\n${backendId(backend)}`)};
   }
 
-  /** New registry: live actors take their new settings for their next batches; unused clients close when idle. */
+  /**
+   * New registry. An actor whose key keeps its backend takes the new batch settings for its next
+   * batches, waiting rows included. One whose backend changed, or whose model is gone, is
+   * superseded: its rows finish where they were admitted. Clients no one uses close when idle.
+   */
   #reload(registry: Registry): void {
+    const before = this.#registry;
     this.#registry = registry;
-    for (const actor of this.#actors.values()) actor.reconfigure(this.#settingsOf(actor.key, parseKey(actor.key).model));
-    this.#backends.retain(backendsOf(registry));
+    for (const actor of [...this.#actors.values()]) {
+      const {model} = parseKey(actor.key);
+      const was = settingsIn(before, model).backend;
+      if (backendId(was) === backendId(settingsIn(registry, model).backend)) {
+        actor.reconfigure(this.#settingsOf(actor.key, model));
+        continue;
+      }
+      this.#actors.delete(actor.key);
+      // The new backend's latency is its own: the key's next actor starts a window afresh.
+      this.#windows.delete(actor.key);
+      this.#superseded.set(actor, was);
+    }
+    this.#retainBackends();
     this.#warmModels();
   }
 
+  /** Keeps the clients of the registry's backends and of superseded actors; the others close once idle. */
+  #retainBackends(): void {
+    this.#backends.retain([...backendsOf(this.#registry), ...this.#superseded.values()]);
+  }
+
   #withdraw({withdrawals}: WithdrawMessage): void {
-    for (const {key, partIds} of withdrawals) this.#actors.get(key)?.withdraw(new Set(partIds));
+    for (const {key, partIds} of withdrawals) {
+      const ids = new Set(partIds);
+      this.#actors.get(key)?.withdraw(ids);
+      for (const actor of this.#superseded.keys()) if (actor.key === key) actor.withdraw(ids);
+    }
   }
 }
 
 /** Every backend a registry names: its default and each model's. */
+/** A model's backend and batching; an unlisted model (only served by an open registry) takes the defaults. */
+function settingsIn(registry: Registry, model: string): {readonly backend: BackendOptions; readonly batching: BatchingOptions} {
+  return registry.models?.get(model) ?? registry.defaults;
+}
+
 function backendsOf(registry: Registry): BackendOptions[] {
   return [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
 }

@@ -1,18 +1,35 @@
 // Admission (DESIGN §3): a request gets a slot for every agent or is refused whole. Reasons are
 // values: the same union drives the branch, the metric label and the client's message.
 //
-// Fair sharing: one client may hold at most CLIENT_SHARE of MAX_PENDING_TOTAL, of each key's
-// MAX_PENDING_PER_MAILBOX and of MAX_MAILBOXES (as keys it has agents waiting in), so a client
-// flooding the shared limits is refused (`client_share`) before it can lock everyone else out.
+// The fair share binds only under contention. Three limits are shared: each key's
+// MAX_PENDING_PER_MAILBOX, MAX_PENDING_TOTAL, and MAX_MAILBOXES (the keys a client holds). A client
+// that finds a limit full leaves a claim (claims.ts): what it asked for. On each limit:
+//
+//   - a request is admitted while it fits beside the claims it must give way to: with no claim, a
+//     lone client on an idle service is never refused while capacity remains, and any client may
+//     use capacity nobody else waits for;
+//   - a client's fair part is an equal split of the limit among the clients sharing it (those
+//     holding some of it, those with a claim on it, and itself). Above it, a client gives way to
+//     every claim and is refused `client_share`, leaving no claim. Within it, it gives way to the
+//     claims of clients that would hold less than it, or as much and asked first, and is refused
+//     with the limit's reason (`mailbox_full`, …), leaving a claim that keeps its place in line;
+//   - so the capacity freed as admitted agents finish (admission cannot evict them) goes to the
+//     clients that claimed it, smallest first, in about one backend call, instead of going back
+//     to whoever fills fastest.
+//
+// Each client sharing a limit gets its part, N addresses or keys get N parts, never the whole
+// while others wait. A request larger than its client's fair part gets in only when the capacity
+// it needs is free beyond every claim.
 
 import type {BatchingOptions} from '../config.ts';
-import type {ClientState} from './clients.ts';
+import type {ClaimsOn, ClaimTable} from './claims.ts';
+import type {ClientState, ClientTable} from './clients.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
 export type RefusalReason = 'client_share' | 'mailbox_full' | 'pending_full' | 'too_many_mailboxes' | 'no_actor_threads' | 'heap_full';
 
 export const refusalMessages: Readonly<Record<RefusalReason, string>> = {
-  client_share: "this client's share of the pending limits reached",
+  client_share: 'this client holds more than its fair share while other clients wait',
   mailbox_full: 'mailbox pending limit reached',
   pending_full: 'pending agents limit reached',
   too_many_mailboxes: 'too many mailboxes alive',
@@ -24,12 +41,7 @@ export interface AdmissionLimits {
   readonly maxMailboxes: number;
   readonly maxPendingPerMailbox: number;
   readonly maxPendingTotal: number;
-  /** One client's share (0..1] of each limit above; 1 = no per-client limit. */
-  readonly clientShare: number;
 }
-
-/** A client's part of a limit: at least 1. */
-const shareOf = (limit: number, share: number) => Math.max(1, Math.floor(limit * share));
 
 export interface Refusal {
   readonly reason: RefusalReason;
@@ -37,44 +49,81 @@ export interface Refusal {
   readonly retryAfterSeconds: number;
 }
 
+/** What admission reads: the keys alive, who holds what, and the claims. */
+export interface AdmissionState {
+  readonly keys: KeyTable;
+  readonly clients: ClientTable;
+  readonly claims: ClaimTable;
+}
+
+/** Where a request stands on one limit. */
+export type Standing = 'fits' | 'full' | 'over_share';
+
+/**
+ * Whether taking `need` more of a limit fits beside the claims the client gives way to; if not,
+ * whether it would then hold more than its fair part (`over_share`) or is within it (`full`).
+ *
+ * @param mine what the client holds of the limit now
+ * @param usedAfter what all clients would hold of it with this request
+ * @param holders clients holding some of it (the client included, if it does)
+ * @param place the client's place in line (its last claim's), Infinity if it has none
+ */
+export function standing(limit: number, mine: number, need: number, usedAfter: number, holders: number, claims: ClaimsOn, place: number): Standing {
+  if (usedAfter + claims.amount <= limit) return 'fits';
+  const sharing = holders + claims.clients + (mine > 0 ? 0 : 1);
+  // At least 1: with more clients than the limit, each may still hold one.
+  if (sharing > 1 && mine + need > Math.max(1, Math.floor(limit / sharing))) return 'over_share';
+  return usedAfter + claims.ahead(mine + need, place) <= limit ? 'fits' : 'full';
+}
+
 /**
  * Checks a request of `client` whose agents use these keys (key -> agents of the request), or
- * says why not. The client's own share is checked first: a client at its share is refused while
- * others still get in. To make room for new keys, idle keys are retired first.
+ * says why not. The client's own claim, if any, must be dropped before (its place in line is
+ * `place`). To make room for new keys, idle keys are retired first.
  */
 export function admit(
   rowsPerKey: ReadonlyMap<string, number>,
   client: ClientState,
-  keys: KeyTable,
+  place: number,
+  {keys, clients, claims}: AdmissionState,
   limits: AdmissionLimits,
   batching: BatchingOptions,
 ): Refusal | undefined {
   let rows = 0;
   let newKeys = 0;
+  /** Keys of the request with nothing in flight: each takes a mailbox. */
+  let idleKeys = 0;
   let newClientKeys = 0;
-  const shared = limits.clientShare < 1;
   let overShare = false;
+  let mailboxFull = false;
   const full: KeyState[] = [];
-  const perMailboxShare = shareOf(limits.maxPendingPerMailbox, limits.clientShare);
   for (const [key, n] of rowsPerKey) {
     rows += n;
     const mine = client.perKey.get(key) ?? 0;
     if (mine === 0) newClientKeys++;
-    if (shared && mine + n > perMailboxShare) overShare = true;
     const state = keys.get(key);
+    const used = state?.live ?? 0;
     if (!state) newKeys++;
-    else if (state.live + n > limits.maxPendingPerMailbox) full.push(state);
+    if (used === 0) idleKeys++;
+    const onKey = standing(limits.maxPendingPerMailbox, mine, n, used + n, clients.holders(key), claims.onKey(key), place);
+    if (onKey === 'over_share') overShare = true;
+    else if (onKey === 'full') {
+      mailboxFull = true;
+      if (state) full.push(state);
+    }
   }
-  if (shared && client.live + rows > shareOf(limits.maxPendingTotal, limits.clientShare)) overShare = true;
-  if (shared && client.perKey.size + newClientKeys > shareOf(limits.maxMailboxes, limits.clientShare)) overShare = true;
+  const total = standing(limits.maxPendingTotal, client.live, rows, keys.live + rows, clients.size, claims.total, place);
+  const mailboxes =
+    idleKeys > 0
+      ? standing(limits.maxMailboxes, client.perKey.size, newClientKeys, keys.busy + idleKeys, clients.size, claims.mailboxes, place)
+      : 'fits';
   let reason: RefusalReason | undefined;
-  if (overShare) reason = 'client_share';
-  else if (full.length > 0) reason = 'mailbox_full';
-  else if (keys.live + rows > limits.maxPendingTotal) reason = 'pending_full';
-  else if (keys.size + newKeys > limits.maxMailboxes) {
-    keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes);
-    if (keys.size + newKeys > limits.maxMailboxes) reason = 'too_many_mailboxes';
-  }
+  if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
+  else if (mailboxFull) reason = 'mailbox_full';
+  else if (total === 'full') reason = 'pending_full';
+  else if (mailboxes === 'full') reason = 'too_many_mailboxes';
+  // Room for the new keys: idle keys (none of this request's) give theirs up, oldest first.
+  else if (keys.size + newKeys > limits.maxMailboxes) keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
   if (!reason) return undefined;
   const behind =
     reason === 'mailbox_full'

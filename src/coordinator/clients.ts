@@ -1,7 +1,7 @@
-// What each client has in flight, so that no client takes more than its share (CLIENT_SHARE) of
-// the limits everyone shares: the pending agents of all keys, the pending agents of each key, and
-// the mailboxes. A client is its API key when keys are configured, else its address. An entry
-// lives only while the client has something in flight.
+// What each client has in flight, for the fair share (admission.ts): the pending agents of all
+// keys, of each key, and the keys (mailboxes) it holds; and, per key, how many clients hold some
+// of it. A client is its API key when keys are configured, else its address. An entry lives only
+// while the client has something in flight.
 
 export interface ClientState {
   readonly id: string;
@@ -13,9 +13,17 @@ export interface ClientState {
 
 export class ClientTable {
   readonly #clients = new Map<string, ClientState>();
+  /** key -> clients with parts of it in flight. */
+  readonly #holders = new Map<string, number>();
 
+  /** Clients with something in flight. */
   get size(): number {
     return this.#clients.size;
+  }
+
+  /** Clients with parts of this key in flight. */
+  holders(key: string): number {
+    return this.#holders.get(key) ?? 0;
   }
 
   /** The client's state (an empty one, not yet stored, for a client with nothing in flight). */
@@ -26,14 +34,20 @@ export class ClientTable {
   hold(client: ClientState, key: string): void {
     if (client.live === 0) this.#clients.set(client.id, client);
     client.live++;
-    client.perKey.set(key, (client.perKey.get(key) ?? 0) + 1);
+    const mine = client.perKey.get(key) ?? 0;
+    if (mine === 0) this.#holders.set(key, this.holders(key) + 1);
+    client.perKey.set(key, mine + 1);
   }
 
   release(client: ClientState, key: string): void {
     client.live--;
     const left = (client.perKey.get(key) ?? 1) - 1;
-    if (left === 0) client.perKey.delete(key);
-    else client.perKey.set(key, left);
+    if (left === 0) {
+      client.perKey.delete(key);
+      const holders = this.holders(key) - 1;
+      if (holders === 0) this.#holders.delete(key);
+      else this.#holders.set(key, holders);
+    } else client.perKey.set(key, left);
     if (client.live === 0) this.#clients.delete(client.id);
   }
 }

@@ -18,7 +18,8 @@ import {keyString} from '../protocol/mailbox-key.ts';
 import {forEachResult} from '../protocol/messages.ts';
 import type {BatchInfo, ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
 import {admit} from './admission.ts';
-import type {AdmissionLimits, Refusal} from './admission.ts';
+import type {AdmissionLimits, AdmissionState, Refusal, RefusalReason} from './admission.ts';
+import {ClaimTable} from './claims.ts';
 import {ClientTable} from './clients.ts';
 import type {ClientState} from './clients.ts';
 import {DeadlineQueue} from './deadlines.ts';
@@ -82,6 +83,8 @@ export interface CoordinatorStats {
   readonly keys: number;
   readonly withdrawn: number;
   readonly refused: number;
+  /** Clients refused within their fair part whose claim still holds (claims.ts). */
+  readonly claims: number;
 }
 
 /** How a request ends early: agents still without an outcome get this error. */
@@ -146,6 +149,10 @@ const defaultKeyIdleMs = 60_000;
 const maxSweepIntervalMs = 10_000;
 const clientGone: Ending = {code: 'shutting_down', message: 'client went away', countAs: 'client_gone'};
 const expiredInThread: AgentOutcome = {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}};
+/** Refusals that leave a claim: the client was within its fair part and a limit was full. */
+const claimedOn: ReadonlySet<RefusalReason> = new Set(['mailbox_full', 'pending_full', 'too_many_mailboxes']);
+/** A claim holds for the refusal's Retry-After and this much more, for the client to come back. */
+const claimGraceMs = 2000;
 
 export class Coordinator implements Submitter {
   readonly #transport: Transport;
@@ -154,6 +161,8 @@ export class Coordinator implements Submitter {
   readonly #observer: CoordinatorObserver;
   readonly #keys: KeyTable;
   readonly #clients = new ClientTable();
+  readonly #claims = new ClaimTable();
+  readonly #admission: AdmissionState;
   /** partId -> its request, while the part's thread still holds it. */
   readonly #parts = new Map<number, OpenRequest>();
   /** Scratch for admission (one thread, one call at a time): agents per key of the request. */
@@ -182,6 +191,7 @@ export class Coordinator implements Submitter {
       options.expectedLatencyMs,
       (key) => this.#observer.keyRetired(key),
     );
+    this.#admission = {keys: this.#keys, clients: this.#clients, claims: this.#claims};
     const idleMs = options.keyIdleMs ?? defaultKeyIdleMs;
     this.#sweeper = setInterval(() => this.#keys.retireIdle(Date.now() - idleMs), Math.min(idleMs, maxSweepIntervalMs));
     this.#sweeper.unref();
@@ -194,6 +204,7 @@ export class Coordinator implements Submitter {
       keys: this.#keys.size,
       withdrawn: this.#withdrawn,
       refused: this.#refused,
+      claims: this.#claims.size,
     };
   }
 
@@ -211,8 +222,11 @@ export class Coordinator implements Submitter {
     for (const name of keyNames) rowsPerKey.set(name, (rowsPerKey.get(name) ?? 0) + 1);
     let refusal: Refusal | undefined;
     for (const name of rowsPerKey.keys()) if (!this.#keys.canPlace(name)) refusal = {reason: 'no_actor_threads', retryAfterSeconds: 1};
-    refusal ??= admit(rowsPerKey, client, this.#keys, this.#options, this.#options.batching);
+    // A client asking again is judged without its own claim, in its place in line; admitted, it needs none.
+    const place = this.#claims.drop(clientId);
+    refusal ??= admit(rowsPerKey, client, place ?? Infinity, this.#admission, this.#options, this.#options.batching);
     if (refusal) {
+      if (claimedOn.has(refusal.reason)) this.#claims.claim(client, rowsPerKey, Date.now() + refusal.retryAfterSeconds * 1000 + claimGraceMs, place);
       this.#refused++;
       this.#observer.refused(refusal.reason);
       return {admitted: false, refusal};
@@ -315,6 +329,7 @@ export class Coordinator implements Submitter {
   close(): void {
     clearInterval(this.#sweeper);
     this.#deadlines.close();
+    this.#claims.close();
   }
 
   /** Clients with something in flight. */

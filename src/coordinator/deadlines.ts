@@ -27,6 +27,11 @@ export class DeadlineQueue<T extends Timed> {
     return this.#heap.length;
   }
 
+  /** The item due first, if any. */
+  get first(): T | undefined {
+    return this.#heap[0];
+  }
+
   add(item: T): void {
     item.heapIndex = this.#heap.length;
     this.#heap.push(item);

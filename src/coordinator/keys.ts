@@ -27,6 +27,8 @@ export class KeyTable {
   readonly #expectedLatencyMs: number;
   readonly #onRetired: (key: string) => void;
   #live = 0;
+  /** Keys with something in flight (an idle key's mailbox can be given to a new key). */
+  #busy = 0;
 
   /**
    * @param threads actor threads to place keys on (the default placement: fewest keys)
@@ -52,6 +54,11 @@ export class KeyTable {
   /** Parts in flight, all keys. */
   get live(): number {
     return this.#live;
+  }
+
+  /** Keys with parts in flight. */
+  get busy(): number {
+    return this.#busy;
   }
 
   get(key: string): KeyState | undefined {
@@ -118,7 +125,7 @@ export class KeyTable {
 
   /** One more of the key's parts is in flight. */
   hold(state: KeyState): void {
-    state.live++;
+    if (state.live++ === 0) this.#busy++;
     this.#live++;
   }
 
@@ -126,7 +133,10 @@ export class KeyTable {
   release(state: KeyState, now: number): void {
     state.live--;
     this.#live--;
-    if (state.live === 0) state.idleSince = now;
+    if (state.live === 0) {
+      state.idleSince = now;
+      this.#busy--;
+    }
   }
 
   /** Folds one measured backend call into the key's latency estimate. */
@@ -135,9 +145,9 @@ export class KeyTable {
     if (state) state.latencyMs += latencyWeight * (backendMs - state.latencyMs);
   }
 
-  /** Forgets keys idle since before `before` (at most `limit` of them, oldest first). */
-  retireIdle(before: number, limit = Infinity): void {
-    const idle = [...this.#keys.values()].filter((k) => k.live === 0 && k.idleSince < before);
+  /** Forgets keys idle since before `before` (at most `limit` of them, oldest first, none of `keep`). */
+  retireIdle(before: number, limit = Infinity, keep?: ReadonlyMap<string, unknown>): void {
+    const idle = [...this.#keys.values()].filter((k) => k.live === 0 && k.idleSince < before && !keep?.has(k.key));
     idle.sort((a, b) => a.idleSince - b.idleSince);
     for (const state of idle.slice(0, limit)) this.#forget(state);
   }

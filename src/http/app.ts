@@ -3,7 +3,7 @@
 // body, and logs one line per request.
 
 import {isUtf8} from 'node:buffer';
-import type {ServerResponse} from 'node:http';
+import type {IncomingMessage, ServerResponse} from 'node:http';
 import {PassThrough} from 'node:stream';
 import {createHash, randomUUID, timingSafeEqual} from 'node:crypto';
 import Koa from 'koa';
@@ -125,7 +125,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   // and POST /predict answered right here, so that a request waiting seconds for its backend
   // keeps one suspended handler alive, not a chain of them (koa-compose keeps a bound
   // dispatch and a frame per level awaiting next()).
-  app.use(front(log, metrics, predictRoute));
+  app.use(front(log, metrics, predictRoute, Math.max(config.maxBodyBytes, minDrainBytes)));
 
   const router = new Router<State>();
   router.get(routes.healthz, (ctx) => {
@@ -161,13 +161,46 @@ export function createApp(deps: AppDeps): Koa<State> {
 
 const noop = async () => {};
 
+/** A refused body's rest is read and dropped for at most this long before the connection closes. */
+const drainMs = 5000;
+/** ... and at most this many bytes of it (or MAX_BODY_BYTES, if larger). */
+const minDrainBytes = 8 << 20;
+
+/**
+ * An answer given before the request's body was read whole (413, 401, 415, 503 not_ready or
+ * heap_full, 404 …) closes the connection: what is left of the body cannot be taken for the next
+ * request. Closing a socket with bytes still unread in it resets the connection (RST), and a
+ * client that has not yet read the answer loses it, so the rest of the body is read and dropped
+ * first, up to `limitBytes` and drainMs; past either, or for a Content-Length beyond them, the
+ * answer goes out at once and the client may see a reset.
+ */
+function dropUnreadBody(req: IncomingMessage, limitBytes: number): Promise<void> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limitBytes || req.destroyed) return Promise.resolve();
+  const {promise, resolve} = Promise.withResolvers<void>();
+  let left = limitBytes;
+  const count = (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) done();
+  };
+  const timer = setTimeout(() => done(), drainMs);
+  function done() {
+    clearTimeout(timer);
+    req.off('data', count).off('end', done).off('close', done).off('error', done);
+    resolve();
+  }
+  req.on('data', count).once('end', done).once('close', done).once('error', done);
+  req.resume();
+  return promise;
+}
+
 /**
  * The front middleware: request id (echoed or generated), security headers, every error shaped
  * into `{error: {code, message, details?}}` (unexpected ones say only internal_error), the request
  * metric and one log line. POST /predict is served here directly; everything else goes on to the
  * router.
  */
-function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {state: State}) => Promise<void>) {
+function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {state: State}) => Promise<void>, drainBytes: number) {
   return async (ctx: Context & {state: State}, next: Next) => {
     const started = performance.now();
     const given = ctx.get('x-request-id');
@@ -190,6 +223,11 @@ function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {sta
         log.child({requestId}).error({err: error}, 'unhandled error');
         ctx.status = 500;
         ctx.body = {error: {code: 'internal_error', message: `internal error; request id ${requestId}`}};
+      }
+      if (!ctx.req.complete) {
+        ctx.state.bodyChunks = undefined;
+        await dropUnreadBody(ctx.req, drainBytes);
+        ctx.set('Connection', 'close');
       }
     } finally {
       setAnswerHeaders(ctx);
@@ -243,9 +281,9 @@ function admit(readiness: () => Readiness, keys: readonly string[], heapFull: ()
 function keepRawChunks(ctx: Context & {state: State}): void {
   const encoding = ctx.get('content-encoding');
   if (encoding && encoding !== 'identity') return;
-  const chunks: Buffer[] = [];
-  ctx.state.bodyChunks = chunks;
-  const keep = (chunk: Buffer) => chunks.push(chunk);
+  ctx.state.bodyChunks = [];
+  // Into the state's list while there is one (an early answer drops it and drains the rest).
+  const keep = (chunk: Buffer) => ctx.state.bodyChunks?.push(chunk);
   ctx.req.on('data', keep);
   // Off again once the body is in: the listener must not keep the bytes alive while the
   // request waits seconds for its backend.

@@ -129,7 +129,7 @@ export function parsePredictRequest(body: unknown, schemas: Schemas, limits: Req
   if (ids.length > limits.maxAgentsPerRequest) {
     return {
       ok: false,
-      details: [{path: 'agents', message: `must hold at most ${limits.maxAgentsPerRequest} agents (got ${ids.length})`}],
+      details: [{path: 'agents', message: `must hold at most ${limits.maxAgentsPerRequest} agents (MAX_AGENTS_PER_REQUEST; got ${ids.length})`}],
     };
   }
   const details: ErrorDetail[] = [];
@@ -157,7 +157,7 @@ export function parsePredictRequest(body: unknown, schemas: Schemas, limits: Req
   if (keys.size > limits.maxKeysPerRequest) {
     return {
       ok: false,
-      details: [{path: 'agents', message: `must use at most ${limits.maxKeysPerRequest} distinct (agent_type, model) keys (got ${keys.size})`}],
+      details: [{path: 'agents', message: `must use at most ${limits.maxKeysPerRequest} distinct (agent_type, model) keys (MAX_KEYS_PER_REQUEST; got ${keys.size})`}],
     };
   }
   return {ok: true, agents: out};

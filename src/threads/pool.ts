@@ -152,8 +152,12 @@ export class ActorPool implements Transport {
     this.#outbox.schedule();
   }
 
-  /** A new model registry for every thread, and for every thread started from now on. */
+  /**
+   * A new model registry for every thread, and for every thread started from now on. Parts
+   * admitted under the old registry are sent first, so that each thread sees them under it.
+   */
   reconfigure(registry: Registry): void {
+    this.#outbox.flushNow();
     this.#host = {...this.#host, registry};
     for (const thread of this.#threads) thread.port?.postMessage({kind: 'registry', registry});
   }

@@ -1,6 +1,7 @@
 // Starts the real service in-process (real worker threads, real HTTP on loopback) with a short
 // simulated latency, and gives tests a small client for it.
 
+import {Agent, request} from 'undici';
 import {loadConfig} from '../../src/config.ts';
 import {createLogger} from '../../src/log.ts';
 import {Service} from '../../src/service.ts';
@@ -33,6 +34,11 @@ export async function startService(env: Record<string, string> = {}, log?: Logge
   };
 }
 
+/** Waits (up to about 2.5 s) until the service holds `n` parts: admitted, not yet answered for. */
+export async function held(running: Running, n: number): Promise<void> {
+  for (let i = 0; i < 500 && running.service.coordinator.stats.liveParts < n; i++) await new Promise((r) => setTimeout(r, 5));
+}
+
 export interface Reply<T = any> {
   readonly status: number;
   readonly headers: Headers;
@@ -47,6 +53,22 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   });
   const text = await response.text();
   return {status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined};
+}
+
+const fromAddress = new Map<string, Agent>();
+
+/**
+ * POSTs from a source address of its own (a loopback address, 127.0.0.2 and up, as another
+ * client): the service tells clients without API keys apart by address.
+ */
+export async function postFrom(localAddress: string, url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  let dispatcher = fromAddress.get(localAddress);
+  if (!dispatcher) fromAddress.set(localAddress, (dispatcher = new Agent({localAddress})));
+  const response = await request(url, {method: 'POST', headers: {'content-type': 'application/json', ...headers}, body: JSON.stringify(body), dispatcher});
+  const text = await response.body.text();
+  const flat = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') flat.set(name, value);
+  return {status: response.statusCode, headers: flat, body: text ? JSON.parse(text) : undefined};
 }
 
 export interface AgentSpec {
