@@ -41,10 +41,12 @@ async function start(): Promise<Running> {
   if (config.role === 'gateway') {
     const {connectNats, nodeId} = await import('./cluster/nats.ts');
     const {GatewayTransport} = await import('./cluster/gateway-transport.ts');
-    const id = nodeId();
-    const nc = await connectNats(config.nats!, `agent-batcher gateway ${id}`, log);
+    const name = config.cluster!.node ?? nodeId();
+    const boot = nodeId();
+    const nc = await connectNats(config.nats!, `agent-batcher gateway ${name}`, log);
     service = new Service(config, log, {
-      actors: (events) => new GatewayTransport(nc, {id, prefix: config.nats!.prefix}, events, log.child({gateway: id})),
+      actors: (events) =>
+        new GatewayTransport(nc, {name, boot, prefix: config.nats!.prefix, key: config.cluster!.key}, events, log.child({gateway: name, boot})),
     });
   } else {
     service = new Service(config, log);

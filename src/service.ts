@@ -47,6 +47,8 @@ export interface ActorSide extends Transport {
   stats(timeoutMs?: number): Promise<readonly HostStats[]>;
   readonly restarts: number;
   reconfigure(registry: Registry): void;
+  /** Actor hosts over NATS: frames refused so far, by reason. */
+  readonly refusals?: ReadonlyMap<string, number>;
 }
 
 export interface ServiceOptions {
@@ -81,7 +83,7 @@ export class Service {
         : Math.min(httpExpectedLatencyMs, config.backend.timeoutMs);
     let coordinator: Coordinator | undefined;
     const events: TransportEvents = {
-      results: (message) => coordinator?.onResults(message),
+      results: (message, thread) => coordinator?.onResults(message, thread),
       threadFailed: (thread) => coordinator?.onThreadFailed(thread),
       threadLeaving: (thread) => coordinator?.onThreadLeaving(thread),
       threadJoined: () => coordinator?.onThreadJoined(),
@@ -103,6 +105,7 @@ export class Service {
         hostStats: () => this.actors.stats(statsTimeoutMs),
         restarts: () => this.actors.restarts,
         openRequests: () => this.coordinator.stats.openRequests,
+        ...(this.actors.refusals && {clusterRefusals: () => this.actors.refusals ?? new Map()}),
       },
       {maxBatchSize: config.batching.maxBatchSize, maxKeys: config.metricsMaxKeys},
     );

@@ -154,12 +154,12 @@ test.serial('a peer on another protocol version is refused with one log line, an
   const frame = new Uint8Array(64);
   frame[0] = 0xab;
   frame[1] = 99;
-  for (let i = 0; i < 5; i++) nc.publish('agent-batcher.members', frame);
+  for (let i = 0; i < 5; i++) nc.publish('agent-batcher.members.h', frame);
   await nc.flush();
   await sleep(300);
-  const refusals = gateway.output().split('\n').filter((l) => l.includes('refused a frame'));
-  t.is(refusals.length, 1, 'logged once for the subject');
-  t.regex(refusals[0], /protocol version 99, expected 2/);
+  const refusals = gateway.output().split('\n').filter((l) => l.includes('refused a cluster frame'));
+  t.is(refusals.length, 1, 'logged once, the others counted');
+  t.regex(refusals[0], /"reason":"other_version".*protocol version 99, expected 3/);
   const reply = await post(`${gateway.url}/predict`, {agents: {a: {vector: [2], model: 'm', agent_type: 't'}}});
   t.is(reply.body.results.a.prediction, predictRow(bias('m', 't'), [2]));
 });

@@ -56,7 +56,7 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
       log,
       entry: new URL('./fixtures/crashing-host.ts', import.meta.url),
     },
-    {results: () => {}, threadFailed: (thread) => failures.push(thread)},
+    {results: () => undefined, threadFailed: (thread) => failures.push(thread)},
   );
   t.teardown(() => pool.close());
   await sleep(1500);
@@ -77,7 +77,7 @@ test('a thread that runs out of memory under its heap limit dies alone and is re
       entry: new URL('./fixtures/hungry-host.ts', import.meta.url),
       resourceLimits: {maxOldGenerationSizeMb: 32},
     },
-    {results: () => {}, threadFailed: (thread) => failures.push(thread)},
+    {results: () => undefined, threadFailed: (thread) => failures.push(thread)},
   );
   t.teardown(() => pool.close());
   for (let i = 0; i < 200 && failures.length === 0; i++) await sleep(50);

@@ -140,7 +140,7 @@ export class ActorPool implements Transport {
     const api = wrap<ActorHostApi>(nodeEndpoint(worker));
     const {port1, port2} = new MessageChannel();
     const port = port1 as DataPort<HostMessage, ResultsMessage>;
-    port.on('message', (message) => this.#events.results(message));
+    port.on('message', (message) => this.#events.results(message, thread.index));
     thread.worker = worker;
     thread.api = api;
     thread.port = port;
