@@ -6,18 +6,12 @@ import http from 'node:http';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {connect} from '@nats-io/transport-node';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-import {startActors, startGateway, startNats} from './helpers/cluster.ts';
+import {cleanup, startActors, startGateway, startNats} from './helpers/cluster.ts';
 import type {Proc} from './helpers/cluster.ts';
 import {parsePrometheus, total} from './helpers/prom-text.ts';
 import {post} from './helpers/service.ts';
 
 const hostOf = (batchId: string) => batchId.slice(2, batchId.indexOf('.'));
-
-function cleanup(t: {teardown(fn: () => unknown): void}, ...procs: Proc[]) {
-  t.teardown(async () => {
-    for (const p of procs.reverse()) await p.stop('SIGKILL');
-  });
-}
 
 /** nats-server, two actor hosts with `hostEnv` and one gateway, all heard by the gateway; killed at teardown. */
 async function twoHostCluster(t: {teardown(fn: () => unknown): void}, hostEnv: Record<string, string>) {

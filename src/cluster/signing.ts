@@ -43,10 +43,14 @@ export class FrameSigner {
 
   /** The signed frame of `message`, good only on `subject`. */
   sign(subject: string, message: WireMessage): Uint8Array {
-    const bytes = encode(message, {sender: this.sender, boot: this.boot, seq: ++this.#seq, ts: this.#now()});
-    signatureOf(bytes).set(signature(this.#key, subject, signedPart(bytes)));
-    return bytes;
+    return signFrame(this.#key, subject, encode(message, {sender: this.sender, boot: this.boot, seq: ++this.#seq, ts: this.#now()}));
   }
+}
+
+/** Fills in the signature of an encoded frame for `subject` (in place); returns the frame. */
+export function signFrame(key: KeyObject, subject: string, bytes: Uint8Array): Uint8Array {
+  signatureOf(bytes).set(signature(key, subject, signedPart(bytes)));
+  return bytes;
 }
 
 /** Why a frame's signature does not hold for `subject`, if it does not (the frame's preamble was checked). */

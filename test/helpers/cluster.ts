@@ -52,6 +52,13 @@ function track(child: ChildProcess): Proc {
   };
 }
 
+/** Kills `procs` at the test's teardown (SIGKILL), the last started first. */
+export function cleanup(t: {teardown(fn: () => unknown): void}, ...procs: Proc[]): void {
+  t.teardown(async () => {
+    for (const p of procs.reverse()) await p.stop('SIGKILL');
+  });
+}
+
 export interface Nats extends Proc {
   readonly url: string;
   readonly port: number;
