@@ -98,7 +98,8 @@ test.serial('an actor host killed with SIGKILL: its agents get worker_failed wit
 });
 
 test.serial('an actor host stopped with SIGTERM leaves first, finishes what it holds, exits 0: no agent fails', async (t) => {
-  const {hosts, gateway} = await twoHostCluster(t, {BACKEND_LATENCY_MIN_MS: '1200', BACKEND_LATENCY_MAX_MS: '1200', MAX_WAIT_MS: '5'});
+  // Its backend calls outlast the 1.5 s after which a silent host is gone: it keeps heartbeating while it finishes.
+  const {hosts, gateway} = await twoHostCluster(t, {BACKEND_LATENCY_MIN_MS: '2500', BACKEND_LATENCY_MAX_MS: '2500', MAX_WAIT_MS: '5'});
   const agents = Object.fromEntries(Array.from({length: 12}, (_, i) => [`a${i}`, {vector: [i, 1], model: `m${i}`, agent_type: 't'}]));
   const pending = post(`${gateway.url}/predict`, {agents});
   await sleep(300);

@@ -56,7 +56,7 @@ export class ActorsNode {
   #leaving = false;
   #idle: (() => void) | undefined;
 
-  constructor(config: Config, registry: Registry, log: Logger, options: {logIntervalMs?: number} = {}) {
+  constructor(config: Config, registry: Registry, log: Logger) {
     if (!config.nats || !config.cluster) throw new Error('ROLE=actors needs NATS_URL and CLUSTER_KEY');
     this.#config = config;
     this.name = config.cluster.node ?? nodeId();
@@ -68,7 +68,6 @@ export class ActorsNode {
       identity: {sender: this.name, boot: this.boot},
       prefix: config.nats.prefix,
       log: this.#log,
-      logIntervalMs: options.logIntervalMs,
     });
     this.pool = new ActorPool(
       {
@@ -101,11 +100,14 @@ export class ActorsNode {
     this.pool.reconfigure(registry);
   }
 
-  /** Leaves the membership, finishes what it holds (within SHUTDOWN_TIMEOUT_MS), then closes. */
+  /**
+   * Leaves the membership, finishes what it holds (within SHUTDOWN_TIMEOUT_MS), then closes. It
+   * keeps heartbeating (as leaving) until then: a host silent for 1.5 s is gone, and what it
+   * holds would fail, however soon its backend calls would have ended.
+   */
   async shutdown(): Promise<void> {
     this.#leaving = true;
-    clearInterval(this.#heartbeat);
-    // Said a few times: a gateway that misses one heartbeat still hears it.
+    // Said at once, twice more than usual: a gateway that misses one heartbeat still hears it.
     for (let i = 0; i < 3; i++) this.#beat();
     this.#log.info({held: this.#held.size}, 'leaving: finishing what this host holds');
     this.pool.drain();
@@ -121,6 +123,7 @@ export class ActorsNode {
       ]);
       clearTimeout(timer);
     }
+    clearInterval(this.#heartbeat);
     await this.#nc?.drain().catch(() => {});
     this.#wire.close();
     await this.pool.close();

@@ -34,8 +34,6 @@ export interface GatewayOptions {
   readonly boot: string;
   readonly prefix: string;
   readonly key: KeyObject;
-  /** The refusal log's interval (tests shorten it). */
-  readonly logIntervalMs?: number;
 }
 
 /** Where one member's parts go, and what this turn holds for it. */
@@ -75,7 +73,6 @@ export class GatewayTransport implements Transport {
       identity: {sender: options.name, boot: options.boot},
       prefix: options.prefix,
       log,
-      logIntervalMs: options.logIntervalMs,
     });
     this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
     this.#subscriptions.push(
