@@ -172,7 +172,9 @@ export interface LockedNats extends Nats {
 /** nats-server with the repository's locked-down config (TLS with client certificates, a user per node). */
 export async function startLockedNats(): Promise<LockedNats> {
   const certificates = makeCertificates();
-  const passwords = Object.fromEntries(lockedUsers.map((u) => [u, randomBytes(12).toString('base64url')])) as Record<LockedUser, string>;
+  // nats-server parses the value of a $VARIABLE as config: a password that reads as a number or a
+  // date (`1234-56…`) breaks the file. A letter first, then hex, reads as text.
+  const passwords = Object.fromEntries(lockedUsers.map((u) => [u, `p${randomBytes(12).toString('hex')}`])) as Record<LockedUser, string>;
   const config = path.join(import.meta.dirname, '../../scripts/nats/cluster.conf');
   const nats = await startNats(undefined, ['-c', config], {
     NATS_SERVER_CERT: certificates.serverCert,
