@@ -3,6 +3,7 @@
 // summed over a deployment's processes (Linux /proc for CPU and RSS).
 
 import {spawn} from 'node:child_process';
+import {randomBytes} from 'node:crypto';
 import type {ChildProcess} from 'node:child_process';
 import {once} from 'node:events';
 import {mkdtempSync} from 'node:fs';
@@ -80,6 +81,8 @@ export async function startServer(id: ServerId, env: Record<string, string>): Pr
       children.push(child);
       await sleep(300);
       extra.NATS_URL = `nats://127.0.0.1:${port}`;
+      // Every frame of the cluster is signed: one key per run, shared by its nodes.
+      extra.CLUSTER_KEY = randomBytes(32).toString('base64');
       await startProcess(entry, {...own, ...env, ...extra, ROLE: 'actors'}, undefined, children, undefined, nodeArgs);
       extra.ROLE = 'gateway';
     }

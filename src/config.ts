@@ -2,6 +2,9 @@
 // A bad value stops the process with a message naming the variable and what it accepts.
 // Worker threads never read process.env: they get the parts of this object they need.
 
+import {createPrivateKey, createSecretKey, X509Certificate} from 'node:crypto';
+import type {KeyObject} from 'node:crypto';
+import {readFileSync} from 'node:fs';
 import {z} from 'zod';
 import {defaultPoolSize} from './cpus.ts';
 import {credentialsDecode, redactUrl} from './redact.ts';
@@ -41,9 +44,53 @@ const limitPairs = [
   ['MAX_KEYS_PER_REQUEST', 'MAX_MAILBOXES', 'a request with that many keys could never be admitted'],
 ] as const;
 
+/**
+ * CLUSTER_KEY's minimum strength: `openssl rand -base64 32` gives 44 characters of about 30
+ * distinct ones; a short key, or one repeating a few characters, is refused at start.
+ */
+export const minClusterKeyLength = 32;
+const minClusterKeyDistinct = 8;
+const clusterKeyHint = 'make one with `openssl rand -base64 32` and give every gateway and actor host the same one';
+/** The cluster secret, as text without surrounding whitespace: never echoed (the parsed config holds only its KeyObject). */
+const clusterKey = z
+  .string()
+  .trim()
+  .refine((k) => k.length >= minClusterKeyLength, {message: `a secret of at least ${minClusterKeyLength} characters (${clusterKeyHint})`, abort: true})
+  .refine((k) => new Set(k).size >= minClusterKeyDistinct, `a secret of at least ${minClusterKeyDistinct} distinct characters, not a repeated pattern (${clusterKeyHint})`)
+  .transform((k) => createSecretKey(Buffer.from(k, 'utf8')));
+
+/** The text of the file at `path`; a file that cannot be read is the variable's error (its text is never shown). */
+function readText(path: string, ctx: z.RefinementCtx): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    ctx.addIssue({code: 'custom', message: `the path of a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`});
+    return undefined;
+  }
+}
+
+/** A PEM file for the NATS connection's TLS, parsed once at start so that a wrong file stops it here. */
+const pemFile = (what: string, parse: (pem: string) => unknown) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .superRefine((path, ctx) => {
+      const pem = readText(path, ctx);
+      if (pem === undefined) return;
+      try {
+        parse(pem);
+      } catch {
+        ctx.addIssue({code: 'custom', message: `the path of a PEM ${what} (the file is not one)`});
+      }
+    });
+
 const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const roles = ['all', 'gateway', 'actors'] as const;
 export type Role = (typeof roles)[number];
+
+/** Variables of the cluster roles only: set with ROLE=all, they are refused (not silently ignored). */
+const clusterOnly = ['CLUSTER_KEY', 'CLUSTER_KEY_FILE', 'CLUSTER_NODE', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const;
 
 const schema = z
   .object({
@@ -104,6 +151,22 @@ const schema = z
       .optional(),
     NATS_TOKEN: z.string().trim().min(1).optional(),
     NATS_CREDS: z.string().trim().min(1).optional(),
+    NATS_TLS_CA: pemFile('CA certificate', (pem) => new X509Certificate(pem)).optional(),
+    NATS_TLS_CERT: pemFile('client certificate', (pem) => new X509Certificate(pem)).optional(),
+    NATS_TLS_KEY: pemFile('private key', (pem) => createPrivateKey(pem)).optional(),
+    CLUSTER_KEY: clusterKey.optional(),
+    CLUSTER_KEY_FILE: z
+      .string()
+      .trim()
+      .min(1)
+      .transform((path, ctx) => readText(path, ctx) ?? z.NEVER)
+      .pipe(clusterKey)
+      .optional(),
+    CLUSTER_NODE: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a NATS subject token of 1 to 64 letters, digits, _ or - (the name NATS permissions give this node)')
+      .optional(),
     NATS_PREFIX: z
       .string()
       .trim()
@@ -117,6 +180,22 @@ const schema = z
   .refine((c) => c.ROLE !== 'all' || c.NATS_URL === undefined, {
     path: ['ROLE'],
     message: 'gateway or actors when NATS_URL is set (ROLE=all is one process and needs no NATS)',
+  })
+  .refine((c) => c.ROLE === 'all' || c.CLUSTER_KEY !== undefined || c.CLUSTER_KEY_FILE !== undefined, {
+    path: ['CLUSTER_KEY'],
+    message: `required with ROLE=gateway or ROLE=actors: every cluster frame is signed with it (${clusterKeyHint}, or put it in a file and set CLUSTER_KEY_FILE)`,
+  })
+  .refine((c) => c.CLUSTER_KEY === undefined || c.CLUSTER_KEY_FILE === undefined, {
+    path: ['CLUSTER_KEY_FILE'],
+    message: 'unset when CLUSTER_KEY is set (one cluster key, from one place)',
+  })
+  .refine((c) => c.ROLE !== 'all' || clusterOnly.every((name) => c[name] === undefined), {
+    path: ['ROLE'],
+    message: `gateway or actors when any of ${clusterOnly.join(', ')} is set (ROLE=all is one process: no NATS, no frames to sign)`,
+  })
+  .refine((c) => (c.NATS_TLS_CERT === undefined) === (c.NATS_TLS_KEY === undefined), {
+    path: ['NATS_TLS_KEY'],
+    message: 'set together with NATS_TLS_CERT (a client certificate and its private key)',
   })
   .refine((c) => c.BACKEND_LATENCY_MIN_MS <= c.BACKEND_LATENCY_MAX_MS, {
     path: ['BACKEND_LATENCY_MAX_MS'],
@@ -208,6 +287,15 @@ export interface Config {
   readonly role: Role;
   /** For the cluster roles: NATS servers (credentials may be in the URL) and the subject prefix. */
   readonly nats: NatsOptions | undefined;
+  /** For the cluster roles: the secret every frame is signed with, and this node's name. */
+  readonly cluster: ClusterOptions | undefined;
+}
+
+export interface ClusterOptions {
+  /** CLUSTER_KEY (or CLUSTER_KEY_FILE's text): a KeyObject, which no log line or inspect() shows. */
+  readonly key: KeyObject;
+  /** CLUSTER_NODE: this node's name in the subjects (NATS permissions bind it); undefined = random per start. */
+  readonly node: string | undefined;
 }
 
 export interface NatsOptions {
@@ -218,6 +306,8 @@ export interface NatsOptions {
   readonly token?: string;
   /** NATS_CREDS: the path of a .creds file (JWT and NKey seed). */
   readonly credsFile?: string;
+  /** NATS_TLS_*: TLS on the bus (paths, read by the NATS client); absent = TLS only if the server asks. */
+  readonly tls?: {readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string};
 }
 
 export class ConfigError extends Error {
@@ -251,7 +341,7 @@ export function loadConfig(env: Env = process.env): Config {
       const name = String(issue.path[0] ?? 'environment');
       const given = present[name];
       // Keys and tokens are never echoed; URLs are shown without their credentials.
-      const secret = name === 'API_KEYS' || name === 'NATS_TOKEN';
+      const secret = name === 'API_KEYS' || name === 'NATS_TOKEN' || name === 'CLUSTER_KEY';
       const got = given === undefined || secret ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
       return `  ${name}: ${issue.message}${got}`;
     });
@@ -297,8 +387,15 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     role: e.ROLE,
-    nats: e.NATS_URL ? Object.freeze({url: e.NATS_URL, prefix: e.NATS_PREFIX, token: e.NATS_TOKEN, credsFile: e.NATS_CREDS}) : undefined,
+    nats: e.NATS_URL ? Object.freeze({url: e.NATS_URL, prefix: e.NATS_PREFIX, token: e.NATS_TOKEN, credsFile: e.NATS_CREDS, tls: natsTls(e)}) : undefined,
+    cluster: e.ROLE === 'all' ? undefined : Object.freeze({key: (e.CLUSTER_KEY ?? e.CLUSTER_KEY_FILE) as KeyObject, node: e.CLUSTER_NODE}),
   });
+}
+
+/** The NATS client's TLS settings, when any NATS_TLS_* is set. */
+function natsTls(e: {NATS_TLS_CA?: string; NATS_TLS_CERT?: string; NATS_TLS_KEY?: string}): NatsOptions['tls'] {
+  if (!e.NATS_TLS_CA && !e.NATS_TLS_CERT) return undefined;
+  return Object.freeze({caFile: e.NATS_TLS_CA, certFile: e.NATS_TLS_CERT, keyFile: e.NATS_TLS_KEY});
 }
 
 /** For entry points: the config, or a clear message on stderr and exit code 1. */

@@ -50,10 +50,12 @@ async function start(): Promise<Running> {
     const {connectNats, nodeId} = await import('./cluster/nats.ts');
     const {GatewayTransport} = await import('./cluster/gateway-transport.ts');
     const {Service} = await import('./service.ts');
-    const id = nodeId();
-    const nc = await connectNats(config.nats!, `agent-batcher gateway ${id}`, log);
+    const name = config.cluster!.node ?? nodeId();
+    const boot = nodeId();
+    const nc = await connectNats(config.nats!, `agent-batcher gateway ${name}`, log);
     service = new Service(config, log, {
-      actors: (events) => new GatewayTransport(nc, {id, prefix: config.nats!.prefix}, events, log.child({gateway: id})),
+      actors: (events) =>
+        new GatewayTransport(nc, {name, boot, prefix: config.nats!.prefix, key: config.cluster!.key}, events, log.child({gateway: name, boot})),
     });
   } else {
     const registry = loadRegistry(config);

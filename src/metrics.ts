@@ -39,6 +39,8 @@ export interface MetricsSources {
   hostStats(): Promise<readonly HostStats[]>;
   restarts(): number;
   openRequests(): number;
+  /** ROLE=gateway: cluster frames (and results) refused so far, by reason (src/cluster/wire.ts). */
+  clusterRefusals?(): ReadonlyMap<string, number>;
 }
 
 const batchResults = ['ok', 'partial', ...agentErrorCodes] as const;
@@ -146,6 +148,19 @@ export class Metrics implements CoordinatorObserver {
         this.inc(sources.restarts());
       },
     });
+    if (sources.clusterRefusals) {
+      const refusals = sources.clusterRefusals;
+      new client.Counter({
+        name: 'agent_batcher_cluster_refused_total',
+        help: 'Cluster frames refused before any handler read them (unsigned, bad_signature, stale, replayed, …), and results for parts sent to another member (wrong_member), by reason',
+        labelNames: ['reason'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, count] of refusals()) this.inc({reason}, count);
+        },
+      });
+    }
     new client.Gauge({
       name: 'agent_batcher_open_requests',
       help: 'Client requests waiting for their answer',

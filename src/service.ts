@@ -53,6 +53,8 @@ export interface ActorSide extends Transport {
   stats(timeoutMs?: number): Promise<readonly HostStats[]>;
   readonly restarts: number;
   reconfigure(registry: Registry): void;
+  /** Actor hosts over NATS: frames refused so far, by reason. */
+  readonly refusals?: ReadonlyMap<string, number>;
 }
 
 export interface ServiceOptions {
@@ -97,7 +99,7 @@ export class Service {
         : Math.min(httpExpectedLatencyMs, config.backend.kind === 'http' ? config.backend.timeoutMs : httpExpectedLatencyMs);
     let coordinator: Coordinator | undefined;
     const events: TransportEvents = {
-      results: (message) => coordinator?.onResults(message),
+      results: (message, thread) => coordinator?.onResults(message, thread),
       threadFailed: (thread) => coordinator?.onThreadFailed(thread),
       threadLeaving: (thread) => coordinator?.onThreadLeaving(thread),
       threadJoined: () => coordinator?.onThreadJoined(),
@@ -111,6 +113,7 @@ export class Service {
         hostStats: () => this.actors.stats(statsTimeoutMs),
         restarts: () => this.actors.restarts,
         openRequests: () => this.coordinator.stats.openRequests,
+        ...(this.actors.refusals && {clusterRefusals: () => this.actors.refusals ?? new Map()}),
       },
       {maxBatchSize: config.batching.maxBatchSize, maxKeys: config.metricsMaxKeys},
     );

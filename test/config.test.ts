@@ -1,6 +1,9 @@
 import test from 'ava';
+import os from 'node:os';
+import path from 'node:path';
 import {execFile} from 'node:child_process';
-import {promisify} from 'node:util';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {inspect, promisify} from 'node:util';
 import {ConfigError, loadConfig} from '../src/config.ts';
 import {defaultPoolSize} from '../src/cpus.ts';
 
@@ -51,6 +54,59 @@ test('credentials in a URL never appear in a config error', (t) => {
   const error = t.throws(() => loadConfig({BACKEND_URL: 'ftp://user:hunter2@host/x'}), {instanceOf: ConfigError});
   t.regex(error!.message, /BACKEND_URL: .*ftp:\/\/\[redacted\]@host/);
   t.false(error!.message.includes('hunter2'));
+});
+
+const cluster = {ROLE: 'gateway', NATS_URL: 'nats://127.0.0.1:4222'};
+const goodKey = 'q4Jd0v+2mX8r/Ty7LkPz1WcA9eBnHs6uGfRiOaEl3tM=';
+
+test('the cluster roles need CLUSTER_KEY (or CLUSTER_KEY_FILE): without it the error says how to make one', (t) => {
+  const error = t.throws(() => loadConfig(cluster), {instanceOf: ConfigError});
+  t.regex(error!.message, /CLUSTER_KEY: required with ROLE=gateway or ROLE=actors.*openssl rand -base64 32/);
+  const c = loadConfig({...cluster, CLUSTER_KEY: goodKey, CLUSTER_NODE: 'gw1'});
+  t.is(c.cluster?.node, 'gw1');
+  t.is(c.cluster?.key.symmetricKeySize, goodKey.length);
+  t.false(inspect(c, {depth: 5}).includes(goodKey), 'the key is a KeyObject: printing the config never shows it');
+  t.false(JSON.stringify(c).includes(goodKey));
+});
+
+test('a weak CLUSTER_KEY stops the process, and no error ever shows a key', (t) => {
+  for (const weak of ['too-short-but-secret-1', 'abababababababababababababababababab', '                                        ']) {
+    const error = t.throws(() => loadConfig({...cluster, CLUSTER_KEY: weak}), {instanceOf: ConfigError});
+    t.regex(error!.message, /CLUSTER_KEY: (a secret of at least|required)/);
+    t.false(error!.message.includes(weak.trim() || weak), 'no key in the message');
+  }
+  // Another variable's error lists CLUSTER_KEY's neighbours, never the key itself.
+  const other = t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, PORT: 'x'}), {instanceOf: ConfigError});
+  t.false(other!.message.includes(goodKey));
+});
+
+test('CLUSTER_KEY_FILE reads the key from a file (trailing newline dropped); a missing or weak file names the variable and the path', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cluster-key-'));
+  t.teardown(() => rmSync(dir, {recursive: true, force: true}));
+  const file = path.join(dir, 'key');
+  writeFileSync(file, `${goodKey}\n`);
+  const fromFile = loadConfig({...cluster, ROLE: 'actors', CLUSTER_KEY_FILE: file});
+  t.is(fromFile.cluster?.key.symmetricKeySize, goodKey.length);
+  t.throws(() => loadConfig({...cluster, CLUSTER_KEY_FILE: path.join(dir, 'nope')}), {message: /CLUSTER_KEY_FILE: the path of a readable file \(ENOENT\)/});
+  writeFileSync(file, 'short-secret-in-a-file\n');
+  const weak = t.throws(() => loadConfig({...cluster, CLUSTER_KEY_FILE: file}), {instanceOf: ConfigError});
+  t.regex(weak!.message, /CLUSTER_KEY_FILE: a secret of at least 32 characters/);
+  t.false(weak!.message.includes('short-secret-in-a-file'));
+  writeFileSync(file, goodKey);
+  t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, CLUSTER_KEY_FILE: file}), {message: /CLUSTER_KEY_FILE: unset when CLUSTER_KEY is set/});
+});
+
+test('cluster-only variables are refused with ROLE=all; CLUSTER_NODE must be one subject token; TLS files are checked at start', (t) => {
+  t.throws(() => loadConfig({CLUSTER_KEY: goodKey}), {message: /ROLE: gateway or actors when any of CLUSTER_KEY/});
+  t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, CLUSTER_NODE: 'gw.1'}), {message: /CLUSTER_NODE: a NATS subject token/});
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nats-tls-'));
+  t.teardown(() => rmSync(dir, {recursive: true, force: true}));
+  const notPem = path.join(dir, 'ca.pem');
+  writeFileSync(notPem, 'not a certificate');
+  const error = t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, NATS_TLS_CA: notPem, NATS_TLS_CERT: path.join(dir, 'missing.pem')}), {instanceOf: ConfigError});
+  t.regex(error!.message, /NATS_TLS_CA: the path of a PEM CA certificate \(the file is not one\)/);
+  t.regex(error!.message, /NATS_TLS_CERT: the path of a readable file \(ENOENT\)/);
+  t.regex(error!.message, /NATS_TLS_KEY: set together with NATS_TLS_CERT/);
 });
 
 test('CLIENT_SHARE is gone and refused, saying what the share does now; MAX_KEYS_PER_REQUEST and MAX_BACKEND_REPLY_BYTES are validated', (t) => {

@@ -82,6 +82,27 @@ test('a request is split into tagged parts and reassembled in agent order, whate
   t.is(coordinator.stats.openRequests, 0);
 });
 
+test('a result counts only from the thread its part was sent to; a batch report counts only for a key it admitted', async (t) => {
+  const batches: string[] = [];
+  const observer = {outcome() {}, refused() {}, withdrawn() {}, keyRetired() {}, batch: (report: {key: string}) => batches.push(report.key)};
+  const {transport, coordinator} = setup(2, {observer});
+  t.teardown(() => coordinator.close());
+  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'm1'), agent('b', 'm2')], deadline: Date.now() + 5000}));
+  const [a, b] = transport.sent;
+  // Thread b answers for a's part (a peer answering for what it was never sent): refused.
+  t.is(coordinator.onResults(predictions([a, 666]), b.thread), 1);
+  t.is(coordinator.stats.liveParts, 2, 'the part still waits for its own thread');
+  const forged = new ResultsBuffer();
+  for (let i = 0; i < 40; i++) forged.report({key: `t\nforged-${i}`, size: 1, backendMs: 1, result: 'ok', waitsMs: [0], windowMs: 5});
+  forged.report({key: a.key, size: 1, backendMs: 1, result: 'ok', waitsMs: [0], windowMs: 5});
+  coordinator.onResults(forged.take() as ResultsMessage, a.thread);
+  t.deepEqual(batches, [a.key], 'no metric series for keys this coordinator never admitted');
+  t.is(coordinator.onResults(predictions([a, 10]), a.thread), 0);
+  t.is(coordinator.onResults(predictions([b, 20]), b.thread), 0);
+  const outcomes = await ticket.outcomes;
+  t.deepEqual(outcomes.map((o) => ('prediction' in o ? o.prediction : o.error.code)), [10, 20]);
+});
+
 test('admission refuses a request whole, with a reason value and a Retry-After from the key latency; nothing is sent', (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());

@@ -58,7 +58,7 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
       entry: new URL('./fixtures/crashing-host.ts', import.meta.url),
     },
     {
-      results: () => {},
+      results: () => undefined,
       threadFailed: (thread) => {
         failures.push(thread);
         failedAt.push(Date.now());
@@ -87,7 +87,7 @@ test('a thread that runs out of memory under its heap limit dies alone and is re
       entry: new URL('./fixtures/hungry-host.ts', import.meta.url),
       resourceLimits: {maxOldGenerationSizeMb: 32},
     },
-    {results: () => {}, threadFailed: (thread) => failures.push(thread)},
+    {results: () => undefined, threadFailed: (thread) => failures.push(thread)},
   );
   t.teardown(() => pool.close());
   for (let i = 0; i < 200 && failures.length === 0; i++) await sleep(50);

@@ -2,14 +2,16 @@
 // and backends as in one process (src/threads/pool.ts); this main thread is only the bridge to
 // NATS:
 //
-//   gateways ══ <prefix>.host.<host>.<thread> ══▶ bridge ── pool ──▶ actor thread <thread>
-//            ◀═ <prefix>.gateway.<gateway>   ══ bridge ◀── results of every thread, per turn
+//   gateways ══ <prefix>.host.<host>.<boot>.<thread>.<gateway> ══▶ bridge ── pool ──▶ actor thread <thread>
+//            ◀═ <prefix>.gateway.<gateway>.<its boot>.<host>  ══ bridge ◀── results of each thread, per turn
 //
-// Part ids are a gateway's own, so the bridge gives every incoming part a local id (and maps it
-// back on the way out): two gateways' part 17 never meet in one mailbox. A batch report goes to
-// every gateway that had rows in the batch. Every part leaves exactly once: a result, or
-// `worker_failed` when its thread died, or nothing when its gateway is gone (its deadline then
-// empties the entry: nothing here grows with a dead gateway).
+// Every frame in and out is signed and checked (wire.ts). Part ids are a gateway's own, so the
+// bridge gives every incoming part a local id (and maps it back on the way out): two gateways'
+// part 17 never meet in one mailbox, and a withdrawal reaches only the parts of the gateway that
+// sent it (the sender its subject and signature name). A batch report goes to every gateway that
+// had rows in the batch. Every part leaves exactly once: a result, or `worker_failed` when its
+// thread died (or is one this host never started), or nothing when its gateway is gone (its
+// deadline then empties the entry: nothing here grows with a dead gateway).
 //
 // SIGTERM: the host says it is leaving (gateways place no new keys here), cuts every batch now,
 // answers everything it holds, then exits 0.
@@ -17,24 +19,28 @@
 import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
-import {encode} from '../protocol/codec.ts';
-import type {HeartbeatMessage, ToHost} from '../protocol/codec.ts';
 import {forEachPart, forEachResult} from '../protocol/messages.ts';
 import type {ResultsMessage} from '../protocol/messages.ts';
+import type {Frame} from '../protocol/codec.ts';
 import {ResultsBuffer} from '../protocol/outbox.ts';
 import type {Registry} from '../registry.ts';
 import {ActorPool} from '../threads/pool.ts';
-import {connectNats, heartbeatMs, nodeId, subjects, Wire} from './nats.ts';
+import {connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
+import type {Route} from './nats.ts';
+import {Wire} from './wire.ts';
 
 interface Held {
-  readonly gateway: string;
+  /** Its gateway's results subject (that gateway, that start of it). */
+  readonly to: string;
   readonly partId: number;
   readonly thread: number;
   readonly key: string;
 }
 
 export class ActorsNode {
-  readonly id = nodeId();
+  /** This host's name (CLUSTER_NODE, or random) and this start's boot. */
+  readonly name: string;
+  readonly boot = nodeId();
   readonly pool: ActorPool;
   readonly #config: Config;
   readonly #log: Logger;
@@ -43,7 +49,7 @@ export class ActorsNode {
   #heartbeat: NodeJS.Timeout | undefined;
   /** local part id -> where it came from. */
   readonly #held = new Map<number, Held>();
-  /** `${gateway} ${partId}` -> local part id, for withdrawals. */
+  /** `${to} ${partId}` -> local part id, for withdrawals. */
   readonly #local = new Map<string, number>();
   readonly #wire: Wire;
   #seq = 0;
@@ -51,19 +57,27 @@ export class ActorsNode {
   #idle: (() => void) | undefined;
 
   constructor(config: Config, registry: Registry, log: Logger) {
-    if (!config.nats) throw new Error('ROLE=actors needs NATS_URL');
+    if (!config.nats || !config.cluster) throw new Error('ROLE=actors needs NATS_URL and CLUSTER_KEY');
     this.#config = config;
-    this.#log = log.child({host: this.id});
+    this.name = config.cluster.node ?? nodeId();
+    this.#log = log.child({host: this.name, boot: this.boot});
     this.#subjects = subjects(config.nats.prefix);
-    this.#wire = new Wire(() => this.#nc, this.#log);
+    this.#wire = new Wire({
+      connection: () => this.#nc,
+      key: config.cluster.key,
+      identity: {sender: this.name, boot: this.boot},
+      prefix: config.nats.prefix,
+      log: this.#log,
+    });
     this.pool = new ActorPool(
       {
         size: config.poolSize,
-        host: {registry, logLevel: config.logLevel, batchPrefix: this.id},
+        // Batch ids carry the host's name and boot: unique in the cluster, across restarts too.
+        host: {registry, logLevel: config.logLevel, batchPrefix: `${this.name}~${this.boot}`},
         log: this.#log.child({component: 'pool'}),
         resourceLimits: {maxOldGenerationSizeMb: 1024},
       },
-      {results: (m) => this.#results(m), threadFailed: (t) => this.#threadFailed(t)},
+      {results: (m, thread) => void this.#results(m, thread), threadFailed: (t) => this.#threadFailed(t)},
     );
   }
 
@@ -74,9 +88,9 @@ export class ActorsNode {
 
   async start(): Promise<void> {
     await this.pool.ready();
-    const nc = await connectNats(this.#config.nats!, `agent-batcher actors ${this.id}`, this.#log);
+    const nc = await connectNats(this.#config.nats!, `agent-batcher actors ${this.name}`, this.#log);
     this.#nc = nc;
-    nc.subscribe(this.#subjects.hostThreads(this.id), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)});
+    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)});
     this.#beat();
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
     this.#log.info({threads: this.pool.threads}, 'actor host up');
@@ -86,11 +100,14 @@ export class ActorsNode {
     this.pool.reconfigure(registry);
   }
 
-  /** Leaves the membership, finishes what it holds (within SHUTDOWN_TIMEOUT_MS), then closes. */
+  /**
+   * Leaves the membership, finishes what it holds (within SHUTDOWN_TIMEOUT_MS), then closes. It
+   * keeps heartbeating (as leaving) until then: a host silent for 1.5 s is gone, and what it
+   * holds would fail, however soon its backend calls would have ended.
+   */
   async shutdown(): Promise<void> {
     this.#leaving = true;
-    clearInterval(this.#heartbeat);
-    // Said a few times: a gateway that misses one heartbeat still hears it.
+    // Said at once, twice more than usual: a gateway that misses one heartbeat still hears it.
     for (let i = 0; i < 3; i++) this.#beat();
     this.#log.info({held: this.#held.size}, 'leaving: finishing what this host holds');
     this.pool.drain();
@@ -106,55 +123,78 @@ export class ActorsNode {
       ]);
       clearTimeout(timer);
     }
+    clearInterval(this.#heartbeat);
     await this.#nc?.drain().catch(() => {});
+    this.#wire.close();
     await this.pool.close();
     this.#log.info('actor host stopped');
   }
 
+  /** Announces the threads, all started (start() waited for the pool), or that this host leaves. */
   #beat(): void {
-    const beat: HeartbeatMessage = {kind: 'heartbeat', host: this.id, threads: this.pool.threads, ...(this.#leaving && {leaving: true})};
-    this.#publish(this.#subjects.members, encode(beat));
-  }
-
-  #publish(subject: string, bytes: Uint8Array): void {
-    this.#wire.publish(subject, bytes);
+    this.#wire.publish(this.#subjects.members(this.name), {kind: 'heartbeat', threads: this.pool.threads, ...(this.#leaving && {leaving: true})});
   }
 
   #frame(subject: string, bytes: Uint8Array): void {
-    const message = this.#wire.read(subject, bytes) as ToHost | undefined;
-    if (!message) return;
-    const thread = Number(subject.slice(subject.lastIndexOf('.') + 1));
-    if (!Number.isInteger(thread) || thread < 0 || thread >= this.pool.threads) return;
-    if (message.kind === 'dispatch') {
-      const {keys, from} = message;
-      forEachPart(message, (partId, keyIndex, deadline, vector) => {
-        const local = ++this.#seq;
-        const key = keys[keyIndex];
-        this.#held.set(local, {gateway: from, partId, thread, key});
-        this.#local.set(`${from} ${partId}`, local);
-        this.pool.send(thread, key, local, deadline, vector);
-      });
-    } else if (message.kind === 'withdraw') {
-      for (const {key, partIds} of message.withdrawals) {
-        for (const partId of partIds) {
-          const local = this.#local.get(`${message.from} ${partId}`);
-          if (local !== undefined) this.pool.withdraw(thread, key, local);
-        }
+    const received = this.#wire.read(subject, bytes);
+    if (!received) return;
+    const {frame, route} = received;
+    if (route.kind !== 'host' || route.host !== this.name || route.boot !== this.boot) {
+      this.#wire.refuse('bad_subject', subject);
+      return;
+    }
+    if (frame.kind === 'dispatch') this.#dispatch(frame, route, subject);
+    else if (frame.kind === 'withdraw') this.#withdraw(frame, route, subject);
+  }
+
+  #dispatch(frame: Extract<Frame, {kind: 'dispatch'}>, route: Extract<Route, {kind: 'host'}>, subject: string): void {
+    const to = this.#subjects.gateway(frame.sender, frame.boot, this.name);
+    const {thread} = route;
+    if (thread >= this.pool.threads) {
+      // Never started here (a gateway that believes a forged heartbeat): its parts are answered
+      // at once, so that none waits for its deadline.
+      const buffer = new ResultsBuffer();
+      forEachPart(frame, (partId) => buffer.error(partId, 'worker_failed', `actor thread ${thread} does not exist on this host`));
+      this.#send(to, thread, buffer);
+      this.#wire.refuse('no_such_thread', subject);
+      return;
+    }
+    const {keys} = frame;
+    forEachPart(frame, (partId, keyIndex, deadline, vector) => {
+      const local = ++this.#seq;
+      const key = keys[keyIndex];
+      this.#held.set(local, {to, partId, thread, key});
+      this.#local.set(`${to} ${partId}`, local);
+      this.pool.send(thread, key, local, deadline, vector);
+    });
+  }
+
+  /** Withdraws parts of the gateway that sent them (its name and boot), never another's. */
+  #withdraw(frame: Extract<Frame, {kind: 'withdraw'}>, route: Extract<Route, {kind: 'host'}>, subject: string): void {
+    if (route.thread >= this.pool.threads) {
+      this.#wire.refuse('no_such_thread', subject);
+      return;
+    }
+    const to = this.#subjects.gateway(frame.sender, frame.boot, this.name);
+    for (const {key, partIds} of frame.withdrawals) {
+      for (const partId of partIds) {
+        const local = this.#local.get(`${to} ${partId}`);
+        if (local !== undefined) this.pool.withdraw(route.thread, key, local);
       }
     }
   }
 
   /** A thread's results, each sent back to its own gateway, with the gateway's part id. */
-  #results(message: ResultsMessage): void {
+  #results(message: ResultsMessage, thread: number): void {
     const out = new Map<string, {buffer: ResultsBuffer; keys: Set<string>}>();
     /** The gateway's buffer and part id for a local part, if its gateway still waits for it. */
     const route = (local: number): {buffer: ResultsBuffer; partId: number} | undefined => {
       const held = this.#release(local);
       if (!held) return undefined;
-      let entry = out.get(held.gateway);
+      let entry = out.get(held.to);
       if (!entry) {
         entry = {buffer: new ResultsBuffer(), keys: new Set()};
-        out.set(held.gateway, entry);
+        out.set(held.to, entry);
       }
       entry.keys.add(held.key);
       return {buffer: entry.buffer, partId: held.partId};
@@ -175,7 +215,7 @@ export class ActorsNode {
     });
     // A batch's report goes with its results, to every gateway that had rows in it.
     for (const report of message.reports) for (const entry of out.values()) if (entry.keys.has(report.key)) entry.buffer.report(report);
-    for (const [gateway, {buffer}] of out) this.#send(gateway, buffer);
+    for (const [to, {buffer}] of out) this.#send(to, thread, buffer);
     this.#checkIdle();
   }
 
@@ -186,29 +226,30 @@ export class ActorsNode {
     for (const [local, held] of [...this.#held]) {
       if (held.thread !== thread) continue;
       this.#release(local);
-      let buffer = out.get(held.gateway);
+      let buffer = out.get(held.to);
       if (!buffer) {
         buffer = new ResultsBuffer();
-        out.set(held.gateway, buffer);
+        out.set(held.to, buffer);
       }
       buffer.error(held.partId, 'worker_failed', 'the actor thread holding this agent failed');
       failed++;
     }
-    for (const [gateway, buffer] of out) this.#send(gateway, buffer);
+    for (const [to, buffer] of out) this.#send(to, thread, buffer);
     this.#log.warn({thread, failed}, 'actor thread died; its parts answered worker_failed');
     this.#checkIdle();
   }
 
-  #send(gateway: string, buffer: ResultsBuffer): void {
+  /** What `thread` has for the gateway at `to`, as one signed frame. */
+  #send(to: string, thread: number, buffer: ResultsBuffer): void {
     const message = buffer.take();
-    if (message) this.#publish(this.#subjects.gateway(gateway), encode(message));
+    if (message) this.#wire.publish(to, {...message, thread});
   }
 
   #release(local: number): Held | undefined {
     const held = this.#held.get(local);
     if (!held) return undefined;
     this.#held.delete(local);
-    this.#local.delete(`${held.gateway} ${held.partId}`);
+    this.#local.delete(`${held.to} ${held.partId}`);
     return held;
   }
 

@@ -1,63 +1,85 @@
 // ROLE=gateway: the coordinator's Transport over NATS. Parts go to the actor thread that owns
 // their key in the whole cluster, chosen by rendezvous hashing over the live members (every
 // gateway computes the same owner from the same heartbeats: no central authority), coalesced per
-// member per event-loop turn as between threads, as versioned binary frames (src/protocol/codec.ts).
+// member per event-loop turn as between threads, as signed, versioned binary frames
+// (src/protocol/codec.ts, wire.ts).
 //
-// Membership: each actor host announces its threads every 400 ms on <prefix>.members. A thread
-// not heard from for 1.5 s is gone: its parts fail at once with `worker_failed` and its keys move.
-// A host stopping (SIGTERM) says so first: its threads take no new keys, and what they hold is
-// still answered. Each member gets a number (its transport thread index) for as long as this
-// process lives; a member that comes back gets a new one.
+// Who the members are is membership.ts, fed here with the heartbeats that passed every check of
+// wire.ts. A results frame counts only from a member this gateway has (its host, that start of
+// it, that thread), and each result in it only for a part that was sent to that member (the
+// coordinator checks the part's thread).
 
+import type {KeyObject} from 'node:crypto';
 import type {NatsConnection, Subscription} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Transport, TransportEvents} from '../coordinator/transport.ts';
-import {encode, splitDispatch} from '../protocol/codec.ts';
-import type {HeartbeatMessage} from '../protocol/codec.ts';
+import {splitDispatch} from '../protocol/codec.ts';
+import type {Frame} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import type {HostStats} from '../protocol/messages.ts';
 import type {Registry} from '../registry.ts';
-import {rendezvous} from './rendezvous.ts';
-import {heartbeatMs, memberTimeoutMs, subjects, Wire} from './nats.ts';
+import {Membership} from './membership.ts';
+import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
+import {heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
+import type {Route} from './nats.ts';
+import {Wire} from './wire.ts';
+import type {ClusterRefusal} from './wire.ts';
 
-interface Member {
+/** Bounds of the member table and of the join rate (membership.ts). */
+export const membershipLimits: MembershipLimits = {timeoutMs: memberTimeoutMs, maxMembers: 1024, joinsPerSecond: 4, joinBurst: 32};
+
+export interface GatewayOptions {
+  /** This gateway's name (CLUSTER_NODE, or random) and this start's boot: subject tokens. */
   readonly name: string;
-  readonly index: number;
+  readonly boot: string;
+  readonly prefix: string;
+  readonly key: KeyObject;
+}
+
+/** Where one member's parts go, and what this turn holds for it. */
+interface Outgoing {
   readonly subject: string;
-  lastSeen: number;
-  leaving: boolean;
   readonly buffer: DispatchBuffer;
 }
 
 export class GatewayTransport implements Transport {
   /** Not used: placement is by rendezvous (placeKey). */
   readonly threads = 0;
-  readonly id: string;
+  readonly name: string;
+  readonly boot: string;
   readonly #nc: NatsConnection;
   readonly #subjects: ReturnType<typeof subjects>;
   readonly #events: TransportEvents;
   readonly #log: Logger;
-  readonly #members = new Map<string, Member>();
-  readonly #byIndex = new Map<number, Member>();
+  readonly #membership: Membership;
+  /** Member index -> its subject and this turn's buffer, while it is a member. */
+  readonly #outgoing = new Map<number, Outgoing>();
   readonly #outbox = new Outbox(() => this.#flush());
   readonly #subscriptions: Subscription[] = [];
   readonly #sweeper: NodeJS.Timeout;
   readonly #wire: Wire;
-  #nextIndex = 0;
   #connected = true;
 
-  constructor(nc: NatsConnection, options: {id: string; prefix: string}, events: TransportEvents, log: Logger) {
+  constructor(nc: NatsConnection, options: GatewayOptions, events: TransportEvents, log: Logger) {
     this.#nc = nc;
-    this.id = options.id;
+    this.name = options.name;
+    this.boot = options.boot;
     this.#subjects = subjects(options.prefix);
     this.#events = events;
     this.#log = log;
-    this.#wire = new Wire(() => nc, log);
+    this.#wire = new Wire({
+      connection: () => nc,
+      key: options.key,
+      identity: {sender: options.name, boot: options.boot},
+      prefix: options.prefix,
+      log,
+    });
+    this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
     this.#subscriptions.push(
-      nc.subscribe(this.#subjects.members, {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
-      nc.subscribe(this.#subjects.gateway(this.id), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
+      nc.subscribe(this.#subjects.allMembers, {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
+      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
     );
-    this.#sweeper = setInterval(() => this.#sweep(), heartbeatMs / 2);
+    this.#sweeper = setInterval(() => this.#membership.sweep(Date.now()), heartbeatMs / 2);
     this.#sweeper.unref();
     void (async () => {
       for await (const status of nc.status()) {
@@ -69,40 +91,38 @@ export class GatewayTransport implements Transport {
 
   /** Connected to NATS and at least one actor thread takes new keys. */
   available(): boolean {
-    if (!this.#connected || this.#nc.isClosed()) return false;
-    for (const m of this.#members.values()) if (!m.leaving) return true;
-    return false;
+    return this.#connected && !this.#nc.isClosed() && this.#membership.available;
   }
 
   /** Live members (threads) and those leaving. */
   get members(): {live: number; leaving: number} {
-    let leaving = 0;
-    for (const m of this.#members.values()) if (m.leaving) leaving++;
-    return {live: this.#members.size - leaving, leaving};
+    return this.#membership.counts;
+  }
+
+  /** Frames (and results) refused so far, by reason, for /metrics. */
+  get refusals(): ReadonlyMap<ClusterRefusal, number> {
+    return this.#wire.refusals;
   }
 
   placeKey(key: string): number | undefined {
-    const names: string[] = [];
-    for (const m of this.#members.values()) if (!m.leaving) names.push(m.name);
-    const owner = rendezvous(key, names);
-    return owner === undefined ? undefined : this.#members.get(owner)?.index;
+    return this.#membership.place(key);
   }
 
   send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
-    const member = this.#byIndex.get(thread);
-    if (!member) {
+    const out = this.#outgoing.get(thread);
+    if (!out) {
       // Gone between placement and now: its parts are lost (the coordinator fails them).
       queueMicrotask(() => this.#events.threadFailed(thread));
       return;
     }
-    member.buffer.add(key, partId, deadline, vector);
+    out.buffer.add(key, partId, deadline, vector);
     this.#outbox.schedule();
   }
 
   withdraw(thread: number, key: string, partId: number): void {
-    const member = this.#byIndex.get(thread);
-    if (!member) return;
-    member.buffer.withdraw(key, partId);
+    const out = this.#outgoing.get(thread);
+    if (!out) return;
+    out.buffer.withdraw(key, partId);
     this.#outbox.schedule();
   }
 
@@ -130,74 +150,72 @@ export class GatewayTransport implements Transport {
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#outbox.flushNow();
+    this.#wire.close();
     for (const sub of this.#subscriptions) sub.unsubscribe();
     await this.#nc.drain().catch(() => {});
   }
 
   #flush(): void {
     const maxBytes = this.#nc.info?.max_payload ?? 1024 * 1024;
-    for (const member of this.#members.values()) {
-      const buffer = member.buffer;
+    for (const {subject, buffer} of this.#outgoing.values()) {
       if (buffer.isEmpty) continue;
       const dispatch = buffer.dispatch();
-      if (dispatch) {
-        for (const piece of splitDispatch(dispatch, maxBytes)) this.#publish(member.subject, encode({...piece, from: this.id}));
-      }
+      if (dispatch) for (const piece of splitDispatch(dispatch, maxBytes)) this.#wire.publish(subject, piece);
       const withdrawal = buffer.withdrawal();
-      if (withdrawal) this.#publish(member.subject, encode({...withdrawal, from: this.id}));
+      if (withdrawal) this.#wire.publish(subject, withdrawal);
       buffer.clear();
     }
   }
 
-  #publish(subject: string, bytes: Uint8Array): void {
-    this.#wire.publish(subject, bytes);
-  }
-
   #frame(subject: string, bytes: Uint8Array): void {
-    const message = this.#wire.read(subject, bytes);
-    if (!message) return;
-    if (message.kind === 'heartbeat') this.#heartbeat(message);
-    else if (message.kind === 'results') this.#events.results(message);
+    const received = this.#wire.read(subject, bytes);
+    if (!received) return;
+    const {frame, route} = received;
+    if (frame.kind === 'heartbeat') {
+      const refused = this.#membership.heartbeat(frame.sender, frame.boot, frame.threads, frame.leaving === true, Date.now());
+      if (refused) this.#wire.refuse(refused, subject);
+    } else if (frame.kind === 'results') this.#results(frame, route, subject);
   }
 
-  #heartbeat(beat: HeartbeatMessage): void {
-    const now = Date.now();
-    for (let t = 0; t < beat.threads; t++) {
-      const name = `${beat.host}/${t}`;
-      let member = this.#members.get(name);
-      if (!member) {
-        if (beat.leaving) continue;
-        member = {
-          name,
-          index: this.#nextIndex++,
-          subject: this.#subjects.thread(beat.host, t),
-          lastSeen: now,
-          leaving: false,
-          buffer: new DispatchBuffer(),
-        };
-        this.#members.set(name, member);
-        this.#byIndex.set(member.index, member);
-        this.#log.info({member: name, thread: member.index}, 'actor thread joined');
-        this.#events.threadJoined?.(member.index);
-      }
-      member.lastSeen = now;
-      if (beat.leaving && !member.leaving) {
-        member.leaving = true;
-        this.#log.info({member: name, thread: member.index}, 'actor thread leaving: no new keys for it');
-        this.#events.threadLeaving?.(member.index);
-      }
+  #results(frame: Extract<Frame, {kind: 'results'}>, route: Route, subject: string): void {
+    // Our inbox only: another start of this gateway's name is another gateway.
+    if (route.kind !== 'gateway' || route.gateway !== this.name || route.boot !== this.boot) {
+      this.#wire.refuse('bad_subject', subject);
+      return;
     }
+    const member = this.#membership.find(frame.sender, frame.boot, frame.thread);
+    if (!member) {
+      this.#wire.refuse('unknown_member', subject);
+      return;
+    }
+    const foreign = this.#events.results(frame, member.index);
+    if (foreign) this.#wire.refuse('wrong_member', subject, undefined, foreign);
   }
 
-  #sweep(): void {
-    const before = Date.now() - memberTimeoutMs;
-    for (const member of [...this.#members.values()]) {
-      if (member.lastSeen >= before) continue;
-      this.#members.delete(member.name);
-      this.#byIndex.delete(member.index);
-      member.buffer.clear();
-      this.#log.warn({member: member.name, thread: member.index, silentMs: Date.now() - member.lastSeen}, 'actor thread gone');
-      this.#events.threadFailed(member.index);
-    }
+  /** Membership changes, told to the coordinator and logged once per host (never per thread or per frame). */
+  #membershipEvents(): MembershipEvents {
+    const threads = (members: readonly Member[]) => members.map((m) => m.index);
+    return {
+      joined: (host, members) => {
+        for (const m of members) this.#outgoing.set(m.index, {subject: this.#subjects.thread(host, m.boot, m.thread, this.name), buffer: new DispatchBuffer()});
+        this.#log.info({host, boot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
+        for (const m of members) this.#events.threadJoined?.(m.index);
+      },
+      leaving: (host, members) => {
+        this.#log.info({host, threads: threads(members)}, 'actor host leaving: no new keys for it');
+        for (const m of members) this.#events.threadLeaving?.(m.index);
+      },
+      back: (host, members) => {
+        this.#log.info({host, threads: threads(members)}, 'actor host heartbeats again: it takes new keys');
+        for (const m of members) this.#events.threadJoined?.(m.index);
+      },
+      gone: (host, members, silentMs) => {
+        for (const m of members) this.#outgoing.get(m.index)?.buffer.clear();
+        for (const m of members) this.#outgoing.delete(m.index);
+        if (silentMs === undefined) this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
+        else this.#log.warn({host, threads: threads(members), silentMs}, 'actor host gone');
+        for (const m of members) this.#events.threadFailed(m.index);
+      },
+    };
   }
 }

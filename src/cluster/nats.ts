@@ -1,10 +1,18 @@
 // The NATS side of the cluster roles: the connection (credentials taken out of NATS_URL, never
-// logged), the subjects, and the timings of membership. Loaded only by the cluster roles, so a
-// single process never pays for the NATS client.
+// logged; TLS from NATS_TLS_*), the subjects, and the timings of membership. Loaded only by the
+// cluster roles, so a single process never pays for the NATS client.
 //
-//   <prefix>.members                  actor hosts' heartbeats (every heartbeatMs), and their last word
-//   <prefix>.host.<host>.<thread>     a gateway's dispatch / withdraw frames for one actor thread
-//   <prefix>.gateway.<gateway>        an actor host's results frames for one gateway
+//   <prefix>.members.<host>                                 an actor host's heartbeats (every heartbeatMs)
+//   <prefix>.host.<host>.<host boot>.<thread>.<gateway>     a gateway's dispatch / withdraw frames
+//                                                           for one actor thread of one start of a host
+//   <prefix>.gateway.<gateway>.<gateway boot>.<host>        an actor host's results for one start of a gateway
+//
+// Every subject names its sender in its last token (<host> or <gateway>), and every frame names
+// its sender inside its signed part: a frame whose two names differ is refused (wire.ts). With
+// NATS permissions that let each node's credential publish only on subjects ending in its own
+// name and read only its own inbox (scripts/nats/cluster.conf), no credential can speak for
+// another node, nor read what was sent to another. A boot (random per process start) in the
+// subjects means a restarted node never receives what was meant for its previous start.
 
 import {randomBytes} from 'node:crypto';
 import {readFileSync} from 'node:fs';
@@ -12,19 +20,36 @@ import {connect, credsAuthenticator} from '@nats-io/transport-node';
 import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {NatsOptions} from '../config.ts';
-import {decode} from '../protocol/codec.ts';
-import type {WireMessage} from '../protocol/codec.ts';
 import {redactUrl} from '../redact.ts';
 
 export const heartbeatMs = 400;
 /** A member not heard from for this long is gone: what it held fails with worker_failed. */
 export const memberTimeoutMs = 1500;
 
+/** Where a frame was published, read back from its subject; `sender` is the subject's last token. */
+export type Route =
+  | {readonly kind: 'members'; readonly sender: string}
+  | {readonly kind: 'host'; readonly host: string; readonly boot: string; readonly thread: number; readonly sender: string}
+  | {readonly kind: 'gateway'; readonly gateway: string; readonly boot: string; readonly sender: string};
+
 export const subjects = (prefix: string) => ({
-  members: `${prefix}.members`,
-  thread: (host: string, thread: number) => `${prefix}.host.${host}.${thread}`,
-  hostThreads: (host: string) => `${prefix}.host.${host}.*`,
-  gateway: (gateway: string) => `${prefix}.gateway.${gateway}`,
+  members: (host: string) => `${prefix}.members.${host}`,
+  allMembers: `${prefix}.members.*`,
+  thread: (host: string, hostBoot: string, thread: number, gateway: string) => `${prefix}.host.${host}.${hostBoot}.${thread}.${gateway}`,
+  /** Everything for one start of a host. */
+  hostInbox: (host: string, hostBoot: string) => `${prefix}.host.${host}.${hostBoot}.>`,
+  gateway: (gateway: string, gatewayBoot: string, host: string) => `${prefix}.gateway.${gateway}.${gatewayBoot}.${host}`,
+  /** Everything for one start of a gateway. */
+  gatewayInbox: (gateway: string, gatewayBoot: string) => `${prefix}.gateway.${gateway}.${gatewayBoot}.*`,
+  /** The route of a subject of ours, or undefined when it is not one. */
+  parse(subject: string): Route | undefined {
+    if (!subject.startsWith(`${prefix}.`)) return undefined;
+    const t = subject.slice(prefix.length + 1).split('.');
+    if (t[0] === 'members' && t.length === 2) return {kind: 'members', sender: t[1]};
+    if (t[0] === 'host' && t.length === 5 && /^\d{1,6}$/.test(t[3])) return {kind: 'host', host: t[1], boot: t[2], thread: Number(t[3]), sender: t[4]};
+    if (t[0] === 'gateway' && t.length === 4) return {kind: 'gateway', gateway: t[1], boot: t[2], sender: t[3]};
+    return undefined;
+  },
 });
 
 /** A short id, unique in the cluster for the life of a process (hex: no '.', '-' or '*'). */
@@ -58,6 +83,10 @@ export async function connectNats(options: NatsOptions, name: string, log: Logge
     pass,
     token: token ?? options.token,
     ...(creds && {authenticator: credsAuthenticator(new Uint8Array(creds))}),
+    // Set: only a TLS connection is made, the server checked against NATS_TLS_CA (else the
+    // system's CAs), with this client's certificate when NATS_TLS_CERT is set. Unset: TLS when
+    // the server offers it.
+    ...(options.tls && {tls: {...options.tls}}),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -69,40 +98,6 @@ export async function connectNats(options: NatsOptions, name: string, log: Logge
       log.warn({nats: status.type, server: redactUrl(String((status as {server?: unknown}).server ?? ''))}, 'NATS connection status');
     }
   })().catch(() => {});
-  log.info({servers}, 'connected to NATS');
+  log.info({servers, tls: options.tls !== undefined}, 'connected to NATS');
   return nc;
-}
-
-/**
- * Frames on NATS, the same for both roles: publishing never throws (a closed or draining
- * connection is logged; deadlines answer what was lost), and a frame that cannot be read (another
- * protocol version, or not ours) is dropped with one error line per subject.
- */
-export class Wire {
-  readonly #connection: () => NatsConnection | undefined;
-  readonly #log: Logger;
-  readonly #refusedFrom = new Set<string>();
-
-  constructor(connection: () => NatsConnection | undefined, log: Logger) {
-    this.#connection = connection;
-    this.#log = log;
-  }
-
-  publish(subject: string, bytes: Uint8Array): void {
-    try {
-      this.#connection()?.publish(subject, bytes);
-    } catch (error) {
-      this.#log.warn({err: error, subject}, 'could not publish to NATS');
-    }
-  }
-
-  read(subject: string, bytes: Uint8Array): WireMessage | undefined {
-    const decoded = decode(bytes);
-    if (decoded.ok) return decoded.message;
-    if (!this.#refusedFrom.has(subject)) {
-      this.#refusedFrom.add(subject);
-      this.#log.error({subject, reason: decoded.reason}, 'refused a frame from a peer speaking another protocol; its frames are dropped');
-    }
-    return undefined;
-  }
 }

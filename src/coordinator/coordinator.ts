@@ -175,8 +175,10 @@ export class Coordinator implements Submitter {
   readonly #sweeper: NodeJS.Timeout;
   #idleWaiters: (() => void)[] = [];
   #partSeq = 0;
-  /** Date.now() of the results message being read. */
+  /** Date.now() of the results message being read, the thread it came from, and its results for parts sent elsewhere. */
   #now = 0;
+  #from: number | undefined;
+  #foreign = 0;
   #withdrawn = 0;
   #refused = 0;
 
@@ -248,14 +250,23 @@ export class Coordinator implements Submitter {
     return {admitted: true, ticket: request};
   }
 
-  /** Tagged results from a thread: route each to its request; answer requests that are complete. */
-  onResults(message: ResultsMessage): void {
+  /**
+   * Tagged results from a thread: route each to its request; answer requests that are complete.
+   * With `thread`, a result counts only for a part that was sent to that thread; returns how many
+   * did not (a cluster peer answering for parts it was never sent). A batch report counts only
+   * for a key this coordinator admitted (a foreign key takes no metric series).
+   */
+  onResults(message: ResultsMessage, thread?: number): number {
     for (const report of message.reports) {
+      if (!this.#keys.get(report.key)) continue;
       this.#keys.measured(report.key, report.backendMs);
       this.#observer.batch(report);
     }
     this.#now = Date.now();
+    this.#from = thread;
+    this.#foreign = 0;
     forEachResult(message, this.#results);
+    return this.#foreign;
   }
 
   /** What onResults does with each result (one object, made once). */
@@ -272,13 +283,18 @@ export class Coordinator implements Submitter {
 
   /**
    * A part's thread answered for it: its entry ends; its request gets the outcome unless already
-   * answered. False when the part was no longer held (already ended here).
+   * answered. False when the part was no longer held (already ended here), or was sent to
+   * another thread than the one answering.
    */
   #arrived(partId: number, outcome: AgentOutcome): boolean {
     const request = this.#parts.get(partId);
     if (!request) return false;
-    this.#parts.delete(partId);
     const index = partId - request.firstPartId;
+    if (this.#from !== undefined && request.threads[index] !== this.#from) {
+      this.#foreign++;
+      return false;
+    }
+    this.#parts.delete(partId);
     this.#release(request, index, this.#now);
     if (request.done) return true;
     this.#settle(request, index, outcome);

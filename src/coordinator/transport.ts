@@ -20,7 +20,11 @@ export interface Transport {
 
 /** What a transport tells the coordinator. */
 export interface TransportEvents {
-  results(message: ResultsMessage): void;
+  /**
+   * Results from `thread`: each counts only for a part that was sent to that thread. Returns how
+   * many were for parts sent elsewhere (refused: a peer answering for what it was never sent).
+   */
+  results(message: ResultsMessage, thread: number): number | undefined;
   /** The thread is gone (or not up): every part placed on it and not yet answered is lost. */
   threadFailed(thread: number): void;
   /** The thread takes no new keys (its host is stopping); what it holds is still answered. */

@@ -77,7 +77,7 @@ const maxBackoffMs = 30_000;
 const emptyStats: HostStats = {actors: 0, pending: 0, inflight: 0, keys: []};
 
 /** Where a pool started before its coordinator sends events: nothing arrives before the first part is sent. */
-const noEvents: TransportEvents = {results: () => {}, threadFailed: () => {}};
+const noEvents: TransportEvents = {results: () => undefined, threadFailed: () => {}};
 
 export class ActorPool implements Transport {
   readonly #options: PoolOptions;
@@ -203,7 +203,7 @@ export class ActorPool implements Transport {
     const api = wrap<ActorHostApi>(nodeEndpoint(worker));
     const {port1, port2} = new MessageChannel();
     const port = port1 as DataPort<HostMessage, ResultsMessage>;
-    port.on('message', (message) => this.#events.results(message));
+    port.on('message', (message) => this.#events.results(message, thread.index));
     thread.worker = worker;
     thread.api = api;
     thread.port = port;

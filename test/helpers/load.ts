@@ -4,7 +4,7 @@
 import type {ExecutionContext} from 'ava';
 import {bias, predictRow} from '../../src/simulator/formula.ts';
 import {post, randomVector} from './service.ts';
-import type {AgentSpec} from './service.ts';
+import type {AgentSpec, Reply} from './service.ts';
 
 export interface LoadOptions {
   clients: number;
@@ -92,4 +92,34 @@ export async function runLoad(t: ExecutionContext, url: string, o: LoadOptions, 
   }
   t.true(shared > 0, 'agents of different clients share batches');
   return {clients: o.clients, agents, batches: batches.size, meanBatchSize: rows / batches.size, sharedBatches: shared};
+}
+
+/**
+ * `count` normal clients over `urls` (round robin), in waves of `wave` at once, each with 1–3
+ * agents on `models` keys (`<prefix>0` …); every answer is checked against the formula. Returns
+ * what went wrong, one line per client or agent (empty: every agent got its own exact prediction).
+ */
+export async function exactClients(urls: readonly string[], count: number, options: {models?: number; wave?: number; prefix?: string} = {}): Promise<string[]> {
+  const {models = 6, wave = 20, prefix = 'm'} = options;
+  const problems: string[] = [];
+  const client = async (c: number) => {
+    const agents = Object.fromEntries(
+      Array.from({length: 1 + (c % 3)}, (_, a) => [`c${c}-${a}`, {vector: [c, a, 0.25], model: `${prefix}${(c + a) % models}`, agent_type: 't'}]),
+    );
+    const reply = await post(`${urls[c % urls.length]}/predict`, {agents}).catch((error: unknown) => ({status: 0, body: String(error)}) as Reply);
+    if (reply.status !== 200 || reply.body.errors !== false) {
+      problems.push(`client ${c}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
+      return;
+    }
+    if (Object.keys(reply.body.results).length !== Object.keys(agents).length) problems.push(`client ${c}: results for other agents`);
+    for (const [id, agent] of Object.entries(agents)) {
+      const expected = predictRow(bias(agent.model, agent.agent_type), agent.vector);
+      const got = reply.body.results[id];
+      if (got?.prediction !== expected) problems.push(`${id}: ${JSON.stringify(got)}, expected ${expected}`);
+    }
+  };
+  for (let start = 0; start < count; start += wave) {
+    await Promise.all(Array.from({length: Math.min(wave, count - start)}, (_, i) => client(start + i)));
+  }
+  return problems;
 }

@@ -1,0 +1,131 @@
+// Frames on NATS, the same for both roles: signed on the way out, and on the way in checked in
+// this order before any handler reads a field of them:
+//
+//   1. a frame of ours, of this protocol version        not_a_frame, other_version
+//   2. its signature holds for the subject it came on   unsigned, bad_signature
+//   3. its header and columns read                      bad_header, bad_columns, bad_parts, …
+//   4. the subject is one of ours, for this kind, and
+//      names the sender the signed envelope names       bad_subject, wrong_kind, wrong_sender
+//   5. fresh, and not seen before from that sender      stale, replayed, too_many_senders
+//
+// A refused frame is dropped, counted by its reason (agent_batcher_cluster_refused_total on a
+// gateway's /metrics) and logged at a bounded rate (refusals.ts). The roles add their own
+// reasons for frames that pass these checks and still cannot be taken (ClusterRefusal).
+// Publishing never throws: a closed or draining connection is logged, and deadlines answer what
+// was lost.
+
+import type {KeyObject} from 'node:crypto';
+import type {NatsConnection} from '@nats-io/transport-node';
+import type {Logger} from 'pino';
+import {decode, decodeProblems, preambleProblem} from '../protocol/codec.ts';
+import type {Frame, WireMessage} from '../protocol/codec.ts';
+import {membershipProblems} from './membership.ts';
+import type {Route} from './nats.ts';
+import {subjects} from './nats.ts';
+import {Refusals} from './refusals.ts';
+import {freshnessProblems, ReplayGuard} from './replay.ts';
+import type {ReplayLimits} from './replay.ts';
+import {FrameSigner, signatureProblem, signatureProblems} from './signing.ts';
+
+/** Why a cluster frame (or, for wrong_member, a result in one) was refused: the branch, the metric label and the log field. */
+export const clusterRefusals = [
+  ...decodeProblems,
+  ...signatureProblems,
+  'bad_subject',
+  'wrong_kind',
+  'wrong_sender',
+  ...freshnessProblems,
+  ...membershipProblems,
+  /** Results from a host thread this gateway does not have as a member (gone, or never joined). */
+  'unknown_member',
+  /** A result for a part that was sent to another member (counted per result). */
+  'wrong_member',
+  /** A dispatch for a thread the host has not started (its parts are answered worker_failed). */
+  'no_such_thread',
+] as const;
+export type ClusterRefusal = (typeof clusterRefusals)[number];
+
+/** The kinds of frame each subject carries. */
+const kindsOn: Record<Route['kind'], readonly Frame['kind'][]> = {members: ['heartbeat'], host: ['dispatch', 'withdraw'], gateway: ['results']};
+
+export interface WireOptions {
+  readonly connection: () => NatsConnection | undefined;
+  readonly key: KeyObject;
+  /** This node: its name (a subject token) and this start's boot. */
+  readonly identity: {readonly sender: string; readonly boot: string};
+  readonly prefix: string;
+  readonly log: Logger;
+  readonly replay?: ReplayLimits;
+  /** The refusal log's interval (tests shorten it). */
+  readonly logIntervalMs?: number;
+}
+
+/** A frame that passed every check, with the route its subject gave. */
+export interface Received {
+  readonly frame: Frame;
+  readonly route: Route;
+}
+
+export class Wire {
+  readonly #connection: () => NatsConnection | undefined;
+  readonly #key: KeyObject;
+  readonly #signer: FrameSigner;
+  readonly #subjects: ReturnType<typeof subjects>;
+  readonly #replay: ReplayGuard;
+  readonly #refusals: Refusals<ClusterRefusal>;
+  readonly #log: Logger;
+
+  constructor(options: WireOptions) {
+    this.#connection = options.connection;
+    this.#key = options.key;
+    this.#signer = new FrameSigner(options.key, options.identity);
+    this.#subjects = subjects(options.prefix);
+    this.#replay = new ReplayGuard(options.replay);
+    this.#log = options.log;
+    this.#refusals = new Refusals(options.log, {intervalMs: options.logIntervalMs});
+  }
+
+  /** Refusals so far, by reason. */
+  get refusals(): ReadonlyMap<ClusterRefusal, number> {
+    return this.#refusals.counts;
+  }
+
+  /** Signs `message` for `subject` and publishes it. */
+  publish(subject: string, message: WireMessage): void {
+    const bytes = this.#signer.sign(subject, message);
+    try {
+      this.#connection()?.publish(subject, bytes);
+    } catch (error) {
+      this.#log.warn({err: error, subject}, 'could not publish to NATS');
+    }
+  }
+
+  /** The frame, when every check holds; else undefined (refused: counted, logged at a bounded rate). */
+  read(subject: string, bytes: Uint8Array): Received | undefined {
+    const preamble = preambleProblem(bytes);
+    if (preamble) return this.refuse(preamble.problem, subject, preamble.detail);
+    const signature = signatureProblem(this.#key, subject, bytes);
+    if (signature) return this.refuse(signature, subject);
+    // Only now is any of it parsed: what a forger wrote never reaches the JSON parser.
+    const decoded = decode(bytes);
+    if (!decoded.ok) return this.refuse(decoded.problem, subject, decoded.detail);
+    const {frame} = decoded;
+    const route = this.#subjects.parse(subject);
+    if (!route) return this.refuse('bad_subject', subject);
+    if (!kindsOn[route.kind].includes(frame.kind)) return this.refuse('wrong_kind', subject, frame.kind);
+    if (route.sender !== frame.sender) return this.refuse('wrong_sender', subject);
+    const stale = this.#replay.check(frame.sender, frame.boot, frame.seq, frame.ts, Date.now());
+    if (stale) return this.refuse(stale, subject);
+    return {frame, route};
+  }
+
+  /** Counts (and maybe logs) a refusal; returns undefined, for `return wire.refuse(…)`. */
+  refuse(reason: ClusterRefusal, subject: string, detail?: string, count = 1): undefined {
+    this.#refusals.refuse(reason, subject, detail, count);
+    return undefined;
+  }
+
+  close(): void {
+    this.#refusals.close();
+  }
+}
