@@ -63,16 +63,28 @@ interface Answer {
   body: {results?: Record<string, {prediction?: number}>; error?: {message: string}};
 }
 
-async function send(client: Client, agents: Record<string, {vector: number[]; model: string; agent_type: string}>): Promise<Answer> {
-  const response = await client.request({path: '/predict', method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({agents})});
+async function send(
+  client: Client,
+  agents: Record<string, {vector: number[]; model: string; agent_type: string}>,
+): Promise<Answer> {
+  const response = await client.request({
+    path: '/predict',
+    method: 'POST',
+    headers: {'content-type': 'application/json'},
+    body: JSON.stringify({agents}),
+  });
   const body = (await response.body.json()) as Answer['body'];
   return {status: response.statusCode, retryAfter: Number(response.headers['retry-after'] ?? 0), body};
 }
 
 /** Every prediction of a 200 is the formula's for its own agent. */
-function wrongIn(answer: Answer, agents: Record<string, {vector: number[]; model: string; agent_type: string}>): number {
+function wrongIn(
+  answer: Answer,
+  agents: Record<string, {vector: number[]; model: string; agent_type: string}>,
+): number {
   let wrong = 0;
-  for (const [id, a] of Object.entries(agents)) if (answer.body.results?.[id]?.prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
+  for (const [id, a] of Object.entries(agents))
+    if (answer.body.results?.[id]?.prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
   return wrong;
 }
 
@@ -129,13 +141,25 @@ const maxTries = 10;
 
 /** Flooding addresses beside 50 normal clients, all on one key. */
 async function flood(addresses: number, inFlight: number) {
-  const {url, child} = await start({MAX_PENDING_PER_MAILBOX: '2000', BACKEND_LATENCY_MIN_MS: '1000', BACKEND_LATENCY_MAX_MS: '1500'});
-  const agents = (tag: number) => Object.fromEntries(Array.from({length: 4}, (_, i) => [`a${i}`, {vector: [tag, i, 1], model: 'shared', agent_type: 'hot'}]));
+  const {url, child} = await start({
+    MAX_PENDING_PER_MAILBOX: '2000',
+    BACKEND_LATENCY_MIN_MS: '1000',
+    BACKEND_LATENCY_MAX_MS: '1500',
+  });
+  const agents = (tag: number) =>
+    Object.fromEntries(
+      Array.from({length: 4}, (_, i) => [`a${i}`, {vector: [tag, i, 1], model: 'shared', agent_type: 'hot'}]),
+    );
   const flooded = {requests: 0, admittedAgents: 0, refused: 0, wrong: 0};
   let flooding = true;
   const floodClients = Array.from({length: addresses}, (_, a) => `127.0.0.${2 + a}`);
   const floods = Array.from({length: inFlight}, async (_, i) => {
-    const client = new Client(url, {pipelining: 1, localAddress: floodClients[i % addresses], headersTimeout: 120_000, bodyTimeout: 120_000});
+    const client = new Client(url, {
+      pipelining: 1,
+      localAddress: floodClients[i % addresses],
+      headersTimeout: 120_000,
+      bodyTimeout: 120_000,
+    });
     for (let n = 0; flooding; n++) {
       const mine = agents(1e6 + i * 1000 + (n % 1000));
       const answer = await send(client, mine).catch(() => undefined);
@@ -150,12 +174,26 @@ async function flood(addresses: number, inFlight: number) {
     }
     await client.close();
   });
-  const normal = {answered: 0, gaveUp: 0, tries: [] as number[], latencies: [] as number[], refusals: 0, errors: 0, wrong: 0, admittedAgents: 0};
+  const normal = {
+    answered: 0,
+    gaveUp: 0,
+    tries: [] as number[],
+    latencies: [] as number[],
+    refusals: 0,
+    errors: 0,
+    wrong: 0,
+    admittedAgents: 0,
+  };
   // The normal clients start once the flood has filled the mailbox.
   await sleep(2000);
   const end = performance.now() + durationMs;
   const normals = Array.from({length: 50}, async (_, c) => {
-    const client = new Client(url, {pipelining: 1, localAddress: `127.0.0.${101 + c}`, headersTimeout: 120_000, bodyTimeout: 120_000});
+    const client = new Client(url, {
+      pipelining: 1,
+      localAddress: `127.0.0.${101 + c}`,
+      headersTimeout: 120_000,
+      bodyTimeout: 120_000,
+    });
     for (let n = 0; performance.now() < end; n++) {
       const mine = agents(c * 1000 + n);
       const first = performance.now();

@@ -79,7 +79,12 @@ class Connections {
   take(): Client {
     const idle = this.#idle.pop();
     if (idle) return idle;
-    const client = new Client(this.#url, {pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000});
+    const client = new Client(this.#url, {
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: 120_000,
+      bodyTimeout: 120_000,
+    });
     this.#all.add(client);
     return client;
   }
@@ -140,7 +145,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       held = response.headers['x-held-ms'];
       text = await response.body.text();
     } catch (error) {
-      statuses[(error as {code?: string}).code ?? 'transport'] = (statuses[(error as {code?: string}).code ?? 'transport'] ?? 0) + 1;
+      statuses[(error as {code?: string}).code ?? 'transport'] =
+        (statuses[(error as {code?: string}).code ?? 'transport'] ?? 0) + 1;
       errors++;
       return;
     } finally {
@@ -156,7 +162,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       errors++;
       return;
     }
-    const reply = JSON.parse(text) as {errors: boolean; results: Record<string, {prediction?: number; batch?: {id: string; size: number}}>};
+    const reply = JSON.parse(text) as {
+      errors: boolean;
+      results: Record<string, {prediction?: number; batch?: {id: string; size: number}}>;
+    };
     if (reply.errors) errors++;
     for (const id of ids) {
       const batch = reply.results[id]?.batch;
@@ -171,7 +180,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (reply.results[id]?.prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
       }
     }
-    if (options.keepRequests) kept.push({latencyMs: latency, markers: plan.markers ?? [], startMs: t0 - started, ...(typeof held === 'string' && {heldMs: Number(held)})});
+    if (options.keepRequests)
+      kept.push({
+        latencyMs: latency,
+        markers: plan.markers ?? [],
+        startMs: t0 - started,
+        ...(typeof held === 'string' && {heldMs: Number(held)}),
+      });
   };
 
   let ticker: NodeJS.Timeout | undefined;
@@ -227,7 +242,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const sorted = Float64Array.from(latencies).sort();
   let sharedAcrossUrls = 0;
   for (const bits of batchUrls.values()) if (bits & (bits - 1)) sharedAcrossUrls++;
-  return {label, durationMs, requests, agents, errors, statuses, latencies: sorted, batches, sharedAcrossUrls, wrongPredictions: wrong, notSent: Math.round(notSent), kept};
+  return {
+    label,
+    durationMs,
+    requests,
+    agents,
+    errors,
+    statuses,
+    latencies: sorted,
+    batches,
+    sharedAcrossUrls,
+    wrongPredictions: wrong,
+    notSent: Math.round(notSent),
+    kept,
+  };
 }
 
 /**

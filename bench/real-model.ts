@@ -40,7 +40,14 @@ export interface RealModelRecord {
   model: string;
   ceiling: {batch: number; rowsPerSecond: number; batchMs: number; cpuMsPerRow: number}[];
   best: {batch: number; rowsPerSecond: number; batchMs: number};
-  servers: Record<ServerKey, {name: string; saturation: {rowsPerSecond: number; cpuMsPerRow: number; errors: number}; loads: {fraction: number; rowsPerSecond: number; p50: number; p99: number; errors: number}[]}>;
+  servers: Record<
+    ServerKey,
+    {
+      name: string;
+      saturation: {rowsPerSecond: number; cpuMsPerRow: number; errors: number};
+      loads: {fraction: number; rowsPerSecond: number; p50: number; p99: number; errors: number}[];
+    }
+  >;
   /** Rounds of each measurement (server after server); the median is kept. */
   rounds: number;
   /** The machine's 1-minute load average at the start and end of the run: other work on the same cores shows here. */
@@ -74,28 +81,49 @@ async function ceiling(modelPath: string, seconds: number): Promise<RealModelRec
     }
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    out.push({batch, rowsPerSecond: (runs * batch * 1000) / ms, batchMs: ms / runs, cpuMsPerRow: (cpu.user + cpu.system) / 1000 / (runs * batch)});
+    out.push({
+      batch,
+      rowsPerSecond: (runs * batch * 1000) / ms,
+      batchMs: ms / runs,
+      cpuMsPerRow: (cpu.user + cpu.system) / 1000 / (runs * batch),
+    });
   }
   await session.release();
   return out;
 }
 
-async function startServer(key: ServerKey, modelPath: string, dir: string): Promise<{children: ChildProcess[]; url: string}> {
+async function startServer(
+  key: ServerKey,
+  modelPath: string,
+  dir: string,
+): Promise<{children: ChildProcess[]; url: string}> {
   const port = await freePort();
   let entry = 'src/main.ts';
-  const env: Record<string, string> = {PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ACTOR_POOL_SIZE: '1', MAX_PENDING_TOTAL: '1000000', MAX_PENDING_PER_MAILBOX: '1000000'};
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    ACTOR_POOL_SIZE: '1',
+    MAX_PENDING_TOTAL: '1000000',
+    MAX_PENDING_PER_MAILBOX: '1000000',
+  };
   const model = {backend: {kind: 'onnx', path: modelPath}, max_batch_size: 128};
   if (key === 'ii') {
     entry = 'bench/baselines/koa-onnx.ts';
     env.MODEL_PATH = modelPath;
   } else {
     const registry = path.join(dir, `models-${key}.json`);
-    const entryOf = key === 'iii' ? {...model, max_wait_ms: 20, max_concurrent_batches: 0} : {...model, latency_slo_ms: sloMs};
+    const entryOf =
+      key === 'iii' ? {...model, max_wait_ms: 20, max_concurrent_batches: 0} : {...model, latency_slo_ms: sloMs};
     await writeFile(registry, JSON.stringify({models: {'policy-mlp': entryOf}}));
     env.MODELS_FILE = registry;
   }
   const nodeArgs = entry === 'src/main.ts' ? ['--max-semi-space-size=16', '--max-old-space-size=2047'] : [];
-  const child = spawn(process.execPath, [...nodeArgs, entry], {cwd: root, env: {...process.env, ...env}, stdio: ['ignore', 'ignore', 'inherit']});
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
+    cwd: root,
+    env: {...process.env, ...env},
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(`${url}${key === 'ii' ? '/healthz' : '/readyz'}`, {child});
   return {children: [child], url};
@@ -109,7 +137,9 @@ export async function runRealModel(options: {quick: boolean; outDir: URL}): Prom
   const loadAtStart = os.loadavg()[0];
   const table = await ceiling(modelPath, options.quick ? 1 : 2);
   const best = table.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
-  console.log(`real-model (i) ceiling: ${Math.round(best.rowsPerSecond)} rows/s at batch ${best.batch} (${best.batchMs.toFixed(2)} ms a batch)`);
+  console.log(
+    `real-model (i) ceiling: ${Math.round(best.rowsPerSecond)} rows/s at batch ${best.batch} (${best.batchMs.toFixed(2)} ms a batch)`,
+  );
   const names: Record<ServerKey, string> = {
     ii: '(ii) Koa + zod + one session.run per request, inline',
     iii: '(iii) agent-batcher, fixed 20 ms window',
@@ -123,9 +153,11 @@ export async function runRealModel(options: {quick: boolean; outDir: URL}): Prom
   const started = {} as Record<ServerKey, {children: ChildProcess[]; url: string}>;
   try {
     for (const key of keys) started[key] = await startServer(key, modelPath, dir);
-    for (const key of keys) await runLoad({url: started[key].url, clients: 128, durationMs: 2000, plan, progress: false});
+    for (const key of keys)
+      await runLoad({url: started[key].url, clients: 128, durationMs: 2000, plan, progress: false});
     const rounds = options.quick ? 1 : 3;
-    const median = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)];
+    const median = <T>(xs: T[], by: (x: T) => number): T =>
+      [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)];
     const saturation = {} as Record<ServerKey, RealModelRecord['servers'][ServerKey]['saturation'][]>;
     const atLoads = {} as Record<ServerKey, RealModelRecord['servers'][ServerKey]['loads'][number][][]>;
     for (const key of keys) {
@@ -136,15 +168,40 @@ export async function runRealModel(options: {quick: boolean; outDir: URL}): Prom
       for (const key of keys) {
         const {children, url} = started[key];
         const cpu0 = await cpuSeconds(children);
-        const sat = await runLoad({url, clients: 128, durationMs: seconds * 1000, plan, progress: false, label: `${key} saturation`});
+        const sat = await runLoad({
+          url,
+          clients: 128,
+          durationMs: seconds * 1000,
+          plan,
+          progress: false,
+          label: `${key} saturation`,
+        });
         const cpu = (await cpuSeconds(children)) - cpu0;
-        saturation[key].push({rowsPerSecond: (sat.agents * 1000) / sat.durationMs, cpuMsPerRow: (cpu * 1000) / Math.max(1, sat.agents), errors: sat.errors});
+        saturation[key].push({
+          rowsPerSecond: (sat.agents * 1000) / sat.durationMs,
+          cpuMsPerRow: (cpu * 1000) / Math.max(1, sat.agents),
+          errors: sat.errors,
+        });
       }
       for (const [i, fraction] of loads.entries()) {
         for (const key of keys) {
           const rate = (fraction * best.rowsPerSecond) / agentsPerRequest;
-          const r = await runLoad({url: started[key].url, clients: 4000, rate, durationMs: seconds * 1000, plan, progress: false, label: `${key} at ${fraction * 100}%`});
-          atLoads[key][i].push({fraction, rowsPerSecond: (r.agents * 1000) / r.durationMs, p50: quantile(r.latencies, 0.5), p99: quantile(r.latencies, 0.99), errors: r.errors});
+          const r = await runLoad({
+            url: started[key].url,
+            clients: 4000,
+            rate,
+            durationMs: seconds * 1000,
+            plan,
+            progress: false,
+            label: `${key} at ${fraction * 100}%`,
+          });
+          atLoads[key][i].push({
+            fraction,
+            rowsPerSecond: (r.agents * 1000) / r.durationMs,
+            p50: quantile(r.latencies, 0.5),
+            p99: quantile(r.latencies, 0.99),
+            errors: r.errors,
+          });
         }
       }
     }
@@ -152,7 +209,9 @@ export async function runRealModel(options: {quick: boolean; outDir: URL}): Prom
       const sat = median(saturation[key], (x) => x.rowsPerSecond);
       const at = atLoads[key].map((xs) => median(xs, (x) => x.p99));
       servers[key] = {name: names[key], saturation: sat, loads: at};
-      console.log(`real-model ${names[key]}: ${Math.round(sat.rowsPerSecond)} rows/s at saturation; ${at.map((l) => `${l.fraction * 100}%: p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors`).join('; ')}`);
+      console.log(
+        `real-model ${names[key]}: ${Math.round(sat.rowsPerSecond)} rows/s at saturation; ${at.map((l) => `${l.fraction * 100}%: p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors`).join('; ')}`,
+      );
     }
   } finally {
     await stop(keys.flatMap((key) => started[key]?.children ?? []));
@@ -223,7 +282,10 @@ export function realModelSection(r: RealModelRecord): string {
 export function realModelHeadline(r: RealModelRecord): string {
   const iv = r.servers.iv;
   const busy = Math.max(...(r.loadAverage ?? [0]));
-  const shared = busy > 2.5 ? ` Measured on a shared machine (load average up to ${f1(busy)} on 2 cores): first figures, not the service's limit.` : '';
+  const shared =
+    busy > 2.5
+      ? ` Measured on a shared machine (load average up to ${f1(busy)} on 2 cores): first figures, not the service's limit.`
+      : '';
   return `A real ONNX model (${r.model.split(',')[0]}) served as shipped: ${f0(iv.saturation.rowsPerSecond)} rows/s, ${f2(iv.saturation.rowsPerSecond / r.best.rowsPerSecond)}× the runtime's own ceiling on one thread and ${f1(iv.saturation.rowsPerSecond / r.servers.ii.saturation.rowsPerSecond)}× Koa + one run per request; p99 ${f1(iv.loads[2].p99)} ms at 80 % of the ceiling's rate (bench/RESULTS.md, "Real model").${shared}`;
 }
 
@@ -235,10 +297,19 @@ export async function writeBetweenMarkers(file: string, name: string, body: stri
   const block = `${open}\n${body}\n${close}`;
   const at = text.indexOf(open);
   const end = text.indexOf(close);
-  await writeFile(file, at >= 0 && end > at ? text.slice(0, at) + block + text.slice(end + close.length) : `${text.trimEnd()}\n\n${block}\n`);
+  await writeFile(
+    file,
+    at >= 0 && end > at
+      ? text.slice(0, at) + block + text.slice(end + close.length)
+      : `${text.trimEnd()}\n\n${block}\n`,
+  );
 }
 
-export async function reportRealModel(record: RealModelRecord, resultsMd: string, readme: string | undefined): Promise<void> {
+export async function reportRealModel(
+  record: RealModelRecord,
+  resultsMd: string,
+  readme: string | undefined,
+): Promise<void> {
   await writeBetweenMarkers(resultsMd, 'section', realModelSection(record));
   if (readme) await writeBetweenMarkers(readme, 'headline', realModelHeadline(record));
 }

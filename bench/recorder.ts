@@ -59,15 +59,22 @@ if (process.env.RECORDER_LATENCY && import.meta.main) {
         res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({calls, rows: pairs}));
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {model: string; agent_type: string; vectors: number[][]};
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        model: string;
+        agent_type: string;
+        vectors: number[][];
+      };
       const started = performance.now();
       calls++;
-      setTimeout(() => {
-        const ms = performance.now() - started;
-        for (const row of body.vectors) rows.push(row[0], ms);
-        res.writeHead(200, {'content-type': 'application/json'});
-        res.end(JSON.stringify({vector: predictMatrix(body.model, body.agent_type, body.vectors)}));
-      }, sampleLatencyMs({latencyMinMs: min, latencyMaxMs: max}));
+      setTimeout(
+        () => {
+          const ms = performance.now() - started;
+          for (const row of body.vectors) rows.push(row[0], ms);
+          res.writeHead(200, {'content-type': 'application/json'});
+          res.end(JSON.stringify({vector: predictMatrix(body.model, body.agent_type, body.vectors)}));
+        },
+        sampleLatencyMs({latencyMinMs: min, latencyMaxMs: max}),
+      );
     });
   });
   server.keepAliveTimeout = 60_000;

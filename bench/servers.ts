@@ -60,7 +60,16 @@ async function startProcess(
   const port = await freePort();
   const probe = probeFile ? ['--import', './bench/probe.ts'] : [];
   const child = spawn(process.execPath, [...nodeArgs, ...probe, entry], {
-    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', MAX_BATCH_SIZE: String(maxBatchSize), MAX_WAIT_MS: String(maxWaitMs), ...(probeFile && {PROBE_OUT: probeFile}), ...env},
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      MAX_BATCH_SIZE: String(maxBatchSize),
+      MAX_WAIT_MS: String(maxWaitMs),
+      ...(probeFile && {PROBE_OUT: probeFile}),
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);
@@ -89,7 +98,17 @@ export async function startServer(id: ServerId, env: Record<string, string>): Pr
     const readyPath = id.startsWith('d') || id.startsWith('s') ? '/readyz' : '/healthz';
     const urls: string[] = [];
     const firstFront = children.length;
-    for (let i = 0; i < fronts; i++) urls.push(await startProcess(entry, {...own, ...env, ...extra}, readyPath, children, i === 0 ? probeFile : undefined, nodeArgs));
+    for (let i = 0; i < fronts; i++)
+      urls.push(
+        await startProcess(
+          entry,
+          {...own, ...env, ...extra},
+          readyPath,
+          children,
+          i === 0 ? probeFile : undefined,
+          nodeArgs,
+        ),
+      );
     return {children, url: urls.join(','), probeFile, front: children[firstFront]};
   } catch (error) {
     for (const child of children) child.kill('SIGKILL');

@@ -49,7 +49,9 @@ if (import.meta.main) {
   const missing = parts.filter((part) => !findPart(part));
   if (missing.length === 0) process.exit(0);
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
-    console.error(`ensure-parts: some tests need ${missing.join(', ')}: install with \`sudo apt-get install -y ${missing.join(' ')}\``);
+    console.error(
+      `ensure-parts: some tests need ${missing.join(', ')}: install with \`sudo apt-get install -y ${missing.join(' ')}\``,
+    );
     process.exit(1);
   }
   console.log(`ensure-parts: installing Debian's ${missing.join(', ')} for the tests (apt-get)…`);

@@ -29,7 +29,8 @@ const fraction = (example: string) =>
 
 const port = int(0, 65535);
 /** For a URL whose user:password@ is not percent-encoding (`%zz`): said without echoing it. */
-export const credentialsMessage = 'a URL whose user:password@ part is valid percent-encoding (write a literal % as %25)';
+export const credentialsMessage =
+  'a URL whose user:password@ part is valid percent-encoding (write a literal % as %25)';
 /** ACTOR_POOL_SIZE's upper bound (a cluster peer claiming more threads is refused as well). */
 export const maxActorPoolSize = 256;
 const ms = (min = 0) => int(min, 24 * 3600 * 1000);
@@ -39,7 +40,11 @@ const ms = (min = 0) => int(min, 24 * 3600 * 1000);
  * of one key, and each of a request's keys needs a mailbox).
  */
 const limitPairs = [
-  ['MAX_AGENTS_PER_REQUEST', 'MAX_PENDING_PER_MAILBOX', 'a request whose agents are all of one key could never be admitted'],
+  [
+    'MAX_AGENTS_PER_REQUEST',
+    'MAX_PENDING_PER_MAILBOX',
+    'a request whose agents are all of one key could never be admitted',
+  ],
   ['MAX_PENDING_PER_MAILBOX', 'MAX_PENDING_TOTAL', 'one mailbox can never hold more than all of them'],
   ['MAX_KEYS_PER_REQUEST', 'MAX_MAILBOXES', 'a request with that many keys could never be admitted'],
 ] as const;
@@ -55,8 +60,14 @@ const clusterKeyHint = 'make one with `openssl rand -base64 32` and give every g
 const clusterKey = z
   .string()
   .trim()
-  .refine((k) => k.length >= minClusterKeyLength, {message: `a secret of at least ${minClusterKeyLength} characters (${clusterKeyHint})`, abort: true})
-  .refine((k) => new Set(k).size >= minClusterKeyDistinct, `a secret of at least ${minClusterKeyDistinct} distinct characters, not a repeated pattern (${clusterKeyHint})`)
+  .refine((k) => k.length >= minClusterKeyLength, {
+    message: `a secret of at least ${minClusterKeyLength} characters (${clusterKeyHint})`,
+    abort: true,
+  })
+  .refine(
+    (k) => new Set(k).size >= minClusterKeyDistinct,
+    `a secret of at least ${minClusterKeyDistinct} distinct characters, not a repeated pattern (${clusterKeyHint})`,
+  )
   .transform((k) => createSecretKey(Buffer.from(k, 'utf8')));
 
 /** The text of the file at `path`; a file that cannot be read is the variable's error (its text is never shown). */
@@ -64,7 +75,10 @@ function readText(path: string, ctx: z.RefinementCtx): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    ctx.addIssue({code: 'custom', message: `the path of a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`});
+    ctx.addIssue({
+      code: 'custom',
+      message: `the path of a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    });
     return undefined;
   }
 }
@@ -90,7 +104,14 @@ const roles = ['all', 'gateway', 'actors'] as const;
 export type Role = (typeof roles)[number];
 
 /** Variables of the cluster roles only: set with ROLE=all, they are refused (not silently ignored). */
-const clusterOnly = ['CLUSTER_KEY', 'CLUSTER_KEY_FILE', 'CLUSTER_NODE', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const;
+const clusterOnly = [
+  'CLUSTER_KEY',
+  'CLUSTER_KEY_FILE',
+  'CLUSTER_NODE',
+  'NATS_TLS_CA',
+  'NATS_TLS_CERT',
+  'NATS_TLS_KEY',
+] as const;
 
 const schema = z
   .object({
@@ -103,7 +124,15 @@ const schema = z
       .trim()
       .regex(/^(auto|\d+)$/, 'auto, or an integer of milliseconds')
       .transform((v) => (v === 'auto' ? ('auto' as const) : Number(v)))
-      .pipe(z.union([z.literal('auto'), z.number().int().max(24 * 3600 * 1000, 'at most a day')]))
+      .pipe(
+        z.union([
+          z.literal('auto'),
+          z
+            .number()
+            .int()
+            .max(24 * 3600 * 1000, 'at most a day'),
+        ]),
+      )
       .default('auto'),
     MAX_WAIT_FRACTION: fraction('0.02').default(0.02),
     MODELS_FILE: z.string().trim().min(1).optional(),
@@ -128,14 +157,22 @@ const schema = z
     MAX_KEYS_PER_REQUEST: int(1, 100_000).default(32),
     // Gone: the fair share binds only under contention and has no setting. Refused rather than
     // ignored, so that a deployment relying on it learns what it does now.
-    CLIENT_SHARE: z.never({error: 'no longer used: one client is held to its fair share only while other clients wait, with no setting (README, "Fair share"); unset it'}).optional(),
+    CLIENT_SHARE: z
+      .never({
+        error:
+          'no longer used: one client is held to its fair share only while other clients wait, with no setting (README, "Fair share"); unset it',
+      })
+      .optional(),
     METRICS_MAX_KEYS: int(1, 10_000).default(32),
     MAX_CONNECTIONS: int(1, 10_000_000).default(20_000),
     MAX_HEAP_FRACTION: fraction('0.85').default(0.85),
     API_KEYS: z
       .string()
       .transform((s) => s.split(',').map((k) => k.trim()))
-      .refine((keys) => keys.every((k) => k.length > 0), 'comma-separated non-empty keys (an empty entry would be a key nobody can send)')
+      .refine(
+        (keys) => keys.every((k) => k.length > 0),
+        'comma-separated non-empty keys (an empty entry would be a key nobody can send)',
+      )
       .refine((keys) => keys.every((k) => !/\s/.test(k)), 'keys without whitespace (a bearer token cannot carry it)')
       .optional(),
     SHUTDOWN_TIMEOUT_MS: ms(0).default(15_000),
@@ -165,7 +202,10 @@ const schema = z
     CLUSTER_NODE: z
       .string()
       .trim()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a NATS subject token of 1 to 64 letters, digits, _ or - (the name NATS permissions give this node)')
+      .regex(
+        /^[A-Za-z0-9_-]{1,64}$/,
+        'a NATS subject token of 1 to 64 letters, digits, _ or - (the name NATS permissions give this node)',
+      )
       .optional(),
     NATS_PREFIX: z
       .string()
@@ -387,8 +427,19 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     role: e.ROLE,
-    nats: e.NATS_URL ? Object.freeze({url: e.NATS_URL, prefix: e.NATS_PREFIX, token: e.NATS_TOKEN, credsFile: e.NATS_CREDS, tls: natsTls(e)}) : undefined,
-    cluster: e.ROLE === 'all' ? undefined : Object.freeze({key: (e.CLUSTER_KEY ?? e.CLUSTER_KEY_FILE) as KeyObject, node: e.CLUSTER_NODE}),
+    nats: e.NATS_URL
+      ? Object.freeze({
+          url: e.NATS_URL,
+          prefix: e.NATS_PREFIX,
+          token: e.NATS_TOKEN,
+          credsFile: e.NATS_CREDS,
+          tls: natsTls(e),
+        })
+      : undefined,
+    cluster:
+      e.ROLE === 'all'
+        ? undefined
+        : Object.freeze({key: (e.CLUSTER_KEY ?? e.CLUSTER_KEY_FILE) as KeyObject, node: e.CLUSTER_NODE}),
   });
 }
 

@@ -55,7 +55,12 @@ async function start(): Promise<Running> {
     const nc = await connectNats(config.nats!, `agent-batcher gateway ${name}`, log);
     service = new Service(config, log, {
       actors: (events) =>
-        new GatewayTransport(nc, {name, boot, prefix: config.nats!.prefix, key: config.cluster!.key}, events, log.child({gateway: name, boot})),
+        new GatewayTransport(
+          nc,
+          {name, boot, prefix: config.nats!.prefix, key: config.cluster!.key},
+          events,
+          log.child({gateway: name, boot}),
+        ),
     });
   } else {
     const registry = loadRegistry(config);

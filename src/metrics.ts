@@ -248,7 +248,12 @@ export class Metrics implements CoordinatorObserver {
       const name = parseKey(key);
       if (name.model !== model) continue;
       const round = (ms: number) => Math.round(ms * 1000) / 1000;
-      views.push({agent_type: name.agentType, fixed_ms: round(fit.fixedMs), per_row_ms: round(fit.perRowMs), calls: Math.round(fit.calls)});
+      views.push({
+        agent_type: name.agentType,
+        fixed_ms: round(fit.fixedMs),
+        per_row_ms: round(fit.perRowMs),
+        calls: Math.round(fit.calls),
+      });
     }
     return views;
   }

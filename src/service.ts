@@ -39,7 +39,8 @@ const statsTimeoutMs = 1000;
 // and its WebSocket getters load Node's bundled undici (about 50 ms of start-up, measured).
 const {createServer} = process.getBuiltinModule('node:http');
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string}).version;
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string})
+  .version;
 
 /** Where the actors are: the in-process thread pool (ROLE=all), or actor hosts over NATS (ROLE=gateway). */
 export interface ActorSide extends Transport {
@@ -96,7 +97,10 @@ export class Service {
     const expectedLatencyMs =
       config.backend.kind === 'simulated'
         ? (config.backend.latencyMinMs + config.backend.latencyMaxMs) / 2
-        : Math.min(httpExpectedLatencyMs, config.backend.kind === 'http' ? config.backend.timeoutMs : httpExpectedLatencyMs);
+        : Math.min(
+            httpExpectedLatencyMs,
+            config.backend.kind === 'http' ? config.backend.timeoutMs : httpExpectedLatencyMs,
+          );
     let coordinator: Coordinator | undefined;
     const events: TransportEvents = {
       results: (message, thread) => coordinator?.onResults(message, thread),
@@ -258,7 +262,9 @@ export class Service {
    * the file as it was checked, and no request pays for opening it), or after a bound.
    */
   async #sessionsOpen(registry: Registry): Promise<void> {
-    const wanted = [...(registry.models?.values() ?? [])].filter((m) => m.backend.kind === 'onnx').map((m) => backendId(m.backend));
+    const wanted = [...(registry.models?.values() ?? [])]
+      .filter((m) => m.backend.kind === 'onnx')
+      .map((m) => backendId(m.backend));
     // A gateway's actors are other processes: each actor host opens its models before it joins.
     if (wanted.length === 0 || !(this.actors instanceof ActorPool)) return;
     const until = Date.now() + sessionsOpenTimeoutMs;

@@ -11,7 +11,11 @@ const body = {
 };
 
 test('a backend slower than the deadline gives every agent deadline_exceeded and 504, near the deadline', async (t) => {
-  const running = await startService({BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1600', REQUEST_TIMEOUT_MS: '200'});
+  const running = await startService({
+    BACKEND_LATENCY_MIN_MS: '1500',
+    BACKEND_LATENCY_MAX_MS: '1600',
+    REQUEST_TIMEOUT_MS: '200',
+  });
   t.teardown(() => running.close());
   const started = Date.now();
   const reply = await post(`${running.url}/predict`, body);
@@ -30,7 +34,11 @@ test('a backend slower than the deadline gives every agent deadline_exceeded and
 });
 
 test('X-Request-Timeout-Ms lowers the deadline but cannot raise it', async (t) => {
-  const running = await startService({BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300', REQUEST_TIMEOUT_MS: '5000'});
+  const running = await startService({
+    BACKEND_LATENCY_MIN_MS: '300',
+    BACKEND_LATENCY_MAX_MS: '300',
+    REQUEST_TIMEOUT_MS: '5000',
+  });
   t.teardown(() => running.close());
   const lowered = await post(`${running.url}/predict`, body, {'x-request-timeout-ms': '50'});
   t.is(lowered.status, 504);

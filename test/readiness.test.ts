@@ -62,12 +62,17 @@ test('attack: clients that send a request while the threads start and leave are 
   const arrived: http.IncomingMessage[] = [];
   service.server.on('request', (req: http.IncomingMessage) => arrived.push(req));
   const leaving = Array.from({length: 20}, (_, c) => {
-    const req = http.request(`${url}/predict`, {method: 'POST', headers: {'content-type': 'application/json', 'x-request-id': `attacker-${c}`}});
+    const req = http.request(`${url}/predict`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json', 'x-request-id': `attacker-${c}`},
+    });
     req.on('error', () => {});
     req.end(JSON.stringify({agents: {x: {vector: [c], model: 'attacker', agent_type: 't'}}}));
     return req;
   });
-  const normal = Array.from({length: 20}, (_, c) => post(`${url}/predict`, {agents: {a: {vector: [c, 3], model: 'm', agent_type: 'u'}}}));
+  const normal = Array.from({length: 20}, (_, c) =>
+    post(`${url}/predict`, {agents: {a: {vector: [c, 3], model: 'm', agent_type: 'u'}}}),
+  );
   while (arrived.length < 40) await sleep(10);
   for (const req of leaving) req.destroy();
   const attackers = arrived.filter((req) => String(req.headers['x-request-id']).startsWith('attacker-'));
@@ -86,7 +91,11 @@ test('attack: clients that send a request while the threads start and leave are 
 
 test('a /predict held while the threads start gets 503 not_ready when its deadline passes first', async (t) => {
   const {url} = await starting(t, 'gated-host.ts');
-  const reply = await post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}}, {'x-request-timeout-ms': '50'});
+  const reply = await post(
+    `${url}/predict`,
+    {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}},
+    {'x-request-timeout-ms': '50'},
+  );
   t.is(reply.status, 503);
   t.is(reply.body.error.code, 'not_ready');
   t.regex(reply.body.error.message, /starting.*deadline/);
@@ -117,7 +126,11 @@ test('a thread that never answers keeps the service live and not ready, past the
   t.false(settled, 'start() neither resolved nor gave up');
   t.is((await fetch(`${url}/healthz`)).status, 200);
   t.is((await fetch(`${url}/readyz`)).status, 503);
-  t.deepEqual(await service.pool.stats(200), [{actors: 0, pending: 0, inflight: 0, keys: []}], 'a starting thread is not waited for by /metrics');
+  t.deepEqual(
+    await service.pool.stats(200),
+    [{actors: 0, pending: 0, inflight: 0, keys: []}],
+    'a starting thread is not waited for by /metrics',
+  );
   await service.shutdown();
   await started;
 });
@@ -140,8 +153,13 @@ test('ACTOR_POOL_SIZE=32 on 2 cores (it used to exit after 10 s on a loaded mach
   const exited = once(child, 'exit');
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(`${url}/readyz`, {child, timeoutMs: 120_000, describe: () => stderr});
-  const replies = await Promise.all(Array.from({length: 64}, (_, c) => post(`${url}/predict`, {agents: {a: {vector: [c, 2], model: `m${c}`, agent_type: 't'}}})));
-  for (const [c, reply] of replies.entries()) t.is(reply.body.results.a.prediction, predictRow(bias(`m${c}`, 't'), [c, 2]));
+  const replies = await Promise.all(
+    Array.from({length: 64}, (_, c) =>
+      post(`${url}/predict`, {agents: {a: {vector: [c, 2], model: `m${c}`, agent_type: 't'}}}),
+    ),
+  );
+  for (const [c, reply] of replies.entries())
+    t.is(reply.body.results.a.prediction, predictRow(bias(`m${c}`, 't'), [c, 2]));
   child.kill('SIGTERM');
   t.deepEqual(await exited, [0, null]);
 });

@@ -173,7 +173,9 @@ export class ActorHost implements ActorHostApi {
     const {keys} = message;
     const byKey: Part[][] = keys.map(() => []);
     const now = this.#ctx.clock.now();
-    forEachPart(message, (partId, keyIndex, deadline, row) => byKey[keyIndex].push({partId, deadline, arrivedAt: now, row}));
+    forEachPart(message, (partId, keyIndex, deadline, row) =>
+      byKey[keyIndex].push({partId, deadline, arrivedAt: now, row}),
+    );
     for (let i = 0; i < keys.length; i++) {
       if (byKey[i].length === 0) continue;
       let actor = this.#actors.get(keys[i]);
@@ -200,7 +202,12 @@ export class ActorHost implements ActorHostApi {
       if (this.#windows.size > maxWindows) this.#windows.delete(this.#windows.keys().next().value as string);
     }
     // A key whose model moved to another backend (SIGHUP) starts a new fit: the old backend's cost says nothing of it.
-    return {backend: this.#backends.get(backend), batching, window, cost: this.#costs.get(`${key}\n${backendId(backend)}`)};
+    return {
+      backend: this.#backends.get(backend),
+      batching,
+      window,
+      cost: this.#costs.get(`${key}\n${backendId(backend)}`),
+    };
   }
 
   /**
@@ -243,7 +250,10 @@ export class ActorHost implements ActorHostApi {
 
 /** Every backend a registry names: its default and each model's. */
 /** A model's backend and batching; an unlisted model (only served by an open registry) takes the defaults. */
-function settingsIn(registry: Registry, model: string): {readonly backend: BackendOptions; readonly batching: BatchingOptions} {
+function settingsIn(
+  registry: Registry,
+  model: string,
+): {readonly backend: BackendOptions; readonly batching: BatchingOptions} {
   return registry.models?.get(model) ?? registry.defaults;
 }
 

@@ -172,7 +172,10 @@ export class Actor {
           if (settings === this.#settings) this.#queue.configure(queueOptions(settings));
         }
         const windowMs = queueOptions(this.#settings).maxWaitMs;
-        this.#log.info({batchId: info.id, size: info.size, length: batch.length, backendMs, windowMs, result}, 'batch done');
+        this.#log.info(
+          {batchId: info.id, size: info.size, length: batch.length, backendMs, windowMs, result},
+          'batch done',
+        );
         this.#ctx.results.report({key: this.key, size: info.size, backendMs, result, waitsMs, windowMs});
         this.#inflight--;
         this.#pump();
@@ -188,7 +191,12 @@ export class Actor {
     let kept = 0;
     for (const part of parts) {
       if (canMeetDeadline(now, part.deadline, predicted)) parts[kept++] = part;
-      else this.#fail(part, 'deadline_exceeded', `cannot be answered within its deadline (the batch is predicted to take ${Math.round(predicted ?? 0)} ms)`);
+      else
+        this.#fail(
+          part,
+          'deadline_exceeded',
+          `cannot be answered within its deadline (the batch is predicted to take ${Math.round(predicted ?? 0)} ms)`,
+        );
     }
     parts.length = kept;
   }

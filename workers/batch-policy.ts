@@ -111,7 +111,9 @@ export class BatchQueue<T> {
       }
       if (!best) break;
       const [length, group] = best;
-      const rows = slo ? sloBatchSize(slo, now - group.oldest(), group.size, maxBatchSize) : Math.min(group.size, maxBatchSize);
+      const rows = slo
+        ? sloBatchSize(slo, now - group.oldest(), group.size, maxBatchSize)
+        : Math.min(group.size, maxBatchSize);
       const items = group.take(rows);
       this.#size -= items.length;
       if (group.size === 0) this.#groups.delete(length);

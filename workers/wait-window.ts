@@ -28,7 +28,8 @@ export class WaitWindow {
   /** Folds one measured backend call into the estimate. */
   observe(backendMs: number): void {
     if (!Number.isFinite(backendMs) || backendMs < 0) return;
-    this.#latencyMs = this.#latencyMs === undefined ? backendMs : this.#latencyMs + weight * (backendMs - this.#latencyMs);
+    this.#latencyMs =
+      this.#latencyMs === undefined ? backendMs : this.#latencyMs + weight * (backendMs - this.#latencyMs);
   }
 
   /** The window now, in ms. */

@@ -90,7 +90,9 @@ export class ActorsNode {
     await this.pool.ready();
     const nc = await connectNats(this.#config.nats!, `agent-batcher actors ${this.name}`, this.#log);
     this.#nc = nc;
-    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)});
+    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {
+      callback: (_err, msg) => this.#frame(msg.subject, msg.data),
+    });
     this.#beat();
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
     this.#log.info({threads: this.pool.threads}, 'actor host up');
@@ -132,7 +134,11 @@ export class ActorsNode {
 
   /** Announces the threads, all started (start() waited for the pool), or that this host leaves. */
   #beat(): void {
-    this.#wire.publish(this.#subjects.members(this.name), {kind: 'heartbeat', threads: this.pool.threads, ...(this.#leaving && {leaving: true})});
+    this.#wire.publish(this.#subjects.members(this.name), {
+      kind: 'heartbeat',
+      threads: this.pool.threads,
+      ...(this.#leaving && {leaving: true}),
+    });
   }
 
   #frame(subject: string, bytes: Uint8Array): void {
@@ -154,7 +160,9 @@ export class ActorsNode {
       // Never started here (a gateway that believes a forged heartbeat): its parts are answered
       // at once, so that none waits for its deadline.
       const buffer = new ResultsBuffer();
-      forEachPart(frame, (partId) => buffer.error(partId, 'worker_failed', `actor thread ${thread} does not exist on this host`));
+      forEachPart(frame, (partId) =>
+        buffer.error(partId, 'worker_failed', `actor thread ${thread} does not exist on this host`),
+      );
       this.#send(to, thread, buffer);
       this.#wire.refuse('no_such_thread', subject);
       return;
@@ -214,7 +222,8 @@ export class ActorsNode {
       },
     });
     // A batch's report goes with its results, to every gateway that had rows in it.
-    for (const report of message.reports) for (const entry of out.values()) if (entry.keys.has(report.key)) entry.buffer.report(report);
+    for (const report of message.reports)
+      for (const entry of out.values()) if (entry.keys.has(report.key)) entry.buffer.report(report);
     for (const [to, {buffer}] of out) this.#send(to, thread, buffer);
     this.#checkIdle();
   }

@@ -26,7 +26,12 @@ import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
 
 /** Bounds of the member table and of the join rate (membership.ts). */
-export const membershipLimits: MembershipLimits = {timeoutMs: memberTimeoutMs, maxMembers: 1024, joinsPerSecond: 4, joinBurst: 32};
+export const membershipLimits: MembershipLimits = {
+  timeoutMs: memberTimeoutMs,
+  maxMembers: 1024,
+  joinsPerSecond: 4,
+  joinBurst: 32,
+};
 
 export interface GatewayOptions {
   /** This gateway's name (CLUSTER_NODE, or random) and this start's boot: subject tokens. */
@@ -77,7 +82,9 @@ export class GatewayTransport implements Transport {
     this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
     this.#subscriptions.push(
       nc.subscribe(this.#subjects.allMembers, {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
-      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
+      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {
+        callback: (_err, msg) => this.#frame(msg.subject, msg.data),
+      }),
     );
     this.#sweeper = setInterval(() => this.#membership.sweep(Date.now()), heartbeatMs / 2);
     this.#sweeper.unref();
@@ -172,7 +179,13 @@ export class GatewayTransport implements Transport {
     if (!received) return;
     const {frame, route} = received;
     if (frame.kind === 'heartbeat') {
-      const refused = this.#membership.heartbeat(frame.sender, frame.boot, frame.threads, frame.leaving === true, Date.now());
+      const refused = this.#membership.heartbeat(
+        frame.sender,
+        frame.boot,
+        frame.threads,
+        frame.leaving === true,
+        Date.now(),
+      );
       if (refused) this.#wire.refuse(refused, subject);
     } else if (frame.kind === 'results') this.#results(frame, route, subject);
   }
@@ -197,7 +210,11 @@ export class GatewayTransport implements Transport {
     const threads = (members: readonly Member[]) => members.map((m) => m.index);
     return {
       joined: (host, members) => {
-        for (const m of members) this.#outgoing.set(m.index, {subject: this.#subjects.thread(host, m.boot, m.thread, this.name), buffer: new DispatchBuffer()});
+        for (const m of members)
+          this.#outgoing.set(m.index, {
+            subject: this.#subjects.thread(host, m.boot, m.thread, this.name),
+            buffer: new DispatchBuffer(),
+          });
         this.#log.info({host, boot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
         for (const m of members) this.#events.threadJoined?.(m.index);
       },
@@ -212,7 +229,8 @@ export class GatewayTransport implements Transport {
       gone: (host, members, silentMs) => {
         for (const m of members) this.#outgoing.get(m.index)?.buffer.clear();
         for (const m of members) this.#outgoing.delete(m.index);
-        if (silentMs === undefined) this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
+        if (silentMs === undefined)
+          this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
         else this.#log.warn({host, threads: threads(members), silentMs}, 'actor host gone');
         for (const m of members) this.#events.threadFailed(m.index);
       },

@@ -113,7 +113,13 @@ export class Membership {
       if (leaving) return undefined;
       const problem = this.#admit(threads, now);
       if (problem) return problem;
-      const members = Array.from({length: threads}, (_, thread) => ({index: this.#nextIndex++, name: `${host}/${thread}`, host, boot, thread}));
+      const members = Array.from({length: threads}, (_, thread) => ({
+        index: this.#nextIndex++,
+        name: `${host}/${thread}`,
+        host,
+        boot,
+        thread,
+      }));
       this.#hosts.set(host, {boot, members, lastSeen: now, leaving: false});
       this.#members += threads;
       for (const m of members) {
@@ -138,7 +144,8 @@ export class Membership {
 
   /** Ends every host silent for longer than timeoutMs. */
   sweep(now: number): void {
-    for (const [host, entry] of this.#hosts) if (now - entry.lastSeen > this.#limits.timeoutMs) this.#remove(host, entry, now - entry.lastSeen);
+    for (const [host, entry] of this.#hosts)
+      if (now - entry.lastSeen > this.#limits.timeoutMs) this.#remove(host, entry, now - entry.lastSeen);
   }
 
   #remove(host: string, entry: HostEntry, silentMs?: number): void {

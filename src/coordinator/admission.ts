@@ -26,7 +26,13 @@ import type {ClaimsOn, ClaimTable} from './claims.ts';
 import type {ClientState, ClientTable} from './clients.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
-export type RefusalReason = 'client_share' | 'mailbox_full' | 'pending_full' | 'too_many_mailboxes' | 'no_actor_threads' | 'heap_full';
+export type RefusalReason =
+  | 'client_share'
+  | 'mailbox_full'
+  | 'pending_full'
+  | 'too_many_mailboxes'
+  | 'no_actor_threads'
+  | 'heap_full';
 
 export const refusalMessages: Readonly<Record<RefusalReason, string>> = {
   client_share: 'this client holds more than its fair share while other clients wait',
@@ -68,7 +74,15 @@ export type Standing = 'fits' | 'full' | 'over_share';
  * @param holders clients holding some of it (the client included, if it does)
  * @param place the client's place in line (its last claim's), Infinity if it has none
  */
-export function standing(limit: number, mine: number, need: number, usedAfter: number, holders: number, claims: ClaimsOn, place: number): Standing {
+export function standing(
+  limit: number,
+  mine: number,
+  need: number,
+  usedAfter: number,
+  holders: number,
+  claims: ClaimsOn,
+  place: number,
+): Standing {
   if (usedAfter + claims.amount <= limit) return 'fits';
   const sharing = holders + claims.clients + (mine > 0 ? 0 : 1);
   // At least 1: with more clients than the limit, each may still hold one.
@@ -105,17 +119,41 @@ export function admit(
     const used = state?.live ?? 0;
     if (!state) newKeys++;
     if (used === 0) idleKeys++;
-    const onKey = standing(limits.maxPendingPerMailbox, mine, n, used + n, clients.holders(key), claims.onKey(key), place);
+    const onKey = standing(
+      limits.maxPendingPerMailbox,
+      mine,
+      n,
+      used + n,
+      clients.holders(key),
+      claims.onKey(key),
+      place,
+    );
     if (onKey === 'over_share') overShare = true;
     else if (onKey === 'full') {
       mailboxFull = true;
       if (state) full.push(state);
     }
   }
-  const total = standing(limits.maxPendingTotal, client.live, rows, keys.live + rows, clients.size, claims.total, place);
+  const total = standing(
+    limits.maxPendingTotal,
+    client.live,
+    rows,
+    keys.live + rows,
+    clients.size,
+    claims.total,
+    place,
+  );
   const mailboxes =
     idleKeys > 0
-      ? standing(limits.maxMailboxes, client.perKey.size, newClientKeys, keys.busy + idleKeys, clients.size, claims.mailboxes, place)
+      ? standing(
+          limits.maxMailboxes,
+          client.perKey.size,
+          newClientKeys,
+          keys.busy + idleKeys,
+          clients.size,
+          claims.mailboxes,
+          place,
+        )
       : 'fits';
   let reason: RefusalReason | undefined;
   if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
@@ -123,7 +161,8 @@ export function admit(
   else if (total === 'full') reason = 'pending_full';
   else if (mailboxes === 'full') reason = 'too_many_mailboxes';
   // Room for the new keys: idle keys (none of this request's) give theirs up, oldest first.
-  else if (keys.size + newKeys > limits.maxMailboxes) keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
+  else if (keys.size + newKeys > limits.maxMailboxes)
+    keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
   if (!reason) return undefined;
   const behind =
     reason === 'mailbox_full'

@@ -55,7 +55,9 @@ export interface Ticket {
   cancel(): void;
 }
 
-export type Admission = {readonly admitted: true; readonly ticket: Ticket} | {readonly admitted: false; readonly refusal: Refusal};
+export type Admission =
+  | {readonly admitted: true; readonly ticket: Ticket}
+  | {readonly admitted: false; readonly refusal: Refusal};
 
 export interface Submission {
   readonly requestId: string;
@@ -120,7 +122,13 @@ class OpenRequest implements Ticket, Timed {
   /** The coordinator's, shared by every request. */
   readonly #cancel: (request: OpenRequest) => void;
 
-  constructor(submission: Submission, client: ClientState, firstPartId: number, now: number, cancel: (request: OpenRequest) => void) {
+  constructor(
+    submission: Submission,
+    client: ClientState,
+    firstPartId: number,
+    now: number,
+    cancel: (request: OpenRequest) => void,
+  ) {
     const n = submission.agents.length;
     this.id = submission.requestId;
     this.client = client;
@@ -223,12 +231,14 @@ export class Coordinator implements Submitter {
     rowsPerKey.clear();
     for (const name of keyNames) rowsPerKey.set(name, (rowsPerKey.get(name) ?? 0) + 1);
     let refusal: Refusal | undefined;
-    for (const name of rowsPerKey.keys()) if (!this.#keys.canPlace(name)) refusal = {reason: 'no_actor_threads', retryAfterSeconds: 1};
+    for (const name of rowsPerKey.keys())
+      if (!this.#keys.canPlace(name)) refusal = {reason: 'no_actor_threads', retryAfterSeconds: 1};
     // A client asking again is judged without its own claim, in its place in line; admitted, it needs none.
     const place = this.#claims.drop(clientId);
     refusal ??= admit(rowsPerKey, client, place ?? Infinity, this.#admission, this.#options, this.#options.batching);
     if (refusal) {
-      if (claimedOn.has(refusal.reason)) this.#claims.claim(client, rowsPerKey, Date.now() + refusal.retryAfterSeconds * 1000 + claimGraceMs, place);
+      if (claimedOn.has(refusal.reason))
+        this.#claims.claim(client, rowsPerKey, Date.now() + refusal.retryAfterSeconds * 1000 + claimGraceMs, place);
       this.#refused++;
       this.#observer.refused(refusal.reason);
       return {admitted: false, refusal};
@@ -272,7 +282,8 @@ export class Coordinator implements Submitter {
   /** What onResults does with each result (one object, made once). */
   readonly #results: ResultVisitor = {
     prediction: (partId, prediction, batch) => this.#arrived(partId, {prediction, batch}),
-    error: (partId, code, message, batch) => this.#arrived(partId, batch ? {error: {code, message}, batch} : {error: {code, message}}),
+    error: (partId, code, message, batch) =>
+      this.#arrived(partId, batch ? {error: {code, message}, batch} : {error: {code, message}}),
     withdrawn: (partId) => {
       // The thread expired the part before our own timer fired (clocks of a busy machine).
       if (!this.#arrived(partId, expiredInThread)) return;
@@ -313,7 +324,9 @@ export class Coordinator implements Submitter {
       this.#release(request, index, now);
       if (request.done) continue;
       failed++;
-      this.#settle(request, index, {error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'}});
+      this.#settle(request, index, {
+        error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'},
+      });
       if (--request.open === 0) this.#finish(request);
     }
     this.#keys.displace(thread);

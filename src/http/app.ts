@@ -200,7 +200,12 @@ function dropUnreadBody(req: IncomingMessage, limitBytes: number): Promise<void>
  * metric and one log line. POST /predict is served here directly; everything else goes on to the
  * router.
  */
-function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {state: State}) => Promise<void>, drainBytes: number) {
+function front(
+  log: Logger,
+  metrics: Metrics,
+  predictRoute: (ctx: Context & {state: State}) => Promise<void>,
+  drainBytes: number,
+) {
   return async (ctx: Context & {state: State}, next: Next) => {
     const started = performance.now();
     const given = ctx.get('x-request-id');
@@ -212,7 +217,8 @@ function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {sta
         await next();
         if (ctx.body == null && ctx.status === 404) throw Errors.notFound();
         if (ctx.body == null && ctx.status === 405) throw Errors.methodNotAllowed();
-        if (ctx.body == null && ctx.status === 501) throw new HttpError(501, 'not_implemented', 'method not implemented');
+        if (ctx.body == null && ctx.status === 501)
+          throw new HttpError(501, 'not_implemented', 'method not implemented');
       }
     } catch (error) {
       if (error instanceof HttpError) {
@@ -234,7 +240,14 @@ function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {sta
       metrics.request(ctx.path, ctx.method, ctx.status);
       if (log.isLevelEnabled('info')) {
         log.info(
-          {requestId, method: ctx.method, path: ctx.path, status: ctx.status, agents: ctx.state.agents, ms: Math.round((performance.now() - started) * 10) / 10},
+          {
+            requestId,
+            method: ctx.method,
+            path: ctx.path,
+            status: ctx.status,
+            agents: ctx.state.agents,
+            ms: Math.round((performance.now() - started) * 10) / 10,
+          },
           'request',
         );
       }
@@ -248,7 +261,12 @@ function front(log: Logger, metrics: Metrics, predictRoute: (ctx: Context & {sta
  * (503 overloaded past MAX_HEAP_FRACTION of its limit), bearer key when API_KEYS is set (401;
  * compared in constant time, every key compared), media type (415).
  */
-function admit(readiness: () => Readiness, keys: readonly string[], heapFull: () => boolean, refusedForHeap: () => void) {
+function admit(
+  readiness: () => Readiness,
+  keys: readonly string[],
+  heapFull: () => boolean,
+  refusedForHeap: () => void,
+) {
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
   return (ctx: Context): void => {
     const state = readiness();
@@ -259,7 +277,9 @@ function admit(readiness: () => Readiness, keys: readonly string[], heapFull: ()
     }
     if (digests.length > 0) {
       const match = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'));
-      const given = createHash('sha256').update(match ? match[1] : '').digest();
+      const given = createHash('sha256')
+        .update(match ? match[1] : '')
+        .digest();
       // Every key is compared, whichever matches: the time taken says nothing about the keys.
       let matched = -1;
       for (let i = 0; i < digests.length; i++) if (timingSafeEqual(digests[i], given) && matched < 0) matched = i;
@@ -300,7 +320,11 @@ function checkMediaType(ctx: Context): void {
   if (ctx.is('application/json') !== 'application/json') throw Errors.unsupportedMediaType();
   const charset = ctx.request.charset.toLowerCase();
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new HttpError(415, 'unsupported_media_type', `the body must be UTF-8 JSON (got charset=${charset.slice(0, 32)})`);
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `the body must be UTF-8 JSON (got charset=${charset.slice(0, 32)})`,
+    );
   }
 }
 
@@ -363,7 +387,11 @@ async function holdWhileStarting(ctx: PredictContext, deps: PredictDeps, arrived
   if (ctx.req.destroyed) throw Errors.notReady('the client left while the service was starting');
   const state = deps.readiness();
   if (state === 'ready') return;
-  throw Errors.notReady(state === 'starting' ? "service is starting: its actor threads were not up within the request's deadline" : notReadyWhy[state]);
+  throw Errors.notReady(
+    state === 'starting'
+      ? "service is starting: its actor threads were not up within the request's deadline"
+      : notReadyWhy[state],
+  );
 }
 
 /** POST /predict: check, read, validate and submit; then wait for the outcomes and answer. */
@@ -421,7 +449,11 @@ function answer(ctx: PredictContext, ids: readonly string[], outcomes: readonly 
  * The body checked (UTF-8, schema, registry, limits) and admitted, its deadline counted from the
  * request's arrival; throws the request-level errors.
  */
-function submit(ctx: PredictContext, deps: PredictDeps, arrived: number): {ids: string[]; ticket: Ticket; stream: PassThrough | undefined} {
+function submit(
+  ctx: PredictContext,
+  deps: PredictDeps,
+  arrived: number,
+): {ids: string[]; ticket: Ticket; stream: PassThrough | undefined} {
   const {coordinator, schemas, config, registry} = deps;
   const chunks = ctx.state.bodyChunks;
   ctx.state.bodyChunks = undefined;
@@ -464,7 +496,9 @@ function wantsStream(accept: string): boolean {
 function requestTimeout(header: string, max: number): number {
   if (header === '') return max;
   if (!/^\d{1,10}$/.test(header.trim()) || Number(header) < 1) {
-    throw Errors.validation([{path: 'headers.x-request-timeout-ms', message: 'must be a positive integer of milliseconds'}]);
+    throw Errors.validation([
+      {path: 'headers.x-request-timeout-ms', message: 'must be a positive integer of milliseconds'},
+    ]);
   }
   return Math.min(max, Number(header));
 }

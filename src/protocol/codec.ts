@@ -67,7 +67,15 @@ export interface Envelope {
 export type Frame = WireMessage & Envelope;
 
 /** Why bytes were not read as a frame (each a metric label and a log field). */
-export const decodeProblems = ['not_a_frame', 'other_version', 'bad_header', 'bad_columns', 'bad_parts', 'bad_vectors', 'bad_results'] as const;
+export const decodeProblems = [
+  'not_a_frame',
+  'other_version',
+  'bad_header',
+  'bad_columns',
+  'bad_parts',
+  'bad_vectors',
+  'bad_results',
+] as const;
 export type DecodeProblem = (typeof decodeProblems)[number];
 
 export type Decoded =
@@ -87,22 +95,38 @@ const envelope = {
   ts: z.number().nonnegative(),
 };
 /** The Float64Array fields of each kind of message, in frame order. */
-const columnsOf: Partial<Record<WireMessage['kind'], readonly string[]>> = {dispatch: ['parts', 'data'], results: ['results']};
+const columnsOf: Partial<Record<WireMessage['kind'], readonly string[]>> = {
+  dispatch: ['parts', 'data'],
+  results: ['results'],
+};
 /** The header's `columns`: each column's length, one per field of columnsOf. */
-const columnLengths = (kind: 'dispatch' | 'results') => z.array(z.int().nonnegative()).length(columnsOf[kind]?.length ?? 0);
+const columnLengths = (kind: 'dispatch' | 'results') =>
+  z.array(z.int().nonnegative()).length(columnsOf[kind]?.length ?? 0);
 
 /**
  * Each kind of frame's header, as a peer must send it: a frame that parses as JSON but not as
  * this is refused whole, before any handler reads a field of it.
  */
 const header = z.discriminatedUnion('kind', [
-  z.object({...envelope, kind: z.literal('heartbeat'), threads: z.int().min(1).max(maxActorPoolSize), leaving: z.boolean().optional()}),
+  z.object({
+    ...envelope,
+    kind: z.literal('heartbeat'),
+    threads: z.int().min(1).max(maxActorPoolSize),
+    leaving: z.boolean().optional(),
+  }),
   z.object({...envelope, kind: z.literal('dispatch'), keys: z.array(mailboxKey), columns: columnLengths('dispatch')}),
-  z.object({...envelope, kind: z.literal('withdraw'), withdrawals: z.array(z.object({key: mailboxKey, partIds: z.array(z.number())}))}),
+  z.object({
+    ...envelope,
+    kind: z.literal('withdraw'),
+    withdrawals: z.array(z.object({key: mailboxKey, partIds: z.array(z.number())})),
+  }),
   z.object({
     ...envelope,
     kind: z.literal('results'),
-    thread: z.int().min(0).max(maxActorPoolSize - 1),
+    thread: z
+      .int()
+      .min(0)
+      .max(maxActorPoolSize - 1),
     columns: columnLengths('results'),
     errors: z.array(z.object({code: z.enum(agentErrorCodes), message: z.string()})),
     batches: z.array(z.object({id: z.string().max(512), size: z.int().positive()})),
@@ -159,7 +183,8 @@ export function encode(message: WireMessage, envelope: Envelope): Uint8Array {
  */
 export function preambleProblem(bytes: Uint8Array): {problem: DecodeProblem; detail?: string} | undefined {
   if (bytes.length < headerStart || bytes[0] !== magic) return {problem: 'not_a_frame'};
-  if (bytes[1] !== wireVersion) return {problem: 'other_version', detail: `protocol version ${bytes[1]}, expected ${wireVersion}`};
+  if (bytes[1] !== wireVersion)
+    return {problem: 'other_version', detail: `protocol version ${bytes[1]}, expected ${wireVersion}`};
   if (bytes.length < headerStart + macLength) return {problem: 'not_a_frame', detail: 'too short to hold a signature'};
   return undefined;
 }
@@ -179,7 +204,8 @@ export function decode(bytes: Uint8Array): Decoded {
   const body = signedPart(bytes);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const length = view.getUint32(4, true);
-  if (headerStart + length > body.length) return {ok: false, problem: 'bad_header', detail: 'header longer than the frame'};
+  if (headerStart + length > body.length)
+    return {ok: false, problem: 'bad_header', detail: 'header longer than the frame'};
   let json: unknown;
   try {
     json = JSON.parse(decoder.decode(body.subarray(headerStart, headerStart + length)));
@@ -187,7 +213,8 @@ export function decode(bytes: Uint8Array): Decoded {
     return {ok: false, problem: 'bad_header', detail: 'not UTF-8 JSON'};
   }
   const parsed = header.safeParse(json);
-  if (!parsed.success) return {ok: false, problem: 'bad_header', detail: parsed.error.issues[0].path.join('.') || 'kind'};
+  if (!parsed.success)
+    return {ok: false, problem: 'bad_header', detail: parsed.error.issues[0].path.join('.') || 'kind'};
   const frame = parsed.data as Frame & {columns?: number[]};
   const names = columnsOf[frame.kind];
   if (!names) return {ok: true, frame};
@@ -204,7 +231,10 @@ export function decode(bytes: Uint8Array): Decoded {
     decoded[name] = all.subarray(at, at + lengths[i]);
     at += lengths[i];
   });
-  const problem = frame.kind === 'dispatch' ? dispatchProblem(decoded as unknown as DispatchMessage) : resultsProblem(decoded as unknown as ResultsMessage);
+  const problem =
+    frame.kind === 'dispatch'
+      ? dispatchProblem(decoded as unknown as DispatchMessage)
+      : resultsProblem(decoded as unknown as ResultsMessage);
   if (problem) return {ok: false, problem};
   return {ok: true, frame: decoded as unknown as Frame};
 }
@@ -216,7 +246,8 @@ function dispatchProblem({keys, parts, data}: DispatchMessage): DecodeProblem | 
   for (let at = 0; at < parts.length; at += partStride) {
     const keyIndex = parts[at + PartField.keyIndex];
     const n = parts[at + PartField.length];
-    if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= keys.length || !Number.isInteger(n) || n < 1) return 'bad_parts';
+    if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= keys.length || !Number.isInteger(n) || n < 1)
+      return 'bad_parts';
     floats += n;
   }
   return floats === data.length ? undefined : 'bad_vectors';
@@ -236,7 +267,8 @@ function resultReadable(results: Float64Array, at: number, errors: number, batch
 /** Why a results message's columns cannot be read as it says, if they cannot. */
 function resultsProblem({results, errors, batches}: ResultsMessage): DecodeProblem | undefined {
   if (results.length % resultStride !== 0) return 'bad_results';
-  for (let at = 0; at < results.length; at += resultStride) if (!resultReadable(results, at, errors.length, batches.length)) return 'bad_results';
+  for (let at = 0; at < results.length; at += resultStride)
+    if (!resultReadable(results, at, errors.length, batches.length)) return 'bad_results';
   return undefined;
 }
 

@@ -50,7 +50,12 @@ export function forEachPart(
   let offset = 0;
   for (let at = 0; at < parts.length; at += partStride) {
     const length = parts[at + PartField.length];
-    visit(parts[at + PartField.partId], parts[at + PartField.keyIndex], parts[at + PartField.deadline], data.subarray(offset, offset + length));
+    visit(
+      parts[at + PartField.partId],
+      parts[at + PartField.keyIndex],
+      parts[at + PartField.deadline],
+      data.subarray(offset, offset + length),
+    );
     offset += length;
   }
 }

@@ -23,7 +23,14 @@ import type {Config} from '../config.ts';
 import type {Transport, TransportEvents} from '../coordinator/transport.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import type {Registry} from '../registry.ts';
-import type {ActorHostApi, DataPort, HostMessage, HostOptions, HostStats, ResultsMessage} from '../protocol/messages.ts';
+import type {
+  ActorHostApi,
+  DataPort,
+  HostMessage,
+  HostOptions,
+  HostStats,
+  ResultsMessage,
+} from '../protocol/messages.ts';
 
 export interface PoolOptions {
   readonly size: number;
@@ -214,7 +221,10 @@ export class ActorPool implements Transport {
       () => {
         if (thread.worker !== worker) return;
         thread.up = true;
-        log.debug({thread: thread.index, instance: options.instance, ms: Date.now() - thread.startedAt}, 'actor thread up');
+        log.debug(
+          {thread: thread.index, instance: options.instance, ms: Date.now() - thread.startedAt},
+          'actor thread up',
+        );
         if (!thread.everUp) {
           thread.everUp = true;
           if (--this.#starting === 0) this.#ready.resolve();
@@ -240,7 +250,10 @@ export class ActorPool implements Transport {
       port1.close();
       if (this.#closed) return;
       if (!thread.everUp) {
-        const why = thread.error instanceof Error ? `${thread.error.name}: ${thread.error.message}` : `it exited with code ${code}`;
+        const why =
+          thread.error instanceof Error
+            ? `${thread.error.name}: ${thread.error.message}`
+            : `it exited with code ${code}`;
         this.#ready.reject(new ThreadStartError(`actor thread ${thread.index} could not start: ${why.split('\n')[0]}`));
       }
       this.#failed(thread, code);

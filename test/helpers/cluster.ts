@@ -61,7 +61,11 @@ export interface Nats extends Proc {
   readonly port: number;
 }
 
-export async function startNats(port?: number, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<Nats> {
+export async function startNats(
+  port?: number,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Nats> {
   const p = port ?? (await freePort());
   const monitor = await freePort();
   const child = spawn(natsServerPath(), [...extraArgs, '-a', '127.0.0.1', '-p', String(p), '-m', String(monitor)], {
@@ -131,14 +135,42 @@ export function makeCertificates(): Certificates {
   const openssl = (...args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: ['ignore', 'ignore', 'pipe']});
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
-    openssl('req', '-x509', ...ec, '-days', '1', '-subj', '/CN=agent-batcher test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=agent-batcher test CA',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+    );
     for (const [name, ext] of [
       ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'],
       ['client', 'extendedKeyUsage=clientAuth\n'],
     ]) {
       writeFileSync(at(`${name}.ext`), ext);
       openssl('req', ...ec, '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.pem`,
+      );
     }
   } catch (error) {
     rmSync(dir, {recursive: true, force: true});
@@ -171,7 +203,10 @@ export async function startLockedNats(): Promise<LockedNats> {
   const certificates = makeCertificates();
   // nats-server parses the value of a $VARIABLE as config: a password that reads as a number or a
   // date (`1234-56…`) breaks the file. A letter first, then hex, reads as text.
-  const passwords = Object.fromEntries(lockedUsers.map((u) => [u, `p${randomBytes(12).toString('hex')}`])) as Record<LockedUser, string>;
+  const passwords = Object.fromEntries(lockedUsers.map((u) => [u, `p${randomBytes(12).toString('hex')}`])) as Record<
+    LockedUser,
+    string
+  >;
   const config = path.join(import.meta.dirname, '../../scripts/nats/cluster.conf');
   const nats = await startNats(undefined, ['-c', config], {
     NATS_SERVER_CERT: certificates.serverCert,

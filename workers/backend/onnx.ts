@@ -58,19 +58,36 @@ export async function openModel(path: string, intraOpThreads: number): Promise<O
     fileId = `${s.size}:${s.mtimeMs}:${s.ino}`;
   } catch (error) {
     // The examples' models are generated, not committed: say how to get one.
-    const hint = path.startsWith(examplesModels) ? '; `npm run model` writes the examples\' model' : '';
-    throw new ModelLoadError('an ONNX model file', `no readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})${hint}`);
+    const hint = path.startsWith(examplesModels) ? "; `npm run model` writes the examples' model" : '';
+    throw new ModelLoadError(
+      'an ONNX model file',
+      `no readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})${hint}`,
+    );
   }
   const ort = await onnxRuntime();
   let session: Session;
   try {
     // ORT's own log is off (4 = fatal only): a failed run is logged by the actor, once, with its batch.
-    session = await ort.InferenceSession.create(path, {intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 4});
+    session = await ort.InferenceSession.create(path, {
+      intraOpNumThreads: intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      logSeverityLevel: 4,
+    });
   } catch (error) {
     // ORT's message ("Load model from … failed:Protobuf parsing failed.") names the problem; cut it short.
-    throw new ModelLoadError('an ONNX model', `a file onnxruntime cannot load: ${String((error as Error).message).slice(0, 300)}`);
+    throw new ModelLoadError(
+      'an ONNX model',
+      `a file onnxruntime cannot load: ${String((error as Error).message).slice(0, 300)}`,
+    );
   }
-  return {session, ort, inputs: session.inputMetadata as ValueMetadata[], outputs: session.outputMetadata as ValueMetadata[], fileId};
+  return {
+    session,
+    ort,
+    inputs: session.inputMetadata as ValueMetadata[],
+    outputs: session.outputMetadata as ValueMetadata[],
+    fileId,
+  };
 }
 
 export class ModelLoadError extends Error {
@@ -86,7 +103,11 @@ export class ModelLoadError extends Error {
 }
 
 /** Opens and checks a model: its signature, or a ModelLoadError. */
-export async function loadChecked(path: string, intraOpThreads: number, vectorLength: number | undefined): Promise<{model: OpenedModel; signature: OnnxSignature}> {
+export async function loadChecked(
+  path: string,
+  intraOpThreads: number,
+  vectorLength: number | undefined,
+): Promise<{model: OpenedModel; signature: OnnxSignature}> {
   const model = await openModel(path, intraOpThreads);
   const check = checkSignature(model.inputs, model.outputs, vectorLength, model.fileId);
   if ('ok' in check) return {model, signature: check.ok};
@@ -121,12 +142,18 @@ export class OnnxBackend implements Backend {
       // The file the check thread approved is the one this thread serves, or nothing is served.
       if (signature && !sameSignature(signature, loaded.signature)) {
         await loaded.model.session.release().catch(() => {});
-        throw new ModelLoadError('the model checked at load (SIGHUP after changing a model file)', `${file} changed since`);
+        throw new ModelLoadError(
+          'the model checked at load (SIGHUP after changing a model file)',
+          `${file} changed since`,
+        );
       }
       // The first run of a session allocates its buffers: paid here, not by the first batch (nor measured by the cost fit).
       const {input} = loaded.signature;
-      const zero = input.type === 'float32' ? new Float32Array(loaded.signature.d) : new Float64Array(loaded.signature.d);
-      await loaded.model.session.run({[input.name]: new loaded.model.ort.Tensor(input.type, zero, [1, loaded.signature.d])}).catch(() => {});
+      const zero =
+        input.type === 'float32' ? new Float32Array(loaded.signature.d) : new Float64Array(loaded.signature.d);
+      await loaded.model.session
+        .run({[input.name]: new loaded.model.ort.Tensor(input.type, zero, [1, loaded.signature.d])})
+        .catch(() => {});
       return loaded;
     })();
     return this.#opened;
@@ -137,10 +164,22 @@ export class OnnxBackend implements Backend {
     try {
       opened = await this.#open();
     } catch (error) {
-      throw new BackendError('backend_error', refusal(call.model, this.#options.file, (error as ModelLoadError).expected ?? 'a model', (error as ModelLoadError).found ?? String(error)));
+      throw new BackendError(
+        'backend_error',
+        refusal(
+          call.model,
+          this.#options.file,
+          (error as ModelLoadError).expected ?? 'a model',
+          (error as ModelLoadError).found ?? String(error),
+        ),
+      );
     }
     const d = opened.signature.d;
-    if (call.rows.length > 0 && call.rows[0].length !== d) throw new BackendError('backend_rejected', `the model takes vectors of ${d} numbers, this one has ${call.rows[0].length}`);
+    if (call.rows.length > 0 && call.rows[0].length !== d)
+      throw new BackendError(
+        'backend_rejected',
+        `the model takes vectors of ${d} numbers, this one has ${call.rows[0].length}`,
+      );
     // Batches of the model's keys cut in the same turn share one run (below).
     const {promise, resolve, reject} = Promise.withResolvers<BackendReply>();
     this.#waiting.push({rows: call.rows, resolve, reject});
@@ -163,7 +202,8 @@ export class OnnxBackend implements Backend {
       let total = 0;
       for (const call of calls) total += call.rows.length;
       // The checked signature promises one value per row; a model that breaks it fails every batch of the run.
-      if (values.length !== total) throw new BackendError('backend_bad_response', `the model returned ${values.length} values for ${total} rows`);
+      if (values.length !== total)
+        throw new BackendError('backend_bad_response', `the model returned ${values.length} values for ${total} rows`);
       let offset = 0;
       for (const call of calls) {
         call.resolve({values: values.subarray(offset, offset + call.rows.length)});
@@ -181,18 +221,27 @@ export class OnnxBackend implements Backend {
   }
 
   /** One run over the rows of `calls`, back to back; the output's values (one per row, unchecked). */
-  async #run({model, signature}: {model: OpenedModel; signature: OnnxSignature}, calls: readonly Waiting[]): Promise<Float32Array | Float64Array> {
+  async #run(
+    {model, signature}: {model: OpenedModel; signature: OnnxSignature},
+    calls: readonly Waiting[],
+  ): Promise<Float32Array | Float64Array> {
     const d = signature.d;
     let n = 0;
     for (const call of calls) n += call.rows.length;
     const data = signature.input.type === 'float32' ? new Float32Array(n * d) : new Float64Array(n * d);
     let at = 0;
-    for (const call of calls) for (const row of call.rows) data.set(row, (at++) * d);
+    for (const call of calls) for (const row of call.rows) data.set(row, at++ * d);
     let output: import('onnxruntime-node').Tensor | undefined;
     try {
-      output = (await model.session.run({[signature.input.name]: new model.ort.Tensor(signature.input.type, data, [n, d])}, [signature.output.name]))[signature.output.name];
+      output = (
+        await model.session.run({[signature.input.name]: new model.ort.Tensor(signature.input.type, data, [n, d])}, [
+          signature.output.name,
+        ])
+      )[signature.output.name];
     } catch (error) {
-      throw new BackendError('backend_error', `model run failed: ${String((error as Error).message).slice(0, 300)}`, {cause: error});
+      throw new BackendError('backend_error', `model run failed: ${String((error as Error).message).slice(0, 300)}`, {
+        cause: error,
+      });
     }
     // [batch] or [batch, 1]: either way one value per row, in order.
     return (output?.data as Float32Array | Float64Array | undefined) ?? new Float32Array(0);
