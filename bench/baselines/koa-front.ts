@@ -4,7 +4,7 @@
 import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import {randomUUID} from 'node:crypto';
-import type {AgentInput} from '../../src/coordinator/coordinator.ts';
+import type {AgentInput} from '../../src/coordinator/api.ts';
 import type {Config} from '../../src/config.ts';
 import {createSchemas, parsePredictRequest} from '../../src/http/schemas.ts';
 

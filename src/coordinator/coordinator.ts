@@ -12,11 +12,11 @@
 
 import type {Logger} from 'pino';
 import type {BatchingOptions} from '../config.ts';
-import type {AgentError, AgentErrorCode} from '../errors.ts';
+import type {AgentErrorCode} from '../errors.ts';
 import type {CoordinatorObserver} from '../metrics.ts';
 import {keyString} from '../protocol/mailbox-key.ts';
 import {forEachResult} from '../protocol/messages.ts';
-import type {BatchInfo, ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
+import type {ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
 import {admit} from './admission.ts';
 import type {AdmissionLimits, AdmissionState, Refusal, RefusalReason} from './admission.ts';
 import {ClaimTable} from './claims.ts';
@@ -26,18 +26,8 @@ import {DeadlineQueue} from './deadlines.ts';
 import type {Timed} from './deadlines.ts';
 import {KeyTable} from './keys.ts';
 import type {KeyState} from './keys.ts';
+import type {Admission, AgentOutcome, Submission, Submitter, Ticket} from './api.ts';
 import type {Transport} from './transport.ts';
-
-export interface AgentInput {
-  readonly id: string;
-  readonly vector: ArrayLike<number>;
-  readonly model: string;
-  readonly agentType: string;
-}
-
-export type AgentOutcome =
-  | {readonly prediction: number; readonly batch: BatchInfo}
-  | {readonly error: AgentError; readonly batch?: BatchInfo};
 
 export interface CoordinatorOptions extends AdmissionLimits {
   readonly batching: BatchingOptions;
@@ -46,37 +36,6 @@ export interface CoordinatorOptions extends AdmissionLimits {
   /** A key with nothing in flight for this long gives up its placement. */
   readonly keyIdleMs?: number;
   readonly observer?: CoordinatorObserver;
-}
-
-/** An admitted request: its outcomes to come, and a way to give up on it (client gone). */
-export interface Ticket {
-  readonly outcomes: Promise<AgentOutcome[]>;
-  /** Withdraws the agents still waiting in a mailbox; the outcomes resolve at once. */
-  cancel(): void;
-}
-
-export type Admission =
-  | {readonly admitted: true; readonly ticket: Ticket}
-  | {readonly admitted: false; readonly refusal: Refusal};
-
-export interface Submission {
-  readonly requestId: string;
-  /** Who sent it, for the per-client shares: its API key's name, else its address. */
-  readonly client: string;
-  readonly agents: readonly AgentInput[];
-  /** Epoch ms by which every agent has an outcome. */
-  readonly deadline: number;
-  /** Called as each agent's outcome is known, in the order they come (streamed answers). */
-  readonly onOutcome?: (index: number, outcome: AgentOutcome) => void;
-}
-
-/** All the HTTP layer needs of the coordinator. */
-export interface Submitter {
-  /**
-   * Admits and dispatches every agent; the ticket's outcomes come one per agent, in order, by
-   * the deadline at the latest. A refusal dispatches nothing.
-   */
-  submit(submission: Submission): Admission;
 }
 
 export interface CoordinatorStats {

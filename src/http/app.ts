@@ -14,7 +14,7 @@ import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {Errors, HttpError} from '../errors.ts';
 import {refusalMessages} from '../coordinator/admission.ts';
-import type {AgentOutcome, Submitter, Ticket} from '../coordinator/coordinator.ts';
+import type {AgentOutcome, Submitter, Ticket} from '../coordinator/api.ts';
 import type {Metrics} from '../metrics.ts';
 import {docsAsset, docsPage} from './docs.ts';
 import {heapGuard} from './heap-guard.ts';

@@ -4,7 +4,7 @@
 import {z} from 'zod';
 import type {ErrorDetail} from '../errors.ts';
 import {agentErrorCodes} from '../errors.ts';
-import type {AgentInput} from '../coordinator/coordinator.ts';
+import type {AgentInput} from '../coordinator/api.ts';
 import {keyString, namePattern} from '../protocol/mailbox-key.ts';
 import type {ModelEntry, Registry} from '../registry.ts';
 

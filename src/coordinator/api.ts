@@ -1,0 +1,49 @@
+// The coordinator's contract with the rooms above it: what the HTTP front end submits and gets
+// back (Submitter, Submission, Ticket, AgentOutcome), and what the coordinator tells whoever
+// watches it (CoordinatorObserver: the metrics). Types only.
+
+import type {AgentError} from '../errors.ts';
+import type {BatchInfo} from '../protocol/messages.ts';
+import type {Refusal} from './admission.ts';
+
+export interface AgentInput {
+  readonly id: string;
+  readonly vector: ArrayLike<number>;
+  readonly model: string;
+  readonly agentType: string;
+}
+
+export type AgentOutcome =
+  | {readonly prediction: number; readonly batch: BatchInfo}
+  | {readonly error: AgentError; readonly batch?: BatchInfo};
+
+/** An admitted request: its outcomes to come, and a way to give up on it (client gone). */
+export interface Ticket {
+  readonly outcomes: Promise<AgentOutcome[]>;
+  /** Withdraws the agents still waiting in a mailbox; the outcomes resolve at once. */
+  cancel(): void;
+}
+
+export type Admission =
+  | {readonly admitted: true; readonly ticket: Ticket}
+  | {readonly admitted: false; readonly refusal: Refusal};
+
+export interface Submission {
+  readonly requestId: string;
+  /** Who sent it, for the per-client shares: its API key's name, else its address. */
+  readonly client: string;
+  readonly agents: readonly AgentInput[];
+  /** Epoch ms by which every agent has an outcome. */
+  readonly deadline: number;
+  /** Called as each agent's outcome is known, in the order they come (streamed answers). */
+  readonly onOutcome?: (index: number, outcome: AgentOutcome) => void;
+}
+
+/** All the HTTP layer needs of the coordinator. */
+export interface Submitter {
+  /**
+   * Admits and dispatches every agent; the ticket's outcomes come one per agent, in order, by
+   * the deadline at the latest. A refusal dispatches nothing.
+   */
+  submit(submission: Submission): Admission;
+}
