@@ -14,6 +14,7 @@ import {Histogram, Tally} from './metrics-series.ts';
 import type {AgentErrorCode} from './errors.ts';
 import {agentErrorCodes} from './errors.ts';
 import type {RefusalReason} from './coordinator/admission.ts';
+import type {CoordinatorObserver} from './coordinator/api.ts';
 import {routeLabel} from './http/routes.ts';
 import {parseKey} from './protocol/mailbox-key.ts';
 import type {BatchReport, HostStats} from './protocol/messages.ts';
@@ -23,16 +24,6 @@ import type {CostView} from './registry.ts';
 
 /** Keys whose cost fit the main thread keeps (least recently fed forgotten first). */
 const costKeys = 1024;
-
-/** What the coordinator tells whoever watches it. */
-export interface CoordinatorObserver {
-  /** One agent's final outcome (`client_gone` when its client left before it had one). */
-  outcome(outcome: 'prediction' | AgentErrorCode | 'client_gone'): void;
-  refused(reason: RefusalReason): void;
-  withdrawn(): void;
-  batch(report: BatchReport): void;
-  keyRetired(key: string): void;
-}
 
 export interface MetricsSources {
   /** Per-thread mailbox stats, asked at scrape time. */

@@ -2,9 +2,9 @@
 // back (Submitter, Submission, Ticket, AgentOutcome), and what the coordinator tells whoever
 // watches it (CoordinatorObserver: the metrics). Types only.
 
-import type {AgentError} from '../errors.ts';
-import type {BatchInfo} from '../protocol/messages.ts';
-import type {Refusal} from './admission.ts';
+import type {AgentError, AgentErrorCode} from '../errors.ts';
+import type {BatchInfo, BatchReport} from '../protocol/messages.ts';
+import type {Refusal, RefusalReason} from './admission.ts';
 
 export interface AgentInput {
   readonly id: string;
@@ -46,4 +46,14 @@ export interface Submitter {
    * the deadline at the latest. A refusal dispatches nothing.
    */
   submit(submission: Submission): Admission;
+}
+
+/** What the coordinator tells whoever watches it. */
+export interface CoordinatorObserver {
+  /** One agent's final outcome (`client_gone` when its client left before it had one). */
+  outcome(outcome: 'prediction' | AgentErrorCode | 'client_gone'): void;
+  refused(reason: RefusalReason): void;
+  withdrawn(): void;
+  batch(report: BatchReport): void;
+  keyRetired(key: string): void;
 }

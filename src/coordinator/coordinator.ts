@@ -13,7 +13,6 @@
 import type {Logger} from 'pino';
 import type {BatchingOptions} from '../config.ts';
 import type {AgentErrorCode} from '../errors.ts';
-import type {CoordinatorObserver} from '../metrics.ts';
 import {keyString} from '../protocol/mailbox-key.ts';
 import {forEachResult} from '../protocol/messages.ts';
 import type {ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
@@ -26,7 +25,7 @@ import {DeadlineQueue} from './deadlines.ts';
 import type {Timed} from './deadlines.ts';
 import {KeyTable} from './keys.ts';
 import type {KeyState} from './keys.ts';
-import type {Admission, AgentOutcome, Submission, Submitter, Ticket} from './api.ts';
+import type {Admission, AgentOutcome, CoordinatorObserver, Submission, Submitter, Ticket} from './api.ts';
 import type {Transport} from './transport.ts';
 
 export interface CoordinatorOptions extends AdmissionLimits {
