@@ -118,7 +118,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     registry: deps.registry,
     readiness: deps.readiness,
     started: deps.started,
-    admit: admit(deps.readiness, config.apiKeys, heapGuard(config.maxHeapFraction), () => metrics.refused('heap_full')),
+    gate: gate(deps.readiness, config.apiKeys, heapGuard(config.maxHeapFraction), () => metrics.refused('heap_full')),
     parseBody: (ctx) => parseBody(ctx, noop),
   });
   // One middleware level in front of everything: request id, error shaping and the log line,
@@ -256,12 +256,12 @@ function front(
 }
 
 /**
- * What /predict checks before reading the body, in order: readiness (503 not_ready while
+ * The gate: what /predict checks before reading the body, in order: readiness (503 not_ready while
  * draining or without reachable threads; starting is let through, to be held), the heap
  * (503 overloaded past MAX_HEAP_FRACTION of its limit), bearer key when API_KEYS is set (401;
  * compared in constant time, every key compared), media type (415).
  */
-function admit(
+function gate(
   readiness: () => Readiness,
   keys: readonly string[],
   heapFull: () => boolean,
@@ -345,8 +345,8 @@ interface PredictDeps {
   readonly registry: () => Registry;
   readonly readiness: () => Readiness;
   readonly started: () => Promise<void>;
-  /** Readiness, auth and media type, before the body is read (throws HttpErrors). */
-  readonly admit: (ctx: Context) => void;
+  /** The gate: readiness, heap, auth and media type, before the body is read (throws HttpErrors). */
+  readonly gate: (ctx: Context) => void;
   readonly parseBody: (ctx: Context) => Promise<unknown>;
 }
 
@@ -398,7 +398,7 @@ async function holdWhileStarting(ctx: PredictContext, deps: PredictDeps, arrived
 function predict(deps: PredictDeps) {
   return async (ctx: PredictContext): Promise<void> => {
     const arrived = Date.now();
-    deps.admit(ctx);
+    deps.gate(ctx);
     if (deps.readiness() === 'starting') await holdWhileStarting(ctx, deps, arrived);
     keepRawChunks(ctx);
     await deps.parseBody(ctx);
