@@ -18,7 +18,7 @@ import {ActorPool, poolOptions} from './threads/pool.ts';
 import {Coordinator} from './coordinator/coordinator.ts';
 import {createApp} from './http/app.ts';
 import {Metrics} from './metrics.ts';
-import type {Readiness} from './http/app.ts';
+import type {Readiness} from './http/gate.ts';
 
 /** A request's headers and body must arrive promptly; its answer may take the whole deadline. */
 const headersTimeoutMs = 20_000;
