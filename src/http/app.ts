@@ -9,13 +9,12 @@ import Koa from 'koa';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import type {Submitter} from '../coordinator/api.ts';
-import type {Metrics} from '../metrics.ts';
 import {describeRegistry} from '../registry.ts';
-import type {Registry} from '../registry.ts';
+import type {CostView, Registry} from '../registry.ts';
 import {bodyReader} from './body.ts';
 import {docsAsset, docsPage} from './docs.ts';
 import {front, minDrainBytes} from './front.ts';
-import type {State} from './front.ts';
+import type {RequestCounter, State} from './front.ts';
 import {gate} from './gate.ts';
 import type {Readiness} from './gate.ts';
 import {heapGuard} from './heap-guard.ts';
@@ -24,11 +23,22 @@ import {predict} from './predict.ts';
 import {routes} from './routes.ts';
 import {createSchemas} from './schemas.ts';
 
+/** What the front end tells the metrics and serves of them (src/metrics.ts implements it). */
+export interface HttpMetrics extends RequestCounter {
+  /** A request refused at the gate: the heap is past MAX_HEAP_FRACTION. */
+  refused(reason: 'heap_full'): void;
+  /** The fitted cost of every key of `model` (GET /models). */
+  costsOf(model: string): CostView[];
+  /** GET /metrics: the Prometheus text and its content type. */
+  text(): Promise<string>;
+  readonly contentType: string;
+}
+
 export interface AppDeps {
   readonly config: Config;
   readonly coordinator: Submitter;
   readonly log: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: HttpMetrics;
   readonly version: string;
   /** Read on every request: the service flips it while starting and draining. */
   readonly readiness: () => Readiness;

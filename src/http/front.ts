@@ -8,7 +8,6 @@ import type {IncomingMessage} from 'node:http';
 import type {Context, Next} from 'koa';
 import type {Logger} from 'pino';
 import {Errors, HttpError} from '../errors.ts';
-import type {Metrics} from '../metrics.ts';
 import {routes} from './routes.ts';
 
 /** What the front end keeps per request in ctx.state. */
@@ -22,6 +21,11 @@ export interface State {
 }
 
 export type FrontContext = Context & {state: State};
+
+/** Where the front middleware counts every request it answered (the metrics). */
+export interface RequestCounter {
+  request(path: string, method: string, status: number): void;
+}
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -98,7 +102,7 @@ function dropUnreadBody(req: IncomingMessage, limitBytes: number): Promise<void>
  */
 export function front(
   log: Logger,
-  metrics: Metrics,
+  metrics: RequestCounter,
   predictRoute: (ctx: FrontContext) => Promise<void>,
   drainBytes: number,
 ) {
