@@ -11,7 +11,7 @@ import {dirname, resolve} from 'node:path';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
 import {credentialsMessage, httpBackend} from './config.ts';
-import {namePattern} from './protocol/mailbox-key.ts';
+import {Name} from './names.ts';
 import {credentialsDecode, jsonErrorWhere, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
@@ -34,7 +34,6 @@ export class RegistryError extends Error {
   override name = 'RegistryError';
 }
 
-const Name = z.string().min(1).max(128).regex(namePattern, `must match ${namePattern.source}`);
 const positive = (max: number) => z.number().int().min(1).max(max);
 
 /**

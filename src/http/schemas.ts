@@ -5,7 +5,8 @@ import {z} from 'zod';
 import type {ErrorDetail} from '../errors.ts';
 import {agentErrorCodes} from '../errors.ts';
 import type {AgentInput} from '../coordinator/api.ts';
-import {keyString, namePattern} from '../protocol/mailbox-key.ts';
+import {Name} from '../names.ts';
+import {keyString} from '../protocol/mailbox-key.ts';
 import type {ModelEntry, Registry} from '../registry.ts';
 
 export interface RequestLimits {
@@ -18,12 +19,6 @@ export interface RequestLimits {
 const maxDetails = 50;
 
 export function createSchemas(limits: RequestLimits) {
-  const Name = z
-    .string()
-    .min(1, 'must not be empty')
-    .max(128, 'must be at most 128 characters')
-    .regex(namePattern, `must match ${namePattern.source}`);
-
   const AgentRequest = z
     .object({
       vector: z
