@@ -8,7 +8,7 @@ import {readFileSync} from 'node:fs';
 import {z} from 'zod';
 import {defaultPoolSize} from './cpus.ts';
 import {credentialsDecode, redactUrl} from './redact.ts';
-import type {OnnxSignature} from '../workers/backend/onnx-signature.ts';
+import type {OnnxSignature} from './onnx-signature.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z

@@ -11,8 +11,8 @@ import {fork} from 'node:child_process';
 import type {BackendOptions, OnnxBackendOptions} from './config.ts';
 import {RegistryError} from './registry.ts';
 import type {ModelEntry, Registry} from './registry.ts';
-import {refusal} from '../workers/backend/onnx-signature.ts';
-import type {OnnxSignature} from '../workers/backend/onnx-signature.ts';
+import {refusal} from './onnx-signature.ts';
+import type {OnnxSignature} from './onnx-signature.ts';
 
 export interface CheckJob {
   readonly model: string;

@@ -25,8 +25,8 @@ import {fileURLToPath} from 'node:url';
 import type {OnnxBackendOptions} from '../../src/config.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {BackendError} from './backend.ts';
-import {checkSignature, refusal, sameSignature} from './onnx-signature.ts';
-import type {OnnxSignature, ValueMetadata} from './onnx-signature.ts';
+import {checkSignature, refusal, sameSignature} from '../../src/onnx-signature.ts';
+import type {OnnxSignature, ValueMetadata} from '../../src/onnx-signature.ts';
 
 /** Where `npm run model` (scripts/make-model.ts) writes the models examples/models.json serves. */
 const examplesModels = fileURLToPath(new URL('../../examples/models/', import.meta.url));

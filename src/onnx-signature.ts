@@ -2,7 +2,7 @@
 // first request: one float32 or float64 input of shape [batch, D] with a dynamic batch, one output
 // of shape [batch] or [batch, 1], and D equal to the registry's vector_length when it gives one.
 // Pure: it reads the metadata onnxruntime reports (InferenceSession.inputMetadata/outputMetadata)
-// and returns the model's signature or what was expected and what was found. The check thread
+// and returns the model's signature or what was expected and what was found. The check process
 // (workers/onnx-check.ts) runs it at start and on SIGHUP; the actor thread runs it again on the
 // session it opens, in case the file changed in between.
 
