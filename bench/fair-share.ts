@@ -28,7 +28,8 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import {Client} from 'undici';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-import {mixedPlan, quantile} from './load.ts';
+import {quantile} from '../scripts/load-generator.ts';
+import {mixedPlan} from '../scripts/load-plan.ts';
 import {shippedNodeArgs} from './scenarios.ts';
 import {stop} from './servers.ts';
 

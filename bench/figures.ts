@@ -1,8 +1,8 @@
 // The figures of one (scenario, server, load) run, computed from the load generator's and the
 // recording backend's raw data.
 
-import {quantile} from './load.ts';
-import type {LoadResult} from './load.ts';
+import {quantile} from '../scripts/load-generator.ts';
+import type {LoadResult} from '../scripts/load-generator.ts';
 import type {Records} from './recorder.ts';
 import {maxBatchSize, servers, warmupMs} from './scenarios.ts';
 import type {ServerId} from './scenarios.ts';

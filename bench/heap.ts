@@ -16,7 +16,8 @@ import {mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {parseArgs} from 'node:util';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
-import {mixedPlan, runLoad} from './load.ts';
+import {runLoad} from '../scripts/load-generator.ts';
+import {mixedPlan} from '../scripts/load-plan.ts';
 import {cpuSeconds} from './servers.ts';
 
 /** Plain words for the snapshot's own kinds. */

@@ -23,8 +23,8 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {mlp, writeMlp} from '../scripts/make-model.ts';
-import {quantile, runLoad} from './load.ts';
-import type {RequestPlan} from './load.ts';
+import {quantile, runLoad} from '../scripts/load-generator.ts';
+import type {RequestPlan} from '../scripts/load-plan.ts';
 import {cpuSeconds, stop} from './servers.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));

@@ -1,7 +1,8 @@
 // `npm run load`: a mixed multi-agent load against any running instance (usage below), with
 // progress and a summary, like the seed's locust script.
 
-import {mixedPlan, quantile, runLoad} from '../bench/load.ts';
+import {quantile, runLoad} from './load-generator.ts';
+import {mixedPlan} from './load-plan.ts';
 import {fail, parseCli, positive} from './cli.ts';
 import {servedKeys} from './served.ts';
 
