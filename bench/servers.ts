@@ -11,7 +11,7 @@ import {readFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {natsServerPath} from '../test/helpers/cluster.ts';
+import {natsServerPath} from '../scripts/ensure-parts.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {maxBatchSize, maxWaitMs, servers} from './scenarios.ts';
 import type {ServerId} from './scenarios.ts';

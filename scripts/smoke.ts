@@ -5,7 +5,7 @@
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-import {dockerCmd, startAsImage} from '../test/helpers/docker-cmd.ts';
+import {dockerCmd, startAsImage} from './docker-cmd.ts';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: node scripts/smoke.ts DIR');

@@ -2,7 +2,7 @@ import test from 'ava';
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-import {startAsImage} from './helpers/docker-cmd.ts';
+import {startAsImage} from '../scripts/docker-cmd.ts';
 import {post} from './helpers/service.ts';
 
 test('SIGTERM with 200 requests open: all answered correctly, late requests refused, exit 0 before SHUTDOWN_TIMEOUT_MS', async (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import {readFileSync} from 'node:fs';
-import {dockerCmd} from './helpers/docker-cmd.ts';
+import {dockerCmd} from '../scripts/docker-cmd.ts';
 
 test('npm start, npm run gateway / actors and the Dockerfile CMD start node with the same V8 settings', (t) => {
   const scripts = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts as Record<

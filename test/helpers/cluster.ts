@@ -10,18 +10,11 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {findPart, missingPart} from '../../scripts/ensure-parts.ts';
+import {natsServerPath} from '../../scripts/ensure-parts.ts';
 import {freePort, waitUntilUp} from '../../scripts/up.ts';
 
 /** This test run's cluster key, given to every node the helpers start. */
 export const clusterKey = randomBytes(32).toString('base64');
-
-/** nats-server's path; a missing one is one line saying how to install it. */
-export function natsServerPath(): string {
-  const found = findPart('nats-server');
-  if (!found) throw new Error(missingPart('nats-server', 'the scale-out'));
-  return found;
-}
 
 export interface Proc {
   readonly child: ChildProcess;
