@@ -20,12 +20,11 @@ import {admit} from './admission.ts';
 import type {AdmissionLimits, AdmissionState, Refusal, RefusalReason} from './admission.ts';
 import {ClaimTable} from './claims.ts';
 import {ClientTable} from './clients.ts';
-import type {ClientState} from './clients.ts';
 import {DeadlineQueue} from './deadlines.ts';
-import type {Timed} from './deadlines.ts';
 import {KeyTable} from './keys.ts';
-import type {KeyState} from './keys.ts';
-import type {Admission, AgentOutcome, CoordinatorObserver, Submission, Submitter, Ticket} from './api.ts';
+import type {Admission, AgentOutcome, CoordinatorObserver, Submission, Submitter} from './api.ts';
+import {OpenRequest} from './open-request.ts';
+import type {Ending} from './open-request.ts';
 import type {Transport} from './transport.ts';
 
 export interface CoordinatorOptions extends AdmissionLimits {
@@ -45,68 +44,6 @@ export interface CoordinatorStats {
   readonly refused: number;
   /** Clients refused within their fair part whose claim still holds (claims.ts). */
   readonly claims: number;
-}
-
-/** How a request ends early: agents still without an outcome get this error. */
-interface Ending {
-  readonly code: AgentErrorCode;
-  readonly message: string;
-  /** The metric outcome, when it differs from the code (a client that left). */
-  readonly countAs?: 'client_gone';
-}
-
-/**
- * One admitted request, and its ticket: the HTTP layer holds it as a `Ticket` while it waits.
- * Kept lean (thousands are open at once): no timer, closure or result object of its own.
- */
-class OpenRequest implements Ticket, Timed {
-  readonly id: string;
-  readonly client: ClientState;
-  /** Agent i travels as part firstPartId + i. */
-  readonly firstPartId: number;
-  readonly keys: KeyState[];
-  /** The thread part i was sent to (a key may move while its parts are in flight). */
-  readonly threads: number[];
-  readonly settled: (AgentOutcome | undefined)[];
-  readonly deadline: number;
-  /** What the deadline allowed when admitted, for the deadline error's message. */
-  readonly waitMs: number;
-  heapIndex = -1;
-  open: number;
-  done = false;
-  readonly onOutcome: ((index: number, outcome: AgentOutcome) => void) | undefined;
-  readonly outcomes: Promise<AgentOutcome[]>;
-  readonly resolve: (outcomes: AgentOutcome[]) => void;
-  /** The coordinator's, shared by every request. */
-  readonly #cancel: (request: OpenRequest) => void;
-
-  constructor(
-    submission: Submission,
-    client: ClientState,
-    firstPartId: number,
-    now: number,
-    cancel: (request: OpenRequest) => void,
-  ) {
-    const n = submission.agents.length;
-    this.id = submission.requestId;
-    this.client = client;
-    this.firstPartId = firstPartId;
-    this.keys = new Array<KeyState>(n);
-    this.threads = new Array<number>(n);
-    this.settled = new Array<AgentOutcome | undefined>(n);
-    this.deadline = submission.deadline;
-    this.waitMs = Math.max(0, submission.deadline - now);
-    this.open = n;
-    this.onOutcome = submission.onOutcome;
-    const {promise, resolve} = Promise.withResolvers<AgentOutcome[]>();
-    this.outcomes = promise;
-    this.resolve = resolve;
-    this.#cancel = cancel;
-  }
-
-  cancel(): void {
-    this.#cancel(this);
-  }
 }
 
 const quiet: CoordinatorObserver = {outcome() {}, refused() {}, withdrawn() {}, batch() {}, keyRetired() {}};

@@ -1,0 +1,72 @@
+// One admitted request while it is open: its agents' parts (agent i travels as part
+// firstPartId + i), where each was sent, the outcomes so far, its deadline, and the ticket the
+// HTTP front end holds. Kept lean, thousands are open at once: no timer, closure or result object
+// of its own; the coordinator settles and finishes it.
+
+import type {AgentErrorCode} from '../errors.ts';
+import type {AgentOutcome, Submission, Ticket} from './api.ts';
+import type {ClientState} from './clients.ts';
+import type {Timed} from './deadlines.ts';
+import type {KeyState} from './keys.ts';
+
+/** How a request ends early: agents still without an outcome get this error. */
+export interface Ending {
+  readonly code: AgentErrorCode;
+  readonly message: string;
+  /** The metric outcome, when it differs from the code (a client that left). */
+  readonly countAs?: 'client_gone';
+}
+
+/**
+ * One admitted request, and its ticket: the HTTP layer holds it as a `Ticket` while it waits.
+ * Kept lean (thousands are open at once): no timer, closure or result object of its own.
+ */
+export class OpenRequest implements Ticket, Timed {
+  readonly id: string;
+  readonly client: ClientState;
+  /** Agent i travels as part firstPartId + i. */
+  readonly firstPartId: number;
+  readonly keys: KeyState[];
+  /** The thread part i was sent to (a key may move while its parts are in flight). */
+  readonly threads: number[];
+  readonly settled: (AgentOutcome | undefined)[];
+  readonly deadline: number;
+  /** What the deadline allowed when admitted, for the deadline error's message. */
+  readonly waitMs: number;
+  heapIndex = -1;
+  open: number;
+  done = false;
+  readonly onOutcome: ((index: number, outcome: AgentOutcome) => void) | undefined;
+  readonly outcomes: Promise<AgentOutcome[]>;
+  readonly resolve: (outcomes: AgentOutcome[]) => void;
+  /** The coordinator's, shared by every request. */
+  readonly #cancel: (request: OpenRequest) => void;
+
+  constructor(
+    submission: Submission,
+    client: ClientState,
+    firstPartId: number,
+    now: number,
+    cancel: (request: OpenRequest) => void,
+  ) {
+    const n = submission.agents.length;
+    this.id = submission.requestId;
+    this.client = client;
+    this.firstPartId = firstPartId;
+    this.keys = new Array<KeyState>(n);
+    this.threads = new Array<number>(n);
+    this.settled = new Array<AgentOutcome | undefined>(n);
+    this.deadline = submission.deadline;
+    this.waitMs = Math.max(0, submission.deadline - now);
+    this.open = n;
+    this.onOutcome = submission.onOutcome;
+    const {promise, resolve} = Promise.withResolvers<AgentOutcome[]>();
+    this.outcomes = promise;
+    this.resolve = resolve;
+    this.#cancel = cancel;
+  }
+
+  cancel(): void {
+    this.#cancel(this);
+  }
+}
