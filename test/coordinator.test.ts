@@ -3,8 +3,7 @@
 
 import test from 'ava';
 import {Coordinator} from '../src/coordinator/coordinator.ts';
-import type {AgentInput, Ticket} from '../src/coordinator/api.ts';
-import type {CoordinatorOptions} from '../src/coordinator/coordinator.ts';
+import type {AgentInput, CoordinatorOptions, Ticket} from '../src/coordinator/api.ts';
 import type {Transport} from '../src/coordinator/transport.ts';
 import {createLogger} from '../src/log.ts';
 import type {BatchInfo, ResultsMessage} from '../src/protocol/messages.ts';

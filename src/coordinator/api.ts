@@ -1,10 +1,11 @@
 // The coordinator's contract with the rooms above it: what the HTTP front end submits and gets
 // back (Submitter, Submission, Ticket, AgentOutcome), and what the coordinator tells whoever
-// watches it (CoordinatorObserver: the metrics). Types only.
+// watches it (CoordinatorObserver: the metrics); its options and its counts. Types only.
 
+import type {BatchingOptions} from '../config.ts';
 import type {AgentError, AgentErrorCode} from '../errors.ts';
 import type {BatchInfo, BatchReport} from '../protocol/messages.ts';
-import type {Refusal, RefusalReason} from './admission.ts';
+import type {AdmissionLimits, Refusal, RefusalReason} from './admission.ts';
 
 export interface AgentInput {
   readonly id: string;
@@ -56,4 +57,23 @@ export interface CoordinatorObserver {
   withdrawn(): void;
   batch(report: BatchReport): void;
   keyRetired(key: string): void;
+}
+
+export interface CoordinatorOptions extends AdmissionLimits {
+  readonly batching: BatchingOptions;
+  /** Backend latency assumed for a key before one of its calls has been measured. */
+  readonly expectedLatencyMs: number;
+  /** A key with nothing in flight for this long gives up its placement. */
+  readonly keyIdleMs?: number;
+  readonly observer?: CoordinatorObserver;
+}
+
+export interface CoordinatorStats {
+  readonly openRequests: number;
+  readonly liveParts: number;
+  readonly keys: number;
+  readonly withdrawn: number;
+  readonly refused: number;
+  /** Clients refused within their fair part whose claim still holds (claims.ts). */
+  readonly claims: number;
 }

@@ -11,40 +11,28 @@
 // late result ends it), so nothing here grows with time, only with work in flight.
 
 import type {Logger} from 'pino';
-import type {BatchingOptions} from '../config.ts';
 import type {AgentErrorCode} from '../errors.ts';
 import {keyString} from '../protocol/mailbox-key.ts';
 import {forEachResult} from '../protocol/messages.ts';
 import type {ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
 import {admit} from './admission.ts';
-import type {AdmissionLimits, AdmissionState, Refusal, RefusalReason} from './admission.ts';
+import type {AdmissionState, Refusal, RefusalReason} from './admission.ts';
 import {ClaimTable} from './claims.ts';
 import {ClientTable} from './clients.ts';
 import {DeadlineQueue} from './deadlines.ts';
 import {KeyTable} from './keys.ts';
-import type {Admission, AgentOutcome, CoordinatorObserver, Submission, Submitter} from './api.ts';
+import type {
+  Admission,
+  AgentOutcome,
+  CoordinatorObserver,
+  CoordinatorOptions,
+  CoordinatorStats,
+  Submission,
+  Submitter,
+} from './api.ts';
 import {OpenRequest} from './open-request.ts';
 import type {Ending} from './open-request.ts';
 import type {Transport} from './transport.ts';
-
-export interface CoordinatorOptions extends AdmissionLimits {
-  readonly batching: BatchingOptions;
-  /** Backend latency assumed for a key before one of its calls has been measured. */
-  readonly expectedLatencyMs: number;
-  /** A key with nothing in flight for this long gives up its placement. */
-  readonly keyIdleMs?: number;
-  readonly observer?: CoordinatorObserver;
-}
-
-export interface CoordinatorStats {
-  readonly openRequests: number;
-  readonly liveParts: number;
-  readonly keys: number;
-  readonly withdrawn: number;
-  readonly refused: number;
-  /** Clients refused within their fair part whose claim still holds (claims.ts). */
-  readonly claims: number;
-}
 
 const quiet: CoordinatorObserver = {outcome() {}, refused() {}, withdrawn() {}, batch() {}, keyRetired() {}};
 const defaultKeyIdleMs = 60_000;
