@@ -44,6 +44,8 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 
 /** Where the actors are: the in-process thread pool (ROLE=all), or actor hosts over NATS (ROLE=gateway). */
 export interface ActorSide extends Transport {
+  /** Actor threads in this process (0 for a gateway: its actors are elsewhere). */
+  readonly threads: number;
   /** Resolves once the actors can take parts (threads up, or some member announced). */
   ready(): Promise<void>;
   /** False while no actor thread is reachable (NATS down, no members): /readyz is 503. */

@@ -4,7 +4,8 @@
 import test from 'ava';
 import {Coordinator} from '../src/coordinator/coordinator.ts';
 import type {AgentInput, CoordinatorOptions, Ticket} from '../src/coordinator/api.ts';
-import type {Transport} from '../src/coordinator/transport.ts';
+import {fewestKeys} from '../src/coordinator/placement.ts';
+import type {Placement, Transport} from '../src/coordinator/transport.ts';
 import {createLogger} from '../src/log.ts';
 import type {BatchInfo, ResultsMessage} from '../src/protocol/messages.ts';
 import {ResultsBuffer} from '../src/protocol/outbox.ts';
@@ -18,11 +19,11 @@ interface Sent {
 }
 
 class FakeTransport implements Transport {
-  readonly threads: number;
+  readonly placement: Placement;
   readonly sent: Sent[] = [];
   readonly withdrawn: {thread: number; key: string; partId: number}[] = [];
   constructor(threads: number) {
-    this.threads = threads;
+    this.placement = fewestKeys(threads);
   }
   send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
     this.sent.push({thread, key, partId, deadline, vector});

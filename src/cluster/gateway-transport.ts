@@ -12,7 +12,7 @@
 import type {KeyObject} from 'node:crypto';
 import type {NatsConnection, Subscription} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
-import type {Transport, TransportEvents} from '../coordinator/transport.ts';
+import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
 import {splitDispatch} from '../protocol/codec.ts';
 import type {Frame} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
@@ -48,7 +48,7 @@ interface Outgoing {
 }
 
 export class GatewayTransport implements Transport {
-  /** Not used: placement is by rendezvous (placeKey). */
+  /** Not used: placement is by rendezvous over the members. */
   readonly threads = 0;
   readonly name: string;
   readonly boot: string;
@@ -63,6 +63,8 @@ export class GatewayTransport implements Transport {
   readonly #subscriptions: Subscription[] = [];
   readonly #sweeper: NodeJS.Timeout;
   readonly #wire: Wire;
+  /** A new key goes to the live member with the highest rendezvous score. */
+  readonly placement: Placement;
   #connected = true;
 
   constructor(nc: NatsConnection, options: GatewayOptions, events: TransportEvents, log: Logger) {
@@ -80,6 +82,7 @@ export class GatewayTransport implements Transport {
       log,
     });
     this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
+    this.placement = this.#membership;
     this.#subscriptions.push(
       nc.subscribe(this.#subjects.allMembers, {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
       nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {
@@ -109,10 +112,6 @@ export class GatewayTransport implements Transport {
   /** Frames (and results) refused so far, by reason, for /metrics. */
   get refusals(): ReadonlyMap<ClusterRefusal, number> {
     return this.#wire.refusals;
-  }
-
-  placeKey(key: string): number | undefined {
-    return this.#membership.place(key);
   }
 
   send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {

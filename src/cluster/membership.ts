@@ -15,6 +15,7 @@
 // burst of `joinBurst`): a heartbeat past either is refused, and the host's next one tries again.
 // Each index (the coordinator's thread number) is used once in the life of this process.
 
+import type {Placement} from '../coordinator/transport.ts';
 import {rendezvous} from './rendezvous.ts';
 
 export interface Member {
@@ -56,7 +57,7 @@ interface HostEntry {
   leaving: boolean;
 }
 
-export class Membership {
+export class Membership implements Placement {
   readonly #limits: MembershipLimits;
   readonly #events: MembershipEvents;
   readonly #hosts = new Map<string, HostEntry>();

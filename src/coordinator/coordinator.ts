@@ -78,12 +78,7 @@ export class Coordinator implements Submitter {
     this.#options = options;
     this.#log = log;
     this.#observer = options.observer ?? quiet;
-    this.#keys = new KeyTable(
-      transport.threads,
-      transport.placeKey?.bind(transport),
-      options.expectedLatencyMs,
-      (key) => this.#observer.keyRetired(key),
-    );
+    this.#keys = new KeyTable(transport.placement, options.expectedLatencyMs, (key) => this.#observer.keyRetired(key));
     this.#admission = {keys: this.#keys, clients: this.#clients, claims: this.#claims};
     const idleMs = options.keyIdleMs ?? defaultKeyIdleMs;
     this.#sweeper = setInterval(() => this.#keys.retireIdle(Date.now() - idleMs), Math.min(idleMs, maxSweepIntervalMs));

@@ -1,9 +1,12 @@
 // The keys alive in the coordinator: where each key's actor lives (its thread), how many of its
 // parts are in flight, and its backend latency as measured so far.
 //
-// Placement is stable: a new key goes to the thread hosting the fewest keys and stays there while
-// it has anything in flight. A key with nothing in flight for a while is retired (forgotten here;
-// its actor retired itself in its thread when it went empty), and may come back on another thread.
+// Placement is stable: a new key goes where the transport's placement says (transport.ts) and
+// stays there while it has anything in flight. A key with nothing in flight for a while is
+// retired (forgotten here; its actor retired itself in its thread when it went empty), and may
+// come back on another thread.
+
+import type {Placement} from './transport.ts';
 
 export interface KeyState {
   readonly key: string;
@@ -22,8 +25,8 @@ const latencyWeight = 0.2;
 export class KeyTable {
   readonly #keys = new Map<string, KeyState>();
   readonly #keysPerThread = new Map<number, number>();
-  readonly #threads: number;
-  readonly #placeKey: ((key: string) => number | undefined) | undefined;
+  readonly #placement: Placement;
+  readonly #keysOn = (thread: number) => this.#keysPerThread.get(thread) ?? 0;
   readonly #expectedLatencyMs: number;
   readonly #onRetired: (key: string) => void;
   #live = 0;
@@ -31,18 +34,11 @@ export class KeyTable {
   #busy = 0;
 
   /**
-   * @param threads actor threads to place keys on (the default placement: fewest keys)
-   * @param placeKey the transport's own placement, if it has one
+   * @param placement where a new key goes (the transport's)
    * @param expectedLatencyMs latency assumed for a key before one of its calls is measured
    */
-  constructor(
-    threads: number,
-    placeKey: ((key: string) => number | undefined) | undefined,
-    expectedLatencyMs: number,
-    onRetired: (key: string) => void = () => {},
-  ) {
-    this.#threads = threads;
-    this.#placeKey = placeKey;
+  constructor(placement: Placement, expectedLatencyMs: number, onRetired: (key: string) => void = () => {}) {
+    this.#placement = placement;
     this.#expectedLatencyMs = expectedLatencyMs;
     this.#onRetired = onRetired;
   }
@@ -102,11 +98,7 @@ export class KeyTable {
   }
 
   #threadFor(key: string): number | undefined {
-    if (this.#placeKey) return this.#placeKey(key);
-    let thread = 0;
-    const count = (t: number) => this.#keysPerThread.get(t) ?? 0;
-    for (let i = 1; i < this.#threads; i++) if (count(i) < count(thread)) thread = i;
-    return thread;
+    return this.#placement.place(key, this.#keysOn);
   }
 
   #unplace(state: KeyState): void {

@@ -20,7 +20,8 @@ import {nodeEndpoint, transfer, wrap} from '../comlink.ts';
 import type {Remote} from '../comlink.ts';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
-import type {Transport, TransportEvents} from '../coordinator/transport.ts';
+import {fewestKeys} from '../coordinator/placement.ts';
+import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import type {Registry} from '../registry.ts';
 import type {
@@ -87,6 +88,8 @@ const emptyStats: HostStats = {actors: 0, pending: 0, inflight: 0, keys: []};
 const noEvents: TransportEvents = {results: () => undefined, threadFailed: () => {}};
 
 export class ActorPool implements Transport {
+  /** A new key goes to the thread hosting the fewest keys. */
+  readonly placement: Placement;
   readonly #options: PoolOptions;
   #events: TransportEvents;
   readonly #threads: ActorThread[];
@@ -106,6 +109,7 @@ export class ActorPool implements Transport {
    */
   constructor(options: PoolOptions, events: TransportEvents = noEvents) {
     this.#options = options;
+    this.placement = fewestKeys(options.size);
     this.#host = options.host;
     this.#events = events;
     this.#starting = options.size;
