@@ -8,7 +8,7 @@ import http from 'node:http';
 import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {raceTimeout} from '../src/race-timeout.ts';
 import {predictMatrix} from '../src/simulator/formula.ts';
 import {sampleLatencyMs} from '../src/simulator/latency.ts';
 
@@ -40,7 +40,7 @@ export async function startRecorder(latencyMinMs: number, latencyMaxMs: number):
     async close() {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
+      await raceTimeout(exited, 5000, () => child.kill('SIGKILL'));
     },
   };
 }

@@ -3,7 +3,7 @@
 // the formula, and a clean SIGTERM drain with exit code 0. Used by .ci/run.
 
 import {once} from 'node:events';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {raceTimeout} from '../src/race-timeout.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {dockerCmd, startAsImage} from './docker-cmd.ts';
 
@@ -36,7 +36,7 @@ const expected = predictRow(bias('resnet-50', 'scout'), vector);
 if (body.results['scout-1']?.prediction !== expected) fail(`prediction ${JSON.stringify(body)} != ${expected}`);
 
 child.kill('SIGTERM');
-const [code] = await Promise.race([exited, sleep(10_000).then(() => fail('no exit within 10 s after SIGTERM'))]);
+const [code] = await raceTimeout(exited, 10_000, () => fail('no exit within 10 s after SIGTERM'));
 if (code !== 0) fail(`exit code ${code} after SIGTERM: ${stderr()}`);
 console.log(
   `smoke: ok: started as CMD ${JSON.stringify(dockerCmd())} with production dependencies; readyz 200; predict exact; SIGTERM exit 0`,

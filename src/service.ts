@@ -9,6 +9,7 @@ import type {Logger} from 'pino';
 import type {Config} from './config.ts';
 import type {Transport, TransportEvents} from './coordinator/transport.ts';
 import type {HostStats} from './protocol/messages.ts';
+import {giveUp, raceTimeout} from './race-timeout.ts';
 import {redactUrl} from './redact.ts';
 import {loadRegistry} from './registry.ts';
 import {checkModels} from './onnx-models.ts';
@@ -291,12 +292,8 @@ export class Service {
   /** Resolves when no response is being written, or after `limitMs`. */
   async #responsesWritten(limitMs: number): Promise<void> {
     if (this.#activeRequests === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.#written.push(resolve);
-      timer = setTimeout(resolve, limitMs);
-    });
-    clearTimeout(timer);
+    const written = new Promise<void>((resolve) => this.#written.push(resolve));
+    await raceTimeout(written, limitMs, giveUp);
   }
 
   async #drain(): Promise<void> {
@@ -306,12 +303,7 @@ export class Service {
     const closed = this.server.listening ? once(this.server, 'close') : Promise.resolve();
     this.server.close();
     this.actors.drain();
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.config.shutdownTimeoutMs);
-    });
-    await Promise.race([this.coordinator.idle(), limit]);
-    clearTimeout(timer);
+    await raceTimeout(this.coordinator.idle(), this.config.shutdownTimeoutMs, giveUp);
     this.coordinator.abortAll('shutting_down', 'the service is shutting down');
     // Let the answers just resolved be written before the sockets go.
     await this.#responsesWritten(writeGraceMs);

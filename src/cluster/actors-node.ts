@@ -23,6 +23,7 @@ import {forEachPart, forEachResult} from '../protocol/messages.ts';
 import type {ResultsMessage} from '../protocol/messages.ts';
 import type {Frame} from '../protocol/codec.ts';
 import {ResultsBuffer} from '../protocol/outbox.ts';
+import {giveUp, raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import {ActorPool} from '../threads/pool.ts';
 import {connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
@@ -114,16 +115,10 @@ export class ActorsNode {
     this.#log.info({held: this.#held.size}, 'leaving: finishing what this host holds');
     this.pool.drain();
     if (this.#held.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          this.#idle = resolve;
-        }),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.#config.shutdownTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      const idle = new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+      await raceTimeout(idle, this.#config.shutdownTimeoutMs, giveUp);
     }
     clearInterval(this.#heartbeat);
     await this.#nc?.drain().catch(() => {});

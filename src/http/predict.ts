@@ -9,6 +9,7 @@ import type {Config} from '../config.ts';
 import {refusalMessages} from '../coordinator/admission.ts';
 import type {Submitter, Ticket} from '../coordinator/api.ts';
 import {Errors} from '../errors.ts';
+import {giveUp, raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import {answer, answerStreamed, outcomeLine, wantsStream} from './answer.ts';
 import {checkBodyBytes, keepRawChunks} from './body.ts';
@@ -58,12 +59,7 @@ async function holdWhileStarting(ctx: PredictContext, deps: PredictDeps, arrived
   } catch {
     // A bad header is answered (422) once the request goes on; meanwhile the default deadline holds.
   }
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, arrived + timeoutMs - Date.now()));
-  });
-  await Promise.race([deps.started(), deadline]);
-  clearTimeout(timer);
+  await raceTimeout(deps.started(), Math.max(0, arrived + timeoutMs - Date.now()), giveUp);
   // A client that left meanwhile (its request was aborted) is not dispatched.
   if (ctx.req.destroyed) throw Errors.notReady('the client left while the service was starting');
   const state = deps.readiness();

@@ -23,6 +23,7 @@ import type {Config} from '../config.ts';
 import {fewestKeys} from '../coordinator/placement.ts';
 import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
+import {raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import type {
   ActorHostApi,
@@ -184,11 +185,9 @@ export class ActorPool implements Transport {
       this.#threads.map((thread) => {
         // A thread still starting (or restarting) is not waited for: it counts as empty.
         if (!thread.api || !thread.up) return emptyStats;
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`thread ${thread.index} did not answer`)), timeoutMs);
+        return raceTimeout(thread.api.stats(), timeoutMs, () => {
+          throw new Error(`thread ${thread.index} did not answer`);
         });
-        return Promise.race([thread.api.stats(), timeout]).finally(() => clearTimeout(timer));
       }),
     );
   }
