@@ -10,7 +10,7 @@ import {loadConfigOrExit} from './config.ts';
 import {listenProblem} from './listen-error.ts';
 import {createLogger} from './log.ts';
 import {loadRegistry, RegistryError} from './registry.ts';
-import type {Registry} from './registry.ts';
+import {RegistryReloads} from './registry-reloads.ts';
 import {checkModels} from './onnx-models.ts';
 import type {Service} from './service.ts';
 import {ActorPool, poolOptions, ThreadStartError} from './threads/pool.ts';
@@ -30,20 +30,8 @@ async function start(): Promise<Running> {
     // onnx models are checked before the node joins (src/onnx-models.ts), and again on SIGHUP.
     const node = new ActorsNode(config, await checkModels(loadRegistry(config)), log);
     await node.start();
-    return {
-      shutdown: () => node.shutdown(),
-      reload: async () => {
-        let next: Registry;
-        try {
-          next = await checkModels(loadRegistry(config));
-        } catch (error) {
-          log.error({reason: (error as Error).message}, 'model registry reload refused; the old registry stays');
-          return;
-        }
-        node.reconfigure(next);
-        log.info('model registry reloaded');
-      },
-    };
+    const reloads = new RegistryReloads(config, log, (next) => node.reconfigure(next));
+    return {shutdown: () => node.shutdown(), reload: () => reloads.reload()};
   }
   let service: Service;
   if (config.role === 'gateway') {

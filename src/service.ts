@@ -12,6 +12,7 @@ import type {HostStats} from './protocol/messages.ts';
 import {giveUp, raceTimeout} from './race-timeout.ts';
 import {redactUrl} from './redact.ts';
 import {loadRegistry} from './registry.ts';
+import {RegistryReloads} from './registry-reloads.ts';
 import {checkModels} from './onnx-models.ts';
 import {backendId} from '../workers/backend/create.ts';
 import type {Registry} from './registry.ts';
@@ -86,6 +87,7 @@ export class Service {
   /** Resolved when the service stops starting (ready, or draining first): held requests go on. */
   readonly #started = Promise.withResolvers<void>();
   #registry: Registry;
+  readonly #reloads: RegistryReloads;
   #activeRequests = 0;
   #closing: Promise<void> | undefined;
 
@@ -96,6 +98,7 @@ export class Service {
     this.#log = log;
     // Throws RegistryError for a bad MODELS_FILE: the entry point stops with its message.
     this.#registry = options.registry ?? loadRegistry(config);
+    this.#reloads = new RegistryReloads(config, log, (next) => this.#applyRegistry(next));
     // The global backend is simulated or HTTP (onnx is only ever a registry entry's).
     const expectedLatencyMs =
       config.backend.kind === 'simulated'
@@ -178,31 +181,14 @@ export class Service {
    * is refused with an error line and the old registry stays.
    */
   reloadRegistry(): Promise<boolean> {
-    // One reload at a time: a second SIGHUP's check cannot finish first and be overwritten by the first's.
-    const run = this.#reloads.then(() => this.#reload());
-    this.#reloads = run.catch(() => false);
-    return run;
+    return this.#reloads.reload();
   }
 
-  #reloads: Promise<unknown> = Promise.resolve();
-
-  async #reload(): Promise<boolean> {
-    if (!this.config.modelsFile) {
-      this.#log.warn('SIGHUP: no MODELS_FILE is set; nothing to reload');
-      return false;
-    }
-    let next: Registry;
-    try {
-      next = await checkModels(loadRegistry(this.config));
-    } catch (error) {
-      this.#log.error({reason: (error as Error).message}, 'model registry reload refused; the old registry stays');
-      return false;
-    }
+  /** A reloaded registry, checked: the threads take it, and open its onnx models before it counts as done. */
+  async #applyRegistry(next: Registry): Promise<void> {
     this.#registry = next;
     this.actors.reconfigure(next);
     await this.#sessionsOpen(next);
-    this.#log.info({models: [...(next.models?.keys() ?? [])]}, 'model registry reloaded');
-    return true;
   }
 
   /** Ready, unless no actor thread is reachable (a gateway without NATS or members). */
