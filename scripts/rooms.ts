@@ -14,7 +14,7 @@ export const rooms: readonly {readonly name: string; readonly holds: readonly st
   {name: 'bench', holds: ['bench/']},
   {name: 'tools', holds: ['scripts/']},
   {name: 'entry', holds: ['src/main.ts']},
-  {name: 'service', holds: ['src/service.ts']},
+  {name: 'service', holds: ['src/service/']},
   {name: 'cluster', holds: ['src/cluster/']},
   {name: 'metrics', holds: ['src/metrics.ts', 'src/metrics-series.ts']},
   {name: 'http', holds: ['src/http/']},

@@ -12,7 +12,7 @@ import {createLogger} from './log.ts';
 import {loadRegistry, RegistryError} from './registry.ts';
 import {RegistryReloads} from './registry-reloads.ts';
 import {checkModels} from './onnx-models.ts';
-import type {Service} from './service.ts';
+import type {Service} from './service/service.ts';
 import {ActorPool, poolOptions, ThreadStartError} from './threads/pool.ts';
 
 const config = loadConfigOrExit('agent-batcher');
@@ -37,7 +37,7 @@ async function start(): Promise<Running> {
   if (config.role === 'gateway') {
     const {connectNats, nodeId} = await import('./cluster/nats.ts');
     const {GatewayTransport} = await import('./cluster/gateway-transport.ts');
-    const {Service} = await import('./service.ts');
+    const {Service} = await import('./service/service.ts');
     const name = config.cluster!.node ?? nodeId();
     const boot = nodeId();
     const nc = await connectNats(config.nats!, `agent-batcher gateway ${name}`, log);
@@ -53,7 +53,7 @@ async function start(): Promise<Running> {
   } else {
     const registry = loadRegistry(config);
     const pool = new ActorPool(poolOptions(config, registry, log));
-    const {Service} = await import('./service.ts');
+    const {Service} = await import('./service/service.ts');
     service = new Service(config, log, {registry, pool});
   }
   // A signal from now on drains: requests held while the threads start get 503 not_ready.

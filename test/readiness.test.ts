@@ -8,7 +8,7 @@ import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {loadConfig} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
-import {Service} from '../src/service.ts';
+import {Service} from '../src/service/service.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {ThreadStartError} from '../src/threads/pool.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';

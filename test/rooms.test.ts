@@ -26,7 +26,8 @@ test('an upward import is found, static, type-only or dynamic; a downward one is
   t.teardown(() => rm(dir, {recursive: true, force: true}));
   const files: Record<string, string> = {
     'src/coordinator/coordinator.ts': "import type {Metrics} from '../metrics.ts';\nimport {x} from '../config.ts';\n",
-    'src/http/app.ts': "const {Service} = await import('../service.ts');\nexport {routes} from './routes.ts';\n",
+    'src/http/app.ts':
+      "const {Service} = await import('../service/service.ts');\nexport {routes} from './routes.ts';\n",
     'scripts/smoke.ts': "import {dockerCmd} from '../test/helpers/docker-cmd.ts';\n",
     'bench/run.ts': "import {runLoad} from '../scripts/load-generator.ts';\n",
   };
@@ -40,6 +41,6 @@ test('an upward import is found, static, type-only or dynamic; a downward one is
   t.true(
     problems.some((p) => p.startsWith('src/coordinator/coordinator.ts (coordinator) imports src/metrics.ts (metrics)')),
   );
-  t.true(problems.some((p) => p.startsWith('src/http/app.ts (http) imports src/service.ts (service)')));
+  t.true(problems.some((p) => p.startsWith('src/http/app.ts (http) imports src/service/service.ts (service)')));
   t.true(problems.some((p) => p.startsWith('scripts/smoke.ts (tools) imports test/helpers/docker-cmd.ts (tests)')));
 });

@@ -16,8 +16,6 @@ import type {Placement, Transport, TransportEvents} from '../coordinator/transpo
 import {splitDispatch} from '../protocol/codec.ts';
 import type {Frame} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
-import type {HostStats} from '../protocol/messages.ts';
-import type {Registry} from '../registry.ts';
 import {Membership} from './membership.ts';
 import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
 import {heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
@@ -48,8 +46,6 @@ interface Outgoing {
 }
 
 export class GatewayTransport implements Transport {
-  /** Not used: placement is by rendezvous over the members. */
-  readonly threads = 0;
   readonly name: string;
   readonly boot: string;
   readonly #nc: NatsConnection;
@@ -131,16 +127,6 @@ export class GatewayTransport implements Transport {
     out.buffer.withdraw(key, partId);
     this.#outbox.schedule();
   }
-
-  readonly restarts = 0;
-
-  /** The actor hosts report their own mailboxes; a gateway knows only what it sent. */
-  async stats(): Promise<HostStats[]> {
-    return [];
-  }
-
-  /** Each actor host reads MODELS_FILE itself (SIGHUP it too); the gateway validates with its own copy. */
-  reconfigure(_registry: Registry): void {}
 
   /** Shutdown: what is queued this turn goes now; the actor hosts keep batching for the others. */
   drain(): void {

@@ -4,7 +4,7 @@
 import {Agent, request} from 'undici';
 import {loadConfig} from '../../src/config.ts';
 import {createLogger} from '../../src/log.ts';
-import {Service} from '../../src/service.ts';
+import {Service} from '../../src/service/service.ts';
 import type {Logger} from '../../src/log.ts';
 
 export interface Running {

@@ -1,63 +1,50 @@
-// Composition: pool + coordinator + Koa app + HTTP server, with start and graceful drain.
+// One process serving /predict, composed: the actors (this process's thread pool, or a gateway's
+// transport to actor hosts over NATS), the coordinator, the metrics, the Koa app and its HTTP
+// server; with start (ready once the actors are), SIGHUP's registry reload and the graceful drain.
 // main.ts wires it to the process; tests start it in-process on port 0.
 
-import type http from 'node:http';
+import {once} from 'node:events';
 import {readFileSync} from 'node:fs';
 import type {AddressInfo} from 'node:net';
-import {once} from 'node:events';
 import type {Logger} from 'pino';
-import type {Config} from './config.ts';
-import type {Transport, TransportEvents} from './coordinator/transport.ts';
-import type {HostStats} from './protocol/messages.ts';
-import {giveUp, raceTimeout} from './race-timeout.ts';
-import {redactUrl} from './redact.ts';
-import {loadRegistry} from './registry.ts';
-import {RegistryReloads} from './registry-reloads.ts';
-import {checkModels} from './onnx-models.ts';
-import {backendId} from '../workers/backend/create.ts';
-import type {Registry} from './registry.ts';
-import {ActorPool, poolOptions} from './threads/pool.ts';
-import {Coordinator} from './coordinator/coordinator.ts';
-import {createApp} from './http/app.ts';
-import {Metrics} from './metrics.ts';
-import type {Readiness} from './http/gate.ts';
+import type {Config} from '../config.ts';
+import {Coordinator} from '../coordinator/coordinator.ts';
+import type {Transport, TransportEvents} from '../coordinator/transport.ts';
+import {createApp} from '../http/app.ts';
+import type {Readiness} from '../http/gate.ts';
+import {Metrics} from '../metrics.ts';
+import {checkModels} from '../onnx-models.ts';
+import {giveUp, raceTimeout} from '../race-timeout.ts';
+import {redactUrl} from '../redact.ts';
+import {loadRegistry} from '../registry.ts';
+import type {Registry} from '../registry.ts';
+import {RegistryReloads} from '../registry-reloads.ts';
+import {ActorPool, poolOptions} from '../threads/pool.ts';
+import {AnswerServer} from './http-server.ts';
+import {modelsOpen} from './models-open.ts';
 
-/** A request's headers and body must arrive promptly; its answer may take the whole deadline. */
-const headersTimeoutMs = 20_000;
-const requestTimeoutMs = 60_000;
-const keepAliveTimeoutMs = 5_000;
-/** A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn). */
-const listenBacklog = 4096;
 /** An HTTP backend's latency assumed before a key's first call is measured (for Retry-After). */
 const httpExpectedLatencyMs = 1000;
 /** How long the drain waits for answers just resolved to be written before closing sockets. */
 const writeGraceMs = 1000;
-/** How long start and SIGHUP wait for the threads to open the onnx models (then they go on, with a warning). */
-const sessionsOpenTimeoutMs = 60_000;
 /** Scrape-time stats from the threads: a busy thread still answers well within this. */
 const statsTimeoutMs = 1000;
 
-// Not `import http from 'node:http'`: an ESM import of node:http reads every one of its exports,
-// and its WebSocket getters load Node's bundled undici (about 50 ms of start-up, measured).
-const {createServer} = process.getBuiltinModule('node:http');
-
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string})
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string})
   .version;
 
-/** Where the actors are: the in-process thread pool (ROLE=all), or actor hosts over NATS (ROLE=gateway). */
+/**
+ * Where the actors are, as the service drives them: this process's thread pool (ROLE=all), or actor
+ * hosts over NATS (ROLE=gateway). The coordinator sees only the Transport.
+ */
 export interface ActorSide extends Transport {
-  /** Actor threads in this process (0 for a gateway: its actors are elsewhere). */
-  readonly threads: number;
   /** Resolves once the actors can take parts (threads up, or some member announced). */
   ready(): Promise<void>;
   /** False while no actor thread is reachable (NATS down, no members): /readyz is 503. */
   available?(): boolean;
-  /** Shutdown: cut waiting batches now (in-process threads). */
+  /** Shutdown: what is queued goes now; in-process threads cut their waiting batches. */
   drain(): void;
   close(): Promise<void>;
-  stats(timeoutMs?: number): Promise<readonly HostStats[]>;
-  readonly restarts: number;
-  reconfigure(registry: Registry): void;
   /** Actor hosts over NATS: frames refused so far, by reason. */
   readonly refusals?: ReadonlyMap<string, number>;
 }
@@ -80,18 +67,17 @@ export class Service {
   readonly config: Config;
   readonly actors: ActorSide;
   readonly coordinator: Coordinator;
-  readonly server: http.Server;
   readonly metrics: Metrics;
+  readonly #http: AnswerServer;
+  /** The actors' threads when they are in this process (ROLE=all). */
+  readonly #pool: ActorPool | undefined;
   readonly #log: Logger;
   #readiness: Readiness = 'starting';
   /** Resolved when the service stops starting (ready, or draining first): held requests go on. */
   readonly #started = Promise.withResolvers<void>();
   #registry: Registry;
   readonly #reloads: RegistryReloads;
-  #activeRequests = 0;
   #closing: Promise<void> | undefined;
-
-  readonly #written: (() => void)[] = [];
 
   constructor(config: Config, log: Logger, options: ServiceOptions = {}) {
     this.config = config;
@@ -115,13 +101,15 @@ export class Service {
       threadJoined: () => coordinator?.onThreadJoined(),
     };
     if (options.pool) options.pool.attach(events);
-    this.actors = options.actors
-      ? options.actors(events)
+    this.#pool = options.actors
+      ? undefined
       : (options.pool ?? new ActorPool(poolOptions(config, this.#registry, log, options.workerEntry), events));
+    this.actors = options.actors ? options.actors(events) : (this.#pool as ActorPool);
     this.metrics = new Metrics(
       {
-        hostStats: () => this.actors.stats(statsTimeoutMs),
-        restarts: () => this.actors.restarts,
+        // A gateway's actor hosts report their own mailboxes; it knows only what it sent.
+        hostStats: async () => (this.#pool ? this.#pool.stats(statsTimeoutMs) : []),
+        restarts: () => this.#pool?.restarts ?? 0,
         openRequests: () => this.coordinator.stats.openRequests,
         ...(this.actors.refusals && {clusterRefusals: () => this.actors.refusals ?? new Map()}),
       },
@@ -150,24 +138,17 @@ export class Service {
       started: () => this.#started.promise,
       registry: () => this.#registry,
     });
-    this.server = createServer(app.callback());
-    this.server.headersTimeout = headersTimeoutMs;
-    this.server.requestTimeout = requestTimeoutMs;
-    this.server.keepAliveTimeout = keepAliveTimeoutMs;
-    // Past this many open connections new ones are closed at once: memory per connection is bounded.
-    this.server.maxConnections = config.maxConnections;
-    this.server.on('request', (_req, res) => {
-      this.#activeRequests++;
-      res.once('close', () => {
-        if (--this.#activeRequests === 0) for (const wake of this.#written.splice(0)) wake();
-      });
-    });
+    this.#http = new AnswerServer(app.callback(), config.maxConnections);
+  }
+
+  get server(): AnswerServer['server'] {
+    return this.#http.server;
   }
 
   /** The in-process thread pool (ROLE=all), for tests and supervision. */
   get pool(): ActorPool {
-    if (!(this.actors instanceof ActorPool)) throw new Error('the actors are not in this process');
-    return this.actors;
+    if (!this.#pool) throw new Error('the actors are not in this process');
+    return this.#pool;
   }
 
   get registry(): Registry {
@@ -187,8 +168,7 @@ export class Service {
   /** A reloaded registry, checked: the threads take it, and open its onnx models before it counts as done. */
   async #applyRegistry(next: Registry): Promise<void> {
     this.#registry = next;
-    this.actors.reconfigure(next);
-    await this.#sessionsOpen(next);
+    await this.#modelsOpen(next);
   }
 
   /** Ready, unless no actor thread is reachable (a gateway without NATS or members). */
@@ -204,11 +184,9 @@ export class Service {
    * port cannot be had, or a thread dies before it ever answered.
    */
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
-    this.server.listen({port, host, backlog: listenBacklog});
-    await once(this.server, 'listening');
+    const address = await this.#http.listen(port, host);
     await this.#checkModels();
     await this.actors.ready();
-    const address = this.server.address() as AddressInfo;
     if (this.#readiness !== 'starting') return address; // drained while starting
     this.#readiness = 'ready';
     this.#started.resolve();
@@ -217,7 +195,7 @@ export class Service {
         address: `${address.address}:${address.port}`,
         // Since the process started: module loading included (README, "Start-up").
         readyMs: Math.round(performance.now()),
-        threads: this.actors.threads,
+        threads: this.#pool?.threads ?? 0,
         backend: this.config.backend.kind === 'http' ? redactUrl(this.config.backend.url) : 'simulated',
         batching: this.config.batching,
         models: this.#registry.models ? [...this.#registry.models.keys()] : 'any',
@@ -237,8 +215,7 @@ export class Service {
       const checked = await checkModels(this.#registry);
       if (checked === this.#registry) return;
       this.#registry = checked;
-      this.actors.reconfigure(checked);
-      await this.#sessionsOpen(checked);
+      await this.#modelsOpen(checked);
     } catch (error) {
       this.server.close();
       await this.actors.close();
@@ -247,22 +224,13 @@ export class Service {
   }
 
   /**
-   * Resolves once every actor thread has opened every onnx model of `registry` (each thread serves
-   * the file as it was checked, and no request pays for opening it), or after a bound.
+   * The threads of this process take the registry and open its onnx models (models-open.ts). Each
+   * actor host of a gateway reads MODELS_FILE and opens its models itself, before it joins.
    */
-  async #sessionsOpen(registry: Registry): Promise<void> {
-    const wanted = [...(registry.models?.values() ?? [])]
-      .filter((m) => m.backend.kind === 'onnx')
-      .map((m) => backendId(m.backend));
-    // A gateway's actors are other processes: each actor host opens its models before it joins.
-    if (wanted.length === 0 || !(this.actors instanceof ActorPool)) return;
-    const until = Date.now() + sessionsOpenTimeoutMs;
-    while (Date.now() < until) {
-      const hosts = await this.actors.stats(statsTimeoutMs).catch(() => []);
-      if (hosts.length > 0 && hosts.every((h) => wanted.every((id) => h.warmed?.includes(id)))) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    this.#log.warn({models: wanted}, 'actor threads are still opening onnx models; going on');
+  async #modelsOpen(registry: Registry): Promise<void> {
+    if (!this.#pool) return;
+    this.#pool.reconfigure(registry);
+    await modelsOpen(this.#pool, registry, statsTimeoutMs, this.#log);
   }
 
   /**
@@ -275,13 +243,6 @@ export class Service {
     return this.#closing;
   }
 
-  /** Resolves when no response is being written, or after `limitMs`. */
-  async #responsesWritten(limitMs: number): Promise<void> {
-    if (this.#activeRequests === 0) return;
-    const written = new Promise<void>((resolve) => this.#written.push(resolve));
-    await raceTimeout(written, limitMs, giveUp);
-  }
-
   async #drain(): Promise<void> {
     this.#readiness = 'draining';
     this.#started.resolve();
@@ -292,7 +253,7 @@ export class Service {
     await raceTimeout(this.coordinator.idle(), this.config.shutdownTimeoutMs, giveUp);
     this.coordinator.abortAll('shutting_down', 'the service is shutting down');
     // Let the answers just resolved be written before the sockets go.
-    await this.#responsesWritten(writeGraceMs);
+    await this.#http.written(writeGraceMs);
     this.server.closeAllConnections();
     await closed;
     this.coordinator.close();
