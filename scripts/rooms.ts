@@ -16,7 +16,7 @@ export const rooms: readonly {readonly name: string; readonly holds: readonly st
   {name: 'entry', holds: ['src/main.ts']},
   {name: 'service', holds: ['src/service/']},
   {name: 'cluster', holds: ['src/cluster/']},
-  {name: 'metrics', holds: ['src/metrics.ts', 'src/metrics-series.ts']},
+  {name: 'metrics', holds: ['src/metrics/']},
   {name: 'http', holds: ['src/http/']},
   {name: 'threads', holds: ['src/threads/']},
   {name: 'coordinator', holds: ['src/coordinator/']},

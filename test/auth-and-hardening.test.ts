@@ -7,7 +7,7 @@ import {createLogger} from '../src/log.ts';
 import {loadRegistry} from '../src/registry.ts';
 import {createApp} from '../src/http/app.ts';
 import type {Coordinator} from '../src/coordinator/coordinator.ts';
-import {Metrics} from '../src/metrics.ts';
+import {Metrics} from '../src/metrics/metrics.ts';
 import {post, startService, testEnv} from './helpers/service.ts';
 
 const body = {agents: {a: {vector: [1, 2], model: 'm', agent_type: 't'}}};

@@ -14,7 +14,7 @@ test('no file of the house imports from a room above its own', (t) => {
 });
 
 test('the rooms rank the coordinator below HTTP and metrics, and tools below tests and bench', (t) => {
-  t.true(rankOf('src/metrics.ts') < rankOf('src/http/app.ts'));
+  t.true(rankOf('src/metrics/metrics.ts') < rankOf('src/http/app.ts'));
   t.true(rankOf('src/http/app.ts') < rankOf('src/coordinator/coordinator.ts'));
   t.true(rankOf('src/coordinator/coordinator.ts') < rankOf('src/protocol/messages.ts'));
   t.true(rankOf('test/helpers/service.ts') < rankOf('bench/run.ts'));
@@ -25,7 +25,8 @@ test('an upward import is found, static, type-only or dynamic; a downward one is
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rooms-'));
   t.teardown(() => rm(dir, {recursive: true, force: true}));
   const files: Record<string, string> = {
-    'src/coordinator/coordinator.ts': "import type {Metrics} from '../metrics.ts';\nimport {x} from '../config.ts';\n",
+    'src/coordinator/coordinator.ts':
+      "import type {Metrics} from '../metrics/metrics.ts';\nimport {x} from '../config.ts';\n",
     'src/http/app.ts':
       "const {Service} = await import('../service/service.ts');\nexport {routes} from './routes.ts';\n",
     'scripts/smoke.ts': "import {dockerCmd} from '../test/helpers/docker-cmd.ts';\n",
@@ -39,7 +40,9 @@ test('an upward import is found, static, type-only or dynamic; a downward one is
   const problems = roomProblems(dir);
   t.is(problems.length, 3, problems.join('\n'));
   t.true(
-    problems.some((p) => p.startsWith('src/coordinator/coordinator.ts (coordinator) imports src/metrics.ts (metrics)')),
+    problems.some((p) =>
+      p.startsWith('src/coordinator/coordinator.ts (coordinator) imports src/metrics/metrics.ts (metrics)'),
+    ),
   );
   t.true(problems.some((p) => p.startsWith('src/http/app.ts (http) imports src/service/service.ts (service)')));
   t.true(problems.some((p) => p.startsWith('scripts/smoke.ts (tools) imports test/helpers/docker-cmd.ts (tests)')));

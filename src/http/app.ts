@@ -23,7 +23,7 @@ import {predict} from './predict.ts';
 import {routes} from './routes.ts';
 import {createSchemas} from './schemas.ts';
 
-/** What the front end tells the metrics and serves of them (src/metrics.ts implements it). */
+/** What the front end tells the metrics and serves of them (src/metrics/metrics.ts implements it). */
 export interface HttpMetrics extends RequestCounter {
   /** A request refused at the gate: the heap is past MAX_HEAP_FRACTION. */
   refused(reason: 'heap_full'): void;

@@ -12,7 +12,7 @@ import {Coordinator} from '../coordinator/coordinator.ts';
 import type {Transport, TransportEvents} from '../coordinator/transport.ts';
 import {createApp} from '../http/app.ts';
 import type {Readiness} from '../http/gate.ts';
-import {Metrics} from '../metrics.ts';
+import {Metrics} from '../metrics/metrics.ts';
 import {checkModels} from '../onnx-models.ts';
 import {giveUp, raceTimeout} from '../race-timeout.ts';
 import {redactUrl} from '../redact.ts';

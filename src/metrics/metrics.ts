@@ -10,17 +10,17 @@
 // validated names.
 
 import client from 'prom-client';
-import {Histogram, Tally} from './metrics-series.ts';
-import type {AgentErrorCode} from './errors.ts';
-import {agentErrorCodes} from './errors.ts';
-import type {RefusalReason} from './coordinator/admission.ts';
-import type {CoordinatorObserver} from './coordinator/api.ts';
-import {routeLabel} from './http/routes.ts';
-import {parseKey} from './protocol/mailbox-key.ts';
-import type {BatchReport, HostStats} from './protocol/messages.ts';
-import {CostBook} from '../workers/cost-model.ts';
-import type {CostFit} from '../workers/cost-model.ts';
-import type {CostView} from './registry.ts';
+import {Histogram, Tally} from './series.ts';
+import type {AgentErrorCode} from '../errors.ts';
+import {agentErrorCodes} from '../errors.ts';
+import type {RefusalReason} from '../coordinator/admission.ts';
+import type {CoordinatorObserver} from '../coordinator/api.ts';
+import {routeLabel} from '../http/routes.ts';
+import {parseKey} from '../protocol/mailbox-key.ts';
+import type {BatchReport, HostStats} from '../protocol/messages.ts';
+import {CostBook} from '../../workers/cost-model.ts';
+import type {CostFit} from '../../workers/cost-model.ts';
+import type {CostView} from '../registry.ts';
 
 /** Keys whose cost fit the main thread keeps (least recently fed forgotten first). */
 const costKeys = 1024;
@@ -64,7 +64,7 @@ export class Metrics implements CoordinatorObserver {
     const keyLabels = ['agent_type', 'model'] as const;
     client.collectDefaultMetrics({register: this.registry, eventLoopMonitoringPrecision: 10});
 
-    // Per request, per agent and per row: counted outside prom-client (src/metrics-series.ts).
+    // Per request, per agent and per row: counted outside prom-client (series.ts).
     this.#requests = new Tally({
       name: 'agent_batcher_http_requests_total',
       help: 'HTTP requests by route, method and status',
