@@ -62,6 +62,16 @@ export interface AdmissionState {
   readonly claims: ClaimTable;
 }
 
+/** Refusals that leave a claim: the client was within its fair part and a limit was full. */
+const claimedOn: ReadonlySet<RefusalReason> = new Set(['mailbox_full', 'pending_full', 'too_many_mailboxes']);
+/** A claim holds for the refusal's Retry-After and this much more, for the client to come back. */
+const claimGraceMs = 2000;
+
+/** Until when a refusal's claim holds (epoch ms), or undefined when it leaves none (claims.ts). */
+export function claimUntil(refusal: Refusal, now: number): number | undefined {
+  return claimedOn.has(refusal.reason) ? now + refusal.retryAfterSeconds * 1000 + claimGraceMs : undefined;
+}
+
 /** Where a request stands on one limit. */
 export type Standing = 'fits' | 'full' | 'over_share';
 
@@ -92,8 +102,9 @@ export function standing(
 
 /**
  * Checks a request of `client` whose agents use these keys (key -> agents of the request), or
- * says why not. The client's own claim, if any, must be dropped before (its place in line is
- * `place`). To make room for new keys, idle keys are retired first.
+ * says why not: no thread to place a key on, then the limits. The client's own claim, if any, must
+ * be dropped before (its place in line is `place`). To make room for new keys, idle keys are
+ * retired first.
  */
 export function admit(
   rowsPerKey: ReadonlyMap<string, number>,
@@ -103,6 +114,8 @@ export function admit(
   limits: AdmissionLimits,
   batching: BatchingOptions,
 ): Refusal | undefined {
+  for (const key of rowsPerKey.keys())
+    if (!keys.canPlace(key)) return {reason: 'no_actor_threads', retryAfterSeconds: 1};
   let rows = 0;
   let newKeys = 0;
   /** Keys of the request with nothing in flight: each takes a mailbox. */

@@ -15,8 +15,8 @@ import type {AgentErrorCode} from '../errors.ts';
 import {keyString} from '../protocol/mailbox-key.ts';
 import {forEachResult} from '../protocol/messages.ts';
 import type {ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
-import {admit} from './admission.ts';
-import type {AdmissionState, Refusal, RefusalReason} from './admission.ts';
+import {admit, claimUntil} from './admission.ts';
+import type {AdmissionState} from './admission.ts';
 import {ClaimTable} from './claims.ts';
 import {ClientTable} from './clients.ts';
 import {DeadlineQueue} from './deadlines.ts';
@@ -40,10 +40,6 @@ const defaultKeyIdleMs = 60_000;
 const maxSweepIntervalMs = 10_000;
 const clientGone: Ending = {code: 'shutting_down', message: 'client went away', countAs: 'client_gone'};
 const expiredInThread: AgentOutcome = {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}};
-/** Refusals that leave a claim: the client was within its fair part and a limit was full. */
-const claimedOn: ReadonlySet<RefusalReason> = new Set(['mailbox_full', 'pending_full', 'too_many_mailboxes']);
-/** A claim holds for the refusal's Retry-After and this much more, for the client to come back. */
-const claimGraceMs = 2000;
 
 export class Coordinator implements Submitter {
   readonly #transport: Transport;
@@ -108,15 +104,19 @@ export class Coordinator implements Submitter {
     const rowsPerKey = this.#rowsPerKey;
     rowsPerKey.clear();
     for (const name of keyNames) rowsPerKey.set(name, (rowsPerKey.get(name) ?? 0) + 1);
-    let refusal: Refusal | undefined;
-    for (const name of rowsPerKey.keys())
-      if (!this.#keys.canPlace(name)) refusal = {reason: 'no_actor_threads', retryAfterSeconds: 1};
     // A client asking again is judged without its own claim, in its place in line; admitted, it needs none.
     const place = this.#claims.drop(clientId);
-    refusal ??= admit(rowsPerKey, client, place ?? Infinity, this.#admission, this.#options, this.#options.batching);
+    const refusal = admit(
+      rowsPerKey,
+      client,
+      place ?? Infinity,
+      this.#admission,
+      this.#options,
+      this.#options.batching,
+    );
     if (refusal) {
-      if (claimedOn.has(refusal.reason))
-        this.#claims.claim(client, rowsPerKey, Date.now() + refusal.retryAfterSeconds * 1000 + claimGraceMs, place);
+      const until = claimUntil(refusal, Date.now());
+      if (until !== undefined) this.#claims.claim(client, rowsPerKey, until, place);
       this.#refused++;
       this.#observer.refused(refusal.reason);
       return {admitted: false, refusal};
