@@ -40,6 +40,9 @@ const defaultKeyIdleMs = 60_000;
 const maxSweepIntervalMs = 10_000;
 const clientGone: Ending = {code: 'shutting_down', message: 'client went away', countAs: 'client_gone'};
 const expiredInThread: AgentOutcome = {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}};
+const threadFailed: AgentOutcome = {
+  error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'},
+};
 
 export class Coordinator implements Submitter {
   readonly #transport: Transport;
@@ -100,10 +103,10 @@ export class Coordinator implements Submitter {
   submit(submission: Submission): Admission {
     const {client: clientId, agents, deadline} = submission;
     const client = this.#clients.peek(clientId);
-    const keyNames = agents.map((a) => keyString(a.agentType, a.model));
+    const keys = agents.map((a) => keyString(a.agentType, a.model));
     const rowsPerKey = this.#rowsPerKey;
     rowsPerKey.clear();
-    for (const name of keyNames) rowsPerKey.set(name, (rowsPerKey.get(name) ?? 0) + 1);
+    for (const key of keys) rowsPerKey.set(key, (rowsPerKey.get(key) ?? 0) + 1);
     // A client asking again is judged without its own claim, in its place in line; admitted, it needs none.
     const place = this.#claims.drop(clientId);
     const refusal = admit(
@@ -125,14 +128,14 @@ export class Coordinator implements Submitter {
     const request = new OpenRequest(submission, client, this.#partSeq + 1, Date.now(), this.#cancel);
     this.#open.add(request);
     for (let i = 0; i < agents.length; i++) {
-      const key = this.#keys.place(keyNames[i]);
+      const state = this.#keys.place(keys[i]);
       const partId = ++this.#partSeq;
-      request.keys[i] = key;
-      request.threads[i] = key.thread;
+      request.keyStates[i] = state;
+      request.threads[i] = state.thread;
       this.#parts.set(partId, request);
-      this.#keys.hold(key);
-      this.#clients.hold(client, key.key);
-      this.#transport.send(key.thread, key.key, partId, deadline, agents[i].vector);
+      this.#keys.hold(state);
+      this.#clients.hold(client, state.key);
+      this.#transport.send(state.thread, state.key, partId, deadline, agents[i].vector);
     }
     this.#deadlines.add(request);
     return {admitted: true, ticket: request};
@@ -185,9 +188,7 @@ export class Coordinator implements Submitter {
     }
     this.#parts.delete(partId);
     this.#release(request, index, this.#now);
-    if (request.done) return true;
-    this.#settle(request, index, outcome);
-    if (--request.open === 0) this.#finish(request);
+    if (!request.done && request.answered(index, outcome)) this.#finish(request);
     return true;
   }
 
@@ -202,10 +203,7 @@ export class Coordinator implements Submitter {
       this.#release(request, index, now);
       if (request.done) continue;
       failed++;
-      this.#settle(request, index, {
-        error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'},
-      });
-      if (--request.open === 0) this.#finish(request);
+      if (request.answered(index, threadFailed)) this.#finish(request);
     }
     this.#keys.displace(thread);
     this.#log.warn({thread, failed}, 'parts of a failed thread answered with worker_failed');
@@ -244,17 +242,11 @@ export class Coordinator implements Submitter {
     return this.#clients.size;
   }
 
-  /** Agent `index` has its outcome: recorded, and told to a streaming client at once. */
-  #settle(request: OpenRequest, index: number, outcome: AgentOutcome): void {
-    request.settled[index] = outcome;
-    request.onOutcome?.(index, outcome);
-  }
-
   /** Part `index` of the request is no longer held by its thread. */
   #release(request: OpenRequest, index: number, now: number): void {
-    const key = request.keys[index];
-    this.#keys.release(key, now);
-    this.#clients.release(request.client, key.key);
+    const state = request.keyStates[index];
+    this.#keys.release(state, now);
+    this.#clients.release(request.client, state.key);
   }
 
   /**
@@ -273,11 +265,10 @@ export class Coordinator implements Submitter {
         continue;
       }
       if (!ending) continue;
-      this.#settle(request, i, {error: {code: ending.code, message: ending.message}});
+      request.settle(i, {error: {code: ending.code, message: ending.message}});
       this.#observer.outcome(ending.countAs ?? ending.code);
-      const key = request.keys[i];
       const partId = request.firstPartId + i;
-      if (this.#parts.has(partId)) this.#transport.withdraw(request.threads[i], key.key, partId);
+      if (this.#parts.has(partId)) this.#transport.withdraw(request.threads[i], request.keyStates[i].key, partId);
     }
     request.open = 0;
     request.resolve(request.settled as AgentOutcome[]);

@@ -26,7 +26,8 @@ export class OpenRequest implements Ticket, Timed {
   readonly client: ClientState;
   /** Agent i travels as part firstPartId + i. */
   readonly firstPartId: number;
-  readonly keys: KeyState[];
+  /** Part i's key: its string form is `.key`, its thread where new parts go. */
+  readonly keyStates: KeyState[];
   /** The thread part i was sent to (a key may move while its parts are in flight). */
   readonly threads: number[];
   readonly settled: (AgentOutcome | undefined)[];
@@ -53,7 +54,7 @@ export class OpenRequest implements Ticket, Timed {
     this.id = submission.requestId;
     this.client = client;
     this.firstPartId = firstPartId;
-    this.keys = new Array<KeyState>(n);
+    this.keyStates = new Array<KeyState>(n);
     this.threads = new Array<number>(n);
     this.settled = new Array<AgentOutcome | undefined>(n);
     this.deadline = submission.deadline;
@@ -68,5 +69,17 @@ export class OpenRequest implements Ticket, Timed {
 
   cancel(): void {
     this.#cancel(this);
+  }
+
+  /** Agent `index` has its outcome: recorded, and told to a streaming client at once. */
+  settle(index: number, outcome: AgentOutcome): void {
+    this.settled[index] = outcome;
+    this.onOutcome?.(index, outcome);
+  }
+
+  /** Part `index` was answered for while the request is open: settled; true when it was the last. */
+  answered(index: number, outcome: AgentOutcome): boolean {
+    this.settle(index, outcome);
+    return --this.open === 0;
   }
 }
