@@ -1,14 +1,9 @@
 // The coordinator (main thread): the request lifecycle. It admits a request whole or not at all
-// (admission.ts), splits it into parts tagged with a part id, hands each part to the
-// transport for the thread hosting its key (keys.ts), and reassembles the tagged results. A
-// request is answered once every agent has an outcome, or at its deadline, whichever comes first;
-// results that arrive after that are dropped quietly.
-//
-// Bookkeeping, all on this thread:
-//   #parts  partId -> request (agent index = partId - firstPartId); lives until its thread answers
-//   #keys   key -> thread, live parts, latency estimate
-// A part's entry outlives its request only while its thread still holds it (a withdrawal or a
-// late result ends it), so nothing here grows with time, only with work in flight.
+// (admission.ts), splits it into parts tagged with a part id, hands each part to the transport for
+// the thread hosting its key (keys.ts), and reassembles the tagged results. A request is answered
+// once every agent has an outcome, or at its deadline, whichever comes first; later results are
+// dropped quietly. A part's entry outlives its request only while its thread still holds it (a
+// withdrawal or a late result ends it): nothing here grows with time, only with work in flight.
 
 import type {Logger} from 'pino';
 import type {AgentErrorCode} from '../errors.ts';
@@ -30,19 +25,11 @@ import type {
   Submission,
   Submitter,
 } from './api.ts';
-import {OpenRequest} from './open-request.ts';
+import {clientGone, expiredInThread, OpenRequest, OpenRequests, threadFailed} from './open-request.ts';
 import type {Ending} from './open-request.ts';
 import type {Transport} from './transport.ts';
 
 const quiet: CoordinatorObserver = {outcome() {}, refused() {}, withdrawn() {}, batch() {}, keyRetired() {}};
-const defaultKeyIdleMs = 60_000;
-/** The idle-key sweep runs at least this often. */
-const maxSweepIntervalMs = 10_000;
-const clientGone: Ending = {code: 'shutting_down', message: 'client went away', countAs: 'client_gone'};
-const expiredInThread: AgentOutcome = {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}};
-const threadFailed: AgentOutcome = {
-  error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'},
-};
 
 export class Coordinator implements Submitter {
   readonly #transport: Transport;
@@ -53,17 +40,15 @@ export class Coordinator implements Submitter {
   readonly #clients = new ClientTable();
   readonly #claims = new ClaimTable();
   readonly #admission: AdmissionState;
-  /** partId -> its request, while the part's thread still holds it. */
+  /** partId -> its request (agent index = partId - firstPartId), while the part's thread still holds it. */
   readonly #parts = new Map<number, OpenRequest>();
   /** Scratch for admission (one thread, one call at a time): agents per key of the request. */
   readonly #rowsPerKey = new Map<string, number>();
-  readonly #open = new Set<OpenRequest>();
+  readonly #open = new OpenRequests();
   readonly #deadlines = new DeadlineQueue<OpenRequest>((request) =>
     this.#finish(request, {code: 'deadline_exceeded', message: `no backend answer within ${request.waitMs} ms`}),
   );
   readonly #cancel = (request: OpenRequest) => this.#finish(request, clientGone);
-  readonly #sweeper: NodeJS.Timeout;
-  #idleWaiters: (() => void)[] = [];
   #partSeq = 0;
   /** Date.now() of the results message being read, the thread it came from, and its results for parts sent elsewhere. */
   #now = 0;
@@ -79,9 +64,7 @@ export class Coordinator implements Submitter {
     this.#observer = options.observer ?? quiet;
     this.#keys = new KeyTable(transport.placement, options.expectedLatencyMs, (key) => this.#observer.keyRetired(key));
     this.#admission = {keys: this.#keys, clients: this.#clients, claims: this.#claims};
-    const idleMs = options.keyIdleMs ?? defaultKeyIdleMs;
-    this.#sweeper = setInterval(() => this.#keys.retireIdle(Date.now() - idleMs), Math.min(idleMs, maxSweepIntervalMs));
-    this.#sweeper.unref();
+    this.#keys.retireWhenIdle(options.keyIdleMs);
   }
 
   get stats(): CoordinatorStats {
@@ -222,17 +205,16 @@ export class Coordinator implements Submitter {
   /** Ends every open request now: agents without an outcome get `code` (shutdown). */
   abortAll(code: AgentErrorCode, message: string): void {
     const ending: Ending = {code, message};
-    for (const request of [...this.#open]) this.#finish(request, ending);
+    for (const request of this.#open.all()) this.#finish(request, ending);
   }
 
   /** Resolves when no request is open (at once if none is). */
   idle(): Promise<void> {
-    if (this.#open.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#open.idle();
   }
 
   close(): void {
-    clearInterval(this.#sweeper);
+    this.#keys.close();
     this.#deadlines.close();
     this.#claims.close();
   }
@@ -257,7 +239,6 @@ export class Coordinator implements Submitter {
     if (request.done) return;
     request.done = true;
     this.#deadlines.delete(request);
-    this.#open.delete(request);
     for (let i = 0; i < request.settled.length; i++) {
       const outcome = request.settled[i];
       if (outcome !== undefined) {
@@ -272,10 +253,6 @@ export class Coordinator implements Submitter {
     }
     request.open = 0;
     request.resolve(request.settled as AgentOutcome[]);
-    if (this.#open.size === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const wake of waiters) wake();
-    }
+    this.#open.delete(request);
   }
 }

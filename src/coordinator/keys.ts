@@ -19,6 +19,9 @@ export interface KeyState {
   latencyMs: number;
 }
 
+const defaultKeyIdleMs = 60_000;
+/** The idle-key sweep runs at least this often. */
+const maxSweepIntervalMs = 10_000;
 /** Weight of the newest measured call in a key's latency estimate. */
 const latencyWeight = 0.2;
 
@@ -30,6 +33,7 @@ export class KeyTable {
   readonly #expectedLatencyMs: number;
   readonly #onRetired: (key: string) => void;
   #live = 0;
+  #sweeper: NodeJS.Timeout | undefined;
   /** Keys with something in flight (an idle key's mailbox can be given to a new key). */
   #busy = 0;
 
@@ -142,5 +146,16 @@ export class KeyTable {
     const idle = [...this.#keys.values()].filter((k) => k.live === 0 && k.idleSince < before && !keep?.has(k.key));
     idle.sort((a, b) => a.idleSince - b.idleSince);
     for (const state of idle.slice(0, limit)) this.#forget(state);
+  }
+
+  /** From now on, a key with nothing in flight for `idleMs` is retired (swept at least every 10 s). */
+  retireWhenIdle(idleMs = defaultKeyIdleMs): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = setInterval(() => this.retireIdle(Date.now() - idleMs), Math.min(idleMs, maxSweepIntervalMs));
+    this.#sweeper.unref();
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
   }
 }

@@ -1,7 +1,8 @@
 // One admitted request while it is open: its agents' parts (agent i travels as part
 // firstPartId + i), where each was sent, the outcomes so far, its deadline, and the ticket the
 // HTTP front end holds. Kept lean, thousands are open at once: no timer, closure or result object
-// of its own; the coordinator settles and finishes it.
+// of its own; the coordinator settles and finishes it. OpenRequests: all of them, and a wait for
+// none (the drain).
 
 import type {AgentErrorCode} from '../errors.ts';
 import type {AgentOutcome, Submission, Ticket} from './api.ts';
@@ -16,6 +17,15 @@ export interface Ending {
   /** The metric outcome, when it differs from the code (a client that left). */
   readonly countAs?: 'client_gone';
 }
+
+export const clientGone: Ending = {code: 'shutting_down', message: 'client went away', countAs: 'client_gone'};
+/** A part its thread withdrew because its deadline passed there first (clocks of a busy machine). */
+export const expiredInThread: AgentOutcome = {
+  error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'},
+};
+export const threadFailed: AgentOutcome = {
+  error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'},
+};
 
 /**
  * One admitted request, and its ticket: the HTTP layer holds it as a `Ticket` while it waits.
@@ -81,5 +91,39 @@ export class OpenRequest implements Ticket, Timed {
   answered(index: number, outcome: AgentOutcome): boolean {
     this.settle(index, outcome);
     return --this.open === 0;
+  }
+}
+
+/** The open requests, and who waits for there to be none. */
+export class OpenRequests {
+  readonly #open = new Set<OpenRequest>();
+  #idleWaiters: (() => void)[] = [];
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  add(request: OpenRequest): void {
+    this.#open.add(request);
+  }
+
+  /** The request is answered: no longer open (the last one wakes those waiting in idle()). */
+  delete(request: OpenRequest): void {
+    this.#open.delete(request);
+    if (this.#open.size > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** A copy: finishing a request deletes it. */
+  all(): OpenRequest[] {
+    return [...this.#open];
+  }
+
+  /** Resolves when no request is open (at once if none is). */
+  idle(): Promise<void> {
+    if (this.#open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 }
