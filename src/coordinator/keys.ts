@@ -6,6 +6,7 @@
 // retired (forgotten here; its actor retired itself in its thread when it went empty), and may
 // come back on another thread.
 
+import {smoothed} from '../latency-estimate.ts';
 import type {Placement} from './transport.ts';
 
 export interface KeyState {
@@ -22,8 +23,6 @@ export interface KeyState {
 const defaultKeyIdleMs = 60_000;
 /** The idle-key sweep runs at least this often. */
 const maxSweepIntervalMs = 10_000;
-/** Weight of the newest measured call in a key's latency estimate. */
-const latencyWeight = 0.2;
 
 export class KeyTable {
   readonly #keys = new Map<string, KeyState>();
@@ -138,7 +137,7 @@ export class KeyTable {
   /** Folds one measured backend call into the key's latency estimate. */
   measured(key: string, backendMs: number): void {
     const state = this.#keys.get(key);
-    if (state) state.latencyMs += latencyWeight * (backendMs - state.latencyMs);
+    if (state) state.latencyMs = smoothed(state.latencyMs, backendMs);
   }
 
   /** Forgets keys idle since before `before` (at most `limit` of them, oldest first, none of `keep`). */
