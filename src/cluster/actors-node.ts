@@ -25,7 +25,7 @@ import type {Frame} from '../protocol/codec.ts';
 import {ResultsBuffer} from '../protocol/outbox.ts';
 import {giveUp, raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
-import {ActorPool} from '../threads/pool.ts';
+import {ActorPool, poolOptions} from '../threads/pool.ts';
 import {connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
 import {Wire} from './wire.ts';
@@ -71,13 +71,8 @@ export class ActorsNode {
       log: this.#log,
     });
     this.pool = new ActorPool(
-      {
-        size: config.poolSize,
-        // Batch ids carry the host's name and boot: unique in the cluster, across restarts too.
-        host: {registry, logLevel: config.logLevel, batchPrefix: `${this.name}~${this.boot}`},
-        log: this.#log.child({component: 'pool'}),
-        resourceLimits: {maxOldGenerationSizeMb: 1024},
-      },
+      // Batch ids carry the host's name and boot: unique in the cluster, across restarts too.
+      poolOptions(config, registry, this.#log, {batchPrefix: `${this.name}~${this.boot}`}),
       {results: (m, thread) => void this.#results(m, thread), threadFailed: (t) => this.#threadFailed(t)},
     );
   }

@@ -103,7 +103,7 @@ export class Service {
     if (options.pool) options.pool.attach(events);
     this.#pool = options.actors
       ? undefined
-      : (options.pool ?? new ActorPool(poolOptions(config, this.#registry, log, options.workerEntry), events));
+      : (options.pool ?? new ActorPool(poolOptions(config, this.#registry, log, {entry: options.workerEntry}), events));
     this.actors = options.actors ? options.actors(events) : (this.#pool as ActorPool);
     this.metrics = new Metrics(
       {

@@ -68,11 +68,19 @@ export class ThreadStartError extends Error {
 /** Each actor thread's heap: a runaway thread dies alone (and is restarted) instead of the process. */
 const threadHeapMb = 1024;
 
-/** The pool of a process serving ROLE=all: ACTOR_POOL_SIZE threads with the registry. */
-export function poolOptions(config: Config, registry: Registry, log: Logger, entry?: URL): PoolOptions {
+/**
+ * The pool of a process serving the actors (ROLE=all, or an actor host with its `batchPrefix`):
+ * ACTOR_POOL_SIZE threads with the registry, each under its own heap limit.
+ */
+export function poolOptions(
+  config: Config,
+  registry: Registry,
+  log: Logger,
+  {entry, batchPrefix}: {entry?: URL; batchPrefix?: string} = {},
+): PoolOptions {
   return {
     size: config.poolSize,
-    host: {registry, logLevel: config.logLevel},
+    host: {registry, logLevel: config.logLevel, ...(batchPrefix !== undefined && {batchPrefix})},
     log: log.child({component: 'pool'}),
     entry,
     resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
