@@ -10,9 +10,9 @@ import {readFileSync} from 'node:fs';
 import {dirname, resolve} from 'node:path';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
-import {credentialsMessage, httpBackend} from './config.ts';
+import {httpBackend} from './config.ts';
 import {Name} from './names.ts';
-import {credentialsDecode, jsonErrorWhere, redactUrl} from './redact.ts';
+import {credentialsDecode, credentialsMessage, jsonErrorWhere, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {

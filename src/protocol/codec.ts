@@ -22,7 +22,7 @@
 // was refused is a value (FrameProblem), the same word in the branch, the metric and the log.
 
 import {z} from 'zod';
-import {maxActorPoolSize} from '../config.ts';
+import {maxActorPoolSize} from '../env-schema.ts';
 import {agentErrorCodes} from '../errors.ts';
 import {keySeparator} from './mailbox-key.ts';
 import type {DispatchMessage, HostMessage, ResultsMessage} from './messages.ts';
