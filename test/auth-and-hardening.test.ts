@@ -67,7 +67,7 @@ test('an internal error answers 500 internal_error with the request id and no st
     },
   } as unknown as Coordinator;
   const metrics = new Metrics(
-    {hostStats: async () => [], restarts: () => 0, openRequests: () => 0},
+    {threadStats: async () => [], restarts: () => 0, openRequests: () => 0},
     {maxBatchSize: 32, maxKeys: 32},
   );
   const app = createApp({

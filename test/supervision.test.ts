@@ -58,9 +58,9 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
   const pool = new ActorPool(
     {
       size: 1,
-      host: {registry: openRegistry, logLevel: 'silent'},
+      threadOptions: {registry: openRegistry, logLevel: 'silent'},
       log,
-      entry: new URL('./fixtures/crashing-host.ts', import.meta.url),
+      entry: new URL('./fixtures/crashing-thread.ts', import.meta.url),
     },
     {
       results: () => undefined,
@@ -90,9 +90,9 @@ test('a thread that runs out of memory under its heap limit dies alone and is re
   const pool = new ActorPool(
     {
       size: 1,
-      host: {registry: openRegistry, logLevel: 'silent'},
+      threadOptions: {registry: openRegistry, logLevel: 'silent'},
       log: createLogger('silent'),
-      entry: new URL('./fixtures/hungry-host.ts', import.meta.url),
+      entry: new URL('./fixtures/hungry-thread.ts', import.meta.url),
       resourceLimits: {maxOldGenerationSizeMb: 32},
     },
     {results: () => undefined, threadFailed: (thread) => failures.push(thread)},

@@ -41,7 +41,7 @@ export interface ActorContext {
   readonly clock: Clock;
   readonly log: Logger;
   nextBatchId(): string;
-  /** Every part's outcome and every call's report go here (coalesced per turn by the host). */
+  /** Every part's outcome and every call's report go here (coalesced per turn by its thread). */
   readonly results: ResultSink;
   /** Called when the actor holds nothing and has no call in flight. */
   idle(actor: Actor): void;

@@ -3,12 +3,12 @@
 // threads), and a gateway's refused cluster frames. Each reads its source when /metrics is served.
 
 import client from 'prom-client';
-import type {HostStats} from '../protocol/messages.ts';
+import type {ThreadStats} from '../protocol/messages.ts';
 import type {KeyLabels} from './key-labels.ts';
 
 export interface MetricsSources {
   /** Per-thread mailbox stats, asked at scrape time. */
-  hostStats(): Promise<readonly HostStats[]>;
+  threadStats(): Promise<readonly ThreadStats[]>;
   restarts(): number;
   openRequests(): number;
   /** ROLE=gateway: cluster frames (and results) refused so far, by reason (src/cluster/wire.ts). */
@@ -70,13 +70,13 @@ export function registerScraped(
     help: 'Mailboxes (actors) alive in the threads',
     registers,
     async collect() {
-      const hosts = await sources.hostStats().catch(() => []);
+      const threads = await sources.threadStats().catch(() => []);
       depth.reset();
       inflight.reset();
       let actors = 0;
-      for (const host of hosts) {
-        actors += host.actors;
-        for (const k of host.keys) {
+      for (const thread of threads) {
+        actors += thread.actors;
+        for (const k of thread.keys) {
           const labels = labelsOf(k.key);
           depth.inc(labels, k.pending);
           inflight.inc(labels, k.inflight);

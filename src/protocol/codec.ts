@@ -25,7 +25,7 @@ import {z} from 'zod';
 import {maxActorPoolSize} from '../env-schema.ts';
 import {agentErrorCodes} from '../errors.ts';
 import {keySeparator} from './mailbox-key.ts';
-import type {DispatchMessage, HostMessage, ResultsMessage} from './messages.ts';
+import type {DispatchMessage, ThreadMessage, ResultsMessage} from './messages.ts';
 import {Outcome, PartField, partStride, ResultField, resultStride} from './messages.ts';
 
 /** 3: frames carry an envelope and a signature (2: neither). */
@@ -45,7 +45,7 @@ export interface HeartbeatMessage {
 }
 
 /** A gateway's message to one actor thread (the thread is in the subject). */
-export type ToHost = DispatchMessage | Extract<HostMessage, {kind: 'withdraw'}>;
+export type ToHost = DispatchMessage | Extract<ThreadMessage, {kind: 'withdraw'}>;
 
 /** An actor host's results for one gateway, from one of its threads. */
 export type ToGateway = ResultsMessage & {readonly thread: number};

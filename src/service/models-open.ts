@@ -1,6 +1,6 @@
 // Before the service turns ready, and before a SIGHUP counts as done: every actor thread of this
 // process has opened every onnx model of the registry, so that the session serving is the file
-// that was checked and no request pays for opening it. Asked of the threads (HostStats.warmed)
+// that was checked and no request pays for opening it. Asked of the threads (ThreadStats.warmed)
 // until they all say so, within a bound.
 
 import type {Logger} from 'pino';
@@ -19,8 +19,8 @@ export async function modelsOpen(pool: ActorPool, registry: Registry, statsTimeo
   if (wanted.length === 0) return;
   const until = Date.now() + sessionsOpenTimeoutMs;
   while (Date.now() < until) {
-    const hosts = await pool.stats(statsTimeoutMs).catch(() => []);
-    if (hosts.length > 0 && hosts.every((h) => wanted.every((id) => h.warmed?.includes(id)))) return;
+    const threads = await pool.stats(statsTimeoutMs).catch(() => []);
+    if (threads.length > 0 && threads.every((t) => wanted.every((id) => t.warmed?.includes(id)))) return;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   log.warn({models: wanted}, 'actor threads are still opening onnx models; going on');

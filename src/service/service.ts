@@ -108,7 +108,7 @@ export class Service {
     this.metrics = new Metrics(
       {
         // A gateway's actor hosts report their own mailboxes; it knows only what it sent.
-        hostStats: async () => (this.#pool ? this.#pool.stats(statsTimeoutMs) : []),
+        threadStats: async () => (this.#pool ? this.#pool.stats(statsTimeoutMs) : []),
         restarts: () => this.#pool?.restarts ?? 0,
         openRequests: () => this.coordinator.stats.openRequests,
         ...(this.actors.refusals && {clusterRefusals: () => this.actors.refusals ?? new Map()}),

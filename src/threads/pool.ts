@@ -1,7 +1,7 @@
 // The actor threads: ACTOR_POOL_SIZE worker threads, each hosting the actors of the keys placed
 // on it. It is the coordinator's Transport in one process. Everything sent to a thread in one
 // event-loop turn leaves as one DispatchMessage: its parts and vectors in two transferred Float64Arrays
-// (src/protocol/outbox.ts). comlink carries each host's API (connect, stats); the data plane is a
+// (src/protocol/outbox.ts). comlink carries each thread's API (connect, stats); the data plane is a
 // MessageChannel of its own (src/protocol/messages.ts says why).
 //
 // A thread that exits is restarted (with backoff if it keeps dying) and reported, so that the
@@ -26,17 +26,18 @@ import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import {raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import type {
-  ActorHostApi,
+  ActorThreadApi,
   DataPort,
-  HostMessage,
-  HostOptions,
-  HostStats,
+  ThreadMessage,
+  ThreadOptions,
+  ThreadStats,
   ResultsMessage,
 } from '../protocol/messages.ts';
 
 export interface PoolOptions {
   readonly size: number;
-  readonly host: Omit<HostOptions, 'thread' | 'instance'>;
+  /** What every thread is started with, beside its index and instance. */
+  readonly threadOptions: Omit<ThreadOptions, 'thread' | 'instance'>;
   readonly log: Logger;
   /** The worker entry; tests may point it at a fixture. */
   readonly entry?: URL;
@@ -44,11 +45,11 @@ export interface PoolOptions {
   readonly resourceLimits?: {maxOldGenerationSizeMb?: number};
 }
 
-interface ActorThread {
+interface PooledThread {
   readonly index: number;
   worker: Worker | undefined;
-  api: Remote<ActorHostApi> | undefined;
-  port: DataPort<HostMessage, ResultsMessage> | undefined;
+  api: Remote<ActorThreadApi> | undefined;
+  port: DataPort<ThreadMessage, ResultsMessage> | undefined;
   /** This instance has answered (taken its data port): stats are asked of it. */
   up: boolean;
   /** Some instance of this thread has answered since the pool started. */
@@ -80,18 +81,18 @@ export function poolOptions(
 ): PoolOptions {
   return {
     size: config.poolSize,
-    host: {registry, logLevel: config.logLevel, ...(batchPrefix !== undefined && {batchPrefix})},
+    threadOptions: {registry, logLevel: config.logLevel, ...(batchPrefix !== undefined && {batchPrefix})},
     log: log.child({component: 'pool'}),
     entry,
     resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
   };
 }
 
-const defaultEntry = new URL('../../workers/actor-host.ts', import.meta.url);
+const defaultEntry = new URL('../../workers/actor-thread.ts', import.meta.url);
 /** A thread that lived less than this before dying counts as crash-looping. */
 const stableAfterMs = 5000;
 const maxBackoffMs = 30_000;
-const emptyStats: HostStats = {actors: 0, pending: 0, inflight: 0, keys: []};
+const emptyStats: ThreadStats = {actors: 0, pending: 0, inflight: 0, keys: []};
 
 /** Where a pool started before its coordinator sends events: nothing arrives before the first part is sent. */
 const noEvents: TransportEvents = {results: () => undefined, threadFailed: () => {}};
@@ -101,13 +102,13 @@ export class ActorPool implements Transport {
   readonly placement: Placement;
   readonly #options: PoolOptions;
   #events: TransportEvents;
-  readonly #threads: ActorThread[];
+  readonly #threads: PooledThread[];
   readonly #ready = Promise.withResolvers<void>();
   /** Threads that have not answered yet since the pool started. */
   #starting: number;
   readonly #outbox = new Outbox(() => this.#flush());
   /** What every (re)started thread gets: the registry changes on SIGHUP. */
-  #host: Omit<HostOptions, 'thread' | 'instance'>;
+  #threadOptions: Omit<ThreadOptions, 'thread' | 'instance'>;
   #instanceSeq = 0;
   #closed = false;
   #restarts = 0;
@@ -119,7 +120,7 @@ export class ActorPool implements Transport {
   constructor(options: PoolOptions, events: TransportEvents = noEvents) {
     this.#options = options;
     this.placement = fewestKeys(options.size);
-    this.#host = options.host;
+    this.#threadOptions = options.threadOptions;
     this.#events = events;
     this.#starting = options.size;
     // ready() may never be asked (a pool under test): its failure is not an unhandled rejection.
@@ -178,7 +179,7 @@ export class ActorPool implements Transport {
    */
   reconfigure(registry: Registry): void {
     this.#outbox.flushNow();
-    this.#host = {...this.#host, registry};
+    this.#threadOptions = {...this.#threadOptions, registry};
     for (const thread of this.#threads) thread.port?.postMessage({kind: 'registry', registry});
   }
 
@@ -188,7 +189,7 @@ export class ActorPool implements Transport {
     for (const thread of this.#threads) thread.port?.postMessage({kind: 'drain'});
   }
 
-  async stats(timeoutMs = 5000): Promise<HostStats[]> {
+  async stats(timeoutMs = 5000): Promise<ThreadStats[]> {
     return Promise.all(
       this.#threads.map((thread) => {
         // A thread still starting (or restarting) is not waited for: it counts as empty.
@@ -211,16 +212,16 @@ export class ActorPool implements Transport {
     await Promise.all(this.#threads.map((thread) => thread.worker?.terminate()));
   }
 
-  #start(thread: ActorThread): void {
+  #start(thread: PooledThread): void {
     const log = this.#options.log;
-    const options: HostOptions = {...this.#host, thread: thread.index, instance: ++this.#instanceSeq};
+    const options: ThreadOptions = {...this.#threadOptions, thread: thread.index, instance: ++this.#instanceSeq};
     const worker = new Worker(this.#options.entry ?? defaultEntry, {
-      workerData: {kind: 'actor-host', options},
+      workerData: {kind: 'actor-thread', options},
       resourceLimits: this.#options.resourceLimits,
     });
-    const api = wrap<ActorHostApi>(nodeEndpoint(worker));
+    const api = wrap<ActorThreadApi>(nodeEndpoint(worker));
     const {port1, port2} = new MessageChannel();
-    const port = port1 as DataPort<HostMessage, ResultsMessage>;
+    const port = port1 as DataPort<ThreadMessage, ResultsMessage>;
     port.on('message', (message) => this.#events.results(message, thread.index));
     thread.worker = worker;
     thread.api = api;
@@ -271,7 +272,7 @@ export class ActorPool implements Transport {
     });
   }
 
-  #failed(thread: ActorThread, code: number): void {
+  #failed(thread: PooledThread, code: number): void {
     const lived = Date.now() - thread.startedAt;
     thread.failures = lived < stableAfterMs ? thread.failures + 1 : 1;
     thread.buffer.clear();

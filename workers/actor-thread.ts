@@ -1,7 +1,7 @@
 // Worker-thread entry: hosts the actors of every key placed on this thread.
 //
-//   main thread ── comlink: connect(port), stats() ──▶ ActorHost
-//               ══ data port: HostMessage ══▶ ActorHost ──▶ Actor (one per key)
+//   main thread ── comlink: connect(port), stats() ──▶ ActorThread
+//               ══ data port: ThreadMessage ══▶ ActorThread ──▶ Actor (one per key)
 //               ◀═ data port: ResultsMessage ══ results of every actor, once per turn
 //
 // Config comes from workerData (never process.env). See src/protocol/messages.ts for why the data
@@ -15,12 +15,12 @@ import type {BackendOptions, BatchingOptions} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
 import {parseKey} from '../src/protocol/mailbox-key.ts';
 import type {
-  ActorHostApi,
+  ActorThreadApi,
   DataPort,
   DispatchMessage,
-  HostMessage,
-  HostOptions,
-  HostStats,
+  ThreadMessage,
+  ThreadOptions,
+  ThreadStats,
   ResultsMessage,
   WithdrawMessage,
 } from '../src/protocol/messages.ts';
@@ -39,10 +39,10 @@ import type {Clock} from './clock.ts';
 /** Adaptive windows kept per thread: keys beyond this start again from the initial window. */
 const maxWindows = 4096;
 
-export class ActorHost implements ActorHostApi {
+export class ActorThread implements ActorThreadApi {
   readonly #actors = new Map<string, Actor>();
   readonly #ctx: ActorContext;
-  #port: DataPort<ResultsMessage, HostMessage> | undefined;
+  #port: DataPort<ResultsMessage, ThreadMessage> | undefined;
   readonly #results = new ResultsBuffer();
   readonly #outbox = new Outbox(() => {
     const message = this.#results.take();
@@ -66,7 +66,7 @@ export class ActorHost implements ActorHostApi {
    */
   readonly #superseded = new Map<Actor, BackendOptions>();
 
-  constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
+  constructor(options: ThreadOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
     this.#registry = options.registry;
     const batchPrefix = options.batchPrefix ? `${options.batchPrefix}.` : '';
     this.#backends = backends;
@@ -129,12 +129,12 @@ export class ActorHost implements ActorHostApi {
     };
   }
 
-  connect(port: MessagePort | DataPort<ResultsMessage, HostMessage>): void {
-    this.#port = port as DataPort<ResultsMessage, HostMessage>;
+  connect(port: MessagePort | DataPort<ResultsMessage, ThreadMessage>): void {
+    this.#port = port as DataPort<ResultsMessage, ThreadMessage>;
     this.#port.on('message', (message) => this.receive(message));
   }
 
-  receive(message: HostMessage): void {
+  receive(message: ThreadMessage): void {
     switch (message.kind) {
       case 'dispatch':
         this.#dispatch(message);
@@ -152,7 +152,7 @@ export class ActorHost implements ActorHostApi {
     }
   }
 
-  stats(): HostStats {
+  stats(): ThreadStats {
     let pending = 0;
     let inflight = 0;
     const keys = [];
@@ -261,8 +261,8 @@ function backendsOf(registry: Registry): BackendOptions[] {
   return [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
 }
 
-if (parentPort && workerData?.kind === 'actor-host') {
-  const options = workerData.options as HostOptions;
+if (parentPort && workerData?.kind === 'actor-thread') {
+  const options = workerData.options as ThreadOptions;
   const log = createLogger(options.logLevel as 'info').child({thread: options.thread, instance: options.instance});
-  expose(new ActorHost(options, log), nodeEndpoint(parentPort));
+  expose(new ActorThread(options, log), nodeEndpoint(parentPort));
 }
