@@ -104,7 +104,7 @@ test('a full group of one length is cut while another length keeps waiting', (t)
   t.is(q.nextDueAt(0), 20);
 });
 
-test('flush cuts every waiting row without waiting for maxWaitMs', (t) => {
+test('drain cuts every waiting row without waiting for maxWaitMs', (t) => {
   const q = new BatchQueue<string>(options());
   q.push('a', 1, 0);
   q.push('b', 2, 0);

@@ -9,7 +9,7 @@ test('SIGTERM with 200 requests open: all answered correctly, late requests refu
   const {child, url, stderr} = await startAsImage({
     BACKEND_LATENCY_MIN_MS: '400',
     BACKEND_LATENCY_MAX_MS: '600',
-    MAX_WAIT_MS: '10000', // only the drain's flush can cut these batches in time
+    MAX_WAIT_MS: '10000', // only the drain can cut these batches in time
     SHUTDOWN_TIMEOUT_MS: '5000',
     ACTOR_POOL_SIZE: '2',
   });

@@ -105,7 +105,7 @@ export class ActorThread implements ActorThreadApi {
     for (const id of this.#warmed) if (!inUse.has(id)) this.#warmed.delete(id);
   }
 
-  /** The turn's results buffer, with a flush scheduled whenever something is put in it. */
+  /** The turn's results buffer, with the outbox's flush scheduled whenever something is put in it. */
   #sink(): ResultSink {
     const buffer = this.#results;
     const outbox = this.#outbox;

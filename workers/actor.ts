@@ -55,7 +55,7 @@ export class Actor {
   readonly #queue: BatchQueue<Part>;
   #settings: ActorSettings;
   #inflight = 0;
-  #flushing = false;
+  #draining = false;
   #timer: unknown;
   #timerAt = Infinity;
 
@@ -103,13 +103,13 @@ export class Actor {
 
   /** Shutdown: from now on every waiting row is cut at once (the concurrency limit still holds). */
   drain(): void {
-    this.#flushing = true;
+    this.#draining = true;
     this.#pump();
   }
 
   #pump(): void {
     const now = this.#ctx.clock.now();
-    for (const batch of this.#queue.cut(now, this.#inflight, this.#flushing)) this.#send(batch, now);
+    for (const batch of this.#queue.cut(now, this.#inflight, this.#draining)) this.#send(batch, now);
     this.#setTimer(this.#queue.nextDueAt(this.#inflight));
     if (this.isIdle) this.#ctx.idle(this);
   }

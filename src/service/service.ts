@@ -234,7 +234,7 @@ export class Service {
   }
 
   /**
-   * Graceful drain: not ready, no new connections, mailboxes flush at once, in-flight batches
+   * Graceful drain: not ready, no new connections, mailboxes cut their batches at once, in-flight batches
    * get until SHUTDOWN_TIMEOUT_MS, then every open request is answered (`shutting_down` for
    * agents without an outcome) and the threads stop.
    */
