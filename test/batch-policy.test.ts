@@ -17,7 +17,7 @@ test('batcher cuts at maxBatchSize without waiting', (t) => {
   fill(q, ['a', 'b', 'c'], 3, 0);
   t.deepEqual(q.cut(0, 0), []);
   q.push('d', 3, 1);
-  t.deepEqual(q.cut(1, 0), [{length: 3, items: ['a', 'b', 'c', 'd']}]);
+  t.deepEqual(q.cut(1, 0), [{vectorLength: 3, items: ['a', 'b', 'c', 'd']}]);
   t.is(q.size, 0);
 });
 
@@ -34,7 +34,7 @@ test('a full backlog is cut into several batches of at most maxBatchSize, in arr
   );
   t.is(q.size, 1);
   t.is(q.nextDueAt(2), 20);
-  t.deepEqual(q.cut(20, 2), [{length: 2, items: ['i']}]);
+  t.deepEqual(q.cut(20, 2), [{vectorLength: 2, items: ['i']}]);
 });
 
 test('batcher cuts at maxWaitMs counted from the oldest row, not from the previous batch', (t) => {
@@ -43,12 +43,12 @@ test('batcher cuts at maxWaitMs counted from the oldest row, not from the previo
   t.is(q.nextDueAt(0), 120);
   q.push('b', 1, 115);
   t.deepEqual(q.cut(119, 0), []);
-  t.deepEqual(q.cut(120, 0), [{length: 1, items: ['a', 'b']}]);
+  t.deepEqual(q.cut(120, 0), [{vectorLength: 1, items: ['a', 'b']}]);
   // The next batch's clock starts at its own oldest row (130), not at the cut (120).
   q.push('c', 1, 130);
   t.is(q.nextDueAt(0), 150);
   t.deepEqual(q.cut(149, 0), []);
-  t.deepEqual(q.cut(150, 0), [{length: 1, items: ['c']}]);
+  t.deepEqual(q.cut(150, 0), [{vectorLength: 1, items: ['c']}]);
 });
 
 test('batcher holds while maxConcurrentBatches calls are in flight, then sends the backlog at once', (t) => {
@@ -90,8 +90,8 @@ test('mixed vector lengths form separate batches', (t) => {
   q.push('d2', 2, 3);
   const batches = q.cut(25, 0);
   t.deepEqual(batches, [
-    {length: 3, items: ['a3', 'c3']},
-    {length: 2, items: ['b2', 'd2']},
+    {vectorLength: 3, items: ['a3', 'c3']},
+    {vectorLength: 2, items: ['b2', 'd2']},
   ]);
 });
 
@@ -99,7 +99,7 @@ test('a full group of one length is cut while another length keeps waiting', (t)
   const q = new BatchQueue<string>(options());
   fill(q, ['a', 'b', 'c', 'd'], 8, 0);
   q.push('x', 2, 0);
-  t.deepEqual(q.cut(1, 0), [{length: 8, items: ['a', 'b', 'c', 'd']}]);
+  t.deepEqual(q.cut(1, 0), [{vectorLength: 8, items: ['a', 'b', 'c', 'd']}]);
   t.is(q.size, 1);
   t.is(q.nextDueAt(0), 20);
 });
@@ -125,7 +125,7 @@ test('removed rows never reach a batch; the others keep their order and their ag
   );
   t.is(q.size, 2);
   t.is(q.nextDueAt(0), 25);
-  t.deepEqual(q.cut(25, 0), [{length: 1, items: ['b', 'c']}]);
+  t.deepEqual(q.cut(25, 0), [{vectorLength: 1, items: ['b', 'c']}]);
   t.deepEqual(
     q.remove(() => true),
     [],

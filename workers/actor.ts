@@ -173,7 +173,7 @@ export class Actor {
         }
         const windowMs = queueOptions(this.#settings).maxWaitMs;
         this.#log.info(
-          {batchId: info.id, size: info.size, length: batch.length, backendMs, windowMs, result},
+          {batchId: info.id, size: info.size, length: batch.vectorLength, backendMs, windowMs, result},
           'batch done',
         );
         this.#ctx.results.report({key: this.key, size: info.size, backendMs, result, waitsMs, windowMs});

@@ -25,8 +25,9 @@ export interface QueueOptions {
 import {sloBatchSize, sloCutBy} from './slo-cut.ts';
 import type {Slo} from './slo-cut.ts';
 
+/** The rows of one batch (`items`, their count is the batch size), all of one vector length. */
 export interface Batch<T> {
-  readonly length: number;
+  readonly vectorLength: number;
   readonly items: T[];
 }
 
@@ -117,7 +118,7 @@ export class BatchQueue<T> {
       const items = group.take(rows);
       this.#size -= items.length;
       if (group.size === 0) this.#groups.delete(length);
-      out.push({length, items});
+      out.push({vectorLength: length, items});
     }
     return out;
   }
