@@ -180,8 +180,8 @@ export class ActorThread implements ActorThreadApi {
       if (byKey[i].length === 0) continue;
       let actor = this.#actors.get(keys[i]);
       if (!actor) {
-        const name = parseKey(keys[i]);
-        actor = new Actor(keys[i], name, this.#ctx, this.#settingsOf(keys[i], name.model));
+        const pair = parseKey(keys[i]);
+        actor = new Actor(keys[i], pair, this.#ctx, this.#settingsOf(keys[i], pair.model));
         if (this.#draining) actor.drain();
         this.#actors.set(keys[i], actor);
       }

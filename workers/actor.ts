@@ -49,7 +49,8 @@ export interface ActorContext {
 
 export class Actor {
   readonly key: string;
-  readonly #name: MailboxKey;
+  /** The key as its pair (agentType, model): what the backend is called with. */
+  readonly #pair: MailboxKey;
   readonly #ctx: ActorContext;
   readonly #log: Logger;
   readonly #queue: BatchQueue<Part>;
@@ -59,13 +60,13 @@ export class Actor {
   #timer: unknown;
   #timerAt = Infinity;
 
-  constructor(key: string, name: MailboxKey, ctx: ActorContext, settings: ActorSettings) {
+  constructor(key: string, pair: MailboxKey, ctx: ActorContext, settings: ActorSettings) {
     this.key = key;
-    this.#name = name;
+    this.#pair = pair;
     this.#ctx = ctx;
     this.#settings = settings;
     this.#queue = new BatchQueue(queueOptions(settings));
-    this.#log = ctx.log.child({agentType: name.agentType, model: name.model});
+    this.#log = ctx.log.child({agentType: pair.agentType, model: pair.model});
   }
 
   get pending(): number {
@@ -146,7 +147,7 @@ export class Actor {
     const started = this.#elapsed();
     const settings = this.#settings;
     settings.backend
-      .predict({...this.#name, rows: parts.map((p) => p.row), deadline})
+      .predict({...this.#pair, rows: parts.map((p) => p.row), deadline})
       .then(
         (reply) => this.#settle(parts, info, reply),
         (error: unknown) => {

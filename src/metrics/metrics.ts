@@ -165,11 +165,11 @@ export class Metrics implements CoordinatorObserver {
   costsOf(model: string): CostView[] {
     const views: CostView[] = [];
     for (const [key, fit] of this.costs.fits()) {
-      const name = parseKey(key);
-      if (name.model !== model) continue;
+      const pair = parseKey(key);
+      if (pair.model !== model) continue;
       const round = (ms: number) => Math.round(ms * 1000) / 1000;
       views.push({
-        agent_type: name.agentType,
+        agent_type: pair.agentType,
         fixed_ms: round(fit.fixedMs),
         per_row_ms: round(fit.perRowMs),
         calls: Math.round(fit.calls),

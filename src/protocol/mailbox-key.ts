@@ -1,6 +1,7 @@
 // A mailbox is named by the pair (agent_type, model). Both parts are validated names (src/names.ts:
 // no control characters), so "\n" cannot occur in either and the string form is unambiguous.
 
+/** A key as its pair; in messages and maps a key travels as its string form (keyString). */
 export interface MailboxKey {
   readonly agentType: string;
   readonly model: string;
