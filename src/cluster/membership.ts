@@ -112,7 +112,7 @@ export class Membership implements Placement {
     if (!entry) {
       // A host we do not have, saying it leaves: nothing to take from it.
       if (leaving) return undefined;
-      const problem = this.#admit(threads, now);
+      const problem = this.#mayJoin(threads, now);
       if (problem) return problem;
       const members = Array.from({length: threads}, (_, thread) => ({
         index: this.#nextIndex++,
@@ -160,7 +160,7 @@ export class Membership implements Placement {
   }
 
   /** Whether `threads` more members may join now (within the table and the join rate). */
-  #admit(threads: number, now: number): MembershipProblem | undefined {
+  #mayJoin(threads: number, now: number): MembershipProblem | undefined {
     if (this.#members + threads > this.#limits.maxMembers) return 'member_limit';
     const {joinsPerSecond, joinBurst} = this.#limits;
     this.#joinTokens = Math.min(joinBurst, this.#joinTokens + ((now - this.#refilledAt) / 1000) * joinsPerSecond);
