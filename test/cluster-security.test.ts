@@ -16,7 +16,7 @@ import {forEachPart, forEachResult} from '../src/protocol/messages.ts';
 import {ResultsBuffer} from '../src/protocol/outbox.ts';
 import {cleanup, clusterKey, startActors, startGateway, startLockedNats, startNats} from './helpers/cluster.ts';
 import type {Proc} from './helpers/cluster.ts';
-import {exactClients} from './helpers/load.ts';
+import {exactClients} from './helpers/checked-burst.ts';
 import {parsePrometheus, total} from './helpers/prom-text.ts';
 
 const key = createSecretKey(Buffer.from(clusterKey));

@@ -6,7 +6,7 @@ import {bias, predictRow} from '../src/simulator/formula.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
 import {matrixBody} from '../workers/backend/http.ts';
-import {runLoad} from './helpers/load.ts';
+import {checkedBurst} from './helpers/checked-burst.ts';
 import {post, startService} from './helpers/service.ts';
 
 const unhandled: unknown[] = [];
@@ -131,7 +131,7 @@ test.serial('500 clients over HTTP: exact predictions, rectangular matrices with
   t.teardown(() => backend.close());
   const running = await startService({BACKEND_URL: backend.url, ACTOR_POOL_SIZE: '2', MAX_BATCH_SIZE: '16'});
   t.teardown(() => running.close());
-  const figures = await runLoad(
+  const figures = await checkedBurst(
     t,
     running.url,
     {clients: 500, maxAgents: 8, models: ['m-a', 'm-b', 'm-c'], agentTypes: ['scout', 'pilot'], lengths: [3, 16]},
@@ -166,7 +166,7 @@ test.serial('the concurrency check passes against `npm run backend` too', async 
   await waitUntilUp(`http://127.0.0.1:${port}/healthz`, {child});
   const running = await startService({BACKEND_URL: url});
   t.teardown(() => running.close());
-  const figures = await runLoad(
+  const figures = await checkedBurst(
     t,
     running.url,
     {

@@ -1,3 +1,6 @@
+// The request deadline through the service: REQUEST_TIMEOUT_MS, lowered (never raised) by
+// X-Request-Timeout-Ms; past it every agent without an outcome is deadline_exceeded.
+
 import test from 'ava';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';

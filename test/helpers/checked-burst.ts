@@ -6,7 +6,7 @@ import {bias, predictRow} from '../../src/simulator/formula.ts';
 import {post, randomVector} from './service.ts';
 import type {AgentSpec, Reply} from './service.ts';
 
-export interface LoadOptions {
+export interface BurstOptions {
   clients: number;
   maxAgents: number;
   models: string[];
@@ -19,7 +19,7 @@ export interface SentAgent extends AgentSpec {
   id: string;
 }
 
-export interface LoadFigures {
+export interface BurstFigures {
   clients: number;
   agents: number;
   batches: number;
@@ -28,12 +28,12 @@ export interface LoadFigures {
 }
 
 /** Sends `clients` requests at once and checks every answer; returns the run's figures. */
-export async function runLoad(
+export async function checkedBurst(
   t: ExecutionContext,
   url: string,
-  o: LoadOptions,
+  o: BurstOptions,
   maxBatchSize: number,
-): Promise<LoadFigures> {
+): Promise<BurstFigures> {
   let seed = 42;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
