@@ -13,7 +13,8 @@ import {loadRegistry, RegistryError} from './registry.ts';
 import {RegistryReloads} from './registry-reloads.ts';
 import {checkModels} from './onnx-models.ts';
 import type {Service} from './service/service.ts';
-import {ActorPool, poolOptions, ThreadStartError} from './threads/pool.ts';
+import {ActorPool, ThreadStartError} from './threads/pool.ts';
+import {poolOptions} from './threads/pool-options.ts';
 
 const config = loadConfigOrExit('agent-batcher');
 const log = createLogger(config.logLevel).child({role: config.role});

@@ -19,7 +19,8 @@ import {redactUrl} from '../redact.ts';
 import {loadRegistry} from '../registry.ts';
 import type {Registry} from '../registry.ts';
 import {RegistryReloads} from '../registry-reloads.ts';
-import {ActorPool, poolOptions} from '../threads/pool.ts';
+import {ActorPool} from '../threads/pool.ts';
+import {poolOptions} from '../threads/pool-options.ts';
 import {AnswerServer} from './http-server.ts';
 import {modelsOpen} from './models-open.ts';
 
