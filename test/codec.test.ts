@@ -1,6 +1,7 @@
 import test from 'ava';
 import {rendezvous} from '../src/cluster/rendezvous.ts';
-import {decode, encode as encodeFrom, splitDispatch, wireVersion} from '../src/protocol/codec.ts';
+import {splitDispatch} from '../src/cluster/split-dispatch.ts';
+import {decode, encode as encodeFrom, wireVersion} from '../src/protocol/codec.ts';
 import type {Envelope, WireMessage} from '../src/protocol/codec.ts';
 import {forEachPart, PartField} from '../src/protocol/messages.ts';
 import type {DispatchMessage, ResultsMessage} from '../src/protocol/messages.ts';

@@ -13,13 +13,13 @@ import type {KeyObject} from 'node:crypto';
 import type {NatsConnection, Subscription} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
-import {splitDispatch} from '../protocol/codec.ts';
 import type {Frame} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import {Membership} from './membership.ts';
 import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
 import {heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
+import {splitDispatch} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
 
