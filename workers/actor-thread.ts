@@ -11,7 +11,7 @@ import {parentPort, workerData} from 'node:worker_threads';
 import type {MessagePort} from 'node:worker_threads';
 import {expose, nodeEndpoint} from '../src/comlink.ts';
 import type {Logger} from 'pino';
-import type {BackendOptions, BatchingOptions} from '../src/config.ts';
+import type {BackendOptions} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
 import {parseKey} from '../src/protocol/mailbox-key.ts';
 import type {
@@ -28,16 +28,12 @@ import {Actor} from './actor.ts';
 import type {ActorContext, ActorSettings, Part} from './actor.ts';
 import {BackendClients, backendId} from './backend/create.ts';
 import type {Registry} from '../src/registry.ts';
-import {WaitWindow} from './wait-window.ts';
-import {CostBook} from './cost-model.ts';
+import {backendsOf, KeySettings, settingsIn} from './key-settings.ts';
 import {Outbox, ResultsBuffer} from '../src/protocol/outbox.ts';
 import type {ResultSink} from '../src/protocol/outbox.ts';
 import {forEachPart} from '../src/protocol/messages.ts';
 import {systemClock} from './clock.ts';
 import type {Clock} from './clock.ts';
-
-/** Adaptive windows kept per thread: keys beyond this start again from the initial window. */
-const maxWindows = 4096;
 
 export class ActorThread implements ActorThreadApi {
   readonly #actors = new Map<string, Actor>();
@@ -52,12 +48,10 @@ export class ActorThread implements ActorThreadApi {
   #batchSeq = 0;
   #registry: Registry;
   readonly #backends: BackendClients;
-  /** Each key's adaptive window, kept across its actor's retirement (least recently used first). */
-  readonly #windows = new Map<string, WaitWindow>();
+  /** Each key's window and cost fit, kept across its actor's retirement (key-settings.ts). */
+  readonly #keySettings = new KeySettings();
   /** Backends (backendId) of the registry's onnx models whose session is open (or failed to open). */
   readonly #warmed = new Set<string>();
-  /** Each key's fitted backend cost (DESIGN §11) per backend it has used, kept the same way. */
-  readonly #costs = new CostBook(maxWindows);
   /**
    * Actors a registry reload took off their key because the key's backend changed (or its model
    * went), with the backend they call: each finishes the rows it holds there, under the settings
@@ -189,25 +183,8 @@ export class ActorThread implements ActorThreadApi {
     }
   }
 
-  /** A key's backend client, batching and (with MAX_WAIT_MS=auto) window, from the registry. */
   #settingsOf(key: string, model: string): ActorSettings {
-    // An unlisted model (only served by an open registry) takes the defaults.
-    const {backend, batching} = settingsIn(this.#registry, model);
-    let window: WaitWindow | undefined;
-    if (batching.maxWaitMs === 'auto') {
-      window = this.#windows.get(key);
-      if (window) this.#windows.delete(key);
-      else window = new WaitWindow(batching.waitFraction);
-      this.#windows.set(key, window);
-      if (this.#windows.size > maxWindows) this.#windows.delete(this.#windows.keys().next().value as string);
-    }
-    // A key whose model moved to another backend (SIGHUP) starts a new fit: the old backend's cost says nothing of it.
-    return {
-      backend: this.#backends.get(backend),
-      batching,
-      window,
-      cost: this.#costs.get(`${key}\n${backendId(backend)}`),
-    };
+    return this.#keySettings.settingsOf(this.#registry, this.#backends, key, model);
   }
 
   /**
@@ -226,8 +203,7 @@ export class ActorThread implements ActorThreadApi {
         continue;
       }
       this.#actors.delete(actor.key);
-      // The new backend's latency is its own: the key's next actor starts a window afresh.
-      this.#windows.delete(actor.key);
+      this.#keySettings.forgetWindow(actor.key);
       this.#superseded.set(actor, was);
     }
     this.#retainBackends();
@@ -246,19 +222,6 @@ export class ActorThread implements ActorThreadApi {
       for (const actor of this.#superseded.keys()) if (actor.key === key) actor.withdraw(ids);
     }
   }
-}
-
-/** Every backend a registry names: its default and each model's. */
-/** A model's backend and batching; an unlisted model (only served by an open registry) takes the defaults. */
-function settingsIn(
-  registry: Registry,
-  model: string,
-): {readonly backend: BackendOptions; readonly batching: BatchingOptions} {
-  return registry.models?.get(model) ?? registry.defaults;
-}
-
-function backendsOf(registry: Registry): BackendOptions[] {
-  return [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
 }
 
 if (parentPort && workerData?.kind === 'actor-thread') {
