@@ -9,7 +9,7 @@ import type {AddressInfo} from 'node:net';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {Coordinator} from '../coordinator/coordinator.ts';
-import type {Transport, TransportEvents} from '../coordinator/transport.ts';
+import type {TransportEvents} from '../coordinator/transport.ts';
 import {createApp} from '../http/app.ts';
 import type {Readiness} from '../http/gate.ts';
 import {Metrics} from '../metrics/metrics.ts';
@@ -21,6 +21,7 @@ import type {Registry} from '../registry.ts';
 import {RegistryReloads} from '../registry-reloads.ts';
 import {ActorPool} from '../threads/pool.ts';
 import {poolOptions} from '../threads/pool-options.ts';
+import type {ActorSide} from './actor-side.ts';
 import {AnswerServer} from './http-server.ts';
 import {modelsOpen} from './models-open.ts';
 
@@ -33,22 +34,6 @@ const statsTimeoutMs = 1000;
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string})
   .version;
-
-/**
- * Where the actors are, as the service drives them: this process's thread pool (ROLE=all), or actor
- * hosts over NATS (ROLE=gateway). The coordinator sees only the Transport.
- */
-export interface ActorSide extends Transport {
-  /** Resolves once the actors can take parts (threads up, or some member announced). */
-  ready(): Promise<void>;
-  /** False while no actor thread is reachable (NATS down, no members): /readyz is 503. */
-  available?(): boolean;
-  /** Shutdown: what is queued goes now; in-process threads cut their waiting batches. */
-  drain(): void;
-  close(): Promise<void>;
-  /** Actor hosts over NATS: frames refused so far, by reason. */
-  readonly refusals?: ReadonlyMap<string, number>;
-}
 
 export interface ServiceOptions {
   /** Worker entry for the actor threads (tests may use a fixture). */
