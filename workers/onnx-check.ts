@@ -5,8 +5,8 @@
 // this process, not the service.
 
 import {readFileSync} from 'node:fs';
-import {loadChecked} from './backend/onnx.ts';
-import type {ModelLoadError} from './backend/onnx.ts';
+import {loadChecked} from './backend/onnx-model.ts';
+import type {ModelLoadError} from './backend/onnx-model.ts';
 import type {CheckJob, CheckResult} from '../src/onnx-models.ts';
 
 const send = process.send?.bind(process);

@@ -2,8 +2,9 @@
 // that owns a key calls this backend like any other; one session per (thread, model file) is
 // shared by every key of the model on the thread (BackendClients keys it by path and file id).
 //
-// onnxruntime-node is imported lazily, on the first onnx model of a thread: a process, or a
-// thread, that serves none never loads it. The main thread never opens a model.
+// onnxruntime-node is imported lazily, on the first onnx model of a thread (onnx-model.ts opens
+// the file): a process, or a thread, that serves none never loads it. The main thread never opens
+// a model.
 //
 // What the runtime does with the thread (read in onnxruntime-node 1.30's dist/backend.js):
 // InferenceSession.create loads the model synchronously, and `run` is a Promise around a
@@ -20,100 +21,13 @@
 // row (a non-finite value fails its row only). A runtime error fails the batch `backend_error`.
 // The batches that the model's keys on this thread cut in one turn share that one run.
 
-import {stat} from 'node:fs/promises';
-import {fileURLToPath} from 'node:url';
 import type {OnnxBackendOptions} from '../../src/config.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {BackendError} from './backend.ts';
-import {checkSignature, refusal, sameSignature} from '../../src/onnx-signature.ts';
-import type {OnnxSignature, ValueMetadata} from '../../src/onnx-signature.ts';
-
-/** Where `npm run model` (scripts/make-model.ts) writes the models examples/models.json serves. */
-const examplesModels = fileURLToPath(new URL('../../examples/models/', import.meta.url));
-
-type Ort = typeof import('onnxruntime-node');
-type Session = import('onnxruntime-node').InferenceSession;
-
-let runtime: Promise<Ort> | undefined;
-/** onnxruntime-node, imported once per thread, on first use. */
-export function onnxRuntime(): Promise<Ort> {
-  runtime ??= import('onnxruntime-node');
-  return runtime;
-}
-
-export interface OpenedModel {
-  readonly session: Session;
-  readonly ort: Ort;
-  readonly inputs: readonly ValueMetadata[];
-  readonly outputs: readonly ValueMetadata[];
-  readonly fileId: string;
-}
-
-/** Opens a model file; throws with `expected`/`found` wording when it cannot be read or loaded. */
-export async function openModel(path: string, intraOpThreads: number): Promise<OpenedModel> {
-  let fileId: string;
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) throw Object.assign(new Error('not a regular file'), {code: 'EISDIR'});
-    fileId = `${s.size}:${s.mtimeMs}:${s.ino}`;
-  } catch (error) {
-    // The examples' models are generated, not committed: say how to get one.
-    const hint = path.startsWith(examplesModels) ? "; `npm run model` writes the examples' model" : '';
-    throw new ModelLoadError(
-      'an ONNX model file',
-      `no readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})${hint}`,
-    );
-  }
-  const ort = await onnxRuntime();
-  let session: Session;
-  try {
-    // ORT's own log is off (4 = fatal only): a failed run is logged by the actor, once, with its batch.
-    session = await ort.InferenceSession.create(path, {
-      intraOpNumThreads: intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      logSeverityLevel: 4,
-    });
-  } catch (error) {
-    // ORT's message ("Load model from … failed:Protobuf parsing failed.") names the problem; cut it short.
-    throw new ModelLoadError(
-      'an ONNX model',
-      `a file onnxruntime cannot load: ${String((error as Error).message).slice(0, 300)}`,
-    );
-  }
-  return {
-    session,
-    ort,
-    inputs: session.inputMetadata as ValueMetadata[],
-    outputs: session.outputMetadata as ValueMetadata[],
-    fileId,
-  };
-}
-
-export class ModelLoadError extends Error {
-  override name = 'ModelLoadError';
-  readonly expected: string;
-  readonly found: string;
-
-  constructor(expected: string, found: string) {
-    super(`expected ${expected}; found ${found}`);
-    this.expected = expected;
-    this.found = found;
-  }
-}
-
-/** Opens and checks a model: its signature, or a ModelLoadError. */
-export async function loadChecked(
-  path: string,
-  intraOpThreads: number,
-  vectorLength: number | undefined,
-): Promise<{model: OpenedModel; signature: OnnxSignature}> {
-  const model = await openModel(path, intraOpThreads);
-  const check = checkSignature(model.inputs, model.outputs, vectorLength, model.fileId);
-  if ('ok' in check) return {model, signature: check.ok};
-  await model.session.release().catch(() => {});
-  throw new ModelLoadError(check.expected, check.found);
-}
+import {refusal, sameSignature} from '../../src/onnx-signature.ts';
+import type {OnnxSignature} from '../../src/onnx-signature.ts';
+import {loadChecked, ModelLoadError} from './onnx-model.ts';
+import type {OpenedModel} from './onnx-model.ts';
 
 interface Waiting {
   readonly rows: readonly Float64Array[];
