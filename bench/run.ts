@@ -16,7 +16,7 @@ import {mixedPlan} from '../scripts/load-plan.ts';
 import {runLoad} from '../scripts/load-generator.ts';
 import {startRecorder} from './recorder.ts';
 import {charts, report} from './report.ts';
-import type {RunRecord} from './report.ts';
+import type {RunRecord} from './report-input.ts';
 import {scenarios as allScenarios, scenarioIds, servers} from './scenarios.ts';
 import type {Scenario, ServerId} from './scenarios.ts';
 import {cpuSeconds, mainThreadCpuSeconds, peakRssMb, readProbe, startServer, stop} from './servers.ts';
