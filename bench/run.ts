@@ -49,7 +49,8 @@ const here = new URL('./', import.meta.url);
 const outDir = new URL(args.out ?? (quick ? './out/' : './'), here);
 // Scenario `real-model` (a real ONNX model served four ways) has a runner of its own: bench/real-model.ts.
 if (args.only === 'real-model') {
-  const {reportRealModel, runRealModel} = await import('./real-model.ts');
+  const {runRealModel} = await import('./real-model.ts');
+  const {reportRealModel} = await import('./real-model-report.ts');
   await mkdir(outDir, {recursive: true});
   const recordFile = new URL('real-model.json', outDir);
   const record = args['report-only']
