@@ -30,7 +30,7 @@ import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {quantile} from '../scripts/load-generator.ts';
 import {mixedPlan} from '../scripts/load-plan.ts';
-import {shippedNodeArgs} from './scenarios.ts';
+import {shippedNodeArgs} from './server-specs.ts';
 import {stop} from './servers.ts';
 
 const {values: args} = parseArgs({

@@ -4,8 +4,9 @@
 import {quantile} from '../scripts/load-generator.ts';
 import type {LoadResult} from '../scripts/load-generator.ts';
 import type {Records} from './recorder.ts';
-import {maxBatchSize, servers, warmupMs} from './scenarios.ts';
-import type {ServerId} from './scenarios.ts';
+import {maxBatchSize, warmupMs} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {ServerId} from './server-specs.ts';
 
 export interface Figures {
   server: ServerId;

@@ -14,8 +14,8 @@ import {parseArgs} from 'node:util';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {quantile, runLoad} from '../scripts/load-generator.ts';
 import {mixedPlan} from '../scripts/load-plan.ts';
-import {servers} from './scenarios.ts';
-import type {ServerId} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {ServerId} from './server-specs.ts';
 import {cpuSeconds} from './servers.ts';
 import {startRecorder} from './recorder.ts';
 

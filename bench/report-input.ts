@@ -3,7 +3,8 @@
 
 import {n} from './figures.ts';
 import type {Figures} from './figures.ts';
-import type {Scenario, ServerId} from './scenarios.ts';
+import type {Scenario} from './scenarios.ts';
+import type {ServerId} from './server-specs.ts';
 
 export interface RunRecord {
   date: string;

@@ -2,8 +2,9 @@
 // the scale-out section (one process, two alone, two gateways sharing one actor host over NATS).
 
 import {n, ratio} from './figures.ts';
-import {maxBatchSize, maxWaitMs, shippedNodeArgs} from './scenarios.ts';
-import type {ServerId} from './scenarios.ts';
+import {maxBatchSize, maxWaitMs} from './scenarios.ts';
+import {shippedNodeArgs} from './server-specs.ts';
+import type {ServerId} from './server-specs.ts';
 import {headline} from './report-input.ts';
 import type {Report} from './report-input.ts';
 import {koaMiss} from './report-memory.ts';

@@ -3,7 +3,8 @@
 
 import {gcKinds, n, ratio} from './figures.ts';
 import type {Figures} from './figures.ts';
-import {isShipped, maxWaitMs, shippedNodeArgs} from './scenarios.ts';
+import {maxWaitMs} from './scenarios.ts';
+import {isShipped, shippedNodeArgs} from './server-specs.ts';
 import type {Report} from './report-input.ts';
 
 /** Memory, GC and latency of each server, against (a) holding the same requests. */

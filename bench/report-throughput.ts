@@ -3,8 +3,9 @@
 
 import {n, ratio} from './figures.ts';
 import type {Figures} from './figures.ts';
-import {maxBatchSize, maxWaitMs, servers, warmupMs} from './scenarios.ts';
-import type {ServerId} from './scenarios.ts';
+import {maxBatchSize, maxWaitMs, warmupMs} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {ServerId} from './server-specs.ts';
 import {headline} from './report-input.ts';
 import type {Report} from './report-input.ts';
 

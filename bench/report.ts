@@ -4,8 +4,10 @@
 
 import os from 'node:os';
 import type {Figures} from './figures.ts';
-import {maxBatchSize, maxWaitMs, servers, warmupMs} from './scenarios.ts';
-import type {Scenario, ServerId} from './scenarios.ts';
+import {maxBatchSize, maxWaitMs, warmupMs} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {Scenario} from './scenarios.ts';
+import type {ServerId} from './server-specs.ts';
 import {barChart, lineChart} from './svg.ts';
 import {limits, scaleOutSection} from './report-limits.ts';
 import {openRequestsSection, seedMemorySection} from './report-memory.ts';

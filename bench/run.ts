@@ -17,8 +17,10 @@ import {runLoad} from '../scripts/load-generator.ts';
 import {startRecorder} from './recorder.ts';
 import {charts, report} from './report.ts';
 import type {RunRecord} from './report-input.ts';
-import {scenarios as allScenarios, scenarioIds, servers} from './scenarios.ts';
-import type {Scenario, ServerId} from './scenarios.ts';
+import {scenarios as allScenarios, scenarioIds} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {Scenario} from './scenarios.ts';
+import type {ServerId} from './server-specs.ts';
 import {cpuSeconds, mainThreadCpuSeconds, peakRssMb, readProbe, startServer, stop} from './servers.ts';
 
 const usage = `

@@ -13,8 +13,9 @@ import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {natsServerPath} from '../scripts/ensure-parts.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
-import {maxBatchSize, maxWaitMs, servers} from './scenarios.ts';
-import type {ServerId} from './scenarios.ts';
+import {maxBatchSize, maxWaitMs} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {ServerId} from './server-specs.ts';
 
 export interface Deployment {
   readonly children: ChildProcess[];
