@@ -15,6 +15,7 @@ import type {Figures} from './figures.ts';
 import {mixedPlan} from '../scripts/load-plan.ts';
 import {runLoad} from '../scripts/load-generator.ts';
 import {startRecorder} from './recorder.ts';
+import {keepMarkedBlocks} from './markers.ts';
 import {charts, report} from './report.ts';
 import type {RunRecord} from './report-input.ts';
 import {scenarios as allScenarios, scenarioIds} from './scenarios.ts';
@@ -186,5 +187,8 @@ const openBeforeFile = new URL('results-open-before.json', here);
 const openBefore = existsSync(openBeforeFile) ? JSON.parse(await readFile(openBeforeFile, 'utf8')) : undefined;
 const heapFile = new URL('heap.json', here);
 const heap = existsSync(heapFile) ? JSON.parse(await readFile(heapFile, 'utf8')) : undefined;
-await writeFile(new URL('RESULTS.md', outDir), report(json, allScenarios(quick), before, openBefore, heap));
+const resultsMdFile = new URL('RESULTS.md', outDir);
+const written = existsSync(resultsMdFile) ? await readFile(resultsMdFile, 'utf8') : '';
+// The blocks this run does not write (real-model's section, the notes on earlier runs) stay.
+await writeFile(resultsMdFile, keepMarkedBlocks(written, report(json, allScenarios(quick), before, openBefore, heap)));
 console.log(`\nwrote ${new URL('RESULTS.md', outDir).pathname} (${json.minutes.toFixed(1)} min)`);
