@@ -19,17 +19,14 @@
 //
 //   node bench/fair-share.ts [--seconds 15] [--lone-clients 10000] [--only lone|flood] [--root DIR]
 
-import {spawn} from 'node:child_process';
-import type {ChildProcess} from 'node:child_process';
 import {writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {Client} from 'undici';
-import {freePort, waitUntilUp} from '../scripts/up.ts';
-import {bias, predictRow} from '../src/simulator/formula.ts';
-import {mixedPlan, quantile} from './load.ts';
-import {shippedNodeArgs} from './scenarios.ts';
+import {quantile} from '../scripts/load-generator.ts';
+import {mixedPlan} from '../scripts/load-plan.ts';
+import {send, start, wrongIn} from './fair-share-client.ts';
 import {stop} from './servers.ts';
 
 const {values: args} = parseArgs({
@@ -45,40 +42,9 @@ const {values: args} = parseArgs({
 const durationMs = Number(args.seconds) * 1000;
 const root = path.resolve(args.root ?? path.join(import.meta.dirname, '..'));
 
-async function start(env: Record<string, string>): Promise<{url: string; child: ChildProcess}> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...shippedNodeArgs, 'src/main.ts'], {
-    cwd: root,
-    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ACTOR_POOL_SIZE: '1', ...env},
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilUp(`${url}/readyz`, {child});
-  return {url, child};
-}
-
-interface Answer {
-  status: number;
-  retryAfter: number;
-  body: {results?: Record<string, {prediction?: number}>; error?: {message: string}};
-}
-
-async function send(client: Client, agents: Record<string, {vector: number[]; model: string; agent_type: string}>): Promise<Answer> {
-  const response = await client.request({path: '/predict', method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({agents})});
-  const body = (await response.body.json()) as Answer['body'];
-  return {status: response.statusCode, retryAfter: Number(response.headers['retry-after'] ?? 0), body};
-}
-
-/** Every prediction of a 200 is the formula's for its own agent. */
-function wrongIn(answer: Answer, agents: Record<string, {vector: number[]; model: string; agent_type: string}>): number {
-  let wrong = 0;
-  for (const [id, a] of Object.entries(agents)) if (answer.body.results?.[id]?.prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
-  return wrong;
-}
-
 /** The lone client: one address, many concurrent requests, nobody else. */
 async function lone(clients: number) {
-  const {url, child} = await start({BACKEND_LATENCY_MIN_MS: '1000', BACKEND_LATENCY_MAX_MS: '2000'});
+  const {url, child} = await start(root, {BACKEND_LATENCY_MIN_MS: '1000', BACKEND_LATENCY_MAX_MS: '2000'});
   let peakOpen = 0;
   const watch = setInterval(() => {
     fetch(`${url}/metrics`)
@@ -129,13 +95,25 @@ const maxTries = 10;
 
 /** Flooding addresses beside 50 normal clients, all on one key. */
 async function flood(addresses: number, inFlight: number) {
-  const {url, child} = await start({MAX_PENDING_PER_MAILBOX: '2000', BACKEND_LATENCY_MIN_MS: '1000', BACKEND_LATENCY_MAX_MS: '1500'});
-  const agents = (tag: number) => Object.fromEntries(Array.from({length: 4}, (_, i) => [`a${i}`, {vector: [tag, i, 1], model: 'shared', agent_type: 'hot'}]));
+  const {url, child} = await start(root, {
+    MAX_PENDING_PER_MAILBOX: '2000',
+    BACKEND_LATENCY_MIN_MS: '1000',
+    BACKEND_LATENCY_MAX_MS: '1500',
+  });
+  const agents = (tag: number) =>
+    Object.fromEntries(
+      Array.from({length: 4}, (_, i) => [`a${i}`, {vector: [tag, i, 1], model: 'shared', agent_type: 'hot'}]),
+    );
   const flooded = {requests: 0, admittedAgents: 0, refused: 0, wrong: 0};
   let flooding = true;
   const floodClients = Array.from({length: addresses}, (_, a) => `127.0.0.${2 + a}`);
   const floods = Array.from({length: inFlight}, async (_, i) => {
-    const client = new Client(url, {pipelining: 1, localAddress: floodClients[i % addresses], headersTimeout: 120_000, bodyTimeout: 120_000});
+    const client = new Client(url, {
+      pipelining: 1,
+      localAddress: floodClients[i % addresses],
+      headersTimeout: 120_000,
+      bodyTimeout: 120_000,
+    });
     for (let n = 0; flooding; n++) {
       const mine = agents(1e6 + i * 1000 + (n % 1000));
       const answer = await send(client, mine).catch(() => undefined);
@@ -150,12 +128,26 @@ async function flood(addresses: number, inFlight: number) {
     }
     await client.close();
   });
-  const normal = {answered: 0, gaveUp: 0, tries: [] as number[], latencies: [] as number[], refusals: 0, errors: 0, wrong: 0, admittedAgents: 0};
+  const normal = {
+    answered: 0,
+    gaveUp: 0,
+    tries: [] as number[],
+    latencies: [] as number[],
+    refusals: 0,
+    errors: 0,
+    wrong: 0,
+    admittedAgents: 0,
+  };
   // The normal clients start once the flood has filled the mailbox.
   await sleep(2000);
   const end = performance.now() + durationMs;
   const normals = Array.from({length: 50}, async (_, c) => {
-    const client = new Client(url, {pipelining: 1, localAddress: `127.0.0.${101 + c}`, headersTimeout: 120_000, bodyTimeout: 120_000});
+    const client = new Client(url, {
+      pipelining: 1,
+      localAddress: `127.0.0.${101 + c}`,
+      headersTimeout: 120_000,
+      bodyTimeout: 120_000,
+    });
     for (let n = 0; performance.now() < end; n++) {
       const mine = agents(c * 1000 + n);
       const first = performance.now();

@@ -1,11 +1,12 @@
 // The figures of one (scenario, server, load) run, computed from the load generator's and the
 // recording backend's raw data.
 
-import {quantile} from './load.ts';
-import type {LoadResult} from './load.ts';
+import {quantile} from '../scripts/load-generator.ts';
+import type {LoadResult} from '../scripts/load-generator.ts';
 import type {Records} from './recorder.ts';
-import {maxBatchSize, servers, warmupMs} from './scenarios.ts';
-import type {ServerId} from './scenarios.ts';
+import {maxBatchSize, warmupMs} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {ServerId} from './server-specs.ts';
 
 export interface Figures {
   server: ServerId;
@@ -58,7 +59,14 @@ export function gcKinds(f: Figures): string {
     .join(', ');
 }
 
-export function figures(id: ServerId, clients: number, load: LoadResult, rssMb: number, cpu: number, recorder?: Records): Figures {
+export function figures(
+  id: ServerId,
+  clients: number,
+  load: LoadResult,
+  rssMb: number,
+  cpu: number,
+  recorder?: Records,
+): Figures {
   const seconds = load.durationMs / 1000;
   const f: Figures = {
     server: id,
@@ -90,7 +98,8 @@ export function figures(id: ServerId, clients: number, load: LoadResult, rssMb: 
   if (recorder && load.kept.length > 0) {
     // The backend's latency: of the call that carried the request's slowest agent, or the delay a
     // holding baseline drew itself.
-    const addedOf = (r: LoadResult['kept'][number]) => r.latencyMs - (r.heldMs ?? Math.max(...r.markers.map((m) => recorder.rowMs.get(m) ?? 0)));
+    const addedOf = (r: LoadResult['kept'][number]) =>
+      r.latencyMs - (r.heldMs ?? Math.max(...r.markers.map((m) => recorder.rowMs.get(m) ?? 0)));
     const added = Float64Array.from(load.kept.map(addedOf)).sort();
     f.addedP50 = quantile(added, 0.5);
     f.addedP99 = quantile(added, 0.99);
@@ -111,9 +120,13 @@ export function summaryLine(scenario: string, f: Figures): string {
   return (
     `${scenario} · ${f.name} · ${f.clients} clients: ${f.rps.toFixed(0)} req/s, ${f.aps.toFixed(0)} agents/s, p50 ${f.p50.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms` +
     (f.meanBatch ? `, mean batch ${f.meanBatch.toFixed(1)}` : '') +
-    (f.addedP99 !== undefined ? `, added p50/p99 ${n(f.addedP50, 1)}/${f.addedP99.toFixed(1)} ms (steady ${n(f.steadyAddedP50, 1)}/${n(f.steadyAddedP99, 1)})` : '') +
+    (f.addedP99 !== undefined
+      ? `, added p50/p99 ${n(f.addedP50, 1)}/${f.addedP99.toFixed(1)} ms (steady ${n(f.steadyAddedP50, 1)}/${n(f.steadyAddedP99, 1)})`
+      : '') +
     `, server CPU ${f.cpuUs.toFixed(0)} µs/req, RSS ${f.rssMb.toFixed(0)} MB` +
-    (f.gcMaxMs !== undefined ? `, GC max ${n(f.gcMaxMs, 1)} ms (total ${n(f.gcTotalMs)} ms, ${n(f.gcOver20Ms)} over 20 ms; ${gcKinds(f)}), loop p99 ${n(f.eventLoopP99Ms, 1)} ms, heap/open ${n(f.heapPerOpenKb, 1)} KB` : '') +
+    (f.gcMaxMs !== undefined
+      ? `, GC max ${n(f.gcMaxMs, 1)} ms (total ${n(f.gcTotalMs)} ms, ${n(f.gcOver20Ms)} over 20 ms; ${gcKinds(f)}), loop p99 ${n(f.eventLoopP99Ms, 1)} ms, heap/open ${n(f.heapPerOpenKb, 1)} KB`
+      : '') +
     `, errors ${f.errors}, wrong ${f.wrong}`
   );
 }

@@ -16,7 +16,8 @@ import {mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {parseArgs} from 'node:util';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
-import {mixedPlan, runLoad} from './load.ts';
+import {runLoad} from '../scripts/load-generator.ts';
+import {mixedPlan} from '../scripts/load-plan.ts';
 import {cpuSeconds} from './servers.ts';
 
 /** Plain words for the snapshot's own kinds. */
@@ -52,17 +53,41 @@ await mkdir(dir, {recursive: true});
 const port = await freePort();
 const entry = values.server === 'a' ? 'bench/baselines/raw-http.ts' : 'src/main.ts';
 // Long enough that every request is still open while the snapshot is written.
-const latency = {BACKEND_LATENCY_MIN_MS: '40000', BACKEND_LATENCY_MAX_MS: '40000', REQUEST_TIMEOUT_MS: '120000', MAX_PENDING_TOTAL: '1000000', MAX_PENDING_PER_MAILBOX: '1000000'};
-const child = spawn(process.execPath, [...values['node-arg'], '--heapsnapshot-signal=SIGUSR1', `--diagnostic-dir=${dir}`, entry], {
-  env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ACTOR_POOL_SIZE: '1', HOLD: '1', ...latency},
-  stdio: ['ignore', 'ignore', 'inherit'],
-  cwd: root,
-});
+const latency = {
+  BACKEND_LATENCY_MIN_MS: '40000',
+  BACKEND_LATENCY_MAX_MS: '40000',
+  REQUEST_TIMEOUT_MS: '120000',
+  MAX_PENDING_TOTAL: '1000000',
+  MAX_PENDING_PER_MAILBOX: '1000000',
+};
+const child = spawn(
+  process.execPath,
+  [...values['node-arg'], '--heapsnapshot-signal=SIGUSR1', `--diagnostic-dir=${dir}`, entry],
+  {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      ACTOR_POOL_SIZE: '1',
+      HOLD: '1',
+      ...latency,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: root,
+  },
+);
 const url = `http://127.0.0.1:${port}`;
 await waitUntilUp(`${url}/${values.server === 'a' ? 'healthz' : 'readyz'}`, {child});
 
 // Every client sends one request, held for the backend's 40 s.
-const load = runLoad({url, clients: open, durationMs: 20_000, plan: mixedPlan({agents: 4, length: 16}), progress: false});
+const load = runLoad({
+  url,
+  clients: open,
+  durationMs: 20_000,
+  plan: mixedPlan({agents: 4, length: 16}),
+  progress: false,
+});
 // Until every client is connected and the server has taken every request in (its CPU goes
 // quiet), then one more second.
 await waitForConnections(port, open);
@@ -78,7 +103,6 @@ await record(kinds);
 process.exit(0);
 
 type Kinds = Map<string, {count: number; bytes: number}>;
-
 
 /** Into bench/heap.json: KB per open request, and (against (a)'s run) what this one holds beyond it. */
 async function record(mine: Kinds): Promise<void> {
@@ -100,7 +124,13 @@ async function record(mine: Kinds): Promise<void> {
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {cwd: root, encoding: 'utf8'}).trim();
   const file = new URL('./heap.json', import.meta.url);
   const all = existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : {runs: {}};
-  all.runs[label] = {date: new Date().toISOString(), commit, open, kbPerOpen: total / open / 1024, ...(extra && {extra})};
+  all.runs[label] = {
+    date: new Date().toISOString(),
+    commit,
+    open,
+    kbPerOpen: total / open / 1024,
+    ...(extra && {extra}),
+  };
   await writeFile(file, `${JSON.stringify(all, null, 1)}\n`);
 }
 
@@ -166,16 +196,21 @@ function summarize(heap: Snapshot): Kinds {
     const bytes = heap.nodes[i + sizeAt];
     total += bytes;
     // Strings and numbers by type (their names are their contents); objects by constructor.
-    const key = type === 'object' || type === 'closure' || type === 'native' ? `${type} ${name.slice(0, 60)}` : `(${type})`;
+    const key =
+      type === 'object' || type === 'closure' || type === 'native' ? `${type} ${name.slice(0, 60)}` : `(${type})`;
     const kind = kinds.get(key) ?? {count: 0, bytes: 0};
     kind.count++;
     kind.bytes += bytes;
     kinds.set(key, kind);
   }
-  console.log(`${values.server}: ${(total / 2 ** 20).toFixed(1)} MB live on the main thread with ${open} requests open: ${(total / open / 1024).toFixed(1)} KB per open request`);
+  console.log(
+    `${values.server}: ${(total / 2 ** 20).toFixed(1)} MB live on the main thread with ${open} requests open: ${(total / open / 1024).toFixed(1)} KB per open request`,
+  );
   console.log('  per open request: objects, bytes · kind');
   for (const [key, kind] of [...kinds].sort((x, y) => y[1].bytes - x[1].bytes).slice(0, Number(values.top))) {
-    console.log(`${(kind.count / open).toFixed(2).padStart(8)} ${(kind.bytes / open).toFixed(0).padStart(7)} B · ${key}`);
+    console.log(
+      `${(kind.count / open).toFixed(2).padStart(8)} ${(kind.bytes / open).toFixed(0).padStart(7)} B · ${key}`,
+    );
   }
   return kinds;
 }

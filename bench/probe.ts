@@ -21,7 +21,7 @@ if (out) {
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       pauses.push(entry.duration);
-      const kind = kindNames[((entry as {detail?: NodeGCPerformanceDetail}).detail)?.kind ?? -1] ?? 'other';
+      const kind = kindNames[(entry as {detail?: NodeGCPerformanceDetail}).detail?.kind ?? -1] ?? 'other';
       const k = (byKind[kind] ??= {maxMs: 0, totalMs: 0, count: 0});
       k.maxMs = Math.max(k.maxMs, entry.duration);
       k.totalMs += entry.duration;

@@ -12,9 +12,10 @@ import {once} from 'node:events';
 import {mkdir, readdir, readFile, rm} from 'node:fs/promises';
 import {parseArgs} from 'node:util';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
-import {mixedPlan, quantile, runLoad} from './load.ts';
-import {servers} from './scenarios.ts';
-import type {ServerId} from './scenarios.ts';
+import {quantile, runLoad} from '../scripts/load-generator.ts';
+import {mixedPlan} from '../scripts/load-plan.ts';
+import {servers} from './server-specs.ts';
+import type {ServerId} from './server-specs.ts';
 import {cpuSeconds} from './servers.ts';
 import {startRecorder} from './recorder.ts';
 
@@ -56,21 +57,21 @@ const child = spawn(
     spec.entry,
   ],
   {
-  env: {
-    ...process.env,
-    ALLOC_PROFILE_FILE: allocFile,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-    BACKEND_LATENCY_MIN_MS: latencyMin,
-    BACKEND_LATENCY_MAX_MS: latencyMax,
-    ...(recorder && {BACKEND_URL: recorder.url, BACKEND_TIMEOUT_MS: '30000'}),
-    MAX_PENDING_TOTAL: '1000000',
-    MAX_PENDING_PER_MAILBOX: '1000000',
-    ...spec.env,
-    ...(values.server === 'd1' && {ACTOR_POOL_SIZE: values.pool}),
-  },
-  stdio: 'inherit',
+    env: {
+      ...process.env,
+      ALLOC_PROFILE_FILE: allocFile,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      BACKEND_LATENCY_MIN_MS: latencyMin,
+      BACKEND_LATENCY_MAX_MS: latencyMax,
+      ...(recorder && {BACKEND_URL: recorder.url, BACKEND_TIMEOUT_MS: '30000'}),
+      MAX_PENDING_TOTAL: '1000000',
+      MAX_PENDING_PER_MAILBOX: '1000000',
+      ...spec.env,
+      ...(values.server === 'd1' && {ACTOR_POOL_SIZE: values.pool}),
+    },
+    stdio: 'inherit',
   },
 );
 const url = `http://127.0.0.1:${port}`;
@@ -109,7 +110,11 @@ const nameOf = (frame: CallFrame) => `${frame.functionName || '(anonymous)'} ${w
 const top = Number(values.top);
 
 for (const file of (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'))) {
-  const profile = JSON.parse(await readFile(`${dir}${file}`, 'utf8')) as {nodes: Node[]; samples: number[]; timeDeltas: number[]};
+  const profile = JSON.parse(await readFile(`${dir}${file}`, 'utf8')) as {
+    nodes: Node[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const self = new Map<number, number>();
   profile.samples.forEach((id, i) => {
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
@@ -125,10 +130,14 @@ for (const file of (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'))
     const file =
       node.callFrame.url === ''
         ? `(native) ${node.callFrame.functionName}`
-        : where(node.callFrame).replace(/^(node_modules\/[^/]+).*$/, '$1').replace(/^node:internal.*$/, 'node:internal');
+        : where(node.callFrame)
+            .replace(/^(node_modules\/[^/]+).*$/, '$1')
+            .replace(/^node:internal.*$/, 'node:internal');
     byFile.set(file, (byFile.get(file) ?? 0) + t);
   }
-  const idle = [...byFn].filter(([k]) => k.startsWith('(idle)') || k.startsWith('(program)')).reduce((a, [, v]) => a + v, 0);
+  const idle = [...byFn]
+    .filter(([k]) => k.startsWith('(idle)') || k.startsWith('(program)'))
+    .reduce((a, [, v]) => a + v, 0);
   console.log(`\n${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(((total - idle) / total) * 100).toFixed(0)}% busy`);
   for (const [name, t] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`${((t / total) * 100).toFixed(1).padStart(6)}%  ${name}`);
@@ -145,7 +154,10 @@ interface AllocNode {
   children: AllocNode[];
 }
 if (values.alloc) {
-  const profile = JSON.parse(await readFile(allocFile, 'utf8')) as {head: AllocNode; samples: {nodeId: number; size: number}[]};
+  const profile = JSON.parse(await readFile(allocFile, 'utf8')) as {
+    head: AllocNode;
+    samples: {nodeId: number; size: number}[];
+  };
   const bytesOf = new Map<number, number>();
   let total = 0;
   for (const sample of profile.samples) {
@@ -159,7 +171,9 @@ if (values.alloc) {
     if (bytes) byFn.set(nameOf(node.callFrame), (byFn.get(nameOf(node.callFrame)) ?? 0) + bytes);
     pending.push(...node.children);
   }
-  console.log(`\nmain thread allocated ${(total / result.requests / 1024).toFixed(1)} KB per request (sampled, collected objects included), by function:`);
+  console.log(
+    `\nmain thread allocated ${(total / result.requests / 1024).toFixed(1)} KB per request (sampled, collected objects included), by function:`,
+  );
   for (const [name, bytes] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`${(bytes / result.requests).toFixed(0).padStart(7)} B  ${name}`);
   }

@@ -8,7 +8,7 @@ import http from 'node:http';
 import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {raceTimeout} from '../src/race-timeout.ts';
 import {predictMatrix} from '../src/simulator/formula.ts';
 import {sampleLatencyMs} from '../src/simulator/latency.ts';
 
@@ -40,7 +40,7 @@ export async function startRecorder(latencyMinMs: number, latencyMaxMs: number):
     async close() {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
+      await raceTimeout(exited, 5000, () => child.kill('SIGKILL'));
     },
   };
 }
@@ -59,15 +59,22 @@ if (process.env.RECORDER_LATENCY && import.meta.main) {
         res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({calls, rows: pairs}));
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {model: string; agent_type: string; vectors: number[][]};
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        model: string;
+        agent_type: string;
+        vectors: number[][];
+      };
       const started = performance.now();
       calls++;
-      setTimeout(() => {
-        const ms = performance.now() - started;
-        for (const row of body.vectors) rows.push(row[0], ms);
-        res.writeHead(200, {'content-type': 'application/json'});
-        res.end(JSON.stringify({vector: predictMatrix(body.model, body.agent_type, body.vectors)}));
-      }, sampleLatencyMs({latencyMinMs: min, latencyMaxMs: max}));
+      setTimeout(
+        () => {
+          const ms = performance.now() - started;
+          for (const row of body.vectors) rows.push(row[0], ms);
+          res.writeHead(200, {'content-type': 'application/json'});
+          res.end(JSON.stringify({vector: predictMatrix(body.model, body.agent_type, body.vectors)}));
+        },
+        sampleLatencyMs({latencyMinMs: min, latencyMaxMs: max}),
+      );
     });
   });
   server.keepAliveTimeout = 60_000;

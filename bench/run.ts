@@ -12,12 +12,16 @@ import os from 'node:os';
 import {fail, parseCli} from '../scripts/cli.ts';
 import {figures, summaryLine} from './figures.ts';
 import type {Figures} from './figures.ts';
-import {mixedPlan, runLoad} from './load.ts';
+import {mixedPlan} from '../scripts/load-plan.ts';
+import {runLoad} from '../scripts/load-generator.ts';
 import {startRecorder} from './recorder.ts';
+import {keepMarkedBlocks} from './markers.ts';
 import {charts, report} from './report.ts';
-import type {RunRecord} from './report.ts';
-import {scenarios as allScenarios, scenarioIds, servers} from './scenarios.ts';
-import type {Scenario, ServerId} from './scenarios.ts';
+import type {RunRecord} from './report-input.ts';
+import {scenarios as allScenarios, scenarioIds} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {Scenario} from './scenarios.ts';
+import type {ServerId} from './server-specs.ts';
 import {cpuSeconds, mainThreadCpuSeconds, peakRssMb, readProbe, startServer, stop} from './servers.ts';
 
 const usage = `
@@ -48,10 +52,13 @@ const here = new URL('./', import.meta.url);
 const outDir = new URL(args.out ?? (quick ? './out/' : './'), here);
 // Scenario `real-model` (a real ONNX model served four ways) has a runner of its own: bench/real-model.ts.
 if (args.only === 'real-model') {
-  const {reportRealModel, runRealModel} = await import('./real-model.ts');
+  const {runRealModel} = await import('./real-model.ts');
+  const {reportRealModel} = await import('./real-model-report.ts');
   await mkdir(outDir, {recursive: true});
   const recordFile = new URL('real-model.json', outDir);
-  const record = args['report-only'] ? JSON.parse(await readFile(recordFile, 'utf8')) : await runRealModel({quick, outDir});
+  const record = args['report-only']
+    ? JSON.parse(await readFile(recordFile, 'utf8'))
+    : await runRealModel({quick, outDir});
   await writeFile(recordFile, `${JSON.stringify(record, null, 2)}\n`);
   const resultsMd = new URL('RESULTS.md', outDir);
   if (!existsSync(resultsMd)) await writeFile(resultsMd, '# Bench results\n');
@@ -62,14 +69,19 @@ if (args.only === 'real-model') {
 const scenarios = allScenarios(quick, args.only);
 
 const resultsFile = new URL('results.json', outDir);
-const earlier: RunRecord | undefined = args['report-only'] ? JSON.parse(await readFile(resultsFile, 'utf8')) : undefined;
+const earlier: RunRecord | undefined = args['report-only']
+  ? JSON.parse(await readFile(resultsFile, 'utf8'))
+  : undefined;
 // With --only, the scenarios not run keep their figures (and dates) from the last run.
-const kept: RunRecord | undefined = args.only && !earlier && existsSync(resultsFile) ? JSON.parse(await readFile(resultsFile, 'utf8')) : undefined;
+const kept: RunRecord | undefined =
+  args.only && !earlier && existsSync(resultsFile) ? JSON.parse(await readFile(resultsFile, 'utf8')) : undefined;
 const results: Record<string, Figures[]> = earlier?.results ?? {...kept?.results};
 const scenarioDates: Record<string, string> = earlier?.scenarioDates ?? {...kept?.scenarioDates};
 for (const id of Object.keys(kept?.results ?? {})) scenarioDates[id] ??= kept!.date;
 const benchStarted = Date.now();
-console.log(`agent-batcher bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}`);
+console.log(
+  `agent-batcher bench (${quick ? 'quick' : 'full'}): node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}`,
+);
 
 /** One server at one load: started, loaded (after its warm-up, if any), stopped, its figures read. */
 async function measure(scenario: Scenario, id: ServerId, clients: number): Promise<Figures> {
@@ -84,7 +96,14 @@ async function measure(scenario: Scenario, id: ServerId, clients: number): Promi
   const {children, url, probeFile, front} = await startServer(id, env);
   const plan = mixedPlan({agents: scenario.agents, length: scenario.length, marker: !!recorder});
   if (scenario.warmupSeconds) {
-    await runLoad({url, clients, rate: scenario.rate, durationMs: scenario.warmupSeconds * 1000, plan, progress: false});
+    await runLoad({
+      url,
+      clients,
+      rate: scenario.rate,
+      durationMs: scenario.warmupSeconds * 1000,
+      plan,
+      progress: false,
+    });
   }
   const cpuBefore = await cpuSeconds(children);
   const mainBefore = await mainThreadCpuSeconds(front);
@@ -158,7 +177,9 @@ const json: RunRecord = earlier ?? {
   scenarioDates,
 };
 const beforeFile = new URL('results-before.json', here);
-const before: RunRecord | undefined = existsSync(beforeFile) ? JSON.parse(await readFile(beforeFile, 'utf8')) : undefined;
+const before: RunRecord | undefined = existsSync(beforeFile)
+  ? JSON.parse(await readFile(beforeFile, 'utf8'))
+  : undefined;
 await mkdir(outDir, {recursive: true});
 for (const [name, svg] of Object.entries(charts(results))) await writeFile(new URL(name, outDir), svg);
 await writeFile(new URL('results.json', outDir), JSON.stringify(json, null, 1));
@@ -166,5 +187,8 @@ const openBeforeFile = new URL('results-open-before.json', here);
 const openBefore = existsSync(openBeforeFile) ? JSON.parse(await readFile(openBeforeFile, 'utf8')) : undefined;
 const heapFile = new URL('heap.json', here);
 const heap = existsSync(heapFile) ? JSON.parse(await readFile(heapFile, 'utf8')) : undefined;
-await writeFile(new URL('RESULTS.md', outDir), report(json, allScenarios(quick), before, openBefore, heap));
+const resultsMdFile = new URL('RESULTS.md', outDir);
+const written = existsSync(resultsMdFile) ? await readFile(resultsMdFile, 'utf8') : '';
+// The blocks this run does not write (real-model's section, the notes on earlier runs) stay.
+await writeFile(resultsMdFile, keepMarkedBlocks(written, report(json, allScenarios(quick), before, openBefore, heap)));
 console.log(`\nwrote ${new URL('RESULTS.md', outDir).pathname} (${json.minutes.toFixed(1)} min)`);

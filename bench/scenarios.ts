@@ -1,84 +1,12 @@
-// What the bench runs: the servers compared side by side and the scenarios they are driven
-// through. Every server runs in its own process, started one after the other on the same machine.
-//
-//   (a) raw node:http computing inline      (b) Koa + koa-bodyparser + zod computing inline
-//   (c) Koa + zod + DataLoader batcher       (d) this service, ACTOR_POOL_SIZE=1 and =2
+// What the bench runs: the scenarios the servers (server-specs.ts) are driven through, each load,
+// its payloads and its backend, and the service's batch settings they all share.
 
 export const maxBatchSize = 32;
 export const maxWaitMs = 20;
 /** Closed-loop seed load: every client starts at once; requests started after this are steady state. */
 export const warmupMs = 10_000;
 
-import {readFileSync} from 'node:fs';
-
-export type ServerId = 'a' | 'ah' | 'b' | 'bh' | 'c' | 'd1' | 'd2' | 'd1a' | 'd1n' | 'd1s16' | 'd1s16o' | 'd1s8o' | 'd1ms' | 'd1st' | 's1' | 's2' | 's3';
-
-/** The V8 flags the service ships with: those of `npm start` (the Dockerfile's CMD is tested to agree). */
-export const shippedNodeArgs: readonly string[] = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {scripts: {start: string}}
-).scripts.start
-  .split(/\s+/)
-  .filter((w) => w.startsWith('--max-'));
-
-export interface ServerSpec {
-  readonly name: string;
-  readonly entry: string;
-  readonly env?: Record<string, string>;
-  /** Front ends the load is split over (round-robin); default 1. */
-  readonly fronts?: number;
-  /** A NATS cluster: nats-server, one actor host, then `fronts` gateways. */
-  readonly nats?: boolean;
-  /** Node/V8 flags, for comparing settings (the service's own are in package.json and the Dockerfile). */
-  readonly nodeArgs?: readonly string[];
-}
-
-export const servers: Record<ServerId, ServerSpec> = {
-  a: {name: '(a) raw node:http, inline', entry: 'bench/baselines/raw-http.ts'},
-  ah: {name: '(a) raw node:http, holding each request for the backend delay', entry: 'bench/baselines/raw-http.ts', env: {HOLD: '1'}},
-  b: {name: '(b) Koa+bodyparser+zod, inline', entry: 'bench/baselines/koa-zod.ts'},
-  bh: {name: '(b) Koa+bodyparser+zod, holding each request for the backend delay', entry: 'bench/baselines/koa-zod.ts', env: {HOLD: '1'}},
-  c: {name: '(c) Koa+zod+DataLoader', entry: 'bench/baselines/dataloader.ts'},
-  // This service as it ships: npm start's V8 flags.
-  d1: {name: '(d) agent-batcher, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: shippedNodeArgs},
-  d2: {name: '(d) agent-batcher, pool=2', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '2'}, nodeArgs: shippedNodeArgs},
-  // The others run with MAX_WAIT_MS=20 (the fixed window); this one with the default, auto.
-  d1a: {name: '(d) agent-batcher, pool=1, MAX_WAIT_MS=auto', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1', MAX_WAIT_MS: 'auto'}, nodeArgs: shippedNodeArgs},
-  // V8 settings, chosen by measurement: Node's defaults, and the young generation's semi-space
-  // size with and without an old-space limit under 2 GB (which caps how far V8 lets the old
-  // generation grow past its live size before collecting it: 2× instead of 4×).
-  d1n: {name: "(d) agent-batcher, pool=1, Node's default V8 settings", entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: []},
-  d1s16: {name: '(d) agent-batcher, pool=1, --max-semi-space-size=16', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: ['--max-semi-space-size=16']},
-  d1s16o: {
-    name: '(d) agent-batcher, pool=1, --max-semi-space-size=16 --max-old-space-size=2047',
-    entry: 'src/main.ts',
-    env: {ACTOR_POOL_SIZE: '1'},
-    nodeArgs: ['--max-semi-space-size=16', '--max-old-space-size=2047'],
-  },
-  d1s8o: {
-    name: '(d) agent-batcher, pool=1, --max-semi-space-size=8 --max-old-space-size=2047',
-    entry: 'src/main.ts',
-    env: {ACTOR_POOL_SIZE: '1'},
-    nodeArgs: ['--max-semi-space-size=8', '--max-old-space-size=2047'],
-  },
-  // The collector itself: mark-sweep for the young generation (no copying), and no helper threads.
-  d1ms: {name: '(d) agent-batcher, pool=1, as shipped + --minor-ms', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: [...shippedNodeArgs, '--minor-ms']},
-  d1st: {
-    name: '(d) agent-batcher, pool=1, as shipped + --single-threaded-gc',
-    entry: 'src/main.ts',
-    env: {ACTOR_POOL_SIZE: '1'},
-    nodeArgs: [...shippedNodeArgs, '--single-threaded-gc'],
-  },
-  // Scale-out: the same load split over two front ends (one front end for (i)).
-  s1: {name: '(i) one service, pool=1', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, nodeArgs: shippedNodeArgs},
-  s2: {name: '(ii) two services, round-robin', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2, nodeArgs: shippedNodeArgs},
-  s3: {name: '(iii) two gateways + one actor host over NATS', entry: 'src/main.ts', env: {ACTOR_POOL_SIZE: '1'}, fronts: 2, nats: true, nodeArgs: shippedNodeArgs},
-};
-
-/** This service with npm start's V8 flags. */
-export function isShipped(id: ServerId): boolean {
-  const {entry, nodeArgs = []} = servers[id];
-  return entry === 'src/main.ts' && nodeArgs.length === shippedNodeArgs.length && nodeArgs.every((a, i) => a === shippedNodeArgs[i]);
-}
+import type {ServerId} from './server-specs.ts';
 
 export interface Scenario {
   id: string;
@@ -99,91 +27,95 @@ export interface Scenario {
 }
 
 export function scenarios(quick: boolean, only?: string): Scenario[] {
-  return ([
-  {
-    id: 'gateway-bound',
-    title: 'gateway-bound: backend 0–1 ms, 4 agents × 16 floats, 3 models × 2 agent types',
-    servers: ['a', 'b', 'c', 'd1', 'd2'] as ServerId[],
-    loads: quick ? [32, 256] : [8, 32, 128, 512],
-    seconds: quick ? 3 : 8,
-    agents: 4,
-    length: 16,
-    latency: [0, 1] as [number, number],
-    viaHttpBackend: false,
-  },
-  {
-    // CPU per request compared where every server keeps up: at best throughput (above) a closed
-    // loop settles into different regimes from run to run (batches cut by size or by the window).
-    id: 'gateway-cpu',
-    title: `CPU per request at a fixed offered load: backend 0–1 ms, open loop at 3,000 requests/s after ${quick ? 1 : 3} s of the same (not measured), 4 agents × 16 floats`,
-    servers: ['a', 'b', 'c', 'd1'] as ServerId[],
-    loads: [1024],
-    rate: 3000,
-    seconds: quick ? 5 : 12,
-    warmupSeconds: quick ? 1 : 3,
-    rounds: quick ? 1 : 3,
-    agents: 4,
-    length: 16,
-    latency: [0, 1] as [number, number],
-    viaHttpBackend: false,
-  },
-  {
-    id: 'seed',
-    title: `seed load: backend 3–7 s, ${quick ? '2,000' : '10,000'} concurrent clients × 4 agents, closed loop`,
-    servers: (quick ? ['ah', 'c', 'd1'] : ['ah', 'bh', 'c', 'd1', 'd2']) as ServerId[],
-    loads: [quick ? 2000 : 10_000],
-    seconds: quick ? 20 : 45,
-    agents: 4,
-    length: 16,
-    latency: [3000, 7000] as [number, number],
-    viaHttpBackend: true,
-  },
-  {
-    id: 'window',
-    title: `batch window: backend 3–7 s, open loop at 60 requests/s (the seed's 400 locust users) × 4 agents, 6 keys, fixed 20 ms against auto`,
-    servers: ['d1', 'd1a'] as ServerId[],
-    loads: [2000],
-    rate: 60,
-    seconds: quick ? 30 : 60,
-    agents: 4,
-    length: 16,
-    latency: [3000, 7000] as [number, number],
-    viaHttpBackend: true,
-  },
-  {
-    id: 'open-requests',
-    title: `open requests: ${quick ? '2,000' : '10,000'} clients each holding one request for the backend's 3–7 s (in-process), 4 agents × 16 floats`,
-    servers: (quick ? ['ah', 'd1n', 'd1s16o'] : ['ah', 'bh', 'd1n', 'd1s16', 'd1s16o', 'd1s8o', 'd1ms', 'd1st']) as ServerId[],
-    loads: [quick ? 2000 : 10_000],
-    seconds: quick ? 15 : 30,
-    agents: 4,
-    length: 16,
-    latency: [3000, 7000] as [number, number],
-    viaHttpBackend: false,
-  },
-  {
-    id: 'scale-out',
-    title: 'scale-out: backend 200–400 ms over HTTP, 512 closed-loop clients × 4 agents, one front end or two',
-    servers: ['s1', 's2', 's3'] as ServerId[],
-    loads: [512],
-    seconds: quick ? 10 : 25,
-    agents: 4,
-    length: 16,
-    latency: [200, 400] as [number, number],
-    viaHttpBackend: true,
-  },
-  {
-    id: 'large-vectors',
-    title: 'large vectors: backend 0–1 ms, 8 agents × 4,096 floats',
-    servers: ['a', 'b', 'c', 'd1', 'd2'] as ServerId[],
-    loads: [quick ? 16 : 32],
-    seconds: quick ? 3 : 8,
-    agents: 8,
-    length: 4096,
-    latency: [0, 1] as [number, number],
-    viaHttpBackend: false,
-  },
-] satisfies Scenario[])
+  return (
+    [
+      {
+        id: 'gateway-bound',
+        title: 'gateway-bound: backend 0–1 ms, 4 agents × 16 floats, 3 models × 2 agent types',
+        servers: ['a', 'b', 'c', 'd1', 'd2'] as ServerId[],
+        loads: quick ? [32, 256] : [8, 32, 128, 512],
+        seconds: quick ? 3 : 8,
+        agents: 4,
+        length: 16,
+        latency: [0, 1] as [number, number],
+        viaHttpBackend: false,
+      },
+      {
+        // CPU per request compared where every server keeps up: at best throughput (above) a closed
+        // loop settles into different regimes from run to run (batches cut by size or by the window).
+        id: 'gateway-cpu',
+        title: `CPU per request at a fixed offered load: backend 0–1 ms, open loop at 3,000 requests/s after ${quick ? 1 : 3} s of the same (not measured), 4 agents × 16 floats`,
+        servers: ['a', 'b', 'c', 'd1'] as ServerId[],
+        loads: [1024],
+        rate: 3000,
+        seconds: quick ? 5 : 12,
+        warmupSeconds: quick ? 1 : 3,
+        rounds: quick ? 1 : 3,
+        agents: 4,
+        length: 16,
+        latency: [0, 1] as [number, number],
+        viaHttpBackend: false,
+      },
+      {
+        id: 'seed',
+        title: `seed load: backend 3–7 s, ${quick ? '2,000' : '10,000'} concurrent clients × 4 agents, closed loop`,
+        servers: (quick ? ['ah', 'c', 'd1'] : ['ah', 'bh', 'c', 'd1', 'd2']) as ServerId[],
+        loads: [quick ? 2000 : 10_000],
+        seconds: quick ? 20 : 45,
+        agents: 4,
+        length: 16,
+        latency: [3000, 7000] as [number, number],
+        viaHttpBackend: true,
+      },
+      {
+        id: 'window',
+        title: `batch window: backend 3–7 s, open loop at 60 requests/s (the seed's 400 locust users) × 4 agents, 6 keys, fixed 20 ms against auto`,
+        servers: ['d1', 'd1a'] as ServerId[],
+        loads: [2000],
+        rate: 60,
+        seconds: quick ? 30 : 60,
+        agents: 4,
+        length: 16,
+        latency: [3000, 7000] as [number, number],
+        viaHttpBackend: true,
+      },
+      {
+        id: 'open-requests',
+        title: `open requests: ${quick ? '2,000' : '10,000'} clients each holding one request for the backend's 3–7 s (in-process), 4 agents × 16 floats`,
+        servers: (quick
+          ? ['ah', 'd1n', 'd1s16o']
+          : ['ah', 'bh', 'd1n', 'd1s16', 'd1s16o', 'd1s8o', 'd1ms', 'd1st']) as ServerId[],
+        loads: [quick ? 2000 : 10_000],
+        seconds: quick ? 15 : 30,
+        agents: 4,
+        length: 16,
+        latency: [3000, 7000] as [number, number],
+        viaHttpBackend: false,
+      },
+      {
+        id: 'scale-out',
+        title: 'scale-out: backend 200–400 ms over HTTP, 512 closed-loop clients × 4 agents, one front end or two',
+        servers: ['s1', 's2', 's3'] as ServerId[],
+        loads: [512],
+        seconds: quick ? 10 : 25,
+        agents: 4,
+        length: 16,
+        latency: [200, 400] as [number, number],
+        viaHttpBackend: true,
+      },
+      {
+        id: 'large-vectors',
+        title: 'large vectors: backend 0–1 ms, 8 agents × 4,096 floats',
+        servers: ['a', 'b', 'c', 'd1', 'd2'] as ServerId[],
+        loads: [quick ? 16 : 32],
+        seconds: quick ? 3 : 8,
+        agents: 8,
+        length: 4096,
+        latency: [0, 1] as [number, number],
+        viaHttpBackend: false,
+      },
+    ] satisfies Scenario[]
+  )
     .filter((s) => !only || only.split(',').includes(s.id))
     .map((s) => (quick ? quickRun(s) : s));
 }

@@ -11,10 +11,11 @@ import {readFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {natsServerPath} from '../test/helpers/cluster.ts';
+import {natsServerPath} from '../scripts/ensure-parts.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
-import {maxBatchSize, maxWaitMs, servers} from './scenarios.ts';
-import type {ServerId} from './scenarios.ts';
+import {maxBatchSize, maxWaitMs} from './scenarios.ts';
+import {servers} from './server-specs.ts';
+import type {ServerId} from './server-specs.ts';
 
 export interface Deployment {
   readonly children: ChildProcess[];
@@ -60,7 +61,16 @@ async function startProcess(
   const port = await freePort();
   const probe = probeFile ? ['--import', './bench/probe.ts'] : [];
   const child = spawn(process.execPath, [...nodeArgs, ...probe, entry], {
-    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', MAX_BATCH_SIZE: String(maxBatchSize), MAX_WAIT_MS: String(maxWaitMs), ...(probeFile && {PROBE_OUT: probeFile}), ...env},
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      MAX_BATCH_SIZE: String(maxBatchSize),
+      MAX_WAIT_MS: String(maxWaitMs),
+      ...(probeFile && {PROBE_OUT: probeFile}),
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);
@@ -89,7 +99,17 @@ export async function startServer(id: ServerId, env: Record<string, string>): Pr
     const readyPath = id.startsWith('d') || id.startsWith('s') ? '/readyz' : '/healthz';
     const urls: string[] = [];
     const firstFront = children.length;
-    for (let i = 0; i < fronts; i++) urls.push(await startProcess(entry, {...own, ...env, ...extra}, readyPath, children, i === 0 ? probeFile : undefined, nodeArgs));
+    for (let i = 0; i < fronts; i++)
+      urls.push(
+        await startProcess(
+          entry,
+          {...own, ...env, ...extra},
+          readyPath,
+          children,
+          i === 0 ? probeFile : undefined,
+          nodeArgs,
+        ),
+      );
     return {children, url: urls.join(','), probeFile, front: children[firstFront]};
   } catch (error) {
     for (const child of children) child.kill('SIGKILL');

@@ -30,7 +30,8 @@ export function parseCli<T extends ParseArgsOptionsConfig>(program: string, usag
 /** A positive number option, or one line and exit code 2. */
 export function positive(program: string, name: string, value: string | undefined): number {
   const n = Number(value);
-  if (value === undefined || !Number.isFinite(n) || n <= 0) fail(program, `--${name} must be a positive number (got ${value})`, 2);
+  if (value === undefined || !Number.isFinite(n) || n <= 0)
+    fail(program, `--${name} must be a positive number (got ${value})`, 2);
   return n;
 }
 

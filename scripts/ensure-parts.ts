@@ -44,12 +44,21 @@ export function missingPart(part: Part, forWhat: string): string {
   return `${forWhat} needs ${part}, which was not found: install it once with \`sudo apt-get install -y ${part}\` (or run \`bash .ci/run\`, which installs it)${variable}`;
 }
 
+/** nats-server's path; a missing one is one line saying how to install it. */
+export function natsServerPath(): string {
+  const found = findPart('nats-server');
+  if (!found) throw new Error(missingPart('nats-server', 'the scale-out'));
+  return found;
+}
+
 if (import.meta.main) {
   const parts = Object.keys(candidates) as Part[];
   const missing = parts.filter((part) => !findPart(part));
   if (missing.length === 0) process.exit(0);
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
-    console.error(`ensure-parts: some tests need ${missing.join(', ')}: install with \`sudo apt-get install -y ${missing.join(' ')}\``);
+    console.error(
+      `ensure-parts: some tests need ${missing.join(', ')}: install with \`sudo apt-get install -y ${missing.join(' ')}\``,
+    );
     process.exit(1);
   }
   console.log(`ensure-parts: installing Debian's ${missing.join(', ')} for the tests (apt-get)…`);

@@ -1,7 +1,8 @@
 // `npm run load`: a mixed multi-agent load against any running instance (usage below), with
 // progress and a summary, like the seed's locust script.
 
-import {mixedPlan, quantile, runLoad} from '../bench/load.ts';
+import {quantile, runLoad} from './load-generator.ts';
+import {mixedPlan} from './load-plan.ts';
 import {fail, parseCli, positive} from './cli.ts';
 import {servedKeys} from './served.ts';
 
@@ -39,15 +40,22 @@ const values = parseCli('load', usage, {
 });
 const rate = values.rate === undefined ? undefined : positive('load', 'rate', values.rate);
 const clients =
-  values.clients !== undefined ? positive('load', 'clients', values.clients) : rate ? Math.ceil(rate * expectedLatencyS) : 256;
+  values.clients !== undefined
+    ? positive('load', 'clients', values.clients)
+    : rate
+      ? Math.ceil(rate * expectedLatencyS)
+      : 256;
 const seconds = positive('load', 'duration', values.duration);
 const agents = positive('load', 'agents', values.agents);
 const length = positive('load', 'length', values.length);
 const urls = values.url.split(',').map((u) => u.trim().replace(/\/$/, ''));
-for (const u of urls) if (!/^https?:\/\/[^/]+$/.test(u)) fail('load', `--url must be http://host:port (got ${JSON.stringify(u)})`, 2);
+for (const u of urls)
+  if (!/^https?:\/\/[^/]+$/.test(u)) fail('load', `--url must be http://host:port (got ${JSON.stringify(u)})`, 2);
 const keys = await servedKeys('load', urls[0]);
 
-const cap = rate ? `, at most ${clients} in flight${values.clients === undefined ? ` (rate × ${expectedLatencyS} s)` : ''}` : '';
+const cap = rate
+  ? `, at most ${clients} in flight${values.clients === undefined ? ` (rate × ${expectedLatencyS} s)` : ''}`
+  : '';
 console.log(
   `load: ${urls.map((u) => `${u}/predict`).join(' + ')} for ${seconds} s, ${rate ? `open loop at ${rate} req/s${cap}` : `closed loop, ${clients} clients`}, ${agents} agents per request over ${keys.length} keys`,
 );
@@ -61,7 +69,11 @@ const result = await runLoad({
   checkEvery: values.check ? 10 : 0,
   label: 'load',
 });
-if (result.requests === 0 && result.errors > 0) fail('load', `no request was answered: ${JSON.stringify(result.statuses)} (is the service still running at ${urls.join(', ')}?)`);
+if (result.requests === 0 && result.errors > 0)
+  fail(
+    'load',
+    `no request was answered: ${JSON.stringify(result.statuses)} (is the service still running at ${urls.join(', ')}?)`,
+  );
 const s = result.durationMs / 1000;
 let rows = 0;
 for (const size of result.batches.values()) rows += size;
@@ -75,8 +87,11 @@ const lines = [
   `errors        ${result.errors}`,
 ];
 if (result.notSent > 0) {
-  lines.push(`in flight     the cap of ${clients} was full: ${result.notSent} requests of the schedule were not sent, so the rate delivered is below ${rate}/s (raise --clients)`);
+  lines.push(
+    `in flight     the cap of ${clients} was full: ${result.notSent} requests of the schedule were not sent, so the rate delivered is below ${rate}/s (raise --clients)`,
+  );
 }
-if (result.statuses.EMFILE) lines.push('open files    the open-file limit was reached: raise it (`ulimit -n`) or lower --clients');
+if (result.statuses.EMFILE)
+  lines.push('open files    the open-file limit was reached: raise it (`ulimit -n`) or lower --clients');
 console.log(`\n${lines.join('\n')}`);
 process.exitCode = result.errors > 0 || result.wrongPredictions > 0 ? 1 : 0;

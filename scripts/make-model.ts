@@ -40,7 +40,8 @@ const concat = (parts: readonly Uint8Array[]): Uint8Array => {
 /** Wire type 0 (varint); negative numbers as 10-byte two's complement are not needed here. */
 const int = (field: number, value: number): Field => Uint8Array.from([...varint(field << 3), ...varint(value)]);
 /** Wire type 2: bytes, a string or an embedded message. */
-const bytes = (field: number, body: Uint8Array): Field => concat([Uint8Array.from([...varint((field << 3) | 2), ...varint(body.length)]), body]);
+const bytes = (field: number, body: Uint8Array): Field =>
+  concat([Uint8Array.from([...varint((field << 3) | 2), ...varint(body.length)]), body]);
 const str = (field: number, text: string): Field => bytes(field, new TextEncoder().encode(text));
 const msg = (field: number, ...body: Field[]): Field => bytes(field, concat(body));
 
@@ -88,11 +89,20 @@ export interface GraphSpec {
 
 function valueInfo(field: number, v: ValueSpec): Field {
   const dims = v.shape.map((d) => msg(Type.dim, typeof d === 'number' ? int(Type.dimValue, d) : str(Type.dimParam, d)));
-  return msg(field, str(ValueInfo.name, v.name), msg(ValueInfo.type, msg(Type.tensorType, int(Type.elemType, DataType[v.type]), msg(Type.shape, ...dims))));
+  return msg(
+    field,
+    str(ValueInfo.name, v.name),
+    msg(ValueInfo.type, msg(Type.tensorType, int(Type.elemType, DataType[v.type]), msg(Type.shape, ...dims))),
+  );
 }
 
 function rawData(type: ElemType, values: ArrayLike<number>): Uint8Array {
-  const array = type === 'float32' ? Float32Array.from(values) : type === 'float64' ? Float64Array.from(values) : BigInt64Array.from(Array.from(values, BigInt));
+  const array =
+    type === 'float32'
+      ? Float32Array.from(values)
+      : type === 'float64'
+        ? Float64Array.from(values)
+        : BigInt64Array.from(Array.from(values, BigInt));
   // Typed arrays are little-endian on every platform Node runs on here, as ONNX's raw_data is.
   return new Uint8Array(array.buffer);
 }
@@ -100,15 +110,34 @@ function rawData(type: ElemType, values: ArrayLike<number>): Uint8Array {
 /** The bytes of an ONNX model (IR 7, opset 13) computing `graph`. */
 export function encodeModel(graph: GraphSpec): Uint8Array {
   const body = [
-    ...graph.nodes.map((n, i) => msg(Graph.node, ...n.inputs.map((x) => str(Node.input, x)), ...n.outputs.map((y) => str(Node.output, y)), str(Node.name, `n${i}`), str(Node.opType, n.op))),
+    ...graph.nodes.map((n, i) =>
+      msg(
+        Graph.node,
+        ...n.inputs.map((x) => str(Node.input, x)),
+        ...n.outputs.map((y) => str(Node.output, y)),
+        str(Node.name, `n${i}`),
+        str(Node.opType, n.op),
+      ),
+    ),
     str(Graph.name, 'agent-batcher'),
     ...graph.initializers.map((t) =>
-      msg(Graph.initializer, ...t.dims.map((d) => int(Tensor.dims, d)), int(Tensor.dataType, DataType[t.type]), str(Tensor.name, t.name), bytes(Tensor.rawData, rawData(t.type, t.values))),
+      msg(
+        Graph.initializer,
+        ...t.dims.map((d) => int(Tensor.dims, d)),
+        int(Tensor.dataType, DataType[t.type]),
+        str(Tensor.name, t.name),
+        bytes(Tensor.rawData, rawData(t.type, t.values)),
+      ),
     ),
     ...graph.inputs.map((v) => valueInfo(Graph.input, v)),
     ...graph.outputs.map((v) => valueInfo(Graph.output, v)),
   ];
-  return concat([int(Model.irVersion, 7), str(Model.producerName, 'agent-batcher make-model'), msg(Model.graph, ...body), msg(Model.opsetImport, str(Opset.domain, ''), int(Opset.version, 13))]);
+  return concat([
+    int(Model.irVersion, 7),
+    str(Model.producerName, 'agent-batcher make-model'),
+    msg(Model.graph, ...body),
+    msg(Model.opsetImport, str(Opset.domain, ''), int(Opset.version, 13)),
+  ]);
 }
 
 // --- the MLP ------------------------------------------------------------------------------------
@@ -136,7 +165,8 @@ function seeded(seed: number): () => number {
 
 /** An MLP with He-uniform weights from `seed`; the last layer is small with a bias of 1 so outputs stay away from 0 (relative errors stay meaningful). */
 export function mlp(sizes: readonly number[], type: 'float32' | 'float64' = 'float32', seed = 20): Mlp {
-  if (sizes.length < 2 || sizes.at(-1) !== 1 || sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`layer sizes must be positive integers ending in 1, got ${sizes.join(',')}`);
+  if (sizes.length < 2 || sizes.at(-1) !== 1 || sizes.some((s) => !Number.isInteger(s) || s < 1))
+    throw new Error(`layer sizes must be positive integers ending in 1, got ${sizes.join(',')}`);
   const random = seeded(seed);
   // Stored values: float32 models keep float32-rounded weights, and the reference uses the same.
   const round = type === 'float32' ? Math.fround : (x: number) => x;
@@ -147,7 +177,9 @@ export function mlp(sizes: readonly number[], type: 'float32' | 'float64' = 'flo
     // The last layer is scaled down so that outputs stay near its bias of 1, away from 0.
     const limit = Math.sqrt(6 / fanIn) * (l + 2 === sizes.length ? 0.05 : 1);
     weights.push(Float64Array.from({length: fanIn * fanOut}, () => round((random() * 2 - 1) * limit)));
-    biases.push(Float64Array.from({length: fanOut}, () => (l + 2 === sizes.length ? 1 : round((random() * 2 - 1) * 0.1))));
+    biases.push(
+      Float64Array.from({length: fanOut}, () => (l + 2 === sizes.length ? 1 : round((random() * 2 - 1) * 0.1))),
+    );
   }
   return {sizes, type, weights, biases};
 }
@@ -160,7 +192,10 @@ export function mlpGraph(m: Mlp, batch: Dim = 'batch'): GraphSpec {
   const layers = m.weights.length;
   for (let l = 0; l < layers; l++) {
     const [fanIn, fanOut] = [m.sizes[l], m.sizes[l + 1]];
-    initializers.push({name: `w${l}`, type: m.type, dims: [fanIn, fanOut], values: m.weights[l]}, {name: `b${l}`, type: m.type, dims: [fanOut], values: m.biases[l]});
+    initializers.push(
+      {name: `w${l}`, type: m.type, dims: [fanIn, fanOut], values: m.weights[l]},
+      {name: `b${l}`, type: m.type, dims: [fanOut], values: m.biases[l]},
+    );
     const last = l + 1 === layers;
     nodes.push({op: 'MatMul', inputs: [x, `w${l}`], outputs: [`m${l}`]});
     nodes.push({op: 'Add', inputs: [`m${l}`, `b${l}`], outputs: [last ? 'y' : `a${l}`]});

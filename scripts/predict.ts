@@ -24,7 +24,8 @@ const values = parseCli('predict', usage, {
   stream: {type: 'boolean', default: false},
 });
 const url = values.url.replace(/\/$/, '');
-if (!/^https?:\/\/[^/]+$/.test(url)) fail('predict', `--url must be http://host:port (got ${JSON.stringify(values.url)})`, 2);
+if (!/^https?:\/\/[^/]+$/.test(url))
+  fail('predict', `--url must be http://host:port (got ${JSON.stringify(values.url)})`, 2);
 const count = positive('predict', 'agents', values.agents);
 const keys = await servedKeys('predict', url);
 
@@ -52,13 +53,16 @@ const response = await fetch(`${url}/predict`, {
   body: JSON.stringify(body),
 }).catch((error: unknown) => fail('predict', unreachable(url, error)));
 if (values.stream && response.headers.get('content-type')?.startsWith('application/x-ndjson') && response.body) {
-  console.log(`\n${response.status} ${response.statusText} after ${Math.round(performance.now() - started)} ms; lines as they come:`);
+  console.log(
+    `\n${response.status} ${response.statusText} after ${Math.round(performance.now() - started)} ms; lines as they come:`,
+  );
   const decoder = new TextDecoder();
   let rest = '';
   for await (const chunk of response.body) {
     const lines = (rest + decoder.decode(chunk, {stream: true})).split('\n');
     rest = lines.pop()!;
-    for (const line of lines) if (line) console.log(`+${String(Math.round(performance.now() - started)).padStart(5)} ms  ${line}`);
+    for (const line of lines)
+      if (line) console.log(`+${String(Math.round(performance.now() - started)).padStart(5)} ms  ${line}`);
   }
   process.exit(0);
 }

@@ -21,7 +21,10 @@ export function exampleKeys(models = exampleModels, agentTypes = exampleAgentTyp
 
 interface ModelsReply {
   any_model: boolean;
-  models: Record<string, {agent_types: string[] | null; vector_length: number | null; backend?: string | {kind: string}}>;
+  models: Record<
+    string,
+    {agent_types: string[] | null; vector_length: number | null; backend?: string | {kind: string}}
+  >;
 }
 
 /**
@@ -29,7 +32,8 @@ interface ModelsReply {
  * in-process network or a stand-in over HTTP (`npm run backend`). A model computed by ONNX Runtime
  * in the actor threads is not; the tools leave it to its own example (README, "Real models").
  */
-const byFormula = (backend: string | {kind: string} | undefined) => typeof backend !== 'object' || backend.kind !== 'onnx';
+const byFormula = (backend: string | {kind: string} | undefined) =>
+  typeof backend !== 'object' || backend.kind !== 'onnx';
 
 /** The keys the service at `url` serves (GET /models); ends the tool with one line if it cannot be reached. */
 export async function servedKeys(program: string, url: string): Promise<ServedKey[]> {
@@ -41,6 +45,10 @@ export async function servedKeys(program: string, url: string): Promise<ServedKe
   return Object.entries(reply.models)
     .filter(([, m]) => byFormula(m.backend))
     .flatMap(([model, m]) =>
-    (m.agent_types ?? exampleAgentTypes).map((agentType) => ({model, agentType, ...(m.vector_length !== null && {vectorLength: m.vector_length})})),
-  );
+      (m.agent_types ?? exampleAgentTypes).map((agentType) => ({
+        model,
+        agentType,
+        ...(m.vector_length !== null && {vectorLength: m.vector_length}),
+      })),
+    );
 }

@@ -3,9 +3,9 @@
 // the formula, and a clean SIGTERM drain with exit code 0. Used by .ci/run.
 
 import {once} from 'node:events';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {raceTimeout} from '../src/race-timeout.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-import {dockerCmd, startAsImage} from '../test/helpers/docker-cmd.ts';
+import {dockerCmd, startAsImage} from './docker-cmd.ts';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: node scripts/smoke.ts DIR');
@@ -13,7 +13,11 @@ const fail = (message: string): never => {
   console.error(`smoke: FAIL: ${message}`);
   process.exit(1);
 };
-const {child, url: base, stderr} = await startAsImage(
+const {
+  child,
+  url: base,
+  stderr,
+} = await startAsImage(
   {NODE_ENV: 'production', BACKEND_LATENCY_MIN_MS: '100', BACKEND_LATENCY_MAX_MS: '200'},
   dir,
 ).catch((error: Error) => fail(`/readyz never answered 200: ${error.message}`));
@@ -32,8 +36,10 @@ const expected = predictRow(bias('resnet-50', 'scout'), vector);
 if (body.results['scout-1']?.prediction !== expected) fail(`prediction ${JSON.stringify(body)} != ${expected}`);
 
 child.kill('SIGTERM');
-const [code] = await Promise.race([exited, sleep(10_000).then(() => fail('no exit within 10 s after SIGTERM'))]);
+const [code] = await raceTimeout(exited, 10_000, () => fail('no exit within 10 s after SIGTERM'));
 if (code !== 0) fail(`exit code ${code} after SIGTERM: ${stderr()}`);
-console.log(`smoke: ok: started as CMD ${JSON.stringify(dockerCmd())} with production dependencies; readyz 200; predict exact; SIGTERM exit 0`);
+console.log(
+  `smoke: ok: started as CMD ${JSON.stringify(dockerCmd())} with production dependencies; readyz 200; predict exact; SIGTERM exit 0`,
+);
 // The race's timer is still armed: leave now.
 process.exit(0);

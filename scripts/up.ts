@@ -28,8 +28,15 @@ export async function waitUntilUp(
   const {child, timeoutMs = 20_000, describe = () => ''} = options;
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (child && child.exitCode !== null) throw new Error(`exited with code ${child.exitCode} before ${url} answered: ${describe()}`);
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    if (child && child.exitCode !== null)
+      throw new Error(`exited with code ${child.exitCode} before ${url} answered: ${describe()}`);
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await sleep(50);
   }
   throw new Error(`${url} did not answer 2xx within ${timeoutMs} ms: ${describe()}`);

@@ -56,8 +56,7 @@ export const Errors = {
   methodNotAllowed: () => new HttpError(405, 'method_not_allowed', 'method not allowed; see the Allow header'),
   payloadTooLarge: (limit: number) =>
     new HttpError(413, 'payload_too_large', `request body is larger than ${limit} bytes`),
-  unsupportedMediaType: () =>
-    new HttpError(415, 'unsupported_media_type', 'Content-Type must be application/json'),
+  unsupportedMediaType: () => new HttpError(415, 'unsupported_media_type', 'Content-Type must be application/json'),
   validation: (details: readonly ErrorDetail[]) =>
     new HttpError(422, 'validation_error', 'request does not match the schema', {details}),
   overloaded: (reason: string, retryAfterSeconds: number) =>

@@ -10,10 +10,11 @@ import {loadConfigOrExit} from './config.ts';
 import {listenProblem} from './listen-error.ts';
 import {createLogger} from './log.ts';
 import {loadRegistry, RegistryError} from './registry.ts';
-import type {Registry} from './registry.ts';
+import {RegistryReloads} from './registry-reloads.ts';
 import {checkModels} from './onnx-models.ts';
-import type {Service} from './service.ts';
-import {ActorPool, poolOptions, ThreadStartError} from './threads/pool.ts';
+import type {Service} from './service/service.ts';
+import {ActorPool, ThreadStartError} from './threads/pool.ts';
+import {poolOptions} from './threads/pool-options.ts';
 
 const config = loadConfigOrExit('agent-batcher');
 const log = createLogger(config.logLevel).child({role: config.role});
@@ -30,37 +31,30 @@ async function start(): Promise<Running> {
     // onnx models are checked before the node joins (src/onnx-models.ts), and again on SIGHUP.
     const node = new ActorsNode(config, await checkModels(loadRegistry(config)), log);
     await node.start();
-    return {
-      shutdown: () => node.shutdown(),
-      reload: async () => {
-        let next: Registry;
-        try {
-          next = await checkModels(loadRegistry(config));
-        } catch (error) {
-          log.error({reason: (error as Error).message}, 'model registry reload refused; the old registry stays');
-          return;
-        }
-        node.reconfigure(next);
-        log.info('model registry reloaded');
-      },
-    };
+    const reloads = new RegistryReloads(config, log, (next) => node.reconfigure(next));
+    return {shutdown: () => node.shutdown(), reload: () => reloads.reload()};
   }
   let service: Service;
   if (config.role === 'gateway') {
     const {connectNats, nodeId} = await import('./cluster/nats.ts');
     const {GatewayTransport} = await import('./cluster/gateway-transport.ts');
-    const {Service} = await import('./service.ts');
+    const {Service} = await import('./service/service.ts');
     const name = config.cluster!.node ?? nodeId();
     const boot = nodeId();
     const nc = await connectNats(config.nats!, `agent-batcher gateway ${name}`, log);
     service = new Service(config, log, {
       actors: (events) =>
-        new GatewayTransport(nc, {name, boot, prefix: config.nats!.prefix, key: config.cluster!.key}, events, log.child({gateway: name, boot})),
+        new GatewayTransport(
+          nc,
+          {name, boot, prefix: config.nats!.prefix, key: config.cluster!.key},
+          events,
+          log.child({gateway: name, boot}),
+        ),
     });
   } else {
     const registry = loadRegistry(config);
     const pool = new ActorPool(poolOptions(config, registry, log));
-    const {Service} = await import('./service.ts');
+    const {Service} = await import('./service/service.ts');
     service = new Service(config, log, {registry, pool});
   }
   // A signal from now on drains: requests held while the threads start get 503 not_ready.

@@ -11,8 +11,8 @@ import {fork} from 'node:child_process';
 import type {BackendOptions, OnnxBackendOptions} from './config.ts';
 import {RegistryError} from './registry.ts';
 import type {ModelEntry, Registry} from './registry.ts';
-import {refusal} from '../workers/backend/onnx-signature.ts';
-import type {OnnxSignature} from '../workers/backend/onnx-signature.ts';
+import {refusal} from './onnx-signature.ts';
+import type {OnnxSignature} from './onnx-signature.ts';
 
 export interface CheckJob {
   readonly model: string;
@@ -20,7 +20,9 @@ export interface CheckJob {
   readonly vectorLength: number | undefined;
 }
 
-export type CheckResult = {readonly model: string; readonly signature: OnnxSignature} | {readonly model: string; readonly expected: string; readonly found: string};
+export type CheckResult =
+  | {readonly model: string; readonly signature: OnnxSignature}
+  | {readonly model: string; readonly expected: string; readonly found: string};
 
 const checkEntry = new URL('../workers/onnx-check.ts', import.meta.url);
 /** Opening every model of a registry takes far less; past this the check itself is refused. */
@@ -32,7 +34,11 @@ const isOnnx = (b: BackendOptions): b is OnnxBackendOptions => b.kind === 'onnx'
 export async function checkModels(registry: Registry): Promise<Registry> {
   const onnx = [...(registry.models ?? [])].filter(([, m]) => isOnnx(m.backend));
   if (onnx.length === 0) return registry;
-  const jobs: CheckJob[] = onnx.map(([model, m]) => ({model, path: (m.backend as OnnxBackendOptions).path, vectorLength: m.vectorLength}));
+  const jobs: CheckJob[] = onnx.map(([model, m]) => ({
+    model,
+    path: (m.backend as OnnxBackendOptions).path,
+    vectorLength: m.vectorLength,
+  }));
   const {results} = await runModelCheck(jobs);
   const models = new Map<string, ModelEntry>(registry.models);
   const problems: string[] = [];
@@ -40,9 +46,17 @@ export async function checkModels(registry: Registry): Promise<Registry> {
     const entry = models.get(result.model) as ModelEntry;
     const backend = entry.backend as OnnxBackendOptions;
     if ('expected' in result) problems.push(refusal(result.model, backend.file, result.expected, result.found));
-    else models.set(result.model, {...entry, vectorLength: result.signature.d, backend: {...backend, signature: result.signature}});
+    else
+      models.set(result.model, {
+        ...entry,
+        vectorLength: result.signature.d,
+        backend: {...backend, signature: result.signature},
+      });
   }
-  if (problems.length > 0) throw new RegistryError(`MODELS_FILE: ${problems.length === 1 ? 'a model is' : `${problems.length} models are`} refused:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0)
+    throw new RegistryError(
+      `MODELS_FILE: ${problems.length === 1 ? 'a model is' : `${problems.length} models are`} refused:\n  ${problems.join('\n  ')}`,
+    );
   return {...registry, models};
 }
 
@@ -56,7 +70,11 @@ export interface CheckReport {
 export function runModelCheck(jobs: readonly CheckJob[]): Promise<CheckReport> {
   return new Promise((resolve, reject) => {
     // Plain node flags: the parent's --inspect or heap flags are not the checker's business.
-    const child = fork(checkEntry, {execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced'});
+    const child = fork(checkEntry, {
+      execArgv: [],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       if (stderr.length < 2000) stderr += chunk.toString();
@@ -74,8 +92,14 @@ export function runModelCheck(jobs: readonly CheckJob[]): Promise<CheckReport> {
       clearTimeout(timer);
       if (report && report.results.length === jobs.length) return resolve(report);
       const how = signal ? `was ended by ${signal}` : `exited with code ${code}`;
-      const models = jobs.map((j) => refusal(j.model, j.path, 'a model onnxruntime opens', `the check process ${how} while opening it`));
-      reject(new RegistryError(`MODELS_FILE: the model check failed:\n  ${models.join('\n  ')}${stderr ? `\n${stderr.trim().slice(0, 1000)}` : ''}`));
+      const models = jobs.map((j) =>
+        refusal(j.model, j.path, 'a model onnxruntime opens', `the check process ${how} while opening it`),
+      );
+      reject(
+        new RegistryError(
+          `MODELS_FILE: the model check failed:\n  ${models.join('\n  ')}${stderr ? `\n${stderr.trim().slice(0, 1000)}` : ''}`,
+        ),
+      );
     });
     child.send(jobs);
   });

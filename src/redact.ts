@@ -50,3 +50,7 @@ export function jsonErrorWhere(error: unknown): string {
   const where = /at position \d+( \(line \d+ column \d+\))?/.exec(message);
   return where ? `not valid JSON ${where[0]}` : 'not valid JSON';
 }
+
+/** For a URL whose user:password@ is not percent-encoding (`%zz`): said without echoing it. */
+export const credentialsMessage =
+  'a URL whose user:password@ part is valid percent-encoding (write a literal % as %25)';

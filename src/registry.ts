@@ -10,9 +10,9 @@ import {readFileSync} from 'node:fs';
 import {dirname, resolve} from 'node:path';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
-import {credentialsMessage, httpBackend} from './config.ts';
-import {namePattern} from './protocol/mailbox-key.ts';
-import {credentialsDecode, jsonErrorWhere, redactUrl} from './redact.ts';
+import {httpBackend} from './config.ts';
+import {Name} from './names.ts';
+import {credentialsDecode, credentialsMessage, jsonErrorWhere, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {
@@ -34,7 +34,6 @@ export class RegistryError extends Error {
   override name = 'RegistryError';
 }
 
-const Name = z.string().min(1).max(128).regex(namePattern, `must match ${namePattern.source}`);
 const positive = (max: number) => z.number().int().min(1).max(max);
 
 /**
@@ -42,7 +41,9 @@ const positive = (max: number) => z.number().int().min(1).max(max);
  * `http` (also written `backend_url`) and `onnx`. The Open Inference Protocol (`v2`) and TF Serving
  * (`tfserving`) are further members of this union, each an encoder/decoder pair around the HTTP client.
  */
-const httpUrl = z.url({protocol: /^https?$/, error: 'an http:// or https:// URL'}).refine(credentialsDecode, credentialsMessage);
+const httpUrl = z
+  .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
+  .refine(credentialsDecode, credentialsMessage);
 const BackendSpec = z.discriminatedUnion('kind', [
   z.strictObject({kind: z.literal('simulated')}),
   z.strictObject({kind: z.literal('http'), url: httpUrl}),
@@ -63,17 +64,36 @@ const ModelFile = z
     backend_url: z
       .union([
         z.literal('simulated'),
-        z.url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'}).refine(credentialsDecode, credentialsMessage),
+        z
+          .url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'})
+          .refine(credentialsDecode, credentialsMessage),
       ])
       .optional(),
     backend: BackendSpec.optional(),
     max_batch_size: positive(100_000).optional(),
-    max_wait_ms: z.union([z.literal('auto'), z.number().int().min(0).max(24 * 3600 * 1000)]).optional(),
+    max_wait_ms: z
+      .union([
+        z.literal('auto'),
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(24 * 3600 * 1000),
+      ])
+      .optional(),
     max_concurrent_batches: z.number().int().min(0).max(1_000_000).optional(),
     /** DESIGN §11: the oldest row's wait plus the batch's predicted cost stays within this. */
-    latency_slo_ms: z.number().int().min(1).max(24 * 3600 * 1000).optional(),
+    latency_slo_ms: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600 * 1000)
+      .optional(),
   })
-  .refine((m) => m.backend === undefined || m.backend_url === undefined, {path: ['backend'], message: 'give backend or backend_url, not both'});
+  .refine((m) => m.backend === undefined || m.backend_url === undefined, {
+    path: ['backend'],
+    message: 'give backend or backend_url, not both',
+  });
 
 const RegistryFile = z.strictObject({
   models: z.record(Name, ModelFile).refine((m) => Object.keys(m).length > 0, 'must list at least one model'),
@@ -94,7 +114,9 @@ export function loadRegistry(config: Config): Registry {
   }
   const parsed = RegistryFile.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.slice(0, 20).map((i) => `  ${i.path.join('.') || '(top level)'}: ${redactUrl(i.message)}`);
+    const lines = parsed.error.issues
+      .slice(0, 20)
+      .map((i) => `  ${i.path.join('.') || '(top level)'}: ${redactUrl(i.message)}`);
     throw new RegistryError(`MODELS_FILE ${path} is invalid:\n${lines.join('\n')}`);
   }
   const models = new Map<string, ModelEntry>();
@@ -120,7 +142,13 @@ export function loadRegistry(config: Config): Registry {
 
 /** A model's backend from `backend` or `backend_url`; absent = the global one. */
 function backendOf(m: z.infer<typeof ModelFile>, config: Config, folder: string): BackendOptions {
-  const spec = m.backend ?? (m.backend_url === 'simulated' ? {kind: 'simulated' as const} : m.backend_url === undefined ? undefined : {kind: 'http' as const, url: m.backend_url});
+  const spec =
+    m.backend ??
+    (m.backend_url === 'simulated'
+      ? {kind: 'simulated' as const}
+      : m.backend_url === undefined
+        ? undefined
+        : {kind: 'http' as const, url: m.backend_url});
   switch (spec?.kind) {
     case undefined:
       return config.backend;
@@ -129,7 +157,13 @@ function backendOf(m: z.infer<typeof ModelFile>, config: Config, folder: string)
     case 'http':
       return httpBackend(spec.url, config.httpDefaults);
     case 'onnx':
-      return {kind: 'onnx', path: resolve(folder, spec.path), file: spec.path, intraOpThreads: spec.intra_op_threads ?? 1, signature: undefined};
+      return {
+        kind: 'onnx',
+        path: resolve(folder, spec.path),
+        file: spec.path,
+        intraOpThreads: spec.intra_op_threads ?? 1,
+        signature: undefined,
+      };
   }
 }
 
@@ -150,7 +184,13 @@ export function describeRegistry(registry: Registry, costs: (model: string) => r
       case 'simulated':
         return 'simulated';
       case 'onnx':
-        return {kind: 'onnx', path: b.file, intra_op_threads: b.intraOpThreads, input: b.signature?.input ?? null, output: b.signature?.output ?? null};
+        return {
+          kind: 'onnx',
+          path: b.file,
+          intra_op_threads: b.intraOpThreads,
+          input: b.signature?.input ?? null,
+          output: b.signature?.output ?? null,
+        };
     }
   };
   const batchingOf = (b: BatchingOptions) => ({

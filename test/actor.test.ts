@@ -16,13 +16,18 @@ function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches:
   const {sink, results, reports} = recordingSink();
   let idle = 0;
   let seq = 0;
-  const actor = new Actor('t\nm', {agentType: 't', model: 'm'}, {
-    clock,
-    log: createLogger('silent'),
-    nextBatchId: () => `b-${++seq}`,
-    results: sink,
-    idle: () => idle++,
-  }, {backend, batching: {...batching, waitFraction: 0.02}, window: undefined, cost: new CostModel()});
+  const actor = new Actor(
+    't\nm',
+    {agentType: 't', model: 'm'},
+    {
+      clock,
+      log: createLogger('silent'),
+      nextBatchId: () => `b-${++seq}`,
+      results: sink,
+      idle: () => idle++,
+    },
+    {backend, batching: {...batching, waitFraction: 0.02}, window: undefined, cost: new CostModel()},
+  );
   let partSeq = 0;
   const part = (row: number[], deadline = 1e12): Part => ({
     partId: ++partSeq,
@@ -142,12 +147,18 @@ test('a failed call fails every part with its code; rejected rows fail alone', a
   actor.dispatch([part([1]), part([2]), part([3])]);
   backend.calls[0].reject(new BackendError('backend_error', 'boom'));
   await settle();
-  t.deepEqual(results.map((r) => (r.outcome === 'error' ? r.code : r.outcome)), ['backend_error', 'backend_error', 'backend_error']);
+  t.deepEqual(
+    results.map((r) => (r.outcome === 'error' ? r.code : r.outcome)),
+    ['backend_error', 'backend_error', 'backend_error'],
+  );
   results.length = 0;
   actor.dispatch([part([1]), part([2]), part([3])]);
   backend.calls[1].resolve({values: [7, 0, 9], rejected: new Map([[1, 'poisoned']])});
   await settle();
-  t.deepEqual(results.map((r) => (r.outcome === 'error' ? r.code : r.outcome)), ['prediction', 'backend_rejected', 'prediction']);
+  t.deepEqual(
+    results.map((r) => (r.outcome === 'error' ? r.code : r.outcome)),
+    ['prediction', 'backend_rejected', 'prediction'],
+  );
 });
 
 test('drain cuts waiting rows at once; the actor reports idle when empty', async (t) => {

@@ -6,13 +6,20 @@ import {startFakeBackend} from './helpers/fake-backend.ts';
 import {held, post, startService} from './helpers/service.ts';
 
 test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry-After; every accepted request completes', async (t) => {
-  const running = await startService({MAX_PENDING_PER_MAILBOX: '50', MAX_AGENTS_PER_REQUEST: '8', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1500'});
+  const running = await startService({
+    MAX_PENDING_PER_MAILBOX: '50',
+    MAX_AGENTS_PER_REQUEST: '8',
+    BACKEND_LATENCY_MIN_MS: '1500',
+    BACKEND_LATENCY_MAX_MS: '1500',
+  });
   t.teardown(() => running.close());
   const vector = (c: number, i: number) => [c, i, 1];
   const replies = await Promise.all(
     Array.from({length: 40}, (_, c) =>
       post(`${running.url}/predict`, {
-        agents: Object.fromEntries(Array.from({length: 4}, (_, i) => [`c${c}-${i}`, {vector: vector(c, i), model: 'hot', agent_type: 't'}])),
+        agents: Object.fromEntries(
+          Array.from({length: 4}, (_, i) => [`c${c}-${i}`, {vector: vector(c, i), model: 'hot', agent_type: 't'}]),
+        ),
       }),
     ),
   );
@@ -31,7 +38,8 @@ test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry
     accepted++;
     t.is(reply.status, 200);
     t.false(reply.body.errors, 'no accepted request is partial');
-    for (let i = 0; i < 4; i++) t.is(reply.body.results[`c${c}-${i}`].prediction, predictRow(bias('hot', 't'), vector(c, i)));
+    for (let i = 0; i < 4; i++)
+      t.is(reply.body.results[`c${c}-${i}`].prediction, predictRow(bias('hot', 't'), vector(c, i)));
   });
   t.log(`accepted ${accepted}, refused ${refused}`);
   t.is(accepted, 12, '12 × 4 = 48 agents fit under 50, the 13th request would not');
@@ -43,7 +51,15 @@ test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry
 });
 
 test('MAX_PENDING_TOTAL and MAX_MAILBOXES refuse a request whole', async (t) => {
-  const running = await startService({MAX_PENDING_TOTAL: '5', MAX_PENDING_PER_MAILBOX: '5', MAX_AGENTS_PER_REQUEST: '4', MAX_MAILBOXES: '2', MAX_KEYS_PER_REQUEST: '2', BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300'});
+  const running = await startService({
+    MAX_PENDING_TOTAL: '5',
+    MAX_PENDING_PER_MAILBOX: '5',
+    MAX_AGENTS_PER_REQUEST: '4',
+    MAX_MAILBOXES: '2',
+    MAX_KEYS_PER_REQUEST: '2',
+    BACKEND_LATENCY_MIN_MS: '300',
+    BACKEND_LATENCY_MAX_MS: '300',
+  });
   t.teardown(() => running.close());
   const a = (model: string) => ({vector: [1], model, agent_type: 't'});
   const held = post(`${running.url}/predict`, {agents: {x1: a('m1'), x2: a('m1'), x3: a('m2')}});
@@ -80,24 +96,39 @@ test('a client that goes away before its batch is cut never reaches the backend;
   await sleep(50);
 
   // Client B shares the key and arrives later; its batch is cut 400 ms after its own arrival.
-  const reply = await post(`${running.url}/predict`, {agents: {stay: {vector: [1, 2], model: 'shared', agent_type: 't'}}});
+  const reply = await post(`${running.url}/predict`, {
+    agents: {stay: {vector: [1, 2], model: 'shared', agent_type: 't'}},
+  });
   t.is(reply.status, 200);
   t.is(reply.body.results.stay.prediction, predictRow(bias('shared', 't'), [1, 2]));
   t.is(reply.body.results.stay.batch.size, 1, 'batch.size counts only the rows sent');
-  t.deepEqual(backend.received.flatMap((c) => c.vectors), [[1, 2]], 'the withdrawn row never reached the backend');
+  t.deepEqual(
+    backend.received.flatMap((c) => c.vectors),
+    [[1, 2]],
+    'the withdrawn row never reached the backend',
+  );
   t.is(running.service.coordinator.stats.withdrawn, 1);
   t.is(running.service.coordinator.stats.liveParts, 0);
 });
 
 test('a request that could never be admitted is a 422 naming the limit, not a 503 to retry; the largest valid one fits an idle service', async (t) => {
-  const limits = {MAX_AGENTS_PER_REQUEST: '8', MAX_PENDING_PER_MAILBOX: '8', MAX_PENDING_TOTAL: '16', MAX_KEYS_PER_REQUEST: '3', MAX_MAILBOXES: '3'};
+  const limits = {
+    MAX_AGENTS_PER_REQUEST: '8',
+    MAX_PENDING_PER_MAILBOX: '8',
+    MAX_PENDING_TOTAL: '16',
+    MAX_KEYS_PER_REQUEST: '3',
+    MAX_MAILBOXES: '3',
+  };
   const running = await startService(limits);
   t.teardown(() => running.close());
   const agents = (n: number, keys: number) =>
-    Object.fromEntries(Array.from({length: n}, (_, i) => [`a${i}`, {vector: [i, 1], model: `m${i % keys}`, agent_type: 't'}]));
+    Object.fromEntries(
+      Array.from({length: n}, (_, i) => [`a${i}`, {vector: [i, 1], model: `m${i % keys}`, agent_type: 't'}]),
+    );
   const check = (reply: Awaited<ReturnType<typeof post>>, n: number, keys: number) => {
     t.is(reply.status, 200, JSON.stringify(reply.body));
-    for (let i = 0; i < n; i++) t.is(reply.body.results[`a${i}`].prediction, predictRow(bias(`m${i % keys}`, 't'), [i, 1]));
+    for (let i = 0; i < n; i++)
+      t.is(reply.body.results[`a${i}`].prediction, predictRow(bias(`m${i % keys}`, 't'), [i, 1]));
   };
   // The attacks, with normal clients beside them on the same keys.
   const [oneKey, manyKeys, ...normal] = await Promise.all([
@@ -107,9 +138,13 @@ test('a request that could never be admitted is a 422 naming the limit, not a 50
   ]);
   t.is(oneKey.status, 422);
   t.is(oneKey.headers.get('retry-after'), null);
-  t.deepEqual(oneKey.body.error.details, [{path: 'agents', message: 'must hold at most 8 agents (MAX_AGENTS_PER_REQUEST; got 9)'}]);
+  t.deepEqual(oneKey.body.error.details, [
+    {path: 'agents', message: 'must hold at most 8 agents (MAX_AGENTS_PER_REQUEST; got 9)'},
+  ]);
   t.is(manyKeys.status, 422);
-  t.deepEqual(manyKeys.body.error.details, [{path: 'agents', message: 'must use at most 3 distinct (agent_type, model) keys (MAX_KEYS_PER_REQUEST; got 4)'}]);
+  t.deepEqual(manyKeys.body.error.details, [
+    {path: 'agents', message: 'must use at most 3 distinct (agent_type, model) keys (MAX_KEYS_PER_REQUEST; got 4)'},
+  ]);
   for (const reply of normal) check(reply, 2, 2);
   // On the idle service the largest valid requests get in: config refuses limits that would not allow it.
   check(await post(`${running.url}/predict`, {agents: agents(8, 1)}), 8, 1);

@@ -7,7 +7,7 @@ import {createLogger} from '../src/log.ts';
 import {loadRegistry} from '../src/registry.ts';
 import {createApp} from '../src/http/app.ts';
 import type {Coordinator} from '../src/coordinator/coordinator.ts';
-import {Metrics} from '../src/metrics.ts';
+import {Metrics} from '../src/metrics/metrics.ts';
 import {post, startService, testEnv} from './helpers/service.ts';
 
 const body = {agents: {a: {vector: [1, 2], model: 'm', agent_type: 't'}}};
@@ -18,7 +18,13 @@ test('with API_KEYS set, /predict needs a valid bearer key; infrastructure route
   const running = await startService({API_KEYS: 'first-secret-key,second-secret-key', LOG_LEVEL: 'trace'}, log);
   t.teardown(() => running.close());
 
-  const attempts: Record<string, string>[] = [{}, {authorization: 'Bearer wrong-key'}, {authorization: 'Basic Zmlyc3Qtc2VjcmV0LWtleQ=='}, {authorization: 'Bearer first-secret-key-and-more'}, {authorization: 'Bearer '}];
+  const attempts: Record<string, string>[] = [
+    {},
+    {authorization: 'Bearer wrong-key'},
+    {authorization: 'Basic Zmlyc3Qtc2VjcmV0LWtleQ=='},
+    {authorization: 'Bearer first-secret-key-and-more'},
+    {authorization: 'Bearer '},
+  ];
   for (const headers of attempts) {
     const reply = await post(`${running.url}/predict`, body, headers);
     t.is(reply.status, 401, JSON.stringify(headers));
@@ -29,10 +35,14 @@ test('with API_KEYS set, /predict needs a valid bearer key; infrastructure route
     const reply = await post(`${running.url}/predict`, body, {authorization: `Bearer ${key}`});
     t.is(reply.status, 200, key);
   }
-  for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json']) t.is((await fetch(`${running.url}${path}`)).status, 200, path);
+  for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json'])
+    t.is((await fetch(`${running.url}${path}`)).status, 200, path);
 
   t.true(lines.length > 5);
-  t.false(lines.some((l) => l.includes('secret-key')), 'no log line holds a key');
+  t.false(
+    lines.some((l) => l.includes('secret-key')),
+    'no log line holds a key',
+  );
 });
 
 test('every response carries the security headers', async (t) => {
@@ -56,8 +66,20 @@ test('an internal error answers 500 internal_error with the request id and no st
       throw new Error('kaboom: internal detail');
     },
   } as unknown as Coordinator;
-  const metrics = new Metrics({hostStats: async () => [], restarts: () => 0, openRequests: () => 0}, {maxBatchSize: 32, maxKeys: 32});
-  const app = createApp({config, coordinator: broken, log, metrics, version: 'test', readiness: () => 'ready', started: async () => {}, registry: () => loadRegistry(config)});
+  const metrics = new Metrics(
+    {threadStats: async () => [], restarts: () => 0, openRequests: () => 0},
+    {maxBatchSize: 32, maxKeys: 32},
+  );
+  const app = createApp({
+    config,
+    coordinator: broken,
+    log,
+    metrics,
+    version: 'test',
+    readiness: () => 'ready',
+    started: async () => {},
+    registry: () => loadRegistry(config),
+  });
   const server = http.createServer(app.callback()).listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => server.close());

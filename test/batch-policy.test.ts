@@ -17,7 +17,7 @@ test('batcher cuts at maxBatchSize without waiting', (t) => {
   fill(q, ['a', 'b', 'c'], 3, 0);
   t.deepEqual(q.cut(0, 0), []);
   q.push('d', 3, 1);
-  t.deepEqual(q.cut(1, 0), [{length: 3, items: ['a', 'b', 'c', 'd']}]);
+  t.deepEqual(q.cut(1, 0), [{vectorLength: 3, items: ['a', 'b', 'c', 'd']}]);
   t.is(q.size, 0);
 });
 
@@ -25,10 +25,16 @@ test('a full backlog is cut into several batches of at most maxBatchSize, in arr
   const q = new BatchQueue<string>(options());
   fill(q, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'], 2, 0);
   const batches = q.cut(0, 0);
-  t.deepEqual(batches.map((b) => b.items), [['a', 'b', 'c', 'd'], ['e', 'f', 'g', 'h']]);
+  t.deepEqual(
+    batches.map((b) => b.items),
+    [
+      ['a', 'b', 'c', 'd'],
+      ['e', 'f', 'g', 'h'],
+    ],
+  );
   t.is(q.size, 1);
   t.is(q.nextDueAt(2), 20);
-  t.deepEqual(q.cut(20, 2), [{length: 2, items: ['i']}]);
+  t.deepEqual(q.cut(20, 2), [{vectorLength: 2, items: ['i']}]);
 });
 
 test('batcher cuts at maxWaitMs counted from the oldest row, not from the previous batch', (t) => {
@@ -37,29 +43,40 @@ test('batcher cuts at maxWaitMs counted from the oldest row, not from the previo
   t.is(q.nextDueAt(0), 120);
   q.push('b', 1, 115);
   t.deepEqual(q.cut(119, 0), []);
-  t.deepEqual(q.cut(120, 0), [{length: 1, items: ['a', 'b']}]);
+  t.deepEqual(q.cut(120, 0), [{vectorLength: 1, items: ['a', 'b']}]);
   // The next batch's clock starts at its own oldest row (130), not at the cut (120).
   q.push('c', 1, 130);
   t.is(q.nextDueAt(0), 150);
   t.deepEqual(q.cut(149, 0), []);
-  t.deepEqual(q.cut(150, 0), [{length: 1, items: ['c']}]);
+  t.deepEqual(q.cut(150, 0), [{vectorLength: 1, items: ['c']}]);
 });
 
 test('batcher holds while maxConcurrentBatches calls are in flight, then sends the backlog at once', (t) => {
   const q = new BatchQueue<string>(options({maxConcurrentBatches: 1}));
   fill(q, ['a', 'b', 'c', 'd', 'e', 'f'], 1, 0);
-  t.deepEqual(q.cut(0, 0).map((b) => b.items), [['a', 'b', 'c', 'd']]);
+  t.deepEqual(
+    q.cut(0, 0).map((b) => b.items),
+    [['a', 'b', 'c', 'd']],
+  );
   q.push('g', 1, 5);
   // One call in flight: nothing is cut, and no timer is due (a freed slot is the next event).
   t.deepEqual(q.cut(100, 1), []);
   t.is(q.nextDueAt(1), undefined);
   // The slot frees at 100: the held rows (oldest waited 100 ms) go at once.
-  t.deepEqual(q.cut(100, 0).map((b) => b.items), [['e', 'f', 'g']]);
+  t.deepEqual(
+    q.cut(100, 0).map((b) => b.items),
+    [['e', 'f', 'g']],
+  );
 });
 
 test('concurrency limit caps the number of batches cut at once', (t) => {
   const q = new BatchQueue<string>(options({maxConcurrentBatches: 2}));
-  fill(q, Array.from({length: 16}, (_, i) => `r${i}`), 1, 0);
+  fill(
+    q,
+    Array.from({length: 16}, (_, i) => `r${i}`),
+    1,
+    0,
+  );
   t.is(q.cut(0, 1).length, 1);
   t.is(q.cut(0, 0).length, 2);
   t.is(q.size, 4);
@@ -73,8 +90,8 @@ test('mixed vector lengths form separate batches', (t) => {
   q.push('d2', 2, 3);
   const batches = q.cut(25, 0);
   t.deepEqual(batches, [
-    {length: 3, items: ['a3', 'c3']},
-    {length: 2, items: ['b2', 'd2']},
+    {vectorLength: 3, items: ['a3', 'c3']},
+    {vectorLength: 2, items: ['b2', 'd2']},
   ]);
 });
 
@@ -82,16 +99,19 @@ test('a full group of one length is cut while another length keeps waiting', (t)
   const q = new BatchQueue<string>(options());
   fill(q, ['a', 'b', 'c', 'd'], 8, 0);
   q.push('x', 2, 0);
-  t.deepEqual(q.cut(1, 0), [{length: 8, items: ['a', 'b', 'c', 'd']}]);
+  t.deepEqual(q.cut(1, 0), [{vectorLength: 8, items: ['a', 'b', 'c', 'd']}]);
   t.is(q.size, 1);
   t.is(q.nextDueAt(0), 20);
 });
 
-test('flush cuts every waiting row without waiting for maxWaitMs', (t) => {
+test('drain cuts every waiting row without waiting for maxWaitMs', (t) => {
   const q = new BatchQueue<string>(options());
   q.push('a', 1, 0);
   q.push('b', 2, 0);
-  t.deepEqual(q.cut(1, 0, true).map((b) => b.items), [['a'], ['b']]);
+  t.deepEqual(
+    q.cut(1, 0, true).map((b) => b.items),
+    [['a'], ['b']],
+  );
 });
 
 test('removed rows never reach a batch; the others keep their order and their age', (t) => {
@@ -99,11 +119,17 @@ test('removed rows never reach a batch; the others keep their order and their ag
   q.push('a', 1, 0);
   q.push('b', 1, 5);
   q.push('c', 1, 10);
-  t.deepEqual(q.remove((x) => x === 'a'), ['a']);
+  t.deepEqual(
+    q.remove((x) => x === 'a'),
+    ['a'],
+  );
   t.is(q.size, 2);
   t.is(q.nextDueAt(0), 25);
-  t.deepEqual(q.cut(25, 0), [{length: 1, items: ['b', 'c']}]);
-  t.deepEqual(q.remove(() => true), []);
+  t.deepEqual(q.cut(25, 0), [{vectorLength: 1, items: ['b', 'c']}]);
+  t.deepEqual(
+    q.remove(() => true),
+    [],
+  );
 });
 
 test('a large queue drained batch by batch keeps arrival order', (t) => {
@@ -112,5 +138,8 @@ test('a large queue drained batch by batch keeps arrival order', (t) => {
   const seen: number[] = [];
   let now = 0;
   while (q.size > 0) for (const b of q.cut((now += 50), 0)) seen.push(...b.items);
-  t.deepEqual(seen, Array.from({length: 5000}, (_, i) => i));
+  t.deepEqual(
+    seen,
+    Array.from({length: 5000}, (_, i) => i),
+  );
 });

@@ -9,7 +9,11 @@ import type {ClientState} from '../src/coordinator/clients.ts';
 
 const rows = (...entries: [string, number][]) => new Map(entries);
 /** A client holding `perKey` agents per key. */
-const client = (id: string, ...held: [string, number][]): ClientState => ({id, live: held.reduce((sum, [, n]) => sum + n, 0), perKey: new Map(held)});
+const client = (id: string, ...held: [string, number][]): ClientState => ({
+  id,
+  live: held.reduce((sum, [, n]) => sum + n, 0),
+  perKey: new Map(held),
+});
 const sum = ({clients, amount}: ClaimsOn) => ({clients, amount});
 const empty = {clients: 0, amount: 0};
 const later = () => Date.now() + 60_000;
@@ -74,7 +78,11 @@ test('at most maxClaims clients: a flood of claimants pushes out the claim due f
   claims.claim(client('c', ['k', 1]), rows(['k', 1]), now + 6000);
   for (let i = 0; i < 1000; i++) claims.claim(client(`flood-${i}`), rows([`k${i}`, 1]), now + 2000 + i);
   t.is(claims.size, 3);
-  t.deepEqual(sum(claims.onKey('k')), {clients: 2, amount: 2}, 'the later-due claims of b and c stay; the first-due went');
+  t.deepEqual(
+    sum(claims.onKey('k')),
+    {clients: 2, amount: 2},
+    'the later-due claims of b and c stay; the first-due went',
+  );
   t.deepEqual(sum(claims.total), {clients: 3, amount: 3});
   t.deepEqual(sum(claims.mailboxes), {clients: 1, amount: 1});
 });

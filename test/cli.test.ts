@@ -19,10 +19,15 @@ const run = promisify(execFile);
 /** A tool as its npm script runs it; resolves with its exit code and output, whatever the code. */
 async function tool(name: string, args: string[], env: Record<string, string> = {}) {
   const words = scripts[name].split(/\s+/);
-  const [command, ...rest] = words[0] === 'bash' ? [process.execPath, '--import', './scripts/require-node.mjs', 'bench/run.ts'] : words;
+  const [command, ...rest] =
+    words[0] === 'bash' ? [process.execPath, '--import', './scripts/require-node.mjs', 'bench/run.ts'] : words;
   if (command !== 'node' && command !== process.execPath) throw new Error(`unexpected script ${scripts[name]}`);
   try {
-    const {stdout, stderr} = await run(process.execPath, [...rest.filter((w) => !/^[A-Z_]+=/.test(w)), ...args], {cwd: root, env: {...process.env, ...env}, timeout: 30_000});
+    const {stdout, stderr} = await run(process.execPath, [...rest.filter((w) => !/^[A-Z_]+=/.test(w)), ...args], {
+      cwd: root,
+      env: {...process.env, ...env},
+      timeout: 30_000,
+    });
     return {code: 0, stdout, stderr};
   } catch (error) {
     const e = error as {code: number; stdout: string; stderr: string};
@@ -39,9 +44,15 @@ async function takenPort(t: {teardown(fn: () => void): void}): Promise<number> {
 }
 
 test('every npm script checks the Node version first (one line on a Node older than 24)', (t) => {
-  const runsCheck = (line: string) => line.includes('--import ./scripts/require-node.mjs') || line.startsWith('node scripts/require-node.mjs && ');
+  const runsCheck = (line: string) =>
+    line.includes('--import ./scripts/require-node.mjs') || line.startsWith('node scripts/require-node.mjs && ');
   for (const [name, line] of Object.entries(scripts)) {
-    if (line === 'bash bench/run.sh') t.regex(readFileSync(new URL('bench/run.sh', root), 'utf8'), /exec node --import "\$here\/\.\.\/scripts\/require-node\.mjs"/, name);
+    if (line === 'bash bench/run.sh')
+      t.regex(
+        readFileSync(new URL('bench/run.sh', root), 'utf8'),
+        /exec node --import "\$here\/\.\.\/scripts\/require-node\.mjs"/,
+        name,
+      );
     else t.true(runsCheck(line), `npm run ${name}: ${line}`);
   }
 });
@@ -64,7 +75,10 @@ test('npm run predict and npm run load with no service at the URL say so in one 
     const {code, stderr} = await tool(name, ['--url', url, '--duration', '1'].slice(0, name === 'load' ? 4 : 2));
     t.is(code, 1, name);
     t.is(stderr.split('\n').length, 2, `one line: ${stderr}`);
-    t.regex(stderr, new RegExp(`^${name}: cannot reach ${url} \\(.+\\): is the service running\\? Start it with \`npm start\``));
+    t.regex(
+      stderr,
+      new RegExp(`^${name}: cannot reach ${url} \\(.+\\): is the service running\\? Start it with \`npm start\``),
+    );
   }
 });
 
@@ -74,7 +88,10 @@ test('npm run load says how many in flight it allows, and when that cap held the
   const capped = await tool('load', ['--url', running.url, '--rate', '40', '--duration', '1', '--clients', '2']);
   t.is(capped.code, 0, capped.stderr);
   t.regex(capped.stdout, /open loop at 40 req\/s, at most 2 in flight/);
-  t.regex(capped.stdout, /in flight {5}the cap of 2 was full: \d+ requests of the schedule were not sent, so the rate delivered is below 40\/s \(raise --clients\)/);
+  t.regex(
+    capped.stdout,
+    /in flight {5}the cap of 2 was full: \d+ requests of the schedule were not sent, so the rate delivered is below 40\/s \(raise --clients\)/,
+  );
   const sized = await tool('load', ['--url', running.url, '--rate', '5', '--duration', '1']);
   t.regex(sized.stdout, /open loop at 5 req\/s, at most 40 in flight \(rate × 8 s\)/);
   t.notRegex(sized.stdout, /the cap of/);
@@ -82,11 +99,22 @@ test('npm run load says how many in flight it allows, and when that cap held the
 
 test('npm start and npm run backend on a taken port name the port and the variable to set, in one line', async (t) => {
   const port = await takenPort(t);
-  const service = await tool('start', [], {PORT: String(port), HOST: '127.0.0.1', ACTOR_POOL_SIZE: '1', LOG_LEVEL: 'warn'});
+  const service = await tool('start', [], {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ACTOR_POOL_SIZE: '1',
+    LOG_LEVEL: 'warn',
+  });
   t.is(service.code, 1);
-  t.is(service.stderr, `agent-batcher: port ${port} on 127.0.0.1 is already in use (another copy running?): stop it, or set PORT to a free port, e.g. PORT=${port + 1}\n`);
+  t.is(
+    service.stderr,
+    `agent-batcher: port ${port} on 127.0.0.1 is already in use (another copy running?): stop it, or set PORT to a free port, e.g. PORT=${port + 1}\n`,
+  );
   const backend = await tool('backend', [], {BACKEND_PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn'});
   t.is(backend.code, 1);
-  t.regex(backend.stderr, /^agent-batcher backend: port \d+ on 127\.0\.0\.1 is already in use .*set BACKEND_PORT to a free port/);
+  t.regex(
+    backend.stderr,
+    /^agent-batcher backend: port \d+ on 127\.0\.0\.1 is already in use .*set BACKEND_PORT to a free port/,
+  );
   t.is(backend.stderr.split('\n').length, 2);
 });

@@ -1,6 +1,7 @@
 import test from 'ava';
 import {rendezvous} from '../src/cluster/rendezvous.ts';
-import {decode, encode as encodeFrom, splitDispatch, wireVersion} from '../src/protocol/codec.ts';
+import {splitDispatch} from '../src/cluster/split-dispatch.ts';
+import {decode, encode as encodeFrom, wireVersion} from '../src/protocol/codec.ts';
 import type {Envelope, WireMessage} from '../src/protocol/codec.ts';
 import {forEachPart, PartField} from '../src/protocol/messages.ts';
 import type {DispatchMessage, ResultsMessage} from '../src/protocol/messages.ts';
@@ -108,8 +109,16 @@ test('a frame that is JSON but not of our shape is refused whole, before any han
   t.like(decode(frame({kind: 'dispatch', keys: [42], columns: [0, 0]})), {ok: false, problem: 'bad_header'});
   t.like(decode(frame({kind: 'withdraw', withdrawals: 'all'})), {ok: false, problem: 'bad_header'});
   const report = {key: 7, size: 1, backendMs: 1, result: 'ok', waitsMs: [0], windowMs: 5};
-  t.like(decode(frame({kind: 'results', thread: 0, columns: [0], errors: [], batches: [], reports: [report]})), {ok: false, problem: 'bad_header', detail: 'reports.0.key'});
-  t.like(decode(frame({kind: 'results', thread: 256, columns: [0], errors: [], batches: [], reports: []})), {ok: false, detail: 'thread'}, 'a thread past ACTOR_POOL_SIZE’s bound');
+  t.like(decode(frame({kind: 'results', thread: 0, columns: [0], errors: [], batches: [], reports: [report]})), {
+    ok: false,
+    problem: 'bad_header',
+    detail: 'reports.0.key',
+  });
+  t.like(
+    decode(frame({kind: 'results', thread: 256, columns: [0], errors: [], batches: [], reports: []})),
+    {ok: false, detail: 'thread'},
+    'a thread past ACTOR_POOL_SIZE’s bound',
+  );
   t.like(decode(frame({kind: 'nonsense'})), {ok: false});
   // The envelope is part of every header: a sender that is not one subject token, no sequence number.
   t.like(decode(frame({kind: 'heartbeat', threads: 2, sender: 'gw.1'})), {ok: false, detail: 'sender'});
@@ -143,7 +152,10 @@ test('rendezvous: every caller agrees; a member leaving moves only its own keys;
   }
   const joined = [...members, 'h3/0'];
   const moved = keys.filter((k) => rendezvous(k, joined) !== before.get(k));
-  t.true(moved.every((k) => rendezvous(k, joined) === 'h3/0'), 'keys move only to the joiner');
+  t.true(
+    moved.every((k) => rendezvous(k, joined) === 'h3/0'),
+    'keys move only to the joiner',
+  );
   t.true(moved.length > 300 && moved.length < 500, `${moved.length} of 2000 moved`);
   t.is(rendezvous('k', []), undefined);
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import {startService} from './helpers/service.ts';
-import {runLoad} from './helpers/load.ts';
+import {checkedBurst} from './helpers/checked-burst.ts';
 
 const load = {
   clients: 500,
@@ -14,7 +14,7 @@ for (const pool of [1, 4]) {
   test(`500 clients at once get exactly their own exact predictions, batched across clients (ACTOR_POOL_SIZE=${pool})`, async (t) => {
     const running = await startService({ACTOR_POOL_SIZE: String(pool), MAX_BATCH_SIZE: '32', MAX_WAIT_MS: '20'});
     t.teardown(() => running.close());
-    const figures = await runLoad(t, running.url, load, 32);
+    const figures = await checkedBurst(t, running.url, load, 32);
     t.log(`pool ${pool}: ${JSON.stringify(figures)}`);
     t.true(figures.meanBatchSize > 2, 'batches are filled, not one agent per call');
     // Nothing is left behind once every client has its answer.

@@ -34,7 +34,13 @@ test('defaults follow DESIGN §6', (t) => {
 
 test('BACKEND_URL selects the HTTP backend with its timeout and retries', (t) => {
   const c = loadConfig({BACKEND_URL: 'http://127.0.0.1:9000/predict', BACKEND_TIMEOUT_MS: '500', BACKEND_RETRIES: '0'});
-  t.deepEqual(c.backend, {kind: 'http', url: 'http://127.0.0.1:9000/predict', timeoutMs: 500, retries: 0, maxReplyBytes: 8 << 20});
+  t.deepEqual(c.backend, {
+    kind: 'http',
+    url: 'http://127.0.0.1:9000/predict',
+    timeoutMs: 500,
+    retries: 0,
+    maxReplyBytes: 8 << 20,
+  });
 });
 
 test('API_KEYS is a comma-separated list; other empty values count as unset', (t) => {
@@ -70,7 +76,11 @@ test('the cluster roles need CLUSTER_KEY (or CLUSTER_KEY_FILE): without it the e
 });
 
 test('a weak CLUSTER_KEY stops the process, and no error ever shows a key', (t) => {
-  for (const weak of ['too-short-but-secret-1', 'abababababababababababababababababab', '                                        ']) {
+  for (const weak of [
+    'too-short-but-secret-1',
+    'abababababababababababababababababab',
+    '                                        ',
+  ]) {
     const error = t.throws(() => loadConfig({...cluster, CLUSTER_KEY: weak}), {instanceOf: ConfigError});
     t.regex(error!.message, /CLUSTER_KEY: (a secret of at least|required)/);
     t.false(error!.message.includes(weak.trim() || weak), 'no key in the message');
@@ -87,23 +97,33 @@ test('CLUSTER_KEY_FILE reads the key from a file (trailing newline dropped); a m
   writeFileSync(file, `${goodKey}\n`);
   const fromFile = loadConfig({...cluster, ROLE: 'actors', CLUSTER_KEY_FILE: file});
   t.is(fromFile.cluster?.key.symmetricKeySize, goodKey.length);
-  t.throws(() => loadConfig({...cluster, CLUSTER_KEY_FILE: path.join(dir, 'nope')}), {message: /CLUSTER_KEY_FILE: the path of a readable file \(ENOENT\)/});
+  t.throws(() => loadConfig({...cluster, CLUSTER_KEY_FILE: path.join(dir, 'nope')}), {
+    message: /CLUSTER_KEY_FILE: the path of a readable file \(ENOENT\)/,
+  });
   writeFileSync(file, 'short-secret-in-a-file\n');
   const weak = t.throws(() => loadConfig({...cluster, CLUSTER_KEY_FILE: file}), {instanceOf: ConfigError});
   t.regex(weak!.message, /CLUSTER_KEY_FILE: a secret of at least 32 characters/);
   t.false(weak!.message.includes('short-secret-in-a-file'));
   writeFileSync(file, goodKey);
-  t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, CLUSTER_KEY_FILE: file}), {message: /CLUSTER_KEY_FILE: unset when CLUSTER_KEY is set/});
+  t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, CLUSTER_KEY_FILE: file}), {
+    message: /CLUSTER_KEY_FILE: unset when CLUSTER_KEY is set/,
+  });
 });
 
 test('cluster-only variables are refused with ROLE=all; CLUSTER_NODE must be one subject token; TLS files are checked at start', (t) => {
   t.throws(() => loadConfig({CLUSTER_KEY: goodKey}), {message: /ROLE: gateway or actors when any of CLUSTER_KEY/});
-  t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, CLUSTER_NODE: 'gw.1'}), {message: /CLUSTER_NODE: a NATS subject token/});
+  t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, CLUSTER_NODE: 'gw.1'}), {
+    message: /CLUSTER_NODE: a NATS subject token/,
+  });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nats-tls-'));
   t.teardown(() => rmSync(dir, {recursive: true, force: true}));
   const notPem = path.join(dir, 'ca.pem');
   writeFileSync(notPem, 'not a certificate');
-  const error = t.throws(() => loadConfig({...cluster, CLUSTER_KEY: goodKey, NATS_TLS_CA: notPem, NATS_TLS_CERT: path.join(dir, 'missing.pem')}), {instanceOf: ConfigError});
+  const error = t.throws(
+    () =>
+      loadConfig({...cluster, CLUSTER_KEY: goodKey, NATS_TLS_CA: notPem, NATS_TLS_CERT: path.join(dir, 'missing.pem')}),
+    {instanceOf: ConfigError},
+  );
   t.regex(error!.message, /NATS_TLS_CA: the path of a PEM CA certificate \(the file is not one\)/);
   t.regex(error!.message, /NATS_TLS_CERT: the path of a readable file \(ENOENT\)/);
   t.regex(error!.message, /NATS_TLS_KEY: set together with NATS_TLS_CERT/);
@@ -111,7 +131,11 @@ test('cluster-only variables are refused with ROLE=all; CLUSTER_NODE must be one
 
 test('CLIENT_SHARE is gone and refused, saying what the share does now; MAX_KEYS_PER_REQUEST and MAX_BACKEND_REPLY_BYTES are validated', (t) => {
   for (const old of ['0.5', '1']) {
-    t.throws(() => loadConfig({CLIENT_SHARE: old}), {message: new RegExp(`CLIENT_SHARE: no longer used: one client is held to its fair share only while other clients wait.* \\(got "${old}"\\)`)});
+    t.throws(() => loadConfig({CLIENT_SHARE: old}), {
+      message: new RegExp(
+        `CLIENT_SHARE: no longer used: one client is held to its fair share only while other clients wait.* \\(got "${old}"\\)`,
+      ),
+    });
   }
   t.notThrows(() => loadConfig({CLIENT_SHARE: ''}), 'empty counts as unset');
   t.throws(() => loadConfig({MAX_KEYS_PER_REQUEST: '0'}), {message: /MAX_KEYS_PER_REQUEST/});
@@ -126,15 +150,15 @@ test('a bad value names the variable, what it accepts and what it got', (t) => {
   t.regex(error!.message, /ACTOR_POOL_SIZE: at least 1 \(got "0"\)/);
   t.regex(error!.message, /LOG_LEVEL: one of fatal, error, warn, info, debug, trace, silent/);
   t.throws(() => loadConfig({BACKEND_URL: 'ftp://x'}), {message: /BACKEND_URL/});
-  t.throws(() => loadConfig({BACKEND_LATENCY_MIN_MS: '10', BACKEND_LATENCY_MAX_MS: '5'}), {message: /BACKEND_LATENCY_MAX_MS/});
+  t.throws(() => loadConfig({BACKEND_LATENCY_MIN_MS: '10', BACKEND_LATENCY_MAX_MS: '5'}), {
+    message: /BACKEND_LATENCY_MAX_MS/,
+  });
   t.throws(() => loadConfig({PORT: '70000'}), {message: /PORT: at most 65535/});
 });
 
 test('the service refuses to start on a bad value, with the message on stderr and exit code 1', async (t) => {
   const run = promisify(execFile);
-  const error = await t.throwsAsync(
-    run(process.execPath, ['src/main.ts'], {env: {...process.env, MAX_WAIT_MS: '-5'}}),
-  );
+  const error = await t.throwsAsync(run(process.execPath, ['src/main.ts'], {env: {...process.env, MAX_WAIT_MS: '-5'}}));
   const failed = error as Error & {code: number; stderr: string};
   t.is(failed.code, 1);
   t.regex(failed.stderr, /MAX_WAIT_MS/);
@@ -142,12 +166,31 @@ test('the service refuses to start on a bad value, with the message on stderr an
 
 test('limits that contradict each other stop the process, naming both variables and their values', (t) => {
   const cases: [Record<string, string>, RegExp][] = [
-    [{MAX_PENDING_PER_MAILBOX: '50'}, /MAX_AGENTS_PER_REQUEST: at most MAX_PENDING_PER_MAILBOX \(50\), is 256: a request whose agents are all of one key could never be admitted/],
-    [{MAX_AGENTS_PER_REQUEST: '20', MAX_PENDING_PER_MAILBOX: '10'}, /MAX_AGENTS_PER_REQUEST: at most MAX_PENDING_PER_MAILBOX \(10\), is 20: .* \(got "20"\)/],
-    [{MAX_AGENTS_PER_REQUEST: '5', MAX_PENDING_PER_MAILBOX: '5', MAX_PENDING_TOTAL: '4'}, /MAX_PENDING_PER_MAILBOX: at most MAX_PENDING_TOTAL \(4\), is 5/],
-    [{MAX_MAILBOXES: '16'}, /MAX_KEYS_PER_REQUEST: at most MAX_MAILBOXES \(16\), is 32: a request with that many keys could never be admitted/],
+    [
+      {MAX_PENDING_PER_MAILBOX: '50'},
+      /MAX_AGENTS_PER_REQUEST: at most MAX_PENDING_PER_MAILBOX \(50\), is 256: a request whose agents are all of one key could never be admitted/,
+    ],
+    [
+      {MAX_AGENTS_PER_REQUEST: '20', MAX_PENDING_PER_MAILBOX: '10'},
+      /MAX_AGENTS_PER_REQUEST: at most MAX_PENDING_PER_MAILBOX \(10\), is 20: .* \(got "20"\)/,
+    ],
+    [
+      {MAX_AGENTS_PER_REQUEST: '5', MAX_PENDING_PER_MAILBOX: '5', MAX_PENDING_TOTAL: '4'},
+      /MAX_PENDING_PER_MAILBOX: at most MAX_PENDING_TOTAL \(4\), is 5/,
+    ],
+    [
+      {MAX_MAILBOXES: '16'},
+      /MAX_KEYS_PER_REQUEST: at most MAX_MAILBOXES \(16\), is 32: a request with that many keys could never be admitted/,
+    ],
   ];
-  for (const [env, message] of cases) t.throws(() => loadConfig(env), {instanceOf: ConfigError, message}, JSON.stringify(env));
-  const equal = loadConfig({MAX_AGENTS_PER_REQUEST: '8', MAX_PENDING_PER_MAILBOX: '8', MAX_PENDING_TOTAL: '8', MAX_KEYS_PER_REQUEST: '4', MAX_MAILBOXES: '4'});
+  for (const [env, message] of cases)
+    t.throws(() => loadConfig(env), {instanceOf: ConfigError, message}, JSON.stringify(env));
+  const equal = loadConfig({
+    MAX_AGENTS_PER_REQUEST: '8',
+    MAX_PENDING_PER_MAILBOX: '8',
+    MAX_PENDING_TOTAL: '8',
+    MAX_KEYS_PER_REQUEST: '4',
+    MAX_MAILBOXES: '4',
+  });
   t.is(equal.maxPendingTotal, 8, 'equal limits are consistent');
 });

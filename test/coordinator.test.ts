@@ -3,8 +3,9 @@
 
 import test from 'ava';
 import {Coordinator} from '../src/coordinator/coordinator.ts';
-import type {AgentInput, CoordinatorOptions, Ticket} from '../src/coordinator/coordinator.ts';
-import type {Transport} from '../src/coordinator/transport.ts';
+import type {AgentInput, CoordinatorOptions, Ticket} from '../src/coordinator/api.ts';
+import {fewestKeys} from '../src/coordinator/placement.ts';
+import type {Placement, Transport} from '../src/coordinator/transport.ts';
 import {createLogger} from '../src/log.ts';
 import type {BatchInfo, ResultsMessage} from '../src/protocol/messages.ts';
 import {ResultsBuffer} from '../src/protocol/outbox.ts';
@@ -18,11 +19,11 @@ interface Sent {
 }
 
 class FakeTransport implements Transport {
-  readonly threads: number;
+  readonly placement: Placement;
   readonly sent: Sent[] = [];
   readonly withdrawn: {thread: number; key: string; partId: number}[] = [];
   constructor(threads: number) {
-    this.threads = threads;
+    this.placement = fewestKeys(threads);
   }
   send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
     this.sent.push({thread, key, partId, deadline, vector});
@@ -63,7 +64,14 @@ function admitted(admission: ReturnType<Coordinator['submit']>): Ticket {
 test('a request is split into tagged parts and reassembled in agent order, whatever order results come in', async (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'm1', [1, 2]), agent('b', 'm2', [3])], deadline: Date.now() + 5000}));
+  const ticket = admitted(
+    coordinator.submit({
+      requestId: 'r1',
+      client: 'c1',
+      agents: [agent('a', 'm1', [1, 2]), agent('b', 'm2', [3])],
+      deadline: Date.now() + 5000,
+    }),
+  );
   t.is(transport.sent.length, 2);
   t.deepEqual(
     transport.sent.map((p) => [p.key, Array.from(p.vector)]),
@@ -77,37 +85,64 @@ test('a request is split into tagged parts and reassembled in agent order, whate
   coordinator.onResults(predictions([b, 20]));
   coordinator.onResults(predictions([a, 10]));
   const outcomes = await ticket.outcomes;
-  t.deepEqual(outcomes.map((o) => ('prediction' in o ? o.prediction : o.error.code)), [10, 20]);
+  t.deepEqual(
+    outcomes.map((o) => ('prediction' in o ? o.prediction : o.error.code)),
+    [10, 20],
+  );
   t.is(coordinator.stats.liveParts, 0);
   t.is(coordinator.stats.openRequests, 0);
 });
 
 test('a result counts only from the thread its part was sent to; a batch report counts only for a key it admitted', async (t) => {
   const batches: string[] = [];
-  const observer = {outcome() {}, refused() {}, withdrawn() {}, keyRetired() {}, batch: (report: {key: string}) => batches.push(report.key)};
+  const observer = {
+    outcome() {},
+    refused() {},
+    withdrawn() {},
+    keyRetired() {},
+    batch: (report: {key: string}) => batches.push(report.key),
+  };
   const {transport, coordinator} = setup(2, {observer});
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'm1'), agent('b', 'm2')], deadline: Date.now() + 5000}));
+  const ticket = admitted(
+    coordinator.submit({
+      requestId: 'r1',
+      client: 'c1',
+      agents: [agent('a', 'm1'), agent('b', 'm2')],
+      deadline: Date.now() + 5000,
+    }),
+  );
   const [a, b] = transport.sent;
   // Thread b answers for a's part (a peer answering for what it was never sent): refused.
   t.is(coordinator.onResults(predictions([a, 666]), b.thread), 1);
   t.is(coordinator.stats.liveParts, 2, 'the part still waits for its own thread');
   const forged = new ResultsBuffer();
-  for (let i = 0; i < 40; i++) forged.report({key: `t\nforged-${i}`, size: 1, backendMs: 1, result: 'ok', waitsMs: [0], windowMs: 5});
+  for (let i = 0; i < 40; i++)
+    forged.report({key: `t\nforged-${i}`, size: 1, backendMs: 1, result: 'ok', waitsMs: [0], windowMs: 5});
   forged.report({key: a.key, size: 1, backendMs: 1, result: 'ok', waitsMs: [0], windowMs: 5});
   coordinator.onResults(forged.take() as ResultsMessage, a.thread);
   t.deepEqual(batches, [a.key], 'no metric series for keys this coordinator never admitted');
   t.is(coordinator.onResults(predictions([a, 10]), a.thread), 0);
   t.is(coordinator.onResults(predictions([b, 20]), b.thread), 0);
   const outcomes = await ticket.outcomes;
-  t.deepEqual(outcomes.map((o) => ('prediction' in o ? o.prediction : o.error.code)), [10, 20]);
+  t.deepEqual(
+    outcomes.map((o) => ('prediction' in o ? o.prediction : o.error.code)),
+    [10, 20],
+  );
 });
 
 test('admission refuses a request whole, with a reason value and a Retry-After from the key latency; nothing is sent', (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a'), agent('b')], deadline: Date.now() + 5000}));
-  const full = coordinator.submit({requestId: 'r2', client: 'c1', agents: [agent('c'), agent('d')], deadline: Date.now() + 5000});
+  admitted(
+    coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a'), agent('b')], deadline: Date.now() + 5000}),
+  );
+  const full = coordinator.submit({
+    requestId: 'r2',
+    client: 'c1',
+    agents: [agent('c'), agent('d')],
+    deadline: Date.now() + 5000,
+  });
   t.false(full.admitted);
   if (!full.admitted) {
     t.is(full.refusal.reason, 'mailbox_full');
@@ -123,19 +158,40 @@ test('admission refuses a request whole, with a reason value and a Retry-After f
 test('too many mailboxes: idle keys are retired to make room, busy ones are not', async (t) => {
   const {transport, coordinator} = setup(2, {maxMailboxes: 2});
   t.teardown(() => coordinator.close());
-  const first = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'k1'), agent('b', 'k2')], deadline: Date.now() + 5000}));
-  const refused = coordinator.submit({requestId: 'r2', client: 'c1', agents: [agent('c', 'k3')], deadline: Date.now() + 5000});
+  const first = admitted(
+    coordinator.submit({
+      requestId: 'r1',
+      client: 'c1',
+      agents: [agent('a', 'k1'), agent('b', 'k2')],
+      deadline: Date.now() + 5000,
+    }),
+  );
+  const refused = coordinator.submit({
+    requestId: 'r2',
+    client: 'c1',
+    agents: [agent('c', 'k3')],
+    deadline: Date.now() + 5000,
+  });
   t.true(!refused.admitted && refused.refusal.reason === 'too_many_mailboxes');
   coordinator.onResults(predictions(...transport.sent.map((p): [Sent, number] => [p, 1])));
   await first.outcomes;
-  admitted(coordinator.submit({requestId: 'r3', client: 'c1', agents: [agent('c', 'k3')], deadline: Date.now() + 5000}));
+  admitted(
+    coordinator.submit({requestId: 'r3', client: 'c1', agents: [agent('c', 'k3')], deadline: Date.now() + 5000}),
+  );
   t.is(coordinator.stats.keys, 2, 'one idle key gave way');
 });
 
 test('at its deadline a request is answered deadline_exceeded and its waiting parts are withdrawn; late results are dropped', async (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a'), agent('b', 'm2')], deadline: Date.now() + 30}));
+  const ticket = admitted(
+    coordinator.submit({
+      requestId: 'r1',
+      client: 'c1',
+      agents: [agent('a'), agent('b', 'm2')],
+      deadline: Date.now() + 30,
+    }),
+  );
   const [a, b] = transport.sent;
   coordinator.onResults(predictions([a, 1]));
   const outcomes = await ticket.outcomes;
@@ -150,7 +206,14 @@ test('at its deadline a request is answered deadline_exceeded and its waiting pa
 test('a failed thread fails only the parts it held, with worker_failed', async (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a', 'm1'), agent('b', 'm2')], deadline: Date.now() + 5000}));
+  const ticket = admitted(
+    coordinator.submit({
+      requestId: 'r1',
+      client: 'c1',
+      agents: [agent('a', 'm1'), agent('b', 'm2')],
+      deadline: Date.now() + 5000,
+    }),
+  );
   const [a, b] = transport.sent;
   coordinator.onThreadFailed(a.thread);
   coordinator.onResults(predictions([b, 7]));
@@ -162,7 +225,9 @@ test('a failed thread fails only the parts it held, with worker_failed', async (
 test('cancel (client gone) answers at once and withdraws; idle() resolves when the last request ends, without polling', async (t) => {
   const {transport, coordinator} = setup();
   t.teardown(() => coordinator.close());
-  const ticket = admitted(coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a')], deadline: Date.now() + 5000}));
+  const ticket = admitted(
+    coordinator.submit({requestId: 'r1', client: 'c1', agents: [agent('a')], deadline: Date.now() + 5000}),
+  );
   let idle = false;
   const idled = coordinator.idle().then(() => (idle = true));
   await Promise.resolve();
@@ -183,26 +248,39 @@ test('cancel (client gone) answers at once and withdraws; idle() resolves when t
 test('a key stays on its thread while alive; measured latency drives Retry-After', async (t) => {
   const {transport, coordinator} = setup(3);
   t.teardown(() => coordinator.close());
-  for (let i = 0; i < 3; i++) admitted(coordinator.submit({requestId: `r${i}`, client: 'c1', agents: [agent('a', 'hot')], deadline: Date.now() + 5000}));
+  for (let i = 0; i < 3; i++)
+    admitted(
+      coordinator.submit({requestId: `r${i}`, client: 'c1', agents: [agent('a', 'hot')], deadline: Date.now() + 5000}),
+    );
   t.is(new Set(transport.sent.map((p) => p.thread)).size, 1);
   t.is(coordinator.threadOf('t', 'hot'), transport.sent[0].thread);
   const report = new ResultsBuffer();
   report.report({key: 't\nhot', size: 1, backendMs: 9500, result: 'ok', waitsMs: [0], windowMs: 5});
   coordinator.onResults(report.take() as ResultsMessage);
-  const refused = coordinator.submit({requestId: 'r9', client: 'c1', agents: [agent('z', 'hot')], deadline: Date.now() + 5000});
+  const refused = coordinator.submit({
+    requestId: 'r9',
+    client: 'c1',
+    agents: [agent('z', 'hot')],
+    deadline: Date.now() + 5000,
+  });
   // 1500 + 0.2 × (9500 − 1500) = 3100 ms -> 4 s.
   t.true(!refused.admitted && refused.refusal.retryAfterSeconds === 4);
 });
-
 
 /** Submits `n` agents of `model` for `client`. */
 function asker(coordinator: Coordinator) {
   let seq = 0;
   return (client: string, n: number, model = 'hot') =>
-    coordinator.submit({requestId: `r${++seq}`, client, agents: Array.from({length: n}, (_, i) => agent(`${client}-${seq}-${i}`, model)), deadline: Date.now() + 5000});
+    coordinator.submit({
+      requestId: `r${++seq}`,
+      client,
+      agents: Array.from({length: n}, (_, i) => agent(`${client}-${seq}-${i}`, model)),
+      deadline: Date.now() + 5000,
+    });
 }
 
-const reasonOf = (admission: ReturnType<Coordinator['submit']>) => (admission.admitted ? 'admitted' : admission.refusal.reason);
+const reasonOf = (admission: ReturnType<Coordinator['submit']>) =>
+  admission.admitted ? 'admitted' : admission.refusal.reason;
 
 /** What a thread would send for the first `n` parts sent to it that are still unanswered. */
 function answer(transport: FakeTransport, coordinator: Coordinator, n: number, answered: Set<number>) {
@@ -276,7 +354,11 @@ test('the total and the mailboxes are shared the same way: a flooder holding eve
   for (const model of ['k1', 'k2', 'k3', 'k4']) t.is(reasonOf(ask('flooder', 2, model)), 'admitted');
   t.is(reasonOf(ask('normal', 1, 'own')), 'too_many_mailboxes');
   answer(transport, coordinator, 2, answered);
-  t.is(reasonOf(ask('flooder', 1, 'k5')), 'client_share', "k1 went idle, but the normal client claimed a mailbox and the flooder holds 3 of 4");
+  t.is(
+    reasonOf(ask('flooder', 1, 'k5')),
+    'client_share',
+    'k1 went idle, but the normal client claimed a mailbox and the flooder holds 3 of 4',
+  );
   t.is(reasonOf(ask('normal', 1, 'own')), 'admitted', 'an idle key gave way to its claim');
   // The total (10): 7 held. Nobody waits: the flooder, above its part (5), may take more.
   t.is(reasonOf(ask('flooder', 1, 'k2')), 'admitted');

@@ -17,7 +17,7 @@ test('a backend whose cost grows with the batch is fitted as fixed + per_row × 
 test('a constant-cost backend (3–7 s whatever the batch, like the simulated one) fits flat: no cost per row to speak of', (t) => {
   const cost = new CostModel();
   let seed = 3;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 500; i++) cost.observe(1 + Math.floor(random() * 32), 3000 + 4000 * random());
   const fit = cost.fit!;
   // The slope is noise around 0: whatever it is, a full batch is predicted within the backend's own spread.

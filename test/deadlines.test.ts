@@ -28,7 +28,8 @@ test('items expire in deadline order, none before its deadline; deleted ones nev
     expired.some((e) => deleted.has(e.item)),
     'no deleted item expires',
   );
-  for (let k = 1; k < expired.length; k++) t.true(expired[k - 1].item.deadline <= expired[k].item.deadline, 'in deadline order');
+  for (let k = 1; k < expired.length; k++)
+    t.true(expired[k - 1].item.deadline <= expired[k].item.deadline, 'in deadline order');
   t.true(
     expired.every((e) => e.at >= e.item.deadline),
     'none before its deadline',
@@ -66,7 +67,10 @@ test('an empty queue leaves no timer behind, so it never holds the process open'
 test('with a clock of its own, an item expires when that clock says so', async (t) => {
   let now = 1_000;
   const expired: number[] = [];
-  const queue = new DeadlineQueue<Item>((i) => expired.push(i.name), () => now);
+  const queue = new DeadlineQueue<Item>(
+    (i) => expired.push(i.name),
+    () => now,
+  );
   queue.add(item(1, 1_000 + 5));
   // The timer fires after 5 ms of real time, but the injected clock has not moved: nothing yet.
   await new Promise((r) => setTimeout(r, 30));

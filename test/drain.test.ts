@@ -2,14 +2,14 @@ import test from 'ava';
 import {once} from 'node:events';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-import {startAsImage} from './helpers/docker-cmd.ts';
+import {startAsImage} from '../scripts/docker-cmd.ts';
 import {post} from './helpers/service.ts';
 
 test('SIGTERM with 200 requests open: all answered correctly, late requests refused, exit 0 before SHUTDOWN_TIMEOUT_MS', async (t) => {
   const {child, url, stderr} = await startAsImage({
     BACKEND_LATENCY_MIN_MS: '400',
     BACKEND_LATENCY_MAX_MS: '600',
-    MAX_WAIT_MS: '10000', // only the drain's flush can cut these batches in time
+    MAX_WAIT_MS: '10000', // only the drain can cut these batches in time
     SHUTDOWN_TIMEOUT_MS: '5000',
     ACTOR_POOL_SIZE: '2',
   });

@@ -62,7 +62,15 @@ function parseCurl(block: string): Curl {
     }
   }
   if (word !== undefined) words.push(word);
-  const curl: Curl = {headers: {}, body: '', url: '', output: block.slice(i + 1).split('\n').filter(Boolean)};
+  const curl: Curl = {
+    headers: {},
+    body: '',
+    url: '',
+    output: block
+      .slice(i + 1)
+      .split('\n')
+      .filter(Boolean),
+  };
   for (let w = 1; w < words.length; w++) {
     if (words[w] === '-H') {
       const [name, ...value] = words[++w].split(':');
@@ -76,7 +84,11 @@ function parseCurl(block: string): Curl {
 /** The request a README curl sends, to `base` instead of :8000. */
 function send(curl: Curl, base: string): Promise<Response> {
   if (!curl.url.startsWith('http://127.0.0.1:8000/')) throw new Error(`the README's curl goes to ${curl.url}`);
-  return fetch(curl.url.replace('http://127.0.0.1:8000', base), {method: 'POST', headers: curl.headers, body: curl.body});
+  return fetch(curl.url.replace('http://127.0.0.1:8000', base), {
+    method: 'POST',
+    headers: curl.headers,
+    body: curl.body,
+  });
 }
 
 interface Agent {
@@ -106,7 +118,13 @@ async function serve(registry: boolean): Promise<Running> {
     const port = await freePort();
     const backend = spawn(process.execPath, scripts.backend.split(/\s+/).slice(1), {
       cwd: root,
-      env: {...process.env, BACKEND_PORT: String(port), BACKEND_LATENCY_MIN_MS: '50', BACKEND_LATENCY_MAX_MS: '150', LOG_LEVEL: 'warn'},
+      env: {
+        ...process.env,
+        BACKEND_PORT: String(port),
+        BACKEND_LATENCY_MIN_MS: '50',
+        BACKEND_LATENCY_MAX_MS: '150',
+        LOG_LEVEL: 'warn',
+      },
       stdio: 'ignore',
     });
     stops.push(async () => {
@@ -116,15 +134,20 @@ async function serve(registry: boolean): Promise<Running> {
     await waitUntilUp(`http://127.0.0.1:${port}/healthz`, {child: backend});
     // The example registry as written, its backend on the port this test could have.
     const file = await readFile(new URL('examples/models.json', root), 'utf8');
-    if (!file.includes('"http://127.0.0.1:9000/predict"')) throw new Error("the registry's HTTP model is not on `npm run backend`'s default port");
+    if (!file.includes('"http://127.0.0.1:9000/predict"'))
+      throw new Error("the registry's HTTP model is not on `npm run backend`'s default port");
     // Its onnx model as the README makes it: `npm run model` writes it under examples/models/.
     await promisify(execFile)(process.execPath, scripts.model.split(/\s+/).slice(1), {cwd: fileURLToPath(root)});
     const dir = await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-examples-'));
     env.MODELS_FILE = path.join(dir, 'models.json');
     // The copy lives elsewhere: its relative model path is made absolute, to the file just written.
     const model = fileURLToPath(new URL('examples/models/policy-mlp.onnx', root));
-    if (!file.includes('"models/policy-mlp.onnx"')) throw new Error('the registry does not serve the model `npm run model` writes');
-    await writeFile(env.MODELS_FILE, file.replaceAll('127.0.0.1:9000', `127.0.0.1:${port}`).replace('"models/policy-mlp.onnx"', JSON.stringify(model)));
+    if (!file.includes('"models/policy-mlp.onnx"'))
+      throw new Error('the registry does not serve the model `npm run model` writes');
+    await writeFile(
+      env.MODELS_FILE,
+      file.replaceAll('127.0.0.1:9000', `127.0.0.1:${port}`).replace('"models/policy-mlp.onnx"', JSON.stringify(model)),
+    );
   }
   const running = await startService(env);
   return {
@@ -142,79 +165,120 @@ for (const {name, registry} of configurations) {
   const serving = () => (service ??= serve(registry));
   test.after.always(async () => (await service)?.close());
 
-  test.serial(`against ${name}: the README's curl gets the answer it shows, byte for byte but line breaks and which call got which id; each value the formula's`, async (t) => {
-    const {url} = await serving();
-    const [command, shown] = blocks('## Example');
-    const curl = parseCurl(command.text);
-    const response = await send(curl, url);
-    const text = await response.text();
-    t.is(response.status, 200, text);
-    const answer = JSON.parse(text);
-    const agents = JSON.parse(curl.body).agents as Record<string, Agent>;
-    for (const [id, agent] of Object.entries(agents)) t.is(answer.results[id].prediction, expected(agent), id);
-    const printed = shown.text.replace(/\n\s*/g, '');
-    const shownAnswer = JSON.parse(printed);
-    for (const id of Object.keys(agents)) t.is(shownAnswer.results[id].prediction, answer.results[id].prediction);
-    if (!registry) {
-      // The two keys' windows close in the same millisecond: their calls take b-1-1 and b-1-2 in
-      // either order. Everything else is the bytes shown.
-      const ids = (body: string) => [...body.matchAll(/"id":"(b-[^"]+)"/g)].map((m) => m[1]);
-      t.deepEqual(ids(text).sort(), ids(printed).sort());
-      t.is(text.replace(/"id":"b-[^"]+"/g, '"id":…'), printed.replace(/"id":"b-[^"]+"/g, '"id":…'));
-    }
-  });
+  test.serial(
+    `against ${name}: the README's curl gets the answer it shows, byte for byte but line breaks and which call got which id; each value the formula's`,
+    async (t) => {
+      const {url} = await serving();
+      const [command, shown] = blocks('## Example');
+      const curl = parseCurl(command.text);
+      const response = await send(curl, url);
+      const text = await response.text();
+      t.is(response.status, 200, text);
+      const answer = JSON.parse(text);
+      const agents = JSON.parse(curl.body).agents as Record<string, Agent>;
+      for (const [id, agent] of Object.entries(agents)) t.is(answer.results[id].prediction, expected(agent), id);
+      const printed = shown.text.replace(/\n\s*/g, '');
+      const shownAnswer = JSON.parse(printed);
+      for (const id of Object.keys(agents)) t.is(shownAnswer.results[id].prediction, answer.results[id].prediction);
+      if (!registry) {
+        // The two keys' windows close in the same millisecond: their calls take b-1-1 and b-1-2 in
+        // either order. Everything else is the bytes shown.
+        const ids = (body: string) => [...body.matchAll(/"id":"(b-[^"]+)"/g)].map((m) => m[1]);
+        t.deepEqual(ids(text).sort(), ids(printed).sort());
+        t.is(text.replace(/"id":"b-[^"]+"/g, '"id":…'), printed.replace(/"id":"b-[^"]+"/g, '"id":…'));
+      }
+    },
+  );
 
-  test.serial(`against ${name}: the README's streamed curl gets one line per agent, then the last line, each as shown`, async (t) => {
-    const {url} = await serving();
-    const block = blocks('## API').find((b) => b.text.includes('application/x-ndjson'));
-    const curl = parseCurl(block!.text);
-    const response = await send(curl, url);
-    t.is(response.status, 200);
-    t.is(response.headers.get('content-type'), 'application/x-ndjson');
-    const lines = (await response.text()).trim().split('\n').map((l) => JSON.parse(l));
-    const shown = curl.output.map((l) => JSON.parse(l));
-    const agents = JSON.parse(curl.body).agents as Record<string, Agent>;
-    t.deepEqual(lines.slice(0, -1).map((l) => l.id).sort(), Object.keys(agents).sort(), 'every agent once');
-    t.deepEqual(lines.at(-1), shown.at(-1), 'the last line');
-    for (const line of shown.slice(0, -1)) {
-      const got = lines.find((l) => l.id === line.id);
-      t.is(line.prediction, expected(agents[line.id]), `the README's value for ${line.id}`);
-      t.is(got.prediction, line.prediction);
-      t.is(got.batch.size, line.batch.size);
-    }
-    // The second request of a fresh `npm start`: its two calls are b-1-3 and b-1-4, in either order.
-    if (!registry) t.deepEqual(lines.slice(0, -1).map((l) => l.batch.id).sort(), shown.slice(0, -1).map((l) => l.batch.id).sort());
-  });
+  test.serial(
+    `against ${name}: the README's streamed curl gets one line per agent, then the last line, each as shown`,
+    async (t) => {
+      const {url} = await serving();
+      const block = blocks('## API').find((b) => b.text.includes('application/x-ndjson'));
+      const curl = parseCurl(block!.text);
+      const response = await send(curl, url);
+      t.is(response.status, 200);
+      t.is(response.headers.get('content-type'), 'application/x-ndjson');
+      const lines = (await response.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      const shown = curl.output.map((l) => JSON.parse(l));
+      const agents = JSON.parse(curl.body).agents as Record<string, Agent>;
+      t.deepEqual(
+        lines
+          .slice(0, -1)
+          .map((l) => l.id)
+          .sort(),
+        Object.keys(agents).sort(),
+        'every agent once',
+      );
+      t.deepEqual(lines.at(-1), shown.at(-1), 'the last line');
+      for (const line of shown.slice(0, -1)) {
+        const got = lines.find((l) => l.id === line.id);
+        t.is(line.prediction, expected(agents[line.id]), `the README's value for ${line.id}`);
+        t.is(got.prediction, line.prediction);
+        t.is(got.batch.size, line.batch.size);
+      }
+      // The second request of a fresh `npm start`: its two calls are b-1-3 and b-1-4, in either order.
+      if (!registry)
+        t.deepEqual(
+          lines
+            .slice(0, -1)
+            .map((l) => l.batch.id)
+            .sort(),
+          shown
+            .slice(0, -1)
+            .map((l) => l.batch.id)
+            .sort(),
+        );
+    },
+  );
 
-  test.serial(`against ${name}: npm run predict (also --stream), npm run load and the Python client work as the README writes them`, async (t) => {
-    const {url} = await serving();
-    const predicted = await npmRun('predict', ['--url', url, '--agents', '6']);
-    const request = JSON.parse(predicted.stdout.slice(predicted.stdout.indexOf('{'), predicted.stdout.indexOf('\n}\n') + 2));
-    const answer = JSON.parse(predicted.stdout.slice(predicted.stdout.lastIndexOf('\n{\n') + 1));
-    t.regex(predicted.stdout, /\n200 OK after \d+ ms\n/);
-    for (const [id, agent] of Object.entries<Agent>(request.agents)) t.is(answer.results[id].prediction, expected(agent), id);
-    if (registry) {
-      const served = new Set(['resnet-50 scout', 'resnet-50 pilot', 'gpt-mini pilot', 'bert-base scout', 'bert-base pilot']);
-      for (const agent of Object.values<Agent>(request.agents)) t.true(served.has(`${agent.model} ${agent.agent_type}`));
-    }
+  test.serial(
+    `against ${name}: npm run predict (also --stream), npm run load and the Python client work as the README writes them`,
+    async (t) => {
+      const {url} = await serving();
+      const predicted = await npmRun('predict', ['--url', url, '--agents', '6']);
+      const request = JSON.parse(
+        predicted.stdout.slice(predicted.stdout.indexOf('{'), predicted.stdout.indexOf('\n}\n') + 2),
+      );
+      const answer = JSON.parse(predicted.stdout.slice(predicted.stdout.lastIndexOf('\n{\n') + 1));
+      t.regex(predicted.stdout, /\n200 OK after \d+ ms\n/);
+      for (const [id, agent] of Object.entries<Agent>(request.agents))
+        t.is(answer.results[id].prediction, expected(agent), id);
+      if (registry) {
+        const served = new Set([
+          'resnet-50 scout',
+          'resnet-50 pilot',
+          'gpt-mini pilot',
+          'bert-base scout',
+          'bert-base pilot',
+        ]);
+        for (const agent of Object.values<Agent>(request.agents))
+          t.true(served.has(`${agent.model} ${agent.agent_type}`));
+      }
 
-    const streamed = await npmRun('predict', ['--url', url, '--agents', '3', '--stream']);
-    const lines = streamed.stdout
-      .split('\n')
-      .filter((l) => /^\+ *\d+ ms {2}/.test(l))
-      .map((l) => JSON.parse(l.slice(l.indexOf('{'))));
-    t.is(lines.length, 4, streamed.stdout);
-    t.true(lines.slice(0, 3).every((l) => typeof l.prediction === 'number'));
-    t.is(lines[3].done, true);
+      const streamed = await npmRun('predict', ['--url', url, '--agents', '3', '--stream']);
+      const lines = streamed.stdout
+        .split('\n')
+        .filter((l) => /^\+ *\d+ ms {2}/.test(l))
+        .map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+      t.is(lines.length, 4, streamed.stdout);
+      t.true(lines.slice(0, 3).every((l) => typeof l.prediction === 'number'));
+      t.is(lines[3].done, true);
 
-    const load = await npmRun('load', ['--url', url, '--rate', '20', '--duration', '2']);
-    t.regex(load.stdout, /every 10th answer against the simulated formula: 0 wrong/);
-    t.regex(load.stdout, /\nerrors {8}0$/m);
+      const load = await npmRun('load', ['--url', url, '--rate', '20', '--duration', '2']);
+      t.regex(load.stdout, /every 10th answer against the simulated formula: 0 wrong/);
+      t.regex(load.stdout, /\nerrors {8}0$/m);
 
-    if (!needPart(t, 'python3')) return;
-    const {stdout} = await run('python3', ['examples/client.py', '--url', url, '--clients', '12', '--agents', '3'], {cwd: root});
-    t.regex(stdout, /^12 clients, 36 agents, \d+ backend calls, 0 wrong predictions$/m);
-    const calls = Number(/(\d+) backend calls/.exec(stdout)![1]);
-    t.true(calls < 36, `${calls} backend calls for 36 agents: agents of different clients shared calls`);
-  });
+      if (!needPart(t, 'python3')) return;
+      const {stdout} = await run('python3', ['examples/client.py', '--url', url, '--clients', '12', '--agents', '3'], {
+        cwd: root,
+      });
+      t.regex(stdout, /^12 clients, 36 agents, \d+ backend calls, 0 wrong predictions$/m);
+      const calls = Number(/(\d+) backend calls/.exec(stdout)![1]);
+      t.true(calls < 36, `${calls} backend calls for 36 agents: agents of different clients shared calls`);
+    },
+  );
 }

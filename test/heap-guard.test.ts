@@ -43,7 +43,15 @@ test('a flood of open requests against a small heap is refused in part; the proc
   const port = await freePort();
   // A 48 MB old space (and a small young one, so that the limit is mostly old space): about 1,500 open requests fill it past MAX_HEAP_FRACTION (0.85).
   const child = spawn(process.execPath, ['--max-semi-space-size=1', '--max-old-space-size=48', 'src/main.ts'], {
-    env: {...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', ACTOR_POOL_SIZE: '1', BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '2500'},
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      ACTOR_POOL_SIZE: '1',
+      BACKEND_LATENCY_MIN_MS: '1500',
+      BACKEND_LATENCY_MAX_MS: '2500',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   t.teardown(() => child.kill('SIGKILL'));
@@ -57,13 +65,22 @@ test('a flood of open requests against a small heap is refused in part; the proc
   await Promise.all(
     Array.from({length: clients}, async (_, i) => {
       const agents = {[`a${i}`]: {vector: randomVector(16), model: `m${i % 3}`, agent_type: 'scout'}};
-      const response = await pool.request({path: '/predict', method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({agents})});
+      const response = await pool.request({
+        path: '/predict',
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({agents}),
+      });
       const body = (await response.body.json()) as any;
       statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
       if (response.statusCode === 200) {
         const a = agents[`a${i}`];
         if (body.results[`a${i}`].prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
-      } else if (response.statusCode === 503 && /short of memory/.test(body.error.message) && response.headers['retry-after'] === '1') {
+      } else if (
+        response.statusCode === 503 &&
+        /short of memory/.test(body.error.message) &&
+        response.headers['retry-after'] === '1'
+      ) {
         heapRefusals++;
       }
     }),
@@ -72,7 +89,11 @@ test('a flood of open requests against a small heap is refused in part; the proc
   t.is(child.exitCode, null, 'the process lived through it');
   t.true(heapRefusals > 0, `some requests were refused for memory (statuses ${JSON.stringify([...statuses])})`);
   t.true((statuses.get(200) ?? 0) > 0, 'and the others were served');
-  t.is((statuses.get(200) ?? 0) + heapRefusals, clients, `every request was answered or refused for memory (statuses ${JSON.stringify([...statuses])})`);
+  t.is(
+    (statuses.get(200) ?? 0) + heapRefusals,
+    clients,
+    `every request was answered or refused for memory (statuses ${JSON.stringify([...statuses])})`,
+  );
   t.is(wrong, 0);
   // Once the flood is over, the heap is collected and requests get in again.
   let after = 0;

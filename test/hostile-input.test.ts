@@ -59,14 +59,18 @@ function checkAnswer(reply: Raw, sentAgents?: string[]): void {
     if (!errorCodes[reply.status].includes(body?.error?.code) || typeof body.error.message !== 'string') {
       throw new Error(`undocumented ${reply.status} body: ${reply.text.slice(0, 300)}`);
     }
-    if (body.error.details !== undefined && !body.error.details.every((d: any) => typeof d.path === 'string' && typeof d.message === 'string')) {
+    if (
+      body.error.details !== undefined &&
+      !body.error.details.every((d: any) => typeof d.path === 'string' && typeof d.message === 'string')
+    ) {
       throw new Error(`bad details: ${reply.text.slice(0, 300)}`);
     }
     return;
   }
   // A valid request may still fail per agent (e.g. a 1 ms X-Request-Timeout-Ms): 502/504, same body.
   if (reply.status === 200 || reply.status === 502 || reply.status === 504) {
-    if (typeof body.request_id !== 'string' || typeof body.errors !== 'boolean') throw new Error(`bad ${reply.status} body ${reply.text}`);
+    if (typeof body.request_id !== 'string' || typeof body.errors !== 'boolean')
+      throw new Error(`bad ${reply.status} body ${reply.text}`);
     if (reply.status !== 200 && !body.errors) throw new Error(`${reply.status} without errors: ${reply.text}`);
     if (sentAgents && JSON.stringify(Object.keys(body.results).sort()) !== JSON.stringify([...sentAgents].sort())) {
       throw new Error(`results do not match the agents sent: ${reply.text.slice(0, 300)}`);
@@ -80,18 +84,37 @@ const json = {'content-type': 'application/json'};
 const weirdString = fc.oneof(
   fc.string({unit: 'binary', maxLength: 40}),
   fc.string({unit: 'grapheme', maxLength: 40}),
-  fc.constantFrom('', '__proto__', 'constructor', 'prototype', '\u0000', '\n', '../../etc', 'a'.repeat(300), '🙂', '\uD800'),
+  fc.constantFrom(
+    '',
+    '__proto__',
+    'constructor',
+    'prototype',
+    '\u0000',
+    '\n',
+    '../../etc',
+    'a'.repeat(300),
+    '🙂',
+    '\uD800',
+  ),
 );
 const weirdNumber = fc.oneof(
   fc.double(),
   fc.constantFrom('1e400', '-1e400', '1e-400', '-0', '0.1e999999', '123456789012345678901234567890'),
 );
-const vectorText = fc.array(weirdNumber, {maxLength: 70}).map((xs) => `[${xs.map((x) => (typeof x === 'number' ? (Number.isFinite(x) ? String(x) : 'null') : x)).join(',')}]`);
+const vectorText = fc
+  .array(weirdNumber, {maxLength: 70})
+  .map((xs) => `[${xs.map((x) => (typeof x === 'number' ? (Number.isFinite(x) ? String(x) : 'null') : x)).join(',')}]`);
 const nameLike = fc.oneof(fc.constantFrom('m', 'scout', 'gpt-mini', 'a/b:c.d_e'), weirdString);
 const agentText = fc
   .record({
-    vector: fc.oneof(vectorText, fc.jsonValue({maxDepth: 2}).map((v) => JSON.stringify(v))),
-    model: fc.oneof(nameLike.map((s) => JSON.stringify(s)), fc.jsonValue({maxDepth: 1}).map((v) => JSON.stringify(v))),
+    vector: fc.oneof(
+      vectorText,
+      fc.jsonValue({maxDepth: 2}).map((v) => JSON.stringify(v)),
+    ),
+    model: fc.oneof(
+      nameLike.map((s) => JSON.stringify(s)),
+      fc.jsonValue({maxDepth: 1}).map((v) => JSON.stringify(v)),
+    ),
     agent_type: nameLike.map((s) => JSON.stringify(s)),
   })
   .map((a) => `{"vector":${a.vector},"model":${a.model},"agent_type":${a.agent_type}}`);
@@ -113,7 +136,12 @@ test.serial('hostile agent maps (ids, names, numbers, duplicates, huge values) g
   await fc.assert(
     fc.asyncProperty(requestText, fc.boolean(), async (text, duplicate) => {
       // A duplicate key: JSON.parse keeps the last one, and so must the answer.
-      const body = duplicate ? text.replace('{"agents":{', '{"agents":{"dup":{"vector":[1],"model":"m","agent_type":"t"},"dup":{"vector":[2],"model":"m","agent_type":"t"},') : text;
+      const body = duplicate
+        ? text.replace(
+            '{"agents":{',
+            '{"agents":{"dup":{"vector":[1],"model":"m","agent_type":"t"},"dup":{"vector":[2],"model":"m","agent_type":"t"},',
+          )
+        : text;
       const reply = await send(body, json);
       let sent: string[] | undefined;
       try {
@@ -129,7 +157,8 @@ test.serial('hostile agent maps (ids, names, numbers, duplicates, huge values) g
 });
 
 test.serial('truncated JSON, deep nesting and binary garbage are 400 or 4xx, never 500', async (t) => {
-  const valid = '{"agents":{"a":{"vector":[1,2,3],"model":"m","agent_type":"t"},"b":{"vector":[4],"model":"m","agent_type":"t"}}}';
+  const valid =
+    '{"agents":{"a":{"vector":[1,2,3],"model":"m","agent_type":"t"},"b":{"vector":[4],"model":"m","agent_type":"t"}}}';
   await fc.assert(
     fc.asyncProperty(
       fc.oneof(
@@ -147,10 +176,22 @@ test.serial('truncated JSON, deep nesting and binary garbage are 400 or 4xx, nev
 
 test.serial('wrong content types, odd headers and giant declared lengths get documented answers', async (t) => {
   const valid = '{"agents":{"a":{"vector":[1],"model":"m","agent_type":"t"}}}';
-  const printable = fc.string({unit: fc.integer({min: 0x20, max: 0x7e}).map((c) => String.fromCharCode(c)), maxLength: 200});
+  const printable = fc.string({
+    unit: fc.integer({min: 0x20, max: 0x7e}).map((c) => String.fromCharCode(c)),
+    maxLength: 200,
+  });
   await fc.assert(
     fc.asyncProperty(
-      fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/jsonx', '*/*', 'application/json'),
+      fc.constantFrom(
+        'text/plain',
+        'application/xml',
+        'multipart/form-data; boundary=x',
+        'application/x-www-form-urlencoded',
+        'application/json; charset=utf-16',
+        'application/jsonx',
+        '*/*',
+        'application/json',
+      ),
       printable,
       fc.oneof(fc.constant(undefined), printable, fc.nat().map(String)),
       fc.boolean(),
@@ -185,8 +226,13 @@ test.serial('wrong content types, odd headers and giant declared lengths get doc
 test.serial('after every hostile input the service still answers a valid request correctly', async (t) => {
   t.true(tried >= 1000, `${tried} hostile inputs tried`);
   t.log(`${tried} hostile inputs tried; answers by status: ${JSON.stringify(Object.fromEntries(statuses))}`);
-  t.true((statuses.get(422) ?? 0) > 100 && (statuses.get(400) ?? 0) > 50, 'the generators reach the validator and the parser');
-  const reply = await post(`${running.url}/predict`, {agents: {ok: {vector: [0.5, -1.25, 3], model: 'resnet-50', agent_type: 'scout'}}});
+  t.true(
+    (statuses.get(422) ?? 0) > 100 && (statuses.get(400) ?? 0) > 50,
+    'the generators reach the validator and the parser',
+  );
+  const reply = await post(`${running.url}/predict`, {
+    agents: {ok: {vector: [0.5, -1.25, 3], model: 'resnet-50', agent_type: 'scout'}},
+  });
   t.is(reply.status, 200);
   t.is(reply.body.results.ok.prediction, predictRow(bias('resnet-50', 'scout'), [0.5, -1.25, 3]));
   t.is(running.service.coordinator.stats.liveParts, 0);

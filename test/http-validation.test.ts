@@ -19,7 +19,9 @@ function raw(body: string, headers: Record<string, string>, method = 'POST', pat
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined}));
+      res.on('end', () =>
+        resolve({status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined}),
+      );
     });
     req.on('error', reject);
     req.end(body);
@@ -43,21 +45,38 @@ test.serial('JSON that is not an object (null, 3, "x", []) is 422, not invalid_j
   }
 });
 
-test.serial('a body that is not valid UTF-8 is 400, so two different ids can never merge into one; an empty body is 400', async (t) => {
-  const bytes = Buffer.concat([Buffer.from('{"agents": {"a'), Buffer.from([0xff]), Buffer.from('": {"vector": [1], "model": "m", "agent_type": "t"}, "a'), Buffer.from([0xfe]), Buffer.from('": {"vector": [2], "model": "m", "agent_type": "t"}}}')]);
-  const reply = await fetch(`${running.url}/predict`, {method: 'POST', headers: {'content-type': 'application/json'}, body: bytes});
-  t.is(reply.status, 400);
-  t.like(await reply.json(), {error: {code: 'invalid_json', message: 'request body is not valid UTF-8'}});
-  const snowman = await post(`${running.url}/predict`, {agents: {'☃ \ufffd': agent()}});
-  t.is(snowman.status, 200, 'valid UTF-8, U+FFFD included, is fine');
-  t.truthy(snowman.body.results['☃ \ufffd'].prediction);
-  await expectError(t, await post(`${running.url}/predict`, ''), 400, 'invalid_json');
-});
+test.serial(
+  'a body that is not valid UTF-8 is 400, so two different ids can never merge into one; an empty body is 400',
+  async (t) => {
+    const bytes = Buffer.concat([
+      Buffer.from('{"agents": {"a'),
+      Buffer.from([0xff]),
+      Buffer.from('": {"vector": [1], "model": "m", "agent_type": "t"}, "a'),
+      Buffer.from([0xfe]),
+      Buffer.from('": {"vector": [2], "model": "m", "agent_type": "t"}}}'),
+    ]);
+    const reply = await fetch(`${running.url}/predict`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: bytes,
+    });
+    t.is(reply.status, 400);
+    t.like(await reply.json(), {error: {code: 'invalid_json', message: 'request body is not valid UTF-8'}});
+    const snowman = await post(`${running.url}/predict`, {agents: {'☃ \ufffd': agent()}});
+    t.is(snowman.status, 200, 'valid UTF-8, U+FFFD included, is fine');
+    t.truthy(snowman.body.results['☃ \ufffd'].prediction);
+    await expectError(t, await post(`${running.url}/predict`, ''), 400, 'invalid_json');
+  },
+);
 
 test.serial('a charset other than UTF-8 is 415', async (t) => {
-  const reply = await post(`${running.url}/predict`, '{"agents": {}}', {'content-type': 'application/json; charset=latin1'});
+  const reply = await post(`${running.url}/predict`, '{"agents": {}}', {
+    'content-type': 'application/json; charset=latin1',
+  });
   await expectError(t, reply, 415, 'unsupported_media_type');
-  const utf8 = await post(`${running.url}/predict`, JSON.stringify({agents: {a: agent()}}), {'content-type': 'application/json; charset=UTF-8'});
+  const utf8 = await post(`${running.url}/predict`, JSON.stringify({agents: {a: agent()}}), {
+    'content-type': 'application/json; charset=UTF-8',
+  });
   t.is(utf8.status, 200);
 });
 
@@ -82,19 +101,45 @@ test.serial('schema violations are 422 validation_error with the path of each ba
 });
 
 test.serial('1e400 (Infinity once parsed) is refused', async (t) => {
-  const reply = await post(`${running.url}/predict`, '{"agents": {"a": {"vector": [1, 1e400], "model": "m", "agent_type": "t"}}}');
+  const reply = await post(
+    `${running.url}/predict`,
+    '{"agents": {"a": {"vector": [1, 1e400], "model": "m", "agent_type": "t"}}}',
+  );
   await expectError(t, reply, 422, 'validation_error');
   t.is(reply.body.error.details[0].path, 'agents.a.vector.1');
 });
 
 test.serial('empty agents, agents of the wrong type and missing fields are refused', async (t) => {
-  for (const body of [{agents: {}}, {agents: []}, {agents: 'x'}, {}, [], {agents: {a: 1}}, {agents: {a: {vector: [1]}}}]) {
+  for (const body of [
+    {agents: {}},
+    {agents: []},
+    {agents: 'x'},
+    {},
+    [],
+    {agents: {a: 1}},
+    {agents: {a: {vector: [1]}}},
+  ]) {
     await expectError(t, await post(`${running.url}/predict`, body), 422, 'validation_error');
   }
-  await expectError(t, await post(`${running.url}/predict`, {agents: {a: agent({vector: []})}}), 422, 'validation_error');
-  await expectError(t, await post(`${running.url}/predict`, {agents: {a: agent({vector: 5})}}), 422, 'validation_error');
+  await expectError(
+    t,
+    await post(`${running.url}/predict`, {agents: {a: agent({vector: []})}}),
+    422,
+    'validation_error',
+  );
+  await expectError(
+    t,
+    await post(`${running.url}/predict`, {agents: {a: agent({vector: 5})}}),
+    422,
+    'validation_error',
+  );
   await expectError(t, await post(`${running.url}/predict`, {agents: {'': agent()}}), 422, 'validation_error');
-  await expectError(t, await post(`${running.url}/predict`, {agents: {['x'.repeat(257)]: agent()}}), 422, 'validation_error');
+  await expectError(
+    t,
+    await post(`${running.url}/predict`, {agents: {['x'.repeat(257)]: agent()}}),
+    422,
+    'validation_error',
+  );
 });
 
 test.serial('too many agents and too long a vector are refused with the limit in the message', async (t) => {
@@ -113,7 +158,12 @@ test.serial('bad model and agent type names are refused', async (t) => {
     await expectError(t, reply, 422, 'validation_error');
     t.is(reply.body.error.details[0].path, 'agents.a.model');
   }
-  await expectError(t, await post(`${running.url}/predict`, {agents: {a: agent({agent_type: 'ü'})}}), 422, 'validation_error');
+  await expectError(
+    t,
+    await post(`${running.url}/predict`, {agents: {a: agent({agent_type: 'ü'})}}),
+    422,
+    'validation_error',
+  );
 });
 
 test.serial('a bad X-Request-Timeout-Ms is refused', async (t) => {
@@ -138,7 +188,8 @@ test.serial('X-Request-Id is echoed when sane and replaced otherwise', async (t)
 });
 
 test.serial('extra fields are ignored and odd but valid agent ids are kept', async (t) => {
-  const body = '{"agents": {"__proto__": {"vector": [1, 2], "model": "m1", "agent_type": "t1", "note": "x"}, "constructor": {"vector": [3], "model": "m1", "agent_type": "t1"}}, "extra": true}';
+  const body =
+    '{"agents": {"__proto__": {"vector": [1, 2], "model": "m1", "agent_type": "t1", "note": "x"}, "constructor": {"vector": [3], "model": "m1", "agent_type": "t1"}}, "extra": true}';
   const reply = await post(`${running.url}/predict`, body);
   t.is(reply.status, 200);
   const results = JSON.parse(JSON.stringify(reply.body.results));

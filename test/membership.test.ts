@@ -42,7 +42,10 @@ test('leaving is a state a host leaves by heartbeating again (a stray leaving be
   membership.heartbeat('h2', 'b2', 1, false, 0);
   membership.heartbeat('h1', 'b1', 1, true, 100);
   t.deepEqual(membership.counts, {live: 1, leaving: 1});
-  t.true(Array.from({length: 20}, (_, i) => membership.place(`k${i}`)).every((index) => index === 1), 'no new key for the leaving host');
+  t.true(
+    Array.from({length: 20}, (_, i) => membership.place(`k${i}`)).every((index) => index === 1),
+    'no new key for the leaving host',
+  );
   membership.heartbeat('h1', 'b1', 1, false, 400);
   t.deepEqual(membership.counts, {live: 2, leaving: 0});
   t.deepEqual(events, ['joined h1 0', 'joined h2 1', 'leaving h1 0', 'back h1 0']);
@@ -63,7 +66,11 @@ test('a silent host is gone after the timeout; a restarted one (new boot or thre
   t.deepEqual(events.slice(2), ['gone h1 0,1 1501']);
   membership.heartbeat('h2', 'b3', 1, false, 1600);
   membership.heartbeat('h2', 'b3', 3, false, 1700);
-  t.deepEqual(events.slice(3), ['gone h2 2 restarted', 'joined h2 3', 'gone h2 3 restarted', 'joined h2 4,5,6'], 'indexes are never reused');
+  t.deepEqual(
+    events.slice(3),
+    ['gone h2 2 restarted', 'joined h2 3', 'gone h2 3 restarted', 'joined h2 4,5,6'],
+    'indexes are never reused',
+  );
   t.is(membership.member(2), undefined);
   t.like(membership.member(6), {name: 'h2/2', boot: 'b3'});
 });

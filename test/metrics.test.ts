@@ -6,7 +6,13 @@ import {post, startService} from './helpers/service.ts';
 test('after a mixed load, /metrics parses as Prometheus text and agrees exactly with what the clients saw', async (t) => {
   const backend = await startFakeBackend();
   t.teardown(() => backend.close());
-  const running = await startService({BACKEND_URL: backend.url, BACKEND_RETRIES: '0', MAX_WAIT_MS: '10', MAX_PENDING_PER_MAILBOX: '40', MAX_AGENTS_PER_REQUEST: '8'});
+  const running = await startService({
+    BACKEND_URL: backend.url,
+    BACKEND_RETRIES: '0',
+    MAX_WAIT_MS: '10',
+    MAX_PENDING_PER_MAILBOX: '40',
+    MAX_AGENTS_PER_REQUEST: '8',
+  });
   t.teardown(() => running.close());
 
   const models = ['good', 'good2', 'fail500', 'nonjson', 'poison'];
@@ -20,7 +26,11 @@ test('after a mixed load, /metrics parses as Prometheus text and agrees exactly 
         agents: Object.fromEntries(
           Array.from({length: 1 + (c % 4)}, (_, i) => [
             `a${i}`,
-            {vector: c % 17 === 0 && i === 0 ? [666, 1] : [c, i], model: models[(c + i) % models.length], agent_type: 't'},
+            {
+              vector: c % 17 === 0 && i === 0 ? [666, 1] : [c, i],
+              model: models[(c + i) % models.length],
+              agent_type: 't',
+            },
           ]),
         ),
       }),
@@ -42,9 +52,17 @@ test('after a mixed load, /metrics parses as Prometheus text and agrees exactly 
   t.regex(response.headers.get('content-type')!, /^text\/plain/);
   const samples = parsePrometheus(await response.text());
 
-  for (const [outcome, n] of outcomes) t.is(total(samples, 'agent_batcher_agents_total', {outcome}), n, `agents with outcome ${outcome}`);
-  t.is(total(samples, 'agent_batcher_agents_total'), [...outcomes.values()].reduce((a, b) => a + b, 0));
-  t.is(total(samples, 'agent_batcher_backend_calls_total'), batches.size, 'one backend call per batch id the clients saw');
+  for (const [outcome, n] of outcomes)
+    t.is(total(samples, 'agent_batcher_agents_total', {outcome}), n, `agents with outcome ${outcome}`);
+  t.is(
+    total(samples, 'agent_batcher_agents_total'),
+    [...outcomes.values()].reduce((a, b) => a + b, 0),
+  );
+  t.is(
+    total(samples, 'agent_batcher_backend_calls_total'),
+    batches.size,
+    'one backend call per batch id the clients saw',
+  );
   t.is(total(samples, 'agent_batcher_batch_size_count'), batches.size);
   const rows = [...batches.values()].reduce((a, b) => a + b, 0);
   t.is(total(samples, 'agent_batcher_batch_size_sum'), rows, 'sum of batch sizes = rows sent');
@@ -53,11 +71,18 @@ test('after a mixed load, /metrics parses as Prometheus text and agrees exactly 
   t.true(total(samples, 'agent_batcher_backend_calls_total', {model: 'fail500', result: 'backend_error'}) > 0);
   t.true(total(samples, 'agent_batcher_backend_calls_total', {model: 'poison', result: 'partial'}) > 0);
   for (const [status, n] of statusCount) {
-    t.is(total(samples, 'agent_batcher_http_requests_total', {route: '/predict', status: String(status)}), n, `requests with status ${status}`);
+    t.is(
+      total(samples, 'agent_batcher_http_requests_total', {route: '/predict', status: String(status)}),
+      n,
+      `requests with status ${status}`,
+    );
   }
   t.is(total(samples, 'agent_batcher_worker_restarts_total'), 0);
   t.is(total(samples, 'agent_batcher_open_requests'), 0);
-  t.true(samples.some((s) => s.name === 'nodejs_eventloop_lag_seconds'), 'event-loop lag of the main thread');
+  t.true(
+    samples.some((s) => s.name === 'nodejs_eventloop_lag_seconds'),
+    'event-loop lag of the main thread',
+  );
   t.true(samples.some((s) => s.name === 'agent_batcher_mailbox_depth' || s.name === 'agent_batcher_mailboxes'));
   t.log(JSON.stringify({outcomes: Object.fromEntries(outcomes), batches: batches.size, rows}));
 });
@@ -67,16 +92,28 @@ test('hostile paths do not create metric series', async (t) => {
   t.teardown(() => running.close());
   for (let i = 0; i < 20; i++) await fetch(`${running.url}/random-${i}`);
   const samples = parsePrometheus(await (await fetch(`${running.url}/metrics`)).text());
-  const routes = new Set(samples.filter((s) => s.name === 'agent_batcher_http_requests_total').map((s) => s.labels.route));
-  t.true([...routes].every((r) => r === 'other' || r === '/metrics'), [...routes].join(', '));
+  const routes = new Set(
+    samples.filter((s) => s.name === 'agent_batcher_http_requests_total').map((s) => s.labels.route),
+  );
+  t.true(
+    [...routes].every((r) => r === 'other' || r === '/metrics'),
+    [...routes].join(', '),
+  );
   t.is(total(samples, 'agent_batcher_http_requests_total', {route: 'other'}), 20);
 });
 
 test('1,024 keys cannot blow up /metrics: per-key series for METRICS_MAX_KEYS keys, the rest summed under _other, counts exact', async (t) => {
-  const running = await startService({BACKEND_LATENCY_MIN_MS: '5', BACKEND_LATENCY_MAX_MS: '10', MAX_WAIT_MS: '2', METRICS_MAX_KEYS: '8'});
+  const running = await startService({
+    BACKEND_LATENCY_MIN_MS: '5',
+    BACKEND_LATENCY_MAX_MS: '10',
+    MAX_WAIT_MS: '2',
+    METRICS_MAX_KEYS: '8',
+  });
   t.teardown(() => running.close());
   for (let round = 0; round < 32; round++) {
-    const agents = Object.fromEntries(Array.from({length: 32}, (_, i) => [`a${i}`, {vector: [1], model: `m${round}-${i}`, agent_type: 't'}]));
+    const agents = Object.fromEntries(
+      Array.from({length: 32}, (_, i) => [`a${i}`, {vector: [1], model: `m${round}-${i}`, agent_type: 't'}]),
+    );
     const reply = await post(`${running.url}/predict`, {agents});
     t.is(reply.status, 200);
   }
@@ -87,12 +124,21 @@ test('1,024 keys cannot blow up /metrics: per-key series for METRICS_MAX_KEYS ke
   const models = new Set(calls.map((s) => s.labels.model));
   t.is(models.size, 9, '8 keys of their own and _other');
   t.true(models.has('_other'));
-  t.is(total(samples, 'agent_batcher_backend_calls_total'), 1024, 'every one of the 1,024 backend calls is counted once');
+  t.is(
+    total(samples, 'agent_batcher_backend_calls_total'),
+    1024,
+    'every one of the 1,024 backend calls is counted once',
+  );
   t.is(total(samples, 'agent_batcher_batch_size_count'), 1024);
 });
 
 test('with MAX_WAIT_MS=auto each key has a window that follows its backend latency, shown per key', async (t) => {
-  const running = await startService({MAX_WAIT_MS: 'auto', MAX_WAIT_FRACTION: '0.2', BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300'});
+  const running = await startService({
+    MAX_WAIT_MS: 'auto',
+    MAX_WAIT_FRACTION: '0.2',
+    BACKEND_LATENCY_MIN_MS: '300',
+    BACKEND_LATENCY_MAX_MS: '300',
+  });
   t.teardown(() => running.close());
   const first = await post(`${running.url}/predict`, {agents: {a: {vector: [1], model: 'w', agent_type: 't'}}});
   t.is(first.status, 200);

@@ -39,35 +39,51 @@ test.serial("a request built from the document's example succeeds", async (t) =>
   }
 });
 
-test.serial('the docs page renders in headless Chromium and shows the predict operation with its example', async (t) => {
-  const executablePath = needPart(t, 'chromium');
-  if (!executablePath) return;
-  const browser = await chromium.launch({
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({viewport: {width: 1280, height: 1400}});
-  const problems: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('requestfailed', (r) => problems.push(`${r.url()} failed`));
-  // Nothing may come from outside: the page works offline.
-  page.on('request', (r) => !r.url().startsWith(running.url) && !r.url().startsWith('data:') && problems.push(`outside request ${r.url()}`));
-  await page.goto(`${running.url}/docs`);
-  const operation = page.locator('#operations-default-predict');
-  await operation.waitFor({timeout: 15_000});
-  t.regex(await operation.innerText(), /POST\s*\/predict/);
-  await operation.locator('.opblock-summary').click();
-  await page.getByText('scout-1').first().waitFor({timeout: 10_000});
-  const text = await page.locator('#swagger-ui').innerText();
-  t.regex(text, /resnet-50/, 'the request example is shown');
-  t.regex(text, /validation_error/, 'the error responses are shown');
-  t.deepEqual(problems, []);
-  const shot = await page.screenshot({fullPage: false});
-  t.true(shot.length > 10_000);
-  if (process.env.UPDATE_SCREENSHOT) {
-    await mkdir(new URL('./screenshots/', import.meta.url), {recursive: true});
-    await writeFile(new URL('./screenshots/docs.png', import.meta.url), shot);
-  }
-});
+test.serial(
+  'the docs page renders in headless Chromium and shows the predict operation with its example',
+  async (t) => {
+    const executablePath = needPart(t, 'chromium');
+    if (!executablePath) return;
+    const browser = await chromium.launch({
+      executablePath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    t.teardown(() => browser.close());
+    const page = await browser.newPage({viewport: {width: 1280, height: 1400}});
+    const problems: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('requestfailed', (r) => problems.push(`${r.url()} failed`));
+    // Nothing may come from outside: the page works offline.
+    page.on(
+      'request',
+      (r) =>
+        !r.url().startsWith(running.url) && !r.url().startsWith('data:') && problems.push(`outside request ${r.url()}`),
+    );
+    await page.goto(`${running.url}/docs`);
+    const operation = page.locator('#operations-default-predict');
+    await operation.waitFor({timeout: 15_000});
+    t.regex(await operation.innerText(), /POST\s*\/predict/);
+    await operation.locator('.opblock-summary').click();
+    await page.getByText('scout-1').first().waitFor({timeout: 10_000});
+    const text = await page.locator('#swagger-ui').innerText();
+    t.regex(text, /resnet-50/, 'the request example is shown');
+    t.regex(text, /validation_error/, 'the error responses are shown');
+    t.deepEqual(problems, []);
+    const shot = await page.screenshot({fullPage: false});
+    t.true(shot.length > 10_000);
+    if (process.env.UPDATE_SCREENSHOT) {
+      await mkdir(new URL('./screenshots/', import.meta.url), {recursive: true});
+      await writeFile(new URL('./screenshots/docs.png', import.meta.url), shot);
+    }
+  },
+);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {loadConfig} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
-import {Service} from '../src/service.ts';
+import {Service} from '../src/service/service.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {ThreadStartError} from '../src/threads/pool.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
@@ -19,7 +19,7 @@ const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url)
 
 /**
  * A service whose threads run `entry`, listening (started, not awaited), with its URL; with
- * gated-host.ts its threads start only when open() is called.
+ * gated-thread.ts its threads start only when open() is called.
  */
 async function starting(t: {teardown(fn: () => unknown): void}, entry: string, env: Record<string, string> = {}) {
   const gate = path.join(await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-gate-')), 'open');
@@ -36,7 +36,7 @@ async function starting(t: {teardown(fn: () => unknown): void}, entry: string, e
 }
 
 test('while its threads start the service is live, not ready, and holds every /predict until they are up: each answered once, exactly', async (t) => {
-  const {started, url, open} = await starting(t, 'gated-host.ts');
+  const {started, url, open} = await starting(t, 'gated-thread.ts');
   t.is((await fetch(`${url}/healthz`)).status, 200);
   const ready = await fetch(`${url}/readyz`);
   t.is(ready.status, 503);
@@ -57,17 +57,22 @@ test('while its threads start the service is live, not ready, and holds every /p
 });
 
 test('attack: clients that send a request while the threads start and leave are never dispatched; the held clients beside them get exact answers', async (t) => {
-  const {service, started, url, open} = await starting(t, 'gated-host.ts');
+  const {service, started, url, open} = await starting(t, 'gated-thread.ts');
   // The server's side of each request, to know when all have arrived and when the attackers' are gone.
   const arrived: http.IncomingMessage[] = [];
   service.server.on('request', (req: http.IncomingMessage) => arrived.push(req));
   const leaving = Array.from({length: 20}, (_, c) => {
-    const req = http.request(`${url}/predict`, {method: 'POST', headers: {'content-type': 'application/json', 'x-request-id': `attacker-${c}`}});
+    const req = http.request(`${url}/predict`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json', 'x-request-id': `attacker-${c}`},
+    });
     req.on('error', () => {});
     req.end(JSON.stringify({agents: {x: {vector: [c], model: 'attacker', agent_type: 't'}}}));
     return req;
   });
-  const normal = Array.from({length: 20}, (_, c) => post(`${url}/predict`, {agents: {a: {vector: [c, 3], model: 'm', agent_type: 'u'}}}));
+  const normal = Array.from({length: 20}, (_, c) =>
+    post(`${url}/predict`, {agents: {a: {vector: [c, 3], model: 'm', agent_type: 'u'}}}),
+  );
   while (arrived.length < 40) await sleep(10);
   for (const req of leaving) req.destroy();
   const attackers = arrived.filter((req) => String(req.headers['x-request-id']).startsWith('attacker-'));
@@ -85,8 +90,12 @@ test('attack: clients that send a request while the threads start and leave are 
 });
 
 test('a /predict held while the threads start gets 503 not_ready when its deadline passes first', async (t) => {
-  const {url} = await starting(t, 'gated-host.ts');
-  const reply = await post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}}, {'x-request-timeout-ms': '50'});
+  const {url} = await starting(t, 'gated-thread.ts');
+  const reply = await post(
+    `${url}/predict`,
+    {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}},
+    {'x-request-timeout-ms': '50'},
+  );
   t.is(reply.status, 503);
   t.is(reply.body.error.code, 'not_ready');
   t.regex(reply.body.error.message, /starting.*deadline/);
@@ -94,7 +103,7 @@ test('a /predict held while the threads start gets 503 not_ready when its deadli
 });
 
 test('a /predict held while the threads start gets 503 not_ready when the service drains instead', async (t) => {
-  const {service, url} = await starting(t, 'gated-host.ts');
+  const {service, url} = await starting(t, 'gated-thread.ts');
   const arrived = once(service.server, 'request');
   const held = post(`${url}/predict`, {agents: {a: {vector: [1], model: 'm', agent_type: 't'}}});
   await arrived;
@@ -107,7 +116,7 @@ test('a /predict held while the threads start gets 503 not_ready when the servic
 });
 
 test('a thread that never answers keeps the service live and not ready, past the 5 s the pool used to allow, and never ends it', async (t) => {
-  const {service, started, url} = await starting(t, 'gated-host.ts', {ACTOR_POOL_SIZE: '1'}); // never opened
+  const {service, started, url} = await starting(t, 'gated-thread.ts', {ACTOR_POOL_SIZE: '1'}); // never opened
   let settled = false;
   void started.then(
     () => (settled = true),
@@ -117,15 +126,19 @@ test('a thread that never answers keeps the service live and not ready, past the
   t.false(settled, 'start() neither resolved nor gave up');
   t.is((await fetch(`${url}/healthz`)).status, 200);
   t.is((await fetch(`${url}/readyz`)).status, 503);
-  t.deepEqual(await service.pool.stats(200), [{actors: 0, pending: 0, inflight: 0, keys: []}], 'a starting thread is not waited for by /metrics');
+  t.deepEqual(
+    await service.pool.stats(200),
+    [{actors: 0, pending: 0, inflight: 0, keys: []}],
+    'a starting thread is not waited for by /metrics',
+  );
   await service.shutdown();
   await started;
 });
 
 test('a thread whose module throws at start fails start() with one line naming the thread and the error', async (t) => {
-  const {started} = await starting(t, 'crashing-host.ts', {ACTOR_POOL_SIZE: '2'});
+  const {started} = await starting(t, 'crashing-thread.ts', {ACTOR_POOL_SIZE: '2'});
   const error = await t.throwsAsync(started, {instanceOf: ThreadStartError});
-  t.regex(error!.message, /^actor thread [01] could not start: Error: fixture: this actor host always crashes$/);
+  t.regex(error!.message, /^actor thread [01] could not start: Error: fixture: this actor thread always crashes$/);
 });
 
 test('ACTOR_POOL_SIZE=32 on 2 cores (it used to exit after 10 s on a loaded machine): the process waits for its threads, then serves; SIGTERM exits 0', async (t) => {
@@ -140,8 +153,13 @@ test('ACTOR_POOL_SIZE=32 on 2 cores (it used to exit after 10 s on a loaded mach
   const exited = once(child, 'exit');
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(`${url}/readyz`, {child, timeoutMs: 120_000, describe: () => stderr});
-  const replies = await Promise.all(Array.from({length: 64}, (_, c) => post(`${url}/predict`, {agents: {a: {vector: [c, 2], model: `m${c}`, agent_type: 't'}}})));
-  for (const [c, reply] of replies.entries()) t.is(reply.body.results.a.prediction, predictRow(bias(`m${c}`, 't'), [c, 2]));
+  const replies = await Promise.all(
+    Array.from({length: 64}, (_, c) =>
+      post(`${url}/predict`, {agents: {a: {vector: [c, 2], model: `m${c}`, agent_type: 't'}}}),
+    ),
+  );
+  for (const [c, reply] of replies.entries())
+    t.is(reply.body.results.a.prediction, predictRow(bias(`m${c}`, 't'), [c, 2]));
   child.kill('SIGTERM');
   t.deepEqual(await exited, [0, null]);
 });

@@ -21,7 +21,32 @@ import {startService} from './helpers/service.ts';
 const marks = 'GQVWXYZ';
 const piece = fc.oneof(
   fc.string({unit: fc.constantFrom(...marks), minLength: 1, maxLength: 4}),
-  fc.constantFrom('/', '+', '=', '@', ':', ' ', '?', '#', '%', ',', '~', '!', '$', '&', "'", '(', ')', '*', ';', '\\', '[', ']', '//', '://'),
+  fc.constantFrom(
+    '/',
+    '+',
+    '=',
+    '@',
+    ':',
+    ' ',
+    '?',
+    '#',
+    '%',
+    ',',
+    '~',
+    '!',
+    '$',
+    '&',
+    "'",
+    '(',
+    ')',
+    '*',
+    ';',
+    '\\',
+    '[',
+    ']',
+    '//',
+    '://',
+  ),
   fc.constantFrom('%2F', '%40', '%3A', '%20', '%25', '%zz', '%', '%4'),
 );
 const secret = fc
@@ -124,7 +149,9 @@ test('a MODELS_FILE error or GET /models never shows a backend_url password; nor
 });
 
 test('a password that is not percent-encoding is refused at start, naming the variable or field, without echoing it', async (t) => {
-  const error = t.throws(() => loadConfig({BACKEND_URL: 'http://user:QX%zzQ@127.0.0.1:9000/'}), {instanceOf: ConfigError});
+  const error = t.throws(() => loadConfig({BACKEND_URL: 'http://user:QX%zzQ@127.0.0.1:9000/'}), {
+    instanceOf: ConfigError,
+  });
   t.regex(error!.message, /BACKEND_URL: a URL whose user:password@ part is valid percent-encoding/);
   t.false(error!.message.includes('QX'));
   const file = path.join(dir, 'bad-encoding.json');
@@ -138,10 +165,16 @@ test('the running service shows no password in its log lines, GET /models, or a 
   const s = 'QZ/+=@: %2FX?#W';
   const encoded = encodeURIComponent(s);
   const file = path.join(dir, 'service-models.json');
-  await writeFile(file, JSON.stringify({models: {m: {backend_url: `http://u:${encoded}@127.0.0.1:9/predict?token=${encoded}`}, n: {}}}));
+  await writeFile(
+    file,
+    JSON.stringify({models: {m: {backend_url: `http://u:${encoded}@127.0.0.1:9/predict?token=${encoded}`}, n: {}}}),
+  );
   const lines: string[] = [];
   const log = createLogger('info', {write: (line: string) => lines.push(line)});
-  const running = await startService({BACKEND_URL: `http://user:${encoded}@127.0.0.1:9/predict`, MODELS_FILE: file, LOG_LEVEL: 'info'}, log);
+  const running = await startService(
+    {BACKEND_URL: `http://user:${encoded}@127.0.0.1:9/predict`, MODELS_FILE: file, LOG_LEVEL: 'info'},
+    log,
+  );
   t.teardown(() => running.close());
   const models = await (await fetch(`${running.url}/models`)).text();
   t.regex(models, /http:\/\/\[redacted\]@127\.0\.0\.1:9\/predict\?\[redacted\]/);
@@ -149,6 +182,9 @@ test('the running service shows no password in its log lines, GET /models, or a 
   await writeFile(file, `{"models": {"m": {"backend_url": "http://u:${s}@127.0.0.1:9/" oops`);
   t.false(await running.service.reloadRegistry());
   const text = [...lines, models].join('\n');
-  t.true(lines.some((l) => l.includes('"listening"')) && lines.some((l) => l.includes('reload refused')), 'the lines checked were written');
+  t.true(
+    lines.some((l) => l.includes('"listening"')) && lines.some((l) => l.includes('reload refused')),
+    'the lines checked were written',
+  );
   for (const form of [s, encoded]) t.is(leaked(text, form), undefined, text);
 });

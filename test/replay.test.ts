@@ -22,7 +22,8 @@ test('replay guard: each sequence number passes once, in any order within the wi
 test('replay guard: a window moved by whole laps forgets nothing it should remember', (t) => {
   const guard = new ReplayGuard(limits);
   for (let seq = 1; seq <= 500; seq += 3) t.is(guard.check('h', 'b', seq, 0, 0), undefined);
-  for (let seq = 500 - 60; seq <= 500; seq++) t.is(guard.check('h', 'b', seq, 0, 0), (seq - 1) % 3 === 0 ? 'replayed' : undefined, String(seq));
+  for (let seq = 500 - 60; seq <= 500; seq++)
+    t.is(guard.check('h', 'b', seq, 0, 0), (seq - 1) % 3 === 0 ? 'replayed' : undefined, String(seq));
 });
 
 test('replay guard: frames outside the freshness window are stale, either way', (t) => {

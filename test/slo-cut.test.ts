@@ -42,7 +42,11 @@ test('sloCutBy is the latest cut for a batch of n rows; canMeetDeadline compares
 test('work-conserving (window 0, one call at a time): idle runtime cuts at once, a busy one gathers and the next batch takes everything', (t) => {
   const queue = new BatchQueue<number>({maxBatchSize: 100, maxWaitMs: 0, maxConcurrentBatches: 1});
   queue.push(1, 4, 0);
-  t.deepEqual(queue.cut(0, 0).map((b) => b.items), [[1]], 'a lone row at low load goes at once: no window');
+  t.deepEqual(
+    queue.cut(0, 0).map((b) => b.items),
+    [[1]],
+    'a lone row at low load goes at once: no window',
+  );
   for (let i = 2; i <= 40; i++) queue.push(i, 4, i);
   t.deepEqual(queue.cut(40, 1), [], 'nothing is cut while the runtime is busy');
   t.is(queue.nextDueAt(1), undefined, 'and no timer: the call coming back is the next event');
@@ -77,10 +81,20 @@ function actorWithSlo(latencySloMs: number, train: (cost: CostModel) => void) {
     't\nm',
     {agentType: 't', model: 'm'},
     {clock, log: createLogger('silent'), nextBatchId: () => `b-${++seq}`, results: sink, idle: () => {}},
-    {backend, batching: {maxBatchSize: 64, maxWaitMs: 0, maxConcurrentBatches: 1, waitFraction: 0.02, latencySloMs}, window: undefined, cost: model},
+    {
+      backend,
+      batching: {maxBatchSize: 64, maxWaitMs: 0, maxConcurrentBatches: 1, waitFraction: 0.02, latencySloMs},
+      window: undefined,
+      cost: model,
+    },
   );
   let partSeq = 0;
-  const part = (deadline: number): Part => ({partId: ++partSeq, deadline, arrivedAt: clock.now(), row: Float64Array.of(partSeq)});
+  const part = (deadline: number): Part => ({
+    partId: ++partSeq,
+    deadline,
+    arrivedAt: clock.now(),
+    row: Float64Array.of(partSeq),
+  });
   return {clock, backend, results, actor, part};
 }
 
@@ -93,7 +107,10 @@ test('under an SLO a row whose deadline falls before the predicted end of its ba
   // 4 rows: predicted 14 ms. Deadlines 5 ms and 13 ms away cannot be met; 15 ms and 1 s can.
   actor.dispatch([part(now + 5), part(now + 1000), part(now + 13), part(now + 15)]);
   t.deepEqual(backend.sizes, [2], 'only the two rows that can make it are computed');
-  t.deepEqual([...backend.calls[0].call.rows].map((r) => r[0]), [2, 4]);
+  t.deepEqual(
+    [...backend.calls[0].call.rows].map((r) => r[0]),
+    [2, 4],
+  );
   t.deepEqual(
     results.filter((r) => r.outcome === 'error').map((r) => [r.partId, r.outcome === 'error' && r.code]),
     [

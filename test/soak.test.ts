@@ -19,7 +19,12 @@ const heapAfterGc = async () => {
 
 test('sustained load leaves heap and pending maps flat', async (t) => {
   const seconds = Number(process.env.SOAK_SECONDS ?? 3);
-  const running = await startService({BACKEND_LATENCY_MIN_MS: '5', BACKEND_LATENCY_MAX_MS: '15', MAX_WAIT_MS: '2', ACTOR_POOL_SIZE: '2'});
+  const running = await startService({
+    BACKEND_LATENCY_MIN_MS: '5',
+    BACKEND_LATENCY_MAX_MS: '15',
+    MAX_WAIT_MS: '2',
+    ACTOR_POOL_SIZE: '2',
+  });
   t.teardown(() => running.close());
   const {coordinator} = running.service;
   const models = ['m1', 'm2', 'm3'];
@@ -32,7 +37,9 @@ test('sustained load leaves heap and pending maps flat', async (t) => {
         while (Date.now() < until) {
           const model = models[(c + requests) % 3];
           const vector = [c, requests % 7, 1];
-          const reply = await post(`${running.url}/predict`, {agents: {a: {vector, model, agent_type: 't'}, b: {vector: [1], model, agent_type: 'u'}}});
+          const reply = await post(`${running.url}/predict`, {
+            agents: {a: {vector, model, agent_type: 't'}, b: {vector: [1], model, agent_type: 'u'}},
+          });
           requests++;
           if (reply.status !== 200 || reply.body.results.a.prediction !== predictRow(bias(model, 't'), vector)) wrong++;
         }
@@ -46,12 +53,18 @@ test('sustained load leaves heap and pending maps flat', async (t) => {
   await drive(Date.now() + seconds * 1000);
   const end = await heapAfterGc();
   const growth = (end - warm) / 1024 / 1024;
-  t.log(`${requests - warmRequests} requests in ${seconds} s after warm-up; heap ${(warm / 1048576).toFixed(1)} → ${(end / 1048576).toFixed(1)} MiB`);
+  t.log(
+    `${requests - warmRequests} requests in ${seconds} s after warm-up; heap ${(warm / 1048576).toFixed(1)} → ${(end / 1048576).toFixed(1)} MiB`,
+  );
   t.is(wrong, 0);
   t.is(coordinator.stats.openRequests, 0);
   t.is(coordinator.stats.liveParts, 0);
   t.is(coordinator.stats.keys, 6);
   t.true(growth < 16, `heap grew ${growth.toFixed(1)} MiB`);
   const hosts = await running.service.pool.stats();
-  t.deepEqual(hosts.map((h) => h.pending + h.inflight), [0, 0], 'no thread holds anything');
+  t.deepEqual(
+    hosts.map((h) => h.pending + h.inflight),
+    [0, 0],
+    'no thread holds anything',
+  );
 });

@@ -13,31 +13,40 @@ interface Line {
 }
 
 /** Sends a streamed request; resolves with the status, the content type and each line with its arrival time. */
-function streamed(url: string, body: unknown): Promise<{status: number; type: string; lines: Line[]; headersAt: number}> {
+function streamed(
+  url: string,
+  body: unknown,
+): Promise<{status: number; type: string; lines: Line[]; headersAt: number}> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/predict`, {method: 'POST', headers: {'content-type': 'application/json', accept: 'application/x-ndjson'}}, (res) => {
-      const headersAt = Date.now() - started;
-      const lines: Line[] = [];
-      let buffered = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffered += chunk;
-        let cut = buffered.indexOf('\n');
-        while (cut >= 0) {
-          lines.push({at: Date.now() - started, value: JSON.parse(buffered.slice(0, cut))});
-          buffered = buffered.slice(cut + 1);
-          cut = buffered.indexOf('\n');
-        }
-      });
-      res.on('end', () => resolve({status: res.statusCode ?? 0, type: String(res.headers['content-type']), lines, headersAt}));
-    });
+    const req = http.request(
+      `${url}/predict`,
+      {method: 'POST', headers: {'content-type': 'application/json', accept: 'application/x-ndjson'}},
+      (res) => {
+        const headersAt = Date.now() - started;
+        const lines: Line[] = [];
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let cut = buffered.indexOf('\n');
+          while (cut >= 0) {
+            lines.push({at: Date.now() - started, value: JSON.parse(buffered.slice(0, cut))});
+            buffered = buffered.slice(cut + 1);
+            cut = buffered.indexOf('\n');
+          }
+        });
+        res.on('end', () =>
+          resolve({status: res.statusCode ?? 0, type: String(res.headers['content-type']), lines, headersAt}),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
 }
 
-test('a fast key\'s line arrives before a slow key\'s; every agent exactly once; a last line ends it', async (t) => {
+test("a fast key's line arrives before a slow key's; every agent exactly once; a last line ends it", async (t) => {
   const backend = await startFakeBackend({slowMs: 1200});
   t.teardown(() => backend.close());
   const running = await startService({BACKEND_URL: backend.url, MAX_WAIT_MS: '5', BACKEND_RETRIES: '0'});
@@ -79,13 +88,20 @@ test('request-level errors are answered as usual before any line; without the Ac
 test('a streaming client that disconnects has its waiting agents withdrawn', async (t) => {
   const running = await startService({MAX_WAIT_MS: '600', BACKEND_LATENCY_MIN_MS: '50', BACKEND_LATENCY_MAX_MS: '50'});
   t.teardown(() => running.close());
-  const req = http.request(`${running.url}/predict`, {method: 'POST', headers: {'content-type': 'application/json', accept: 'application/x-ndjson'}});
+  const req = http.request(`${running.url}/predict`, {
+    method: 'POST',
+    headers: {'content-type': 'application/json', accept: 'application/x-ndjson'},
+  });
   req.on('error', () => {});
   req.on('response', (res) => {
     res.resume();
     setTimeout(() => req.destroy(), 100);
   });
-  req.end(JSON.stringify({agents: {a: {vector: [1], model: 'm', agent_type: 't'}, b: {vector: [2], model: 'm', agent_type: 't'}}}));
+  req.end(
+    JSON.stringify({
+      agents: {a: {vector: [1], model: 'm', agent_type: 't'}, b: {vector: [2], model: 'm', agent_type: 't'}},
+    }),
+  );
   await new Promise((r) => setTimeout(r, 400));
   t.is(running.service.coordinator.stats.withdrawn, 2);
   t.is(running.service.coordinator.stats.liveParts, 0);

@@ -15,7 +15,12 @@ const openRegistry: Registry = {
 };
 
 test('killing a worker thread mid-batch fails its agents at once; other keys never notice; its keys work again', async (t) => {
-  const running = await startService({ACTOR_POOL_SIZE: '2', BACKEND_LATENCY_MIN_MS: '600', BACKEND_LATENCY_MAX_MS: '600', MAX_WAIT_MS: '5'});
+  const running = await startService({
+    ACTOR_POOL_SIZE: '2',
+    BACKEND_LATENCY_MIN_MS: '600',
+    BACKEND_LATENCY_MAX_MS: '600',
+    MAX_WAIT_MS: '5',
+  });
   t.teardown(() => running.close());
   const {coordinator, pool} = running.service;
   const doomed = {vector: [1, 2], model: 'doomed', agent_type: 'x'};
@@ -53,9 +58,9 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
   const pool = new ActorPool(
     {
       size: 1,
-      host: {registry: openRegistry, logLevel: 'silent'},
+      threadOptions: {registry: openRegistry, logLevel: 'silent'},
       log,
-      entry: new URL('./fixtures/crashing-host.ts', import.meta.url),
+      entry: new URL('./fixtures/crashing-thread.ts', import.meta.url),
     },
     {
       results: () => undefined,
@@ -74,7 +79,10 @@ test('a thread that keeps dying is restarted with backoff, not in a tight loop',
   const gaps = failedAt.slice(1, 5).map((at, i) => at - failedAt[i]);
   for (const [i, backoff] of [0, 100, 200, 400].entries()) t.true(gaps[i] >= backoff - 2, `gaps ${gaps.join(', ')} ms`);
   t.true(failures.every((s) => s === 0));
-  t.true(lines.some((l) => l.includes('"level":50') && l.includes('restarting')), 'logged loudly (error level)');
+  t.true(
+    lines.some((l) => l.includes('"level":50') && l.includes('restarting')),
+    'logged loudly (error level)',
+  );
 });
 
 test('a thread that runs out of memory under its heap limit dies alone and is restarted', async (t) => {
@@ -82,9 +90,9 @@ test('a thread that runs out of memory under its heap limit dies alone and is re
   const pool = new ActorPool(
     {
       size: 1,
-      host: {registry: openRegistry, logLevel: 'silent'},
+      threadOptions: {registry: openRegistry, logLevel: 'silent'},
       log: createLogger('silent'),
-      entry: new URL('./fixtures/hungry-host.ts', import.meta.url),
+      entry: new URL('./fixtures/hungry-thread.ts', import.meta.url),
       resourceLimits: {maxOldGenerationSizeMb: 32},
     },
     {results: () => undefined, threadFailed: (thread) => failures.push(thread)},

@@ -29,7 +29,9 @@ function dispatchOf(vectors: number[][]): WireMessage {
 function node(sender: string, options: {key?: typeof key; logIntervalMs?: number} = {}) {
   const sent: {subject: string; bytes: Uint8Array}[] = [];
   const lines: string[] = [];
-  const connection = {publish: (subject: string, bytes: Uint8Array) => sent.push({subject, bytes})} as unknown as NatsConnection;
+  const connection = {
+    publish: (subject: string, bytes: Uint8Array) => sent.push({subject, bytes}),
+  } as unknown as NatsConnection;
   const wire = new Wire({
     connection: () => connection,
     key: options.key ?? key,

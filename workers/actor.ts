@@ -41,7 +41,7 @@ export interface ActorContext {
   readonly clock: Clock;
   readonly log: Logger;
   nextBatchId(): string;
-  /** Every part's outcome and every call's report go here (coalesced per turn by the host). */
+  /** Every part's outcome and every call's report go here (coalesced per turn by its thread). */
   readonly results: ResultSink;
   /** Called when the actor holds nothing and has no call in flight. */
   idle(actor: Actor): void;
@@ -49,23 +49,24 @@ export interface ActorContext {
 
 export class Actor {
   readonly key: string;
-  readonly #name: MailboxKey;
+  /** The key as its pair (agentType, model): what the backend is called with. */
+  readonly #pair: MailboxKey;
   readonly #ctx: ActorContext;
   readonly #log: Logger;
   readonly #queue: BatchQueue<Part>;
   #settings: ActorSettings;
   #inflight = 0;
-  #flushing = false;
+  #draining = false;
   #timer: unknown;
   #timerAt = Infinity;
 
-  constructor(key: string, name: MailboxKey, ctx: ActorContext, settings: ActorSettings) {
+  constructor(key: string, pair: MailboxKey, ctx: ActorContext, settings: ActorSettings) {
     this.key = key;
-    this.#name = name;
+    this.#pair = pair;
     this.#ctx = ctx;
     this.#settings = settings;
     this.#queue = new BatchQueue(queueOptions(settings));
-    this.#log = ctx.log.child({agentType: name.agentType, model: name.model});
+    this.#log = ctx.log.child({agentType: pair.agentType, model: pair.model});
   }
 
   get pending(): number {
@@ -103,13 +104,13 @@ export class Actor {
 
   /** Shutdown: from now on every waiting row is cut at once (the concurrency limit still holds). */
   drain(): void {
-    this.#flushing = true;
+    this.#draining = true;
     this.#pump();
   }
 
   #pump(): void {
     const now = this.#ctx.clock.now();
-    for (const batch of this.#queue.cut(now, this.#inflight, this.#flushing)) this.#send(batch, now);
+    for (const batch of this.#queue.cut(now, this.#inflight, this.#draining)) this.#send(batch, now);
     this.#setTimer(this.#queue.nextDueAt(this.#inflight));
     if (this.isIdle) this.#ctx.idle(this);
   }
@@ -146,7 +147,7 @@ export class Actor {
     const started = this.#elapsed();
     const settings = this.#settings;
     settings.backend
-      .predict({...this.#name, rows: parts.map((p) => p.row), deadline})
+      .predict({...this.#pair, rows: parts.map((p) => p.row), deadline})
       .then(
         (reply) => this.#settle(parts, info, reply),
         (error: unknown) => {
@@ -172,7 +173,10 @@ export class Actor {
           if (settings === this.#settings) this.#queue.configure(queueOptions(settings));
         }
         const windowMs = queueOptions(this.#settings).maxWaitMs;
-        this.#log.info({batchId: info.id, size: info.size, length: batch.length, backendMs, windowMs, result}, 'batch done');
+        this.#log.info(
+          {batchId: info.id, size: info.size, length: batch.vectorLength, backendMs, windowMs, result},
+          'batch done',
+        );
         this.#ctx.results.report({key: this.key, size: info.size, backendMs, result, waitsMs, windowMs});
         this.#inflight--;
         this.#pump();
@@ -188,7 +192,12 @@ export class Actor {
     let kept = 0;
     for (const part of parts) {
       if (canMeetDeadline(now, part.deadline, predicted)) parts[kept++] = part;
-      else this.#fail(part, 'deadline_exceeded', `cannot be answered within its deadline (the batch is predicted to take ${Math.round(predicted ?? 0)} ms)`);
+      else
+        this.#fail(
+          part,
+          'deadline_exceeded',
+          `cannot be answered within its deadline (the batch is predicted to take ${Math.round(predicted ?? 0)} ms)`,
+        );
     }
     parts.length = kept;
   }

@@ -3,7 +3,7 @@
 //
 // Rows wait per vector length, in arrival order (a batch has one length). A group is due when it
 // holds `maxBatchSize` rows, when its oldest row has waited `maxWaitMs`, or when the mailbox is
-// flushing (shutdown). Due groups are cut oldest-first while fewer than `maxConcurrentBatches`
+// draining (shutdown). Due groups are cut oldest-first while fewer than `maxConcurrentBatches`
 // calls are in flight (0 = unlimited); a held backlog is therefore cut as soon as a slot frees.
 //
 // With a latency SLO (a model's `latency_slo_ms`, DESIGN §11) a group is also due once waiting any
@@ -25,8 +25,9 @@ export interface QueueOptions {
 import {sloBatchSize, sloCutBy} from './slo-cut.ts';
 import type {Slo} from './slo-cut.ts';
 
+/** The rows of one batch (`items`, their count is the batch size), all of one vector length. */
 export interface Batch<T> {
-  readonly length: number;
+  readonly vectorLength: number;
   readonly items: T[];
 }
 
@@ -96,9 +97,9 @@ export class BatchQueue<T> {
 
   /**
    * Cuts every batch due at `now`, given `inflight` calls already in flight for this key.
-   * With `flush`, every non-empty group is due (shutdown: nothing waits for MAX_WAIT_MS).
+   * With `drain`, every non-empty group is due (shutdown: nothing waits for MAX_WAIT_MS).
    */
-  cut(now: number, inflight: number, flush = false): Batch<T>[] {
+  cut(now: number, inflight: number, drain = false): Batch<T>[] {
     const {maxBatchSize, slo} = this.#options;
     const out: Batch<T>[] = [];
     while (this.#hasSlot(inflight + out.length)) {
@@ -106,16 +107,18 @@ export class BatchQueue<T> {
       for (const entry of this.#groups) {
         const group = entry[1];
         if (group.size === 0) continue;
-        const due = flush || group.size >= maxBatchSize || now >= this.#dueAt(group);
+        const due = drain || group.size >= maxBatchSize || now >= this.#dueAt(group);
         if (due && (!best || group.oldest() < best[1].oldest())) best = entry;
       }
       if (!best) break;
       const [length, group] = best;
-      const rows = slo ? sloBatchSize(slo, now - group.oldest(), group.size, maxBatchSize) : Math.min(group.size, maxBatchSize);
+      const rows = slo
+        ? sloBatchSize(slo, now - group.oldest(), group.size, maxBatchSize)
+        : Math.min(group.size, maxBatchSize);
       const items = group.take(rows);
       this.#size -= items.length;
       if (group.size === 0) this.#groups.delete(length);
-      out.push({length, items});
+      out.push({vectorLength: length, items});
     }
     return out;
   }

@@ -89,7 +89,7 @@ export function predictWith(fit: CostFit, rows: number): number {
 }
 
 /**
- * Cost models by key, at most `max` of them (least recently fed forgotten first): the actor host
+ * Cost models by key, at most `max` of them (least recently fed forgotten first): the actor thread
  * keeps a key's model across its actor's retirement, the main thread one per key it hears of.
  */
 export class CostBook {

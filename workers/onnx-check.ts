@@ -1,12 +1,12 @@
 // Child-process entry of the load-time check (src/onnx-models.ts): opens each onnx model of a
-// registry with onnxruntime, checks its signature (workers/backend/onnx-signature.ts), sends back
+// registry with onnxruntime, checks its signature (src/onnx-signature.ts), sends back
 // each model's signature or what was expected and found, and exits. A process of its own, not a
 // thread: the main thread never loads a model, and a file that crashes the native runtime ends
 // this process, not the service.
 
 import {readFileSync} from 'node:fs';
-import {loadChecked} from './backend/onnx.ts';
-import type {ModelLoadError} from './backend/onnx.ts';
+import {loadChecked} from './backend/onnx-model.ts';
+import type {ModelLoadError} from './backend/onnx-model.ts';
 import type {CheckJob, CheckResult} from '../src/onnx-models.ts';
 
 const send = process.send?.bind(process);

@@ -3,6 +3,8 @@
 // before its first measured call. Waiting 2% of a 5 s call costs clients 100 ms and lets many more
 // rows share the call. Pure: the caller feeds it measured latencies; no clock, no timers.
 
+import {smoothed} from '../src/latency-estimate.ts';
+
 export interface WindowBounds {
   readonly minMs: number;
   readonly maxMs: number;
@@ -11,9 +13,6 @@ export interface WindowBounds {
 }
 
 export const defaultWindowBounds: WindowBounds = {minMs: 5, maxMs: 200, initialMs: 20};
-
-/** Weight of the newest call in the latency estimate: about the last ten calls count. */
-const weight = 0.2;
 
 export class WaitWindow {
   readonly #fraction: number;
@@ -28,7 +27,7 @@ export class WaitWindow {
   /** Folds one measured backend call into the estimate. */
   observe(backendMs: number): void {
     if (!Number.isFinite(backendMs) || backendMs < 0) return;
-    this.#latencyMs = this.#latencyMs === undefined ? backendMs : this.#latencyMs + weight * (backendMs - this.#latencyMs);
+    this.#latencyMs = smoothed(this.#latencyMs, backendMs);
   }
 
   /** The window now, in ms. */

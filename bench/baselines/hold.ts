@@ -8,7 +8,10 @@
 import {sampleLatencyMs} from '../../src/simulator/latency.ts';
 
 export const holding = process.env.HOLD === '1';
-const latency = {latencyMinMs: Number(process.env.BACKEND_LATENCY_MIN_MS ?? 3000), latencyMaxMs: Number(process.env.BACKEND_LATENCY_MAX_MS ?? 7000)};
+const latency = {
+  latencyMinMs: Number(process.env.BACKEND_LATENCY_MIN_MS ?? 3000),
+  latencyMaxMs: Number(process.env.BACKEND_LATENCY_MAX_MS ?? 7000),
+};
 
 /** The delay to hold a request for: the slowest of one draw per distinct mailbox key (keyString). */
 export function holdMs(keys: readonly string[]): number {

@@ -4,12 +4,15 @@
 import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import {randomUUID} from 'node:crypto';
-import type {AgentInput} from '../../src/coordinator/coordinator.ts';
+import type {AgentInput} from '../../src/coordinator/api.ts';
 import type {Config} from '../../src/config.ts';
 import {createSchemas, parsePredictRequest} from '../../src/http/schemas.ts';
 
 /** `answer` may set a response header (a holding baseline says in `x-held-ms` what delay it drew). */
-export type Answer = (agents: AgentInput[], setHeader: (name: string, value: string) => void) => unknown[] | Promise<unknown[]>;
+export type Answer = (
+  agents: AgentInput[],
+  setHeader: (name: string, value: string) => void,
+) => unknown[] | Promise<unknown[]>;
 
 export function serveKoaFront(config: Config, answer: Answer): void {
   const schemas = createSchemas(config);
@@ -27,8 +30,14 @@ export function serveKoaFront(config: Config, answer: Answer): void {
       return;
     }
     const outcomes = await answer(parsed.agents, (name, value) => ctx.set(name, value));
-    ctx.body = {request_id: randomUUID(), errors: false, results: Object.fromEntries(parsed.agents.map((a, i) => [a.id, outcomes[i]]))};
+    ctx.body = {
+      request_id: randomUUID(),
+      errors: false,
+      results: Object.fromEntries(parsed.agents.map((a, i) => [a.id, outcomes[i]])),
+    };
   });
-  const server = app.listen({port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096}, () => console.log('listening'));
+  const server = app.listen({port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096}, () =>
+    console.log('listening'),
+  );
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }

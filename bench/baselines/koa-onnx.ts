@@ -6,7 +6,10 @@ import * as ort from 'onnxruntime-node';
 import {loadConfig} from '../../src/config.ts';
 import {serveKoaFront} from './koa-front.ts';
 
-const session = await ort.InferenceSession.create(process.env.MODEL_PATH as string, {intraOpNumThreads: 1, interOpNumThreads: 1});
+const session = await ort.InferenceSession.create(process.env.MODEL_PATH as string, {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+});
 const [input] = session.inputMetadata as unknown as {name: string; shape: (number | string)[]}[];
 const d = input.shape[1] as number;
 

@@ -6,12 +6,11 @@
 //            ◀═ <prefix>.gateway.<gateway>.<its boot>.<host>  ══ bridge ◀── results of each thread, per turn
 //
 // Every frame in and out is signed and checked (wire.ts). Part ids are a gateway's own, so the
-// bridge gives every incoming part a local id (and maps it back on the way out): two gateways'
-// part 17 never meet in one mailbox, and a withdrawal reaches only the parts of the gateway that
-// sent it (the sender its subject and signature name). A batch report goes to every gateway that
-// had rows in the batch. Every part leaves exactly once: a result, or `worker_failed` when its
-// thread died (or is one this host never started), or nothing when its gateway is gone (its
-// deadline then empties the entry: nothing here grows with a dead gateway).
+// bridge gives every incoming part a local id (held-parts.ts), and a withdrawal reaches only the
+// parts of the gateway that sent it (the sender its subject and signature name). A batch report
+// goes to every gateway that had rows in the batch. Every part leaves exactly once: a result, or
+// `worker_failed` when its thread died (or is one this host never started), or nothing when its
+// gateway is gone (its deadline then empties the entry: nothing here grows with a dead gateway).
 //
 // SIGTERM: the host says it is leaving (gateways place no new keys here), cuts every batch now,
 // answers everything it holds, then exits 0.
@@ -23,19 +22,14 @@ import {forEachPart, forEachResult} from '../protocol/messages.ts';
 import type {ResultsMessage} from '../protocol/messages.ts';
 import type {Frame} from '../protocol/codec.ts';
 import {ResultsBuffer} from '../protocol/outbox.ts';
+import {giveUp, raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import {ActorPool} from '../threads/pool.ts';
+import {poolOptions} from '../threads/pool-options.ts';
 import {connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
+import {HeldParts} from './held-parts.ts';
 import {Wire} from './wire.ts';
-
-interface Held {
-  /** Its gateway's results subject (that gateway, that start of it). */
-  readonly to: string;
-  readonly partId: number;
-  readonly thread: number;
-  readonly key: string;
-}
 
 export class ActorsNode {
   /** This host's name (CLUSTER_NODE, or random) and this start's boot. */
@@ -47,12 +41,9 @@ export class ActorsNode {
   readonly #subjects: ReturnType<typeof subjects>;
   #nc: NatsConnection | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
-  /** local part id -> where it came from. */
-  readonly #held = new Map<number, Held>();
-  /** `${to} ${partId}` -> local part id, for withdrawals. */
-  readonly #local = new Map<string, number>();
+  /** Parts sent to a thread and not yet answered for, by local id (held-parts.ts). */
+  readonly #held = new HeldParts();
   readonly #wire: Wire;
-  #seq = 0;
   #leaving = false;
   #idle: (() => void) | undefined;
 
@@ -70,13 +61,8 @@ export class ActorsNode {
       log: this.#log,
     });
     this.pool = new ActorPool(
-      {
-        size: config.poolSize,
-        // Batch ids carry the host's name and boot: unique in the cluster, across restarts too.
-        host: {registry, logLevel: config.logLevel, batchPrefix: `${this.name}~${this.boot}`},
-        log: this.#log.child({component: 'pool'}),
-        resourceLimits: {maxOldGenerationSizeMb: 1024},
-      },
+      // Batch ids carry the host's name and boot: unique in the cluster, across restarts too.
+      poolOptions(config, registry, this.#log, {batchPrefix: `${this.name}~${this.boot}`}),
       {results: (m, thread) => void this.#results(m, thread), threadFailed: (t) => this.#threadFailed(t)},
     );
   }
@@ -90,7 +76,9 @@ export class ActorsNode {
     await this.pool.ready();
     const nc = await connectNats(this.#config.nats!, `agent-batcher actors ${this.name}`, this.#log);
     this.#nc = nc;
-    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)});
+    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {
+      callback: (_err, msg) => this.#frame(msg.subject, msg.data),
+    });
     this.#beat();
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
     this.#log.info({threads: this.pool.threads}, 'actor host up');
@@ -112,16 +100,10 @@ export class ActorsNode {
     this.#log.info({held: this.#held.size}, 'leaving: finishing what this host holds');
     this.pool.drain();
     if (this.#held.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          this.#idle = resolve;
-        }),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.#config.shutdownTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      const idle = new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+      await raceTimeout(idle, this.#config.shutdownTimeoutMs, giveUp);
     }
     clearInterval(this.#heartbeat);
     await this.#nc?.drain().catch(() => {});
@@ -132,7 +114,11 @@ export class ActorsNode {
 
   /** Announces the threads, all started (start() waited for the pool), or that this host leaves. */
   #beat(): void {
-    this.#wire.publish(this.#subjects.members(this.name), {kind: 'heartbeat', threads: this.pool.threads, ...(this.#leaving && {leaving: true})});
+    this.#wire.publish(this.#subjects.members(this.name), {
+      kind: 'heartbeat',
+      threads: this.pool.threads,
+      ...(this.#leaving && {leaving: true}),
+    });
   }
 
   #frame(subject: string, bytes: Uint8Array): void {
@@ -154,18 +140,17 @@ export class ActorsNode {
       // Never started here (a gateway that believes a forged heartbeat): its parts are answered
       // at once, so that none waits for its deadline.
       const buffer = new ResultsBuffer();
-      forEachPart(frame, (partId) => buffer.error(partId, 'worker_failed', `actor thread ${thread} does not exist on this host`));
+      forEachPart(frame, (partId) =>
+        buffer.error(partId, 'worker_failed', `actor thread ${thread} does not exist on this host`),
+      );
       this.#send(to, thread, buffer);
       this.#wire.refuse('no_such_thread', subject);
       return;
     }
     const {keys} = frame;
     forEachPart(frame, (partId, keyIndex, deadline, vector) => {
-      const local = ++this.#seq;
       const key = keys[keyIndex];
-      this.#held.set(local, {to, partId, thread, key});
-      this.#local.set(`${to} ${partId}`, local);
-      this.pool.send(thread, key, local, deadline, vector);
+      this.pool.send(thread, key, this.#held.add({to, partId, thread, key}), deadline, vector);
     });
   }
 
@@ -178,7 +163,7 @@ export class ActorsNode {
     const to = this.#subjects.gateway(frame.sender, frame.boot, this.name);
     for (const {key, partIds} of frame.withdrawals) {
       for (const partId of partIds) {
-        const local = this.#local.get(`${to} ${partId}`);
+        const local = this.#held.localOf(to, partId);
         if (local !== undefined) this.pool.withdraw(route.thread, key, local);
       }
     }
@@ -189,7 +174,7 @@ export class ActorsNode {
     const out = new Map<string, {buffer: ResultsBuffer; keys: Set<string>}>();
     /** The gateway's buffer and part id for a local part, if its gateway still waits for it. */
     const route = (local: number): {buffer: ResultsBuffer; partId: number} | undefined => {
-      const held = this.#release(local);
+      const held = this.#held.release(local);
       if (!held) return undefined;
       let entry = out.get(held.to);
       if (!entry) {
@@ -214,7 +199,8 @@ export class ActorsNode {
       },
     });
     // A batch's report goes with its results, to every gateway that had rows in it.
-    for (const report of message.reports) for (const entry of out.values()) if (entry.keys.has(report.key)) entry.buffer.report(report);
+    for (const report of message.reports)
+      for (const entry of out.values()) if (entry.keys.has(report.key)) entry.buffer.report(report);
     for (const [to, {buffer}] of out) this.#send(to, thread, buffer);
     this.#checkIdle();
   }
@@ -222,20 +208,17 @@ export class ActorsNode {
   /** A thread died: everything it held is answered `worker_failed`, to each part's gateway. */
   #threadFailed(thread: number): void {
     const out = new Map<string, ResultsBuffer>();
-    let failed = 0;
-    for (const [local, held] of [...this.#held]) {
-      if (held.thread !== thread) continue;
-      this.#release(local);
+    const lost = this.#held.releaseThread(thread);
+    for (const held of lost) {
       let buffer = out.get(held.to);
       if (!buffer) {
         buffer = new ResultsBuffer();
         out.set(held.to, buffer);
       }
       buffer.error(held.partId, 'worker_failed', 'the actor thread holding this agent failed');
-      failed++;
     }
     for (const [to, buffer] of out) this.#send(to, thread, buffer);
-    this.#log.warn({thread, failed}, 'actor thread died; its parts answered worker_failed');
+    this.#log.warn({thread, failed: lost.length}, 'actor thread died; its parts answered worker_failed');
     this.#checkIdle();
   }
 
@@ -243,14 +226,6 @@ export class ActorsNode {
   #send(to: string, thread: number, buffer: ResultsBuffer): void {
     const message = buffer.take();
     if (message) this.#wire.publish(to, {...message, thread});
-  }
-
-  #release(local: number): Held | undefined {
-    const held = this.#held.get(local);
-    if (!held) return undefined;
-    this.#held.delete(local);
-    this.#local.delete(`${held.to} ${held.partId}`);
-    return held;
   }
 
   #checkIdle(): void {

@@ -12,21 +12,24 @@
 import type {KeyObject} from 'node:crypto';
 import type {NatsConnection, Subscription} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
-import type {Transport, TransportEvents} from '../coordinator/transport.ts';
-import {splitDispatch} from '../protocol/codec.ts';
+import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
 import type {Frame} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
-import type {HostStats} from '../protocol/messages.ts';
-import type {Registry} from '../registry.ts';
 import {Membership} from './membership.ts';
 import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
 import {heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
+import {splitDispatch} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
 
 /** Bounds of the member table and of the join rate (membership.ts). */
-export const membershipLimits: MembershipLimits = {timeoutMs: memberTimeoutMs, maxMembers: 1024, joinsPerSecond: 4, joinBurst: 32};
+export const membershipLimits: MembershipLimits = {
+  timeoutMs: memberTimeoutMs,
+  maxMembers: 1024,
+  joinsPerSecond: 4,
+  joinBurst: 32,
+};
 
 export interface GatewayOptions {
   /** This gateway's name (CLUSTER_NODE, or random) and this start's boot: subject tokens. */
@@ -43,8 +46,6 @@ interface Outgoing {
 }
 
 export class GatewayTransport implements Transport {
-  /** Not used: placement is by rendezvous (placeKey). */
-  readonly threads = 0;
   readonly name: string;
   readonly boot: string;
   readonly #nc: NatsConnection;
@@ -58,6 +59,8 @@ export class GatewayTransport implements Transport {
   readonly #subscriptions: Subscription[] = [];
   readonly #sweeper: NodeJS.Timeout;
   readonly #wire: Wire;
+  /** A new key goes to the live member with the highest rendezvous score. */
+  readonly placement: Placement;
   #connected = true;
 
   constructor(nc: NatsConnection, options: GatewayOptions, events: TransportEvents, log: Logger) {
@@ -75,9 +78,12 @@ export class GatewayTransport implements Transport {
       log,
     });
     this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
+    this.placement = this.#membership;
     this.#subscriptions.push(
       nc.subscribe(this.#subjects.allMembers, {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
-      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
+      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {
+        callback: (_err, msg) => this.#frame(msg.subject, msg.data),
+      }),
     );
     this.#sweeper = setInterval(() => this.#membership.sweep(Date.now()), heartbeatMs / 2);
     this.#sweeper.unref();
@@ -104,10 +110,6 @@ export class GatewayTransport implements Transport {
     return this.#wire.refusals;
   }
 
-  placeKey(key: string): number | undefined {
-    return this.#membership.place(key);
-  }
-
   send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
     const out = this.#outgoing.get(thread);
     if (!out) {
@@ -125,16 +127,6 @@ export class GatewayTransport implements Transport {
     out.buffer.withdraw(key, partId);
     this.#outbox.schedule();
   }
-
-  readonly restarts = 0;
-
-  /** The actor hosts report their own mailboxes; a gateway knows only what it sent. */
-  async stats(): Promise<HostStats[]> {
-    return [];
-  }
-
-  /** Each actor host reads MODELS_FILE itself (SIGHUP it too); the gateway validates with its own copy. */
-  reconfigure(_registry: Registry): void {}
 
   /** Shutdown: what is queued this turn goes now; the actor hosts keep batching for the others. */
   drain(): void {
@@ -172,7 +164,13 @@ export class GatewayTransport implements Transport {
     if (!received) return;
     const {frame, route} = received;
     if (frame.kind === 'heartbeat') {
-      const refused = this.#membership.heartbeat(frame.sender, frame.boot, frame.threads, frame.leaving === true, Date.now());
+      const refused = this.#membership.heartbeat(
+        frame.sender,
+        frame.boot,
+        frame.threads,
+        frame.leaving === true,
+        Date.now(),
+      );
       if (refused) this.#wire.refuse(refused, subject);
     } else if (frame.kind === 'results') this.#results(frame, route, subject);
   }
@@ -197,7 +195,11 @@ export class GatewayTransport implements Transport {
     const threads = (members: readonly Member[]) => members.map((m) => m.index);
     return {
       joined: (host, members) => {
-        for (const m of members) this.#outgoing.set(m.index, {subject: this.#subjects.thread(host, m.boot, m.thread, this.name), buffer: new DispatchBuffer()});
+        for (const m of members)
+          this.#outgoing.set(m.index, {
+            subject: this.#subjects.thread(host, m.boot, m.thread, this.name),
+            buffer: new DispatchBuffer(),
+          });
         this.#log.info({host, boot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
         for (const m of members) this.#events.threadJoined?.(m.index);
       },
@@ -212,7 +214,8 @@ export class GatewayTransport implements Transport {
       gone: (host, members, silentMs) => {
         for (const m of members) this.#outgoing.get(m.index)?.buffer.clear();
         for (const m of members) this.#outgoing.delete(m.index);
-        if (silentMs === undefined) this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
+        if (silentMs === undefined)
+          this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
         else this.#log.warn({host, threads: threads(members), silentMs}, 'actor host gone');
         for (const m of members) this.#events.threadFailed(m.index);
       },

@@ -15,6 +15,7 @@
 // burst of `joinBurst`): a heartbeat past either is refused, and the host's next one tries again.
 // Each index (the coordinator's thread number) is used once in the life of this process.
 
+import type {Placement} from '../coordinator/transport.ts';
 import {rendezvous} from './rendezvous.ts';
 
 export interface Member {
@@ -56,7 +57,7 @@ interface HostEntry {
   leaving: boolean;
 }
 
-export class Membership {
+export class Membership implements Placement {
   readonly #limits: MembershipLimits;
   readonly #events: MembershipEvents;
   readonly #hosts = new Map<string, HostEntry>();
@@ -111,9 +112,15 @@ export class Membership {
     if (!entry) {
       // A host we do not have, saying it leaves: nothing to take from it.
       if (leaving) return undefined;
-      const problem = this.#admit(threads, now);
+      const problem = this.#mayJoin(threads, now);
       if (problem) return problem;
-      const members = Array.from({length: threads}, (_, thread) => ({index: this.#nextIndex++, name: `${host}/${thread}`, host, boot, thread}));
+      const members = Array.from({length: threads}, (_, thread) => ({
+        index: this.#nextIndex++,
+        name: `${host}/${thread}`,
+        host,
+        boot,
+        thread,
+      }));
       this.#hosts.set(host, {boot, members, lastSeen: now, leaving: false});
       this.#members += threads;
       for (const m of members) {
@@ -138,7 +145,8 @@ export class Membership {
 
   /** Ends every host silent for longer than timeoutMs. */
   sweep(now: number): void {
-    for (const [host, entry] of this.#hosts) if (now - entry.lastSeen > this.#limits.timeoutMs) this.#remove(host, entry, now - entry.lastSeen);
+    for (const [host, entry] of this.#hosts)
+      if (now - entry.lastSeen > this.#limits.timeoutMs) this.#remove(host, entry, now - entry.lastSeen);
   }
 
   #remove(host: string, entry: HostEntry, silentMs?: number): void {
@@ -152,7 +160,7 @@ export class Membership {
   }
 
   /** Whether `threads` more members may join now (within the table and the join rate). */
-  #admit(threads: number, now: number): MembershipProblem | undefined {
+  #mayJoin(threads: number, now: number): MembershipProblem | undefined {
     if (this.#members + threads > this.#limits.maxMembers) return 'member_limit';
     const {joinsPerSecond, joinBurst} = this.#limits;
     this.#joinTokens = Math.min(joinBurst, this.#joinTokens + ((now - this.#refilledAt) / 1000) * joinsPerSecond);

@@ -29,16 +29,24 @@ export const memberTimeoutMs = 1500;
 /** Where a frame was published, read back from its subject; `sender` is the subject's last token. */
 export type Route =
   | {readonly kind: 'members'; readonly sender: string}
-  | {readonly kind: 'host'; readonly host: string; readonly boot: string; readonly thread: number; readonly sender: string}
+  | {
+      readonly kind: 'host';
+      readonly host: string;
+      readonly boot: string;
+      readonly thread: number;
+      readonly sender: string;
+    }
   | {readonly kind: 'gateway'; readonly gateway: string; readonly boot: string; readonly sender: string};
 
 export const subjects = (prefix: string) => ({
   members: (host: string) => `${prefix}.members.${host}`,
   allMembers: `${prefix}.members.*`,
-  thread: (host: string, hostBoot: string, thread: number, gateway: string) => `${prefix}.host.${host}.${hostBoot}.${thread}.${gateway}`,
+  thread: (host: string, hostBoot: string, thread: number, gateway: string) =>
+    `${prefix}.host.${host}.${hostBoot}.${thread}.${gateway}`,
   /** Everything for one start of a host. */
   hostInbox: (host: string, hostBoot: string) => `${prefix}.host.${host}.${hostBoot}.>`,
-  gateway: (gateway: string, gatewayBoot: string, host: string) => `${prefix}.gateway.${gateway}.${gatewayBoot}.${host}`,
+  gateway: (gateway: string, gatewayBoot: string, host: string) =>
+    `${prefix}.gateway.${gateway}.${gatewayBoot}.${host}`,
   /** Everything for one start of a gateway. */
   gatewayInbox: (gateway: string, gatewayBoot: string) => `${prefix}.gateway.${gateway}.${gatewayBoot}.*`,
   /** The route of a subject of ours, or undefined when it is not one. */
@@ -46,7 +54,8 @@ export const subjects = (prefix: string) => ({
     if (!subject.startsWith(`${prefix}.`)) return undefined;
     const t = subject.slice(prefix.length + 1).split('.');
     if (t[0] === 'members' && t.length === 2) return {kind: 'members', sender: t[1]};
-    if (t[0] === 'host' && t.length === 5 && /^\d{1,6}$/.test(t[3])) return {kind: 'host', host: t[1], boot: t[2], thread: Number(t[3]), sender: t[4]};
+    if (t[0] === 'host' && t.length === 5 && /^\d{1,6}$/.test(t[3]))
+      return {kind: 'host', host: t[1], boot: t[2], thread: Number(t[3]), sender: t[4]};
     if (t[0] === 'gateway' && t.length === 4) return {kind: 'gateway', gateway: t[1], boot: t[2], sender: t[3]};
     return undefined;
   },
@@ -95,7 +104,10 @@ export async function connectNats(options: NatsOptions, name: string, log: Logge
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'ping' || status.type === 'update') continue;
-      log.warn({nats: status.type, server: redactUrl(String((status as {server?: unknown}).server ?? ''))}, 'NATS connection status');
+      log.warn(
+        {nats: status.type, server: redactUrl(String((status as {server?: unknown}).server ?? ''))},
+        'NATS connection status',
+      );
     }
   })().catch(() => {});
   log.info({servers, tls: options.tls !== undefined}, 'connected to NATS');

@@ -35,7 +35,10 @@ export class Refusals<Reason extends string> {
     const now = this.#now();
     if (this.#unlogged.size === 0 && now - this.#lastLineAt >= this.#intervalMs) {
       this.#lastLineAt = now;
-      this.#log.warn({reason, subject: subject.slice(0, maxSubjectChars), ...(detail && {detail}), ...(count > 1 && {count})}, 'refused a cluster frame');
+      this.#log.warn(
+        {reason, subject: subject.slice(0, maxSubjectChars), ...(detail && {detail}), ...(count > 1 && {count})},
+        'refused a cluster frame',
+      );
       return;
     }
     this.#unlogged.set(reason, (this.#unlogged.get(reason) ?? 0) + count);

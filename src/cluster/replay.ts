@@ -96,7 +96,8 @@ export class ReplayGuard {
   /** Forgets every sender whose frames are all stale by now; false when there was none. */
   #forgetStale(now: number): boolean {
     const before = this.#senders.size;
-    for (const [id, window] of this.#senders) if (now - window.lastAccepted > 2 * this.#limits.freshnessMs) this.#senders.delete(id);
+    for (const [id, window] of this.#senders)
+      if (now - window.lastAccepted > 2 * this.#limits.freshnessMs) this.#senders.delete(id);
     return this.#senders.size < before;
   }
 }

@@ -34,7 +34,11 @@ export class FrameSigner {
   readonly #now: () => number;
   #seq = 0;
 
-  constructor(key: KeyObject, identity: {readonly sender: string; readonly boot: string}, now: () => number = Date.now) {
+  constructor(
+    key: KeyObject,
+    identity: {readonly sender: string; readonly boot: string},
+    now: () => number = Date.now,
+  ) {
     this.#key = key;
     this.sender = identity.sender;
     this.boot = identity.boot;
@@ -43,7 +47,11 @@ export class FrameSigner {
 
   /** The signed frame of `message`, good only on `subject`. */
   sign(subject: string, message: WireMessage): Uint8Array {
-    return signFrame(this.#key, subject, encode(message, {sender: this.sender, boot: this.boot, seq: ++this.#seq, ts: this.#now()}));
+    return signFrame(
+      this.#key,
+      subject,
+      encode(message, {sender: this.sender, boot: this.boot, seq: ++this.#seq, ts: this.#now()}),
+    );
   }
 }
 

@@ -46,7 +46,11 @@ export const clusterRefusals = [
 export type ClusterRefusal = (typeof clusterRefusals)[number];
 
 /** The kinds of frame each subject carries. */
-const kindsOn: Record<Route['kind'], readonly Frame['kind'][]> = {members: ['heartbeat'], host: ['dispatch', 'withdraw'], gateway: ['results']};
+const kindsOn: Record<Route['kind'], readonly Frame['kind'][]> = {
+  members: ['heartbeat'],
+  host: ['dispatch', 'withdraw'],
+  gateway: ['results'],
+};
 
 export interface WireOptions {
   readonly connection: () => NatsConnection | undefined;

@@ -26,7 +26,13 @@ import type {ClaimsOn, ClaimTable} from './claims.ts';
 import type {ClientState, ClientTable} from './clients.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
-export type RefusalReason = 'client_share' | 'mailbox_full' | 'pending_full' | 'too_many_mailboxes' | 'no_actor_threads' | 'heap_full';
+export type RefusalReason =
+  | 'client_share'
+  | 'mailbox_full'
+  | 'pending_full'
+  | 'too_many_mailboxes'
+  | 'no_actor_threads'
+  | 'heap_full';
 
 export const refusalMessages: Readonly<Record<RefusalReason, string>> = {
   client_share: 'this client holds more than its fair share while other clients wait',
@@ -56,6 +62,16 @@ export interface AdmissionState {
   readonly claims: ClaimTable;
 }
 
+/** Refusals that leave a claim: the client was within its fair part and a limit was full. */
+const claimedOn: ReadonlySet<RefusalReason> = new Set(['mailbox_full', 'pending_full', 'too_many_mailboxes']);
+/** A claim holds for the refusal's Retry-After and this much more, for the client to come back. */
+const claimGraceMs = 2000;
+
+/** Until when a refusal's claim holds (epoch ms), or undefined when it leaves none (claims.ts). */
+export function claimUntil(refusal: Refusal, now: number): number | undefined {
+  return claimedOn.has(refusal.reason) ? now + refusal.retryAfterSeconds * 1000 + claimGraceMs : undefined;
+}
+
 /** Where a request stands on one limit. */
 export type Standing = 'fits' | 'full' | 'over_share';
 
@@ -68,7 +84,15 @@ export type Standing = 'fits' | 'full' | 'over_share';
  * @param holders clients holding some of it (the client included, if it does)
  * @param place the client's place in line (its last claim's), Infinity if it has none
  */
-export function standing(limit: number, mine: number, need: number, usedAfter: number, holders: number, claims: ClaimsOn, place: number): Standing {
+export function standing(
+  limit: number,
+  mine: number,
+  need: number,
+  usedAfter: number,
+  holders: number,
+  claims: ClaimsOn,
+  place: number,
+): Standing {
   if (usedAfter + claims.amount <= limit) return 'fits';
   const sharing = holders + claims.clients + (mine > 0 ? 0 : 1);
   // At least 1: with more clients than the limit, each may still hold one.
@@ -78,8 +102,9 @@ export function standing(limit: number, mine: number, need: number, usedAfter: n
 
 /**
  * Checks a request of `client` whose agents use these keys (key -> agents of the request), or
- * says why not. The client's own claim, if any, must be dropped before (its place in line is
- * `place`). To make room for new keys, idle keys are retired first.
+ * says why not: no thread to place a key on, then the limits. The client's own claim, if any, must
+ * be dropped before (its place in line is `place`). To make room for new keys, idle keys are
+ * retired first.
  */
 export function admit(
   rowsPerKey: ReadonlyMap<string, number>,
@@ -89,6 +114,8 @@ export function admit(
   limits: AdmissionLimits,
   batching: BatchingOptions,
 ): Refusal | undefined {
+  for (const key of rowsPerKey.keys())
+    if (!keys.canPlace(key)) return {reason: 'no_actor_threads', retryAfterSeconds: 1};
   let rows = 0;
   let newKeys = 0;
   /** Keys of the request with nothing in flight: each takes a mailbox. */
@@ -105,17 +132,41 @@ export function admit(
     const used = state?.live ?? 0;
     if (!state) newKeys++;
     if (used === 0) idleKeys++;
-    const onKey = standing(limits.maxPendingPerMailbox, mine, n, used + n, clients.holders(key), claims.onKey(key), place);
+    const onKey = standing(
+      limits.maxPendingPerMailbox,
+      mine,
+      n,
+      used + n,
+      clients.holders(key),
+      claims.onKey(key),
+      place,
+    );
     if (onKey === 'over_share') overShare = true;
     else if (onKey === 'full') {
       mailboxFull = true;
       if (state) full.push(state);
     }
   }
-  const total = standing(limits.maxPendingTotal, client.live, rows, keys.live + rows, clients.size, claims.total, place);
+  const total = standing(
+    limits.maxPendingTotal,
+    client.live,
+    rows,
+    keys.live + rows,
+    clients.size,
+    claims.total,
+    place,
+  );
   const mailboxes =
     idleKeys > 0
-      ? standing(limits.maxMailboxes, client.perKey.size, newClientKeys, keys.busy + idleKeys, clients.size, claims.mailboxes, place)
+      ? standing(
+          limits.maxMailboxes,
+          client.perKey.size,
+          newClientKeys,
+          keys.busy + idleKeys,
+          clients.size,
+          claims.mailboxes,
+          place,
+        )
       : 'fits';
   let reason: RefusalReason | undefined;
   if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
@@ -123,7 +174,8 @@ export function admit(
   else if (total === 'full') reason = 'pending_full';
   else if (mailboxes === 'full') reason = 'too_many_mailboxes';
   // Room for the new keys: idle keys (none of this request's) give theirs up, oldest first.
-  else if (keys.size + newKeys > limits.maxMailboxes) keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
+  else if (keys.size + newKeys > limits.maxMailboxes)
+    keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
   if (!reason) return undefined;
   const behind =
     reason === 'mailbox_full'

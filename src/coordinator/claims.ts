@@ -124,7 +124,8 @@ export class ClaimTable {
       shares.push([onKey, {level: mine + n, amount: n, place}, key]);
     }
     shares.push([this.#total, {level: client.live + rows, amount: rows, place}, undefined]);
-    if (newKeys > 0) shares.push([this.#mailboxes, {level: client.perKey.size + newKeys, amount: newKeys, place}, undefined]);
+    if (newKeys > 0)
+      shares.push([this.#mailboxes, {level: client.perKey.size + newKeys, amount: newKeys, place}, undefined]);
     for (const [on, share] of shares) on.add(share);
     const claim: Claim = {client: client.id, deadline, heapIndex: -1, place, shares};
     this.#byClient.set(client.id, claim);

@@ -1,158 +1,35 @@
 // The coordinator (main thread): the request lifecycle. It admits a request whole or not at all
-// (admission.ts), splits it into parts tagged with a part id, hands each part to the
-// transport for the thread hosting its key (keys.ts), and reassembles the tagged results. A
-// request is answered once every agent has an outcome, or at its deadline, whichever comes first;
-// results that arrive after that are dropped quietly.
-//
-// Bookkeeping, all on this thread:
-//   #parts  partId -> request (agent index = partId - firstPartId); lives until its thread answers
-//   #keys   key -> thread, live parts, latency estimate
-// A part's entry outlives its request only while its thread still holds it (a withdrawal or a
-// late result ends it), so nothing here grows with time, only with work in flight.
+// (admission.ts), splits it into parts tagged with a part id, hands each part to the transport for
+// the thread hosting its key (keys.ts), and reassembles the tagged results. A request is answered
+// once every agent has an outcome, or at its deadline, whichever comes first; later results are
+// dropped quietly. A part's entry outlives its request only while its thread still holds it (a
+// withdrawal or a late result ends it): nothing here grows with time, only with work in flight.
 
 import type {Logger} from 'pino';
-import type {BatchingOptions} from '../config.ts';
-import type {AgentError, AgentErrorCode} from '../errors.ts';
-import type {CoordinatorObserver} from '../metrics.ts';
+import type {AgentErrorCode} from '../errors.ts';
 import {keyString} from '../protocol/mailbox-key.ts';
 import {forEachResult} from '../protocol/messages.ts';
-import type {BatchInfo, ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
-import {admit} from './admission.ts';
-import type {AdmissionLimits, AdmissionState, Refusal, RefusalReason} from './admission.ts';
+import type {ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
+import {admit, claimUntil} from './admission.ts';
+import type {AdmissionState} from './admission.ts';
 import {ClaimTable} from './claims.ts';
 import {ClientTable} from './clients.ts';
-import type {ClientState} from './clients.ts';
 import {DeadlineQueue} from './deadlines.ts';
-import type {Timed} from './deadlines.ts';
 import {KeyTable} from './keys.ts';
-import type {KeyState} from './keys.ts';
+import type {
+  Admission,
+  AgentOutcome,
+  CoordinatorObserver,
+  CoordinatorOptions,
+  CoordinatorStats,
+  Submission,
+  Submitter,
+} from './api.ts';
+import {clientGone, expiredInThread, OpenRequest, OpenRequests, threadFailed} from './open-request.ts';
+import type {Ending} from './open-request.ts';
 import type {Transport} from './transport.ts';
 
-export interface AgentInput {
-  readonly id: string;
-  readonly vector: ArrayLike<number>;
-  readonly model: string;
-  readonly agentType: string;
-}
-
-export type AgentOutcome =
-  | {readonly prediction: number; readonly batch: BatchInfo}
-  | {readonly error: AgentError; readonly batch?: BatchInfo};
-
-export interface CoordinatorOptions extends AdmissionLimits {
-  readonly batching: BatchingOptions;
-  /** Backend latency assumed for a key before one of its calls has been measured. */
-  readonly expectedLatencyMs: number;
-  /** A key with nothing in flight for this long gives up its placement. */
-  readonly keyIdleMs?: number;
-  readonly observer?: CoordinatorObserver;
-}
-
-/** An admitted request: its outcomes to come, and a way to give up on it (client gone). */
-export interface Ticket {
-  readonly outcomes: Promise<AgentOutcome[]>;
-  /** Withdraws the agents still waiting in a mailbox; the outcomes resolve at once. */
-  cancel(): void;
-}
-
-export type Admission = {readonly admitted: true; readonly ticket: Ticket} | {readonly admitted: false; readonly refusal: Refusal};
-
-export interface Submission {
-  readonly requestId: string;
-  /** Who sent it, for the per-client shares: its API key's name, else its address. */
-  readonly client: string;
-  readonly agents: readonly AgentInput[];
-  /** Epoch ms by which every agent has an outcome. */
-  readonly deadline: number;
-  /** Called as each agent's outcome is known, in the order they come (streamed answers). */
-  readonly onOutcome?: (index: number, outcome: AgentOutcome) => void;
-}
-
-/** All the HTTP layer needs of the coordinator. */
-export interface Submitter {
-  /**
-   * Admits and dispatches every agent; the ticket's outcomes come one per agent, in order, by
-   * the deadline at the latest. A refusal dispatches nothing.
-   */
-  submit(submission: Submission): Admission;
-}
-
-export interface CoordinatorStats {
-  readonly openRequests: number;
-  readonly liveParts: number;
-  readonly keys: number;
-  readonly withdrawn: number;
-  readonly refused: number;
-  /** Clients refused within their fair part whose claim still holds (claims.ts). */
-  readonly claims: number;
-}
-
-/** How a request ends early: agents still without an outcome get this error. */
-interface Ending {
-  readonly code: AgentErrorCode;
-  readonly message: string;
-  /** The metric outcome, when it differs from the code (a client that left). */
-  readonly countAs?: 'client_gone';
-}
-
-/**
- * One admitted request, and its ticket: the HTTP layer holds it as a `Ticket` while it waits.
- * Kept lean (thousands are open at once): no timer, closure or result object of its own.
- */
-class OpenRequest implements Ticket, Timed {
-  readonly id: string;
-  readonly client: ClientState;
-  /** Agent i travels as part firstPartId + i. */
-  readonly firstPartId: number;
-  readonly keys: KeyState[];
-  /** The thread part i was sent to (a key may move while its parts are in flight). */
-  readonly threads: number[];
-  readonly settled: (AgentOutcome | undefined)[];
-  readonly deadline: number;
-  /** What the deadline allowed when admitted, for the deadline error's message. */
-  readonly waitMs: number;
-  heapIndex = -1;
-  open: number;
-  done = false;
-  readonly onOutcome: ((index: number, outcome: AgentOutcome) => void) | undefined;
-  readonly outcomes: Promise<AgentOutcome[]>;
-  readonly resolve: (outcomes: AgentOutcome[]) => void;
-  /** The coordinator's, shared by every request. */
-  readonly #cancel: (request: OpenRequest) => void;
-
-  constructor(submission: Submission, client: ClientState, firstPartId: number, now: number, cancel: (request: OpenRequest) => void) {
-    const n = submission.agents.length;
-    this.id = submission.requestId;
-    this.client = client;
-    this.firstPartId = firstPartId;
-    this.keys = new Array<KeyState>(n);
-    this.threads = new Array<number>(n);
-    this.settled = new Array<AgentOutcome | undefined>(n);
-    this.deadline = submission.deadline;
-    this.waitMs = Math.max(0, submission.deadline - now);
-    this.open = n;
-    this.onOutcome = submission.onOutcome;
-    const {promise, resolve} = Promise.withResolvers<AgentOutcome[]>();
-    this.outcomes = promise;
-    this.resolve = resolve;
-    this.#cancel = cancel;
-  }
-
-  cancel(): void {
-    this.#cancel(this);
-  }
-}
-
 const quiet: CoordinatorObserver = {outcome() {}, refused() {}, withdrawn() {}, batch() {}, keyRetired() {}};
-const defaultKeyIdleMs = 60_000;
-/** The idle-key sweep runs at least this often. */
-const maxSweepIntervalMs = 10_000;
-const clientGone: Ending = {code: 'shutting_down', message: 'client went away', countAs: 'client_gone'};
-const expiredInThread: AgentOutcome = {error: {code: 'deadline_exceeded', message: 'deadline passed before dispatch'}};
-/** Refusals that leave a claim: the client was within its fair part and a limit was full. */
-const claimedOn: ReadonlySet<RefusalReason> = new Set(['mailbox_full', 'pending_full', 'too_many_mailboxes']);
-/** A claim holds for the refusal's Retry-After and this much more, for the client to come back. */
-const claimGraceMs = 2000;
 
 export class Coordinator implements Submitter {
   readonly #transport: Transport;
@@ -163,17 +40,15 @@ export class Coordinator implements Submitter {
   readonly #clients = new ClientTable();
   readonly #claims = new ClaimTable();
   readonly #admission: AdmissionState;
-  /** partId -> its request, while the part's thread still holds it. */
+  /** partId -> its request (agent index = partId - firstPartId), while the part's thread still holds it. */
   readonly #parts = new Map<number, OpenRequest>();
   /** Scratch for admission (one thread, one call at a time): agents per key of the request. */
   readonly #rowsPerKey = new Map<string, number>();
-  readonly #open = new Set<OpenRequest>();
+  readonly #open = new OpenRequests();
   readonly #deadlines = new DeadlineQueue<OpenRequest>((request) =>
     this.#finish(request, {code: 'deadline_exceeded', message: `no backend answer within ${request.waitMs} ms`}),
   );
   readonly #cancel = (request: OpenRequest) => this.#finish(request, clientGone);
-  readonly #sweeper: NodeJS.Timeout;
-  #idleWaiters: (() => void)[] = [];
   #partSeq = 0;
   /** Date.now() of the results message being read, the thread it came from, and its results for parts sent elsewhere. */
   #now = 0;
@@ -187,16 +62,9 @@ export class Coordinator implements Submitter {
     this.#options = options;
     this.#log = log;
     this.#observer = options.observer ?? quiet;
-    this.#keys = new KeyTable(
-      transport.threads,
-      transport.placeKey?.bind(transport),
-      options.expectedLatencyMs,
-      (key) => this.#observer.keyRetired(key),
-    );
+    this.#keys = new KeyTable(transport.placement, options.expectedLatencyMs, (key) => this.#observer.keyRetired(key));
     this.#admission = {keys: this.#keys, clients: this.#clients, claims: this.#claims};
-    const idleMs = options.keyIdleMs ?? defaultKeyIdleMs;
-    this.#sweeper = setInterval(() => this.#keys.retireIdle(Date.now() - idleMs), Math.min(idleMs, maxSweepIntervalMs));
-    this.#sweeper.unref();
+    this.#keys.retireWhenIdle(options.keyIdleMs);
   }
 
   get stats(): CoordinatorStats {
@@ -218,17 +86,23 @@ export class Coordinator implements Submitter {
   submit(submission: Submission): Admission {
     const {client: clientId, agents, deadline} = submission;
     const client = this.#clients.peek(clientId);
-    const keyNames = agents.map((a) => keyString(a.agentType, a.model));
+    const keys = agents.map((a) => keyString(a.agentType, a.model));
     const rowsPerKey = this.#rowsPerKey;
     rowsPerKey.clear();
-    for (const name of keyNames) rowsPerKey.set(name, (rowsPerKey.get(name) ?? 0) + 1);
-    let refusal: Refusal | undefined;
-    for (const name of rowsPerKey.keys()) if (!this.#keys.canPlace(name)) refusal = {reason: 'no_actor_threads', retryAfterSeconds: 1};
+    for (const key of keys) rowsPerKey.set(key, (rowsPerKey.get(key) ?? 0) + 1);
     // A client asking again is judged without its own claim, in its place in line; admitted, it needs none.
     const place = this.#claims.drop(clientId);
-    refusal ??= admit(rowsPerKey, client, place ?? Infinity, this.#admission, this.#options, this.#options.batching);
+    const refusal = admit(
+      rowsPerKey,
+      client,
+      place ?? Infinity,
+      this.#admission,
+      this.#options,
+      this.#options.batching,
+    );
     if (refusal) {
-      if (claimedOn.has(refusal.reason)) this.#claims.claim(client, rowsPerKey, Date.now() + refusal.retryAfterSeconds * 1000 + claimGraceMs, place);
+      const until = claimUntil(refusal, Date.now());
+      if (until !== undefined) this.#claims.claim(client, rowsPerKey, until, place);
       this.#refused++;
       this.#observer.refused(refusal.reason);
       return {admitted: false, refusal};
@@ -237,14 +111,14 @@ export class Coordinator implements Submitter {
     const request = new OpenRequest(submission, client, this.#partSeq + 1, Date.now(), this.#cancel);
     this.#open.add(request);
     for (let i = 0; i < agents.length; i++) {
-      const key = this.#keys.place(keyNames[i]);
+      const state = this.#keys.place(keys[i]);
       const partId = ++this.#partSeq;
-      request.keys[i] = key;
-      request.threads[i] = key.thread;
+      request.keyStates[i] = state;
+      request.threads[i] = state.thread;
       this.#parts.set(partId, request);
-      this.#keys.hold(key);
-      this.#clients.hold(client, key.key);
-      this.#transport.send(key.thread, key.key, partId, deadline, agents[i].vector);
+      this.#keys.hold(state);
+      this.#clients.hold(client, state.key);
+      this.#transport.send(state.thread, state.key, partId, deadline, agents[i].vector);
     }
     this.#deadlines.add(request);
     return {admitted: true, ticket: request};
@@ -272,7 +146,8 @@ export class Coordinator implements Submitter {
   /** What onResults does with each result (one object, made once). */
   readonly #results: ResultVisitor = {
     prediction: (partId, prediction, batch) => this.#arrived(partId, {prediction, batch}),
-    error: (partId, code, message, batch) => this.#arrived(partId, batch ? {error: {code, message}, batch} : {error: {code, message}}),
+    error: (partId, code, message, batch) =>
+      this.#arrived(partId, batch ? {error: {code, message}, batch} : {error: {code, message}}),
     withdrawn: (partId) => {
       // The thread expired the part before our own timer fired (clocks of a busy machine).
       if (!this.#arrived(partId, expiredInThread)) return;
@@ -296,9 +171,7 @@ export class Coordinator implements Submitter {
     }
     this.#parts.delete(partId);
     this.#release(request, index, this.#now);
-    if (request.done) return true;
-    this.#settle(request, index, outcome);
-    if (--request.open === 0) this.#finish(request);
+    if (!request.done && request.answered(index, outcome)) this.#finish(request);
     return true;
   }
 
@@ -313,8 +186,7 @@ export class Coordinator implements Submitter {
       this.#release(request, index, now);
       if (request.done) continue;
       failed++;
-      this.#settle(request, index, {error: {code: 'worker_failed', message: 'the actor thread holding this agent failed'}});
-      if (--request.open === 0) this.#finish(request);
+      if (request.answered(index, threadFailed)) this.#finish(request);
     }
     this.#keys.displace(thread);
     this.#log.warn({thread, failed}, 'parts of a failed thread answered with worker_failed');
@@ -333,17 +205,16 @@ export class Coordinator implements Submitter {
   /** Ends every open request now: agents without an outcome get `code` (shutdown). */
   abortAll(code: AgentErrorCode, message: string): void {
     const ending: Ending = {code, message};
-    for (const request of [...this.#open]) this.#finish(request, ending);
+    for (const request of this.#open.all()) this.#finish(request, ending);
   }
 
   /** Resolves when no request is open (at once if none is). */
   idle(): Promise<void> {
-    if (this.#open.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#open.idle();
   }
 
   close(): void {
-    clearInterval(this.#sweeper);
+    this.#keys.close();
     this.#deadlines.close();
     this.#claims.close();
   }
@@ -353,17 +224,11 @@ export class Coordinator implements Submitter {
     return this.#clients.size;
   }
 
-  /** Agent `index` has its outcome: recorded, and told to a streaming client at once. */
-  #settle(request: OpenRequest, index: number, outcome: AgentOutcome): void {
-    request.settled[index] = outcome;
-    request.onOutcome?.(index, outcome);
-  }
-
   /** Part `index` of the request is no longer held by its thread. */
   #release(request: OpenRequest, index: number, now: number): void {
-    const key = request.keys[index];
-    this.#keys.release(key, now);
-    this.#clients.release(request.client, key.key);
+    const state = request.keyStates[index];
+    this.#keys.release(state, now);
+    this.#clients.release(request.client, state.key);
   }
 
   /**
@@ -374,7 +239,6 @@ export class Coordinator implements Submitter {
     if (request.done) return;
     request.done = true;
     this.#deadlines.delete(request);
-    this.#open.delete(request);
     for (let i = 0; i < request.settled.length; i++) {
       const outcome = request.settled[i];
       if (outcome !== undefined) {
@@ -382,18 +246,13 @@ export class Coordinator implements Submitter {
         continue;
       }
       if (!ending) continue;
-      this.#settle(request, i, {error: {code: ending.code, message: ending.message}});
+      request.settle(i, {error: {code: ending.code, message: ending.message}});
       this.#observer.outcome(ending.countAs ?? ending.code);
-      const key = request.keys[i];
       const partId = request.firstPartId + i;
-      if (this.#parts.has(partId)) this.#transport.withdraw(request.threads[i], key.key, partId);
+      if (this.#parts.has(partId)) this.#transport.withdraw(request.threads[i], request.keyStates[i].key, partId);
     }
     request.open = 0;
     request.resolve(request.settled as AgentOutcome[]);
-    if (this.#open.size === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const wake of waiters) wake();
-    }
+    this.#open.delete(request);
   }
 }

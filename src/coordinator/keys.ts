@@ -1,9 +1,13 @@
 // The keys alive in the coordinator: where each key's actor lives (its thread), how many of its
 // parts are in flight, and its backend latency as measured so far.
 //
-// Placement is stable: a new key goes to the thread hosting the fewest keys and stays there while
-// it has anything in flight. A key with nothing in flight for a while is retired (forgotten here;
-// its actor retired itself in its thread when it went empty), and may come back on another thread.
+// Placement is stable: a new key goes where the transport's placement says (transport.ts) and
+// stays there while it has anything in flight. A key with nothing in flight for a while is
+// retired (forgotten here; its actor retired itself in its thread when it went empty), and may
+// come back on another thread.
+
+import {smoothed} from '../latency-estimate.ts';
+import type {Placement} from './transport.ts';
 
 export interface KeyState {
   readonly key: string;
@@ -16,33 +20,28 @@ export interface KeyState {
   latencyMs: number;
 }
 
-/** Weight of the newest measured call in a key's latency estimate. */
-const latencyWeight = 0.2;
+const defaultKeyIdleMs = 60_000;
+/** The idle-key sweep runs at least this often. */
+const maxSweepIntervalMs = 10_000;
 
 export class KeyTable {
   readonly #keys = new Map<string, KeyState>();
   readonly #keysPerThread = new Map<number, number>();
-  readonly #threads: number;
-  readonly #placeKey: ((key: string) => number | undefined) | undefined;
+  readonly #placement: Placement;
+  readonly #keysOn = (thread: number) => this.#keysPerThread.get(thread) ?? 0;
   readonly #expectedLatencyMs: number;
   readonly #onRetired: (key: string) => void;
   #live = 0;
+  #sweeper: NodeJS.Timeout | undefined;
   /** Keys with something in flight (an idle key's mailbox can be given to a new key). */
   #busy = 0;
 
   /**
-   * @param threads actor threads to place keys on (the default placement: fewest keys)
-   * @param placeKey the transport's own placement, if it has one
+   * @param placement where a new key goes (the transport's)
    * @param expectedLatencyMs latency assumed for a key before one of its calls is measured
    */
-  constructor(
-    threads: number,
-    placeKey: ((key: string) => number | undefined) | undefined,
-    expectedLatencyMs: number,
-    onRetired: (key: string) => void = () => {},
-  ) {
-    this.#threads = threads;
-    this.#placeKey = placeKey;
+  constructor(placement: Placement, expectedLatencyMs: number, onRetired: (key: string) => void = () => {}) {
+    this.#placement = placement;
     this.#expectedLatencyMs = expectedLatencyMs;
     this.#onRetired = onRetired;
   }
@@ -102,11 +101,7 @@ export class KeyTable {
   }
 
   #threadFor(key: string): number | undefined {
-    if (this.#placeKey) return this.#placeKey(key);
-    let thread = 0;
-    const count = (t: number) => this.#keysPerThread.get(t) ?? 0;
-    for (let i = 1; i < this.#threads; i++) if (count(i) < count(thread)) thread = i;
-    return thread;
+    return this.#placement.place(key, this.#keysOn);
   }
 
   #unplace(state: KeyState): void {
@@ -142,7 +137,7 @@ export class KeyTable {
   /** Folds one measured backend call into the key's latency estimate. */
   measured(key: string, backendMs: number): void {
     const state = this.#keys.get(key);
-    if (state) state.latencyMs += latencyWeight * (backendMs - state.latencyMs);
+    if (state) state.latencyMs = smoothed(state.latencyMs, backendMs);
   }
 
   /** Forgets keys idle since before `before` (at most `limit` of them, oldest first, none of `keep`). */
@@ -150,5 +145,16 @@ export class KeyTable {
     const idle = [...this.#keys.values()].filter((k) => k.live === 0 && k.idleSince < before && !keep?.has(k.key));
     idle.sort((a, b) => a.idleSince - b.idleSince);
     for (const state of idle.slice(0, limit)) this.#forget(state);
+  }
+
+  /** From now on, a key with nothing in flight for `idleMs` is retired (swept at least every 10 s). */
+  retireWhenIdle(idleMs = defaultKeyIdleMs): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = setInterval(() => this.retireIdle(Date.now() - idleMs), Math.min(idleMs, maxSweepIntervalMs));
+    this.#sweeper.unref();
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
   }
 }

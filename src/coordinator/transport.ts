@@ -1,17 +1,25 @@
-// The coordinator's one seam to the actors: it sends parts and withdrawals to a thread by index,
-// and hears back tagged results and thread failures. The worker-thread pool (src/threads/pool.ts)
-// implements it in one process; a test drives the coordinator through a fake one, no threads.
+// The coordinator's one seam to the actors: where a new key goes (its placement), and parts and
+// withdrawals sent to a thread by index; tagged results and thread failures come back as events.
+// The worker-thread pool (src/threads/pool.ts) implements it in one process, the gateway's NATS
+// transport (src/cluster/gateway-transport.ts) over the cluster; a test drives the coordinator
+// through a fake one, no threads.
 
 import type {ResultsMessage} from '../protocol/messages.ts';
 
-export interface Transport {
-  /** Actor threads a key may be placed on: 0 .. threads - 1 (for the default placement). */
-  readonly threads: number;
+/**
+ * Where a new key goes, one strategy per transport: the fewest keys over the process's threads
+ * (placement.ts), or rendezvous over the cluster's live members (src/cluster/membership.ts).
+ */
+export interface Placement {
   /**
-   * Where a new key goes, when the transport decides (the cluster: rendezvous over live
-   * members); undefined = no thread is up. Without it, the thread hosting the fewest keys.
+   * The thread a new (or displaced) key goes to, or undefined when no thread takes new keys.
+   * `keysOn` counts the keys placed on a thread now.
    */
-  placeKey?(key: string): number | undefined;
+  place(key: string, keysOn: (thread: number) => number): number | undefined;
+}
+
+export interface Transport {
+  readonly placement: Placement;
   /** Queues one part for its thread (coalesced per turn by the transport). */
   send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void;
   /** Queues the withdrawal of a part still waiting in its mailbox. */

@@ -11,7 +11,10 @@ import type {HeapInfo} from 'node:v8';
 const sampleEveryMs = 20;
 
 /** True while the heap in use is above `fraction` of its limit. */
-export function heapGuard(fraction: number, stats: () => Pick<HeapInfo, 'used_heap_size' | 'heap_size_limit'> = getHeapStatistics): () => boolean {
+export function heapGuard(
+  fraction: number,
+  stats: () => Pick<HeapInfo, 'used_heap_size' | 'heap_size_limit'> = getHeapStatistics,
+): () => boolean {
   let readAt = Number.NEGATIVE_INFINITY;
   let full = false;
   return () => {

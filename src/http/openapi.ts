@@ -46,7 +46,8 @@ const errorWhen: Record<string, string> = {
   '413': 'The body is larger than MAX_BODY_BYTES (`payload_too_large`).',
   '415': 'The body is not `application/json` (`unsupported_media_type`).',
   '422': 'The body breaks the schema or a limit (`validation_error`); `details` lists each bad field by path.',
-  '503': 'Admission refused whole (`overloaded`, with Retry-After) or the service is starting or draining (`not_ready`).',
+  '503':
+    'Admission refused whole (`overloaded`, with Retry-After) or the service is starting or draining (`not_ready`).',
 };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
@@ -61,7 +62,10 @@ export function openApiDocument(schemas: Schemas, options: {version: string; sec
     content: {'application/json': {schema: ref('ErrorResponse'), example: {error: errorExamples[status]}}},
   });
   const requestId = {
-    'X-Request-Id': {description: 'Echoed, or generated when absent or not 1..128 of [A-Za-z0-9._-]', schema: {type: 'string'}},
+    'X-Request-Id': {
+      description: 'Echoed, or generated when absent or not 1..128 of [A-Za-z0-9._-]',
+      schema: {type: 'string'},
+    },
   };
   return {
     openapi: '3.1.0',
@@ -78,7 +82,12 @@ export function openApiDocument(schemas: Schemas, options: {version: string; sec
           summary: 'Predict for a map of agents, batched with other clients',
           ...(options.secured && {security: [{bearer: []}]}),
           parameters: [
-            {name: 'X-Request-Id', in: 'header', required: false, schema: {type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9._-]+$'}},
+            {
+              name: 'X-Request-Id',
+              in: 'header',
+              required: false,
+              schema: {type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9._-]+$'},
+            },
             {
               name: 'X-Request-Timeout-Ms',
               in: 'header',
@@ -121,7 +130,9 @@ export function openApiDocument(schemas: Schemas, options: {version: string; sec
           },
         },
       },
-      '/healthz': {get: {operationId: 'healthz', summary: 'Liveness', responses: {'200': {description: 'The process is up'}}}},
+      '/healthz': {
+        get: {operationId: 'healthz', summary: 'Liveness', responses: {'200': {description: 'The process is up'}}},
+      },
       '/readyz': {
         get: {
           operationId: 'readyz',
@@ -133,14 +144,22 @@ export function openApiDocument(schemas: Schemas, options: {version: string; sec
         get: {
           operationId: 'metrics',
           summary: 'Prometheus metrics',
-          responses: {'200': {description: 'Prometheus text format', content: {'text/plain': {schema: {type: 'string'}}}}},
+          responses: {
+            '200': {description: 'Prometheus text format', content: {'text/plain': {schema: {type: 'string'}}}},
+          },
         },
       },
       '/models': {
         get: {
           operationId: 'models',
-          summary: 'The served models, their effective settings (MODELS_FILE), each onnx model\'s input and output, and each key\'s fitted cost; no credentials',
-          responses: {'200': {description: '`any_model` is true without a registry; `defaults` are the global settings', content: {'application/json': {schema: {type: 'object'}}}}},
+          summary:
+            "The served models, their effective settings (MODELS_FILE), each onnx model's input and output, and each key's fitted cost; no credentials",
+          responses: {
+            '200': {
+              description: '`any_model` is true without a registry; `defaults` are the global settings',
+              content: {'application/json': {schema: {type: 'object'}}},
+            },
+          },
         },
       },
       '/openapi.json': {

@@ -4,8 +4,9 @@
 import {z} from 'zod';
 import type {ErrorDetail} from '../errors.ts';
 import {agentErrorCodes} from '../errors.ts';
-import type {AgentInput} from '../coordinator/coordinator.ts';
-import {keyString, namePattern} from '../protocol/mailbox-key.ts';
+import type {AgentInput} from '../coordinator/api.ts';
+import {Name} from '../names.ts';
+import {keyString} from '../protocol/mailbox-key.ts';
 import type {ModelEntry, Registry} from '../registry.ts';
 
 export interface RequestLimits {
@@ -18,12 +19,6 @@ export interface RequestLimits {
 const maxDetails = 50;
 
 export function createSchemas(limits: RequestLimits) {
-  const Name = z
-    .string()
-    .min(1, 'must not be empty')
-    .max(128, 'must be at most 128 characters')
-    .regex(namePattern, `must match ${namePattern.source}`);
-
   const AgentRequest = z
     .object({
       vector: z
@@ -38,20 +33,15 @@ export function createSchemas(limits: RequestLimits) {
       examples: [{vector: [0.5, -1.25, 3.0], model: 'resnet-50', agent_type: 'scout'}],
     });
 
-  const AgentId = z
-    .string()
-    .min(1, 'agent id must not be empty')
-    .max(256, 'agent id must be at most 256 characters');
+  const AgentId = z.string().min(1, 'agent id must not be empty').max(256, 'agent id must be at most 256 characters');
 
   const PredictRequest = z
     .object({
-      agents: z
-        .record(AgentId, AgentRequest)
-        .meta({
-          description: `1 to ${limits.maxAgentsPerRequest} agents by id`,
-          minProperties: 1,
-          maxProperties: limits.maxAgentsPerRequest,
-        }),
+      agents: z.record(AgentId, AgentRequest).meta({
+        description: `1 to ${limits.maxAgentsPerRequest} agents by id`,
+        minProperties: 1,
+        maxProperties: limits.maxAgentsPerRequest,
+      }),
     })
     .meta({description: 'Agent requests to batch with those of other clients. Other top-level fields are ignored.'});
 
@@ -100,12 +90,22 @@ function servedProblem(
   length: number,
 ): ErrorDetail | undefined {
   const entry = models.get(model);
-  if (!entry) return {path: `agents.${id}.model`, message: `model ${JSON.stringify(model)} is not served (GET /models lists them)`};
+  if (!entry)
+    return {
+      path: `agents.${id}.model`,
+      message: `model ${JSON.stringify(model)} is not served (GET /models lists them)`,
+    };
   if (entry.agentTypes && !entry.agentTypes.includes(agentType)) {
-    return {path: `agents.${id}.agent_type`, message: `model ${JSON.stringify(model)} serves agent types ${entry.agentTypes.join(', ')}`};
+    return {
+      path: `agents.${id}.agent_type`,
+      message: `model ${JSON.stringify(model)} serves agent types ${entry.agentTypes.join(', ')}`,
+    };
   }
   if (entry.vectorLength !== undefined && length !== entry.vectorLength) {
-    return {path: `agents.${id}.vector`, message: `model ${JSON.stringify(model)} takes vectors of exactly ${entry.vectorLength} numbers (got ${length})`};
+    return {
+      path: `agents.${id}.vector`,
+      message: `model ${JSON.stringify(model)} takes vectors of exactly ${entry.vectorLength} numbers (got ${length})`,
+    };
   }
   return undefined;
 }
@@ -118,7 +118,12 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  * count limit is checked before any agent is, and so that every own key counts as an agent id
  * (z.record drops a "__proto__" key, which would lose an agent).
  */
-export function parsePredictRequest(body: unknown, schemas: Schemas, limits: RequestLimits, registry?: Registry): ParseResult {
+export function parsePredictRequest(
+  body: unknown,
+  schemas: Schemas,
+  limits: RequestLimits,
+  registry?: Registry,
+): ParseResult {
   if (!isPlainObject(body)) return {ok: false, details: [{path: '', message: 'body must be a JSON object'}]};
   const agents = body.agents;
   if (!isPlainObject(agents)) {
@@ -129,7 +134,12 @@ export function parsePredictRequest(body: unknown, schemas: Schemas, limits: Req
   if (ids.length > limits.maxAgentsPerRequest) {
     return {
       ok: false,
-      details: [{path: 'agents', message: `must hold at most ${limits.maxAgentsPerRequest} agents (MAX_AGENTS_PER_REQUEST; got ${ids.length})`}],
+      details: [
+        {
+          path: 'agents',
+          message: `must hold at most ${limits.maxAgentsPerRequest} agents (MAX_AGENTS_PER_REQUEST; got ${ids.length})`,
+        },
+      ],
     };
   }
   const details: ErrorDetail[] = [];
@@ -157,7 +167,12 @@ export function parsePredictRequest(body: unknown, schemas: Schemas, limits: Req
   if (keys.size > limits.maxKeysPerRequest) {
     return {
       ok: false,
-      details: [{path: 'agents', message: `must use at most ${limits.maxKeysPerRequest} distinct (agent_type, model) keys (MAX_KEYS_PER_REQUEST; got ${keys.size})`}],
+      details: [
+        {
+          path: 'agents',
+          message: `must use at most ${limits.maxKeysPerRequest} distinct (agent_type, model) keys (MAX_KEYS_PER_REQUEST; got ${keys.size})`,
+        },
+      ],
     };
   }
   return {ok: true, agents: out};

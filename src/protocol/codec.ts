@@ -18,15 +18,12 @@
 //
 // JSON keeps every float64 exact (shortest round-trip form), but the columns, the bulk of a frame,
 // travel as raw bytes and are read back without parsing. A frame of another version is refused
-// whole (decode says so), never half-read; so is one whose columns do not add up. Why a frame
-// was refused is a value (FrameProblem), the same word in the branch, the metric and the log.
+// whole (decode says so), never half-read; so is one whose header or columns do not read as its
+// kind's (frame-schema.ts). Why a frame was refused is a value (DecodeProblem), the same word in
+// the branch, the metric and the log.
 
-import {z} from 'zod';
-import {maxActorPoolSize} from '../config.ts';
-import {agentErrorCodes} from '../errors.ts';
-import {keySeparator} from './mailbox-key.ts';
-import type {DispatchMessage, HostMessage, ResultsMessage} from './messages.ts';
-import {Outcome, PartField, partStride, ResultField, resultStride} from './messages.ts';
+import {columnsOf, dispatchProblem, header, resultsProblem} from './frame-schema.ts';
+import type {DispatchMessage, ThreadMessage, ResultsMessage} from './messages.ts';
 
 /** 3: frames carry an envelope and a signature (2: neither). */
 export const wireVersion = 3;
@@ -45,7 +42,7 @@ export interface HeartbeatMessage {
 }
 
 /** A gateway's message to one actor thread (the thread is in the subject). */
-export type ToHost = DispatchMessage | Extract<HostMessage, {kind: 'withdraw'}>;
+export type ToHost = DispatchMessage | Extract<ThreadMessage, {kind: 'withdraw'}>;
 
 /** An actor host's results for one gateway, from one of its threads. */
 export type ToGateway = ResultsMessage & {readonly thread: number};
@@ -67,7 +64,15 @@ export interface Envelope {
 export type Frame = WireMessage & Envelope;
 
 /** Why bytes were not read as a frame (each a metric label and a log field). */
-export const decodeProblems = ['not_a_frame', 'other_version', 'bad_header', 'bad_columns', 'bad_parts', 'bad_vectors', 'bad_results'] as const;
+export const decodeProblems = [
+  'not_a_frame',
+  'other_version',
+  'bad_header',
+  'bad_columns',
+  'bad_parts',
+  'bad_vectors',
+  'bad_results',
+] as const;
 export type DecodeProblem = (typeof decodeProblems)[number];
 
 export type Decoded =
@@ -76,48 +81,6 @@ export type Decoded =
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', {fatal: true});
-
-const mailboxKey = z.string().max(512).includes(keySeparator);
-/** A node name: one NATS subject token (as CLUSTER_NODE accepts). */
-const nodeName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-const envelope = {
-  sender: nodeName,
-  boot: nodeName,
-  seq: z.int().positive(),
-  ts: z.number().nonnegative(),
-};
-/** The Float64Array fields of each kind of message, in frame order. */
-const columnsOf: Partial<Record<WireMessage['kind'], readonly string[]>> = {dispatch: ['parts', 'data'], results: ['results']};
-/** The header's `columns`: each column's length, one per field of columnsOf. */
-const columnLengths = (kind: 'dispatch' | 'results') => z.array(z.int().nonnegative()).length(columnsOf[kind]?.length ?? 0);
-
-/**
- * Each kind of frame's header, as a peer must send it: a frame that parses as JSON but not as
- * this is refused whole, before any handler reads a field of it.
- */
-const header = z.discriminatedUnion('kind', [
-  z.object({...envelope, kind: z.literal('heartbeat'), threads: z.int().min(1).max(maxActorPoolSize), leaving: z.boolean().optional()}),
-  z.object({...envelope, kind: z.literal('dispatch'), keys: z.array(mailboxKey), columns: columnLengths('dispatch')}),
-  z.object({...envelope, kind: z.literal('withdraw'), withdrawals: z.array(z.object({key: mailboxKey, partIds: z.array(z.number())}))}),
-  z.object({
-    ...envelope,
-    kind: z.literal('results'),
-    thread: z.int().min(0).max(maxActorPoolSize - 1),
-    columns: columnLengths('results'),
-    errors: z.array(z.object({code: z.enum(agentErrorCodes), message: z.string()})),
-    batches: z.array(z.object({id: z.string().max(512), size: z.int().positive()})),
-    reports: z.array(
-      z.object({
-        key: mailboxKey,
-        size: z.int().nonnegative(),
-        backendMs: z.number().nonnegative(),
-        result: z.enum(['ok', 'partial', ...agentErrorCodes]),
-        waitsMs: z.array(z.number()),
-        windowMs: z.number().nonnegative(),
-      }),
-    ),
-  }),
-]);
 
 /** The frame of `message` from `envelope`'s sender, its signature left zero (src/cluster/signing.ts signs it). */
 export function encode(message: WireMessage, envelope: Envelope): Uint8Array {
@@ -159,7 +122,8 @@ export function encode(message: WireMessage, envelope: Envelope): Uint8Array {
  */
 export function preambleProblem(bytes: Uint8Array): {problem: DecodeProblem; detail?: string} | undefined {
   if (bytes.length < headerStart || bytes[0] !== magic) return {problem: 'not_a_frame'};
-  if (bytes[1] !== wireVersion) return {problem: 'other_version', detail: `protocol version ${bytes[1]}, expected ${wireVersion}`};
+  if (bytes[1] !== wireVersion)
+    return {problem: 'other_version', detail: `protocol version ${bytes[1]}, expected ${wireVersion}`};
   if (bytes.length < headerStart + macLength) return {problem: 'not_a_frame', detail: 'too short to hold a signature'};
   return undefined;
 }
@@ -179,7 +143,8 @@ export function decode(bytes: Uint8Array): Decoded {
   const body = signedPart(bytes);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const length = view.getUint32(4, true);
-  if (headerStart + length > body.length) return {ok: false, problem: 'bad_header', detail: 'header longer than the frame'};
+  if (headerStart + length > body.length)
+    return {ok: false, problem: 'bad_header', detail: 'header longer than the frame'};
   let json: unknown;
   try {
     json = JSON.parse(decoder.decode(body.subarray(headerStart, headerStart + length)));
@@ -187,7 +152,8 @@ export function decode(bytes: Uint8Array): Decoded {
     return {ok: false, problem: 'bad_header', detail: 'not UTF-8 JSON'};
   }
   const parsed = header.safeParse(json);
-  if (!parsed.success) return {ok: false, problem: 'bad_header', detail: parsed.error.issues[0].path.join('.') || 'kind'};
+  if (!parsed.success)
+    return {ok: false, problem: 'bad_header', detail: parsed.error.issues[0].path.join('.') || 'kind'};
   const frame = parsed.data as Frame & {columns?: number[]};
   const names = columnsOf[frame.kind];
   if (!names) return {ok: true, frame};
@@ -204,66 +170,10 @@ export function decode(bytes: Uint8Array): Decoded {
     decoded[name] = all.subarray(at, at + lengths[i]);
     at += lengths[i];
   });
-  const problem = frame.kind === 'dispatch' ? dispatchProblem(decoded as unknown as DispatchMessage) : resultsProblem(decoded as unknown as ResultsMessage);
+  const problem =
+    frame.kind === 'dispatch'
+      ? dispatchProblem(decoded as unknown as DispatchMessage)
+      : resultsProblem(decoded as unknown as ResultsMessage);
   if (problem) return {ok: false, problem};
   return {ok: true, frame: decoded as unknown as Frame};
-}
-
-/** Why a dispatch's columns cannot be read as it says, if they cannot. */
-function dispatchProblem({keys, parts, data}: DispatchMessage): DecodeProblem | undefined {
-  if (parts.length % partStride !== 0) return 'bad_parts';
-  let floats = 0;
-  for (let at = 0; at < parts.length; at += partStride) {
-    const keyIndex = parts[at + PartField.keyIndex];
-    const n = parts[at + PartField.length];
-    if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= keys.length || !Number.isInteger(n) || n < 1) return 'bad_parts';
-    floats += n;
-  }
-  return floats === data.length ? undefined : 'bad_vectors';
-}
-
-/** Whether result `at` of a results column can be read as it says. */
-function resultReadable(results: Float64Array, at: number, errors: number, batches: number): boolean {
-  const outcome = results[at + ResultField.outcome];
-  const batch = results[at + ResultField.batch];
-  const value = results[at + ResultField.value];
-  if (batch !== -1 && !(Number.isInteger(batch) && batch >= 0 && batch < batches)) return false;
-  if (outcome === Outcome.prediction) return batch !== -1;
-  if (outcome === Outcome.error) return Number.isInteger(value) && value >= 0 && value < errors;
-  return outcome === Outcome.withdrawn;
-}
-
-/** Why a results message's columns cannot be read as it says, if they cannot. */
-function resultsProblem({results, errors, batches}: ResultsMessage): DecodeProblem | undefined {
-  if (results.length % resultStride !== 0) return 'bad_results';
-  for (let at = 0; at < results.length; at += resultStride) if (!resultReadable(results, at, errors.length, batches.length)) return 'bad_results';
-  return undefined;
-}
-
-/**
- * Splits a dispatch whose frame would exceed `maxBytes` (the NATS server's max_payload) into
- * several, each with whole parts and its own packed vectors.
- */
-export function splitDispatch<T extends DispatchMessage>(message: T, maxBytes: number): T[] {
-  const budget = Math.max(1, Math.floor((maxBytes - 64 * 1024) / 8));
-  const {parts, data} = message;
-  if (parts.length + data.length <= budget) return [message];
-  const out: T[] = [];
-  let start = 0;
-  let offset = 0;
-  while (start < parts.length) {
-    let end = start;
-    let used = 0;
-    // At least one part per piece, however long its vector.
-    while (end < parts.length && (end === start || used + partStride + parts[end + PartField.length] <= budget)) {
-      used += partStride + parts[end + PartField.length];
-      end += partStride;
-    }
-    let floats = 0;
-    for (let at = start; at < end; at += partStride) floats += parts[at + PartField.length];
-    out.push({...message, parts: parts.slice(start, end), data: data.slice(offset, offset + floats)});
-    offset += floats;
-    start = end;
-  }
-  return out;
 }

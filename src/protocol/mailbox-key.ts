@@ -1,9 +1,7 @@
-// A mailbox is named by the pair (agent_type, model). Both parts are validated names
-// (no control characters), so "\n" cannot occur in either and the string form is unambiguous.
+// A mailbox is named by the pair (agent_type, model). Both parts are validated names (src/names.ts:
+// no control characters), so "\n" cannot occur in either and the string form is unambiguous.
 
-/** What a model or agent type name may be (DESIGN §3): no control characters, so no "\n". */
-export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
-
+/** A key as its pair; in messages and maps a key travels as its string form (keyString). */
 export interface MailboxKey {
   readonly agentType: string;
   readonly model: string;

@@ -1,11 +1,11 @@
-// Every message that crosses between the coordinator (main thread) and an actor host (worker
+// Every message that crosses between the coordinator (main thread) and an actor thread (worker
 // thread). Both sides import these types; nothing else crosses a port. Messages are coalesced
 // (src/protocol/outbox.ts): one DispatchMessage per thread per event-loop turn, one ResultsMessage
 // per thread per turn.
 //
-//   main thread                                          worker thread (actor host)
-//   pool ── comlink: ActorHostApi.connect(port), stats() ──▶ ActorHost
-//        ══ data port: HostMessage (Dispatch | Withdraw | Drain) ══▶ actors (one per key)
+//   main thread                                          worker thread (actor thread)
+//   pool ── comlink: ActorThreadApi.connect(port), stats() ──▶ ActorThread
+//        ══ data port: ThreadMessage (Dispatch | Withdraw | Drain) ══▶ actors (one per key)
 //        ◀═ data port: ResultsMessage (tagged per part) ══════════
 //
 // The data plane is one-way messages on a MessageChannel handed over through comlink: a comlink
@@ -50,7 +50,12 @@ export function forEachPart(
   let offset = 0;
   for (let at = 0; at < parts.length; at += partStride) {
     const length = parts[at + PartField.length];
-    visit(parts[at + PartField.partId], parts[at + PartField.keyIndex], parts[at + PartField.deadline], data.subarray(offset, offset + length));
+    visit(
+      parts[at + PartField.partId],
+      parts[at + PartField.keyIndex],
+      parts[at + PartField.deadline],
+      data.subarray(offset, offset + length),
+    );
     offset += length;
   }
 }
@@ -72,7 +77,7 @@ export interface RegistryMessage {
   readonly registry: Registry;
 }
 
-export type HostMessage = DispatchMessage | WithdrawMessage | DrainMessage | RegistryMessage;
+export type ThreadMessage = DispatchMessage | WithdrawMessage | DrainMessage | RegistryMessage;
 
 export interface BatchInfo {
   readonly id: string;
@@ -141,7 +146,7 @@ export interface ResultsMessage {
 }
 
 /** What a worker thread is started with (workerData): config comes from main, never from env. */
-export interface HostOptions {
+export interface ThreadOptions {
   /** The thread's index in the pool (its placement target). */
   readonly thread: number;
   /** Unique per start of a thread (a restarted thread gets a new one): batch ids stay unique. */
@@ -153,12 +158,12 @@ export interface HostOptions {
   readonly logLevel: string;
 }
 
-/** The actor host's API, exposed with comlink on the worker's parentPort. */
-export interface ActorHostApi {
-  /** Hands the host its data port: HostMessages arrive on it, ResultsMessages leave on it. */
+/** The actor thread's API, exposed with comlink on the worker's parentPort. */
+export interface ActorThreadApi {
+  /** Hands the thread its data port: ThreadMessages arrive on it, ResultsMessages leave on it. */
   connect(port: MessagePort): void;
   /** Mailboxes alive, rows pending and batches in flight on this thread. */
-  stats(): HostStats;
+  stats(): ThreadStats;
 }
 
 /** The data port as each side sees it: what it may send, what it receives. */
@@ -175,7 +180,7 @@ export interface KeyStats {
   readonly inflight: number;
 }
 
-export interface HostStats {
+export interface ThreadStats {
   readonly actors: number;
   readonly pending: number;
   readonly inflight: number;

@@ -10,7 +10,14 @@
 
 import type {AgentError, AgentErrorCode} from '../errors.ts';
 import {Outcome} from './messages.ts';
-import type {BatchInfo, BatchReport, DispatchMessage, ResultsMessage, ResultVisitor, WithdrawMessage} from './messages.ts';
+import type {
+  BatchInfo,
+  BatchReport,
+  DispatchMessage,
+  ResultsMessage,
+  ResultVisitor,
+  WithdrawMessage,
+} from './messages.ts';
 
 /** Runs `flush` once at the end of any turn in which `schedule()` was called. */
 export class Outbox {
@@ -75,7 +82,9 @@ export class DispatchBuffer {
   }
 
   /** The dispatch message (its parts and vectors in two transferable Float64Arrays), if any. */
-  dispatch(): (DispatchMessage & {readonly parts: Float64Array<ArrayBuffer>; readonly data: Float64Array<ArrayBuffer>}) | undefined {
+  dispatch():
+    | (DispatchMessage & {readonly parts: Float64Array<ArrayBuffer>; readonly data: Float64Array<ArrayBuffer>})
+    | undefined {
     if (this.#parts.length === 0) return undefined;
     const data = new Float64Array(this.#floats);
     let offset = 0;
@@ -124,7 +133,10 @@ export class ResultsBuffer implements ResultSink {
   error(partId: number, code: AgentErrorCode, message: string, batch?: BatchInfo): void {
     // The rows of a failed call share one error entry.
     const last = this.#errors.at(-1);
-    const index = last?.code === code && last.message === message ? this.#errors.length - 1 : this.#errors.push({code, message}) - 1;
+    const index =
+      last?.code === code && last.message === message
+        ? this.#errors.length - 1
+        : this.#errors.push({code, message}) - 1;
     this.#results.push(partId, Outcome.error, index, batch ? this.#batchOf(batch) : -1);
   }
 

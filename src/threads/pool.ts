@@ -1,12 +1,12 @@
 // The actor threads: ACTOR_POOL_SIZE worker threads, each hosting the actors of the keys placed
-// on it. It is the coordinator's Transport in one process. Everything sent to a thread in one
-// event-loop turn leaves as one DispatchMessage: its parts and vectors in two transferred Float64Arrays
-// (src/protocol/outbox.ts). comlink carries each host's API (connect, stats); the data plane is a
-// MessageChannel of its own (src/protocol/messages.ts says why).
+// on it (pooled-thread.ts: one of them). It is the coordinator's Transport in one process.
+// Everything sent to a thread in one event-loop turn leaves as one DispatchMessage: its parts and
+// vectors in two transferred Float64Arrays (src/protocol/outbox.ts). comlink carries each thread's
+// API (connect, stats); the data plane is a MessageChannel of its own (src/protocol/messages.ts).
 //
-// A thread that exits is restarted (with backoff if it keeps dying) and reported, so that the
-// coordinator can fail every part it held with `worker_failed`. Each start is a new *instance*
-// (a number unique in the process), which keeps batch ids unique across restarts.
+// A thread that exits is restarted (restart-policy.ts: with backoff if it keeps dying) and
+// reported, so that the coordinator can fail every part it held with `worker_failed`. Each start
+// is a new *instance* (a number unique in the process), which keeps batch ids unique across restarts.
 //
 // Start-up: the pool is ready once every thread has answered once (taken its data port). There
 // is no time limit: a slow machine (32 threads on 2 loaded cores) keeps the service not ready for
@@ -14,81 +14,41 @@
 // module throws: a broken install) fails ready() with its error, once; the pool keeps restarting
 // it with backoff as it would any thread.
 
-import {MessageChannel, Worker} from 'node:worker_threads';
-import type {Transferable} from 'node:worker_threads';
-import {nodeEndpoint, transfer, wrap} from '../comlink.ts';
-import type {Remote} from '../comlink.ts';
-import type {Logger} from 'pino';
-import type {Config} from '../config.ts';
-import type {Transport, TransportEvents} from '../coordinator/transport.ts';
-import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
+import type {Worker} from 'node:worker_threads';
+import {fewestKeys} from '../coordinator/placement.ts';
+import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
+import {Outbox} from '../protocol/outbox.ts';
+import {raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
-import type {ActorHostApi, DataPort, HostMessage, HostOptions, HostStats, ResultsMessage} from '../protocol/messages.ts';
-
-export interface PoolOptions {
-  readonly size: number;
-  readonly host: Omit<HostOptions, 'thread' | 'instance'>;
-  readonly log: Logger;
-  /** The worker entry; tests may point it at a fixture. */
-  readonly entry?: URL;
-  /** Per-thread heap limits, so one runaway thread dies alone. */
-  readonly resourceLimits?: {maxOldGenerationSizeMb?: number};
-}
-
-interface ActorThread {
-  readonly index: number;
-  worker: Worker | undefined;
-  api: Remote<ActorHostApi> | undefined;
-  port: DataPort<HostMessage, ResultsMessage> | undefined;
-  /** This instance has answered (taken its data port): stats are asked of it. */
-  up: boolean;
-  /** Some instance of this thread has answered since the pool started. */
-  everUp: boolean;
-  /** What the instance threw, if it did (for the start-up error). */
-  error: unknown;
-  startedAt: number;
-  failures: number;
-  readonly buffer: DispatchBuffer;
-}
+import type {PoolOptions} from './pool-options.ts';
+import {pooledThread, startInstance} from './pooled-thread.ts';
+import type {PooledThread} from './pooled-thread.ts';
+import {failuresInARow, restartDelayMs} from './restart-policy.ts';
+import type {ThreadOptions, ThreadStats} from '../protocol/messages.ts';
 
 /** Raised by ready() when a thread dies before it ever answered. */
 export class ThreadStartError extends Error {
   override name = 'ThreadStartError';
 }
 
-/** Each actor thread's heap: a runaway thread dies alone (and is restarted) instead of the process. */
-const threadHeapMb = 1024;
-
-/** The pool of a process serving ROLE=all: ACTOR_POOL_SIZE threads with the registry. */
-export function poolOptions(config: Config, registry: Registry, log: Logger, entry?: URL): PoolOptions {
-  return {
-    size: config.poolSize,
-    host: {registry, logLevel: config.logLevel},
-    log: log.child({component: 'pool'}),
-    entry,
-    resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
-  };
-}
-
-const defaultEntry = new URL('../../workers/actor-host.ts', import.meta.url);
-/** A thread that lived less than this before dying counts as crash-looping. */
-const stableAfterMs = 5000;
-const maxBackoffMs = 30_000;
-const emptyStats: HostStats = {actors: 0, pending: 0, inflight: 0, keys: []};
+const defaultEntry = new URL('../../workers/actor-thread.ts', import.meta.url);
+const emptyStats: ThreadStats = {actors: 0, pending: 0, inflight: 0, keys: []};
 
 /** Where a pool started before its coordinator sends events: nothing arrives before the first part is sent. */
 const noEvents: TransportEvents = {results: () => undefined, threadFailed: () => {}};
 
 export class ActorPool implements Transport {
+  /** A new key goes to the thread hosting the fewest keys. */
+  readonly placement: Placement;
   readonly #options: PoolOptions;
   #events: TransportEvents;
-  readonly #threads: ActorThread[];
+  readonly #threads: PooledThread[];
   readonly #ready = Promise.withResolvers<void>();
   /** Threads that have not answered yet since the pool started. */
   #starting: number;
   readonly #outbox = new Outbox(() => this.#flush());
   /** What every (re)started thread gets: the registry changes on SIGHUP. */
-  #host: Omit<HostOptions, 'thread' | 'instance'>;
+  #threadOptions: Omit<ThreadOptions, 'thread' | 'instance'>;
   #instanceSeq = 0;
   #closed = false;
   #restarts = 0;
@@ -99,23 +59,13 @@ export class ActorPool implements Transport {
    */
   constructor(options: PoolOptions, events: TransportEvents = noEvents) {
     this.#options = options;
-    this.#host = options.host;
+    this.placement = fewestKeys(options.size);
+    this.#threadOptions = options.threadOptions;
     this.#events = events;
     this.#starting = options.size;
     // ready() may never be asked (a pool under test): its failure is not an unhandled rejection.
     this.#ready.promise.catch(() => {});
-    this.#threads = Array.from({length: options.size}, (_, index) => ({
-      index,
-      worker: undefined,
-      api: undefined,
-      port: undefined,
-      up: false,
-      everUp: false,
-      error: undefined,
-      startedAt: 0,
-      failures: 0,
-      buffer: new DispatchBuffer(),
-    }));
+    this.#threads = Array.from({length: options.size}, (_, index) => pooledThread(index));
     for (const thread of this.#threads) this.#start(thread);
   }
 
@@ -158,7 +108,7 @@ export class ActorPool implements Transport {
    */
   reconfigure(registry: Registry): void {
     this.#outbox.flushNow();
-    this.#host = {...this.#host, registry};
+    this.#threadOptions = {...this.#threadOptions, registry};
     for (const thread of this.#threads) thread.port?.postMessage({kind: 'registry', registry});
   }
 
@@ -168,16 +118,14 @@ export class ActorPool implements Transport {
     for (const thread of this.#threads) thread.port?.postMessage({kind: 'drain'});
   }
 
-  async stats(timeoutMs = 5000): Promise<HostStats[]> {
+  async stats(timeoutMs = 5000): Promise<ThreadStats[]> {
     return Promise.all(
       this.#threads.map((thread) => {
         // A thread still starting (or restarting) is not waited for: it counts as empty.
         if (!thread.api || !thread.up) return emptyStats;
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`thread ${thread.index} did not answer`)), timeoutMs);
+        return raceTimeout(thread.api.stats(), timeoutMs, () => {
+          throw new Error(`thread ${thread.index} did not answer`);
         });
-        return Promise.race([thread.api.stats(), timeout]).finally(() => clearTimeout(timer));
       }),
     );
   }
@@ -193,66 +141,42 @@ export class ActorPool implements Transport {
     await Promise.all(this.#threads.map((thread) => thread.worker?.terminate()));
   }
 
-  #start(thread: ActorThread): void {
-    const log = this.#options.log;
-    const options: HostOptions = {...this.#host, thread: thread.index, instance: ++this.#instanceSeq};
-    const worker = new Worker(this.#options.entry ?? defaultEntry, {
-      workerData: {kind: 'actor-host', options},
-      resourceLimits: this.#options.resourceLimits,
-    });
-    const api = wrap<ActorHostApi>(nodeEndpoint(worker));
-    const {port1, port2} = new MessageChannel();
-    const port = port1 as DataPort<HostMessage, ResultsMessage>;
-    port.on('message', (message) => this.#events.results(message, thread.index));
-    thread.worker = worker;
-    thread.api = api;
-    thread.port = port;
-    thread.up = false;
-    thread.error = undefined;
-    thread.startedAt = Date.now();
-    api.connect(transfer(port2, [port2 as unknown as Transferable])).then(
-      () => {
-        if (thread.worker !== worker) return;
-        thread.up = true;
-        log.debug({thread: thread.index, instance: options.instance, ms: Date.now() - thread.startedAt}, 'actor thread up');
-        if (!thread.everUp) {
+  #start(thread: PooledThread): void {
+    const options: ThreadOptions = {...this.#threadOptions, thread: thread.index, instance: ++this.#instanceSeq};
+    const {entry = defaultEntry, resourceLimits, log} = this.#options;
+    startInstance(
+      thread,
+      {entry, options, resourceLimits, log},
+      {
+        results: (message) => this.#events.results(message, thread.index),
+        up: () => {
+          if (thread.everUp) return;
           thread.everUp = true;
           if (--this.#starting === 0) this.#ready.resolve();
-        }
-      },
-      (error: unknown) => {
-        // A thread that cannot take its data port can serve nothing: end it, and the exit restarts it.
-        if (thread.worker !== worker) return;
-        log.error({err: error, thread: thread.index}, 'actor thread did not take its data port; restarting it');
-        void worker.terminate();
+        },
+        exited: (code) => {
+          if (this.#closed) return;
+          if (!thread.everUp) {
+            const why =
+              thread.error instanceof Error
+                ? `${thread.error.name}: ${thread.error.message}`
+                : `it exited with code ${code}`;
+            this.#ready.reject(
+              new ThreadStartError(`actor thread ${thread.index} could not start: ${why.split('\n')[0]}`),
+            );
+          }
+          this.#failed(thread, code);
+        },
       },
     );
-    worker.on('error', (error) => {
-      thread.error = error;
-      log.error({err: error, thread: thread.index}, 'actor thread crashed');
-    });
-    worker.once('exit', (code) => {
-      if (thread.worker !== worker) return;
-      thread.worker = undefined;
-      thread.api = undefined;
-      thread.port = undefined;
-      thread.up = false;
-      port1.close();
-      if (this.#closed) return;
-      if (!thread.everUp) {
-        const why = thread.error instanceof Error ? `${thread.error.name}: ${thread.error.message}` : `it exited with code ${code}`;
-        this.#ready.reject(new ThreadStartError(`actor thread ${thread.index} could not start: ${why.split('\n')[0]}`));
-      }
-      this.#failed(thread, code);
-    });
   }
 
-  #failed(thread: ActorThread, code: number): void {
+  #failed(thread: PooledThread, code: number): void {
     const lived = Date.now() - thread.startedAt;
-    thread.failures = lived < stableAfterMs ? thread.failures + 1 : 1;
+    thread.failures = failuresInARow(thread.failures, lived);
     thread.buffer.clear();
     this.#events.threadFailed(thread.index);
-    const delay = thread.failures <= 1 ? 0 : Math.min(maxBackoffMs, 100 * 2 ** (thread.failures - 2));
+    const delay = restartDelayMs(thread.failures);
     const fields = {thread: thread.index, exitCode: code, failures: thread.failures, restartInMs: delay};
     if (thread.failures > 2) this.#options.log.error(fields, 'actor thread exited; restarting');
     else this.#options.log.warn(fields, 'actor thread exited; restarting');

@@ -10,18 +10,11 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {findPart, missingPart} from '../../scripts/ensure-parts.ts';
+import {natsServerPath} from '../../scripts/ensure-parts.ts';
 import {freePort, waitUntilUp} from '../../scripts/up.ts';
 
 /** This test run's cluster key, given to every node the helpers start. */
 export const clusterKey = randomBytes(32).toString('base64');
-
-/** nats-server's path; a missing one is one line saying how to install it. */
-export function natsServerPath(): string {
-  const found = findPart('nats-server');
-  if (!found) throw new Error(missingPart('nats-server', 'the scale-out'));
-  return found;
-}
 
 export interface Proc {
   readonly child: ChildProcess;
@@ -61,7 +54,11 @@ export interface Nats extends Proc {
   readonly port: number;
 }
 
-export async function startNats(port?: number, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<Nats> {
+export async function startNats(
+  port?: number,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Nats> {
   const p = port ?? (await freePort());
   const monitor = await freePort();
   const child = spawn(natsServerPath(), [...extraArgs, '-a', '127.0.0.1', '-p', String(p), '-m', String(monitor)], {
@@ -131,14 +128,42 @@ export function makeCertificates(): Certificates {
   const openssl = (...args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: ['ignore', 'ignore', 'pipe']});
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
-    openssl('req', '-x509', ...ec, '-days', '1', '-subj', '/CN=agent-batcher test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=agent-batcher test CA',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+    );
     for (const [name, ext] of [
       ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'],
       ['client', 'extendedKeyUsage=clientAuth\n'],
     ]) {
       writeFileSync(at(`${name}.ext`), ext);
       openssl('req', ...ec, '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.pem`,
+      );
     }
   } catch (error) {
     rmSync(dir, {recursive: true, force: true});
@@ -171,7 +196,10 @@ export async function startLockedNats(): Promise<LockedNats> {
   const certificates = makeCertificates();
   // nats-server parses the value of a $VARIABLE as config: a password that reads as a number or a
   // date (`1234-56…`) breaks the file. A letter first, then hex, reads as text.
-  const passwords = Object.fromEntries(lockedUsers.map((u) => [u, `p${randomBytes(12).toString('hex')}`])) as Record<LockedUser, string>;
+  const passwords = Object.fromEntries(lockedUsers.map((u) => [u, `p${randomBytes(12).toString('hex')}`])) as Record<
+    LockedUser,
+    string
+  >;
   const config = path.join(import.meta.dirname, '../../scripts/nats/cluster.conf');
   const nats = await startNats(undefined, ['-c', config], {
     NATS_SERVER_CERT: certificates.serverCert,

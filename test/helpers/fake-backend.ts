@@ -33,14 +33,20 @@ export interface FakeBackend {
   close(): Promise<void>;
 }
 
-export async function startFakeBackend(options: {latencyMs?: number; slowMs?: number; hugeBytes?: number} = {}): Promise<FakeBackend> {
+export async function startFakeBackend(
+  options: {latencyMs?: number; slowMs?: number; hugeBytes?: number} = {},
+): Promise<FakeBackend> {
   const received: Received[] = [];
   const seen = new Map<string, number>();
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {model: string; agent_type: string; vectors: number[][]};
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      model: string;
+      agent_type: string;
+      vectors: number[][];
+    };
     const at = Date.now();
     const n = (seen.get(body.model) ?? 0) + 1;
     seen.set(body.model, n);

@@ -78,7 +78,8 @@ export const oddModels = {
     const chunk = Buffer.alloc(1 << 20);
     let seed = 7;
     for (let i = 0; i < mb; i++) {
-      for (let j = 0; j < chunk.length; j += 4) chunk.writeUInt32LE((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0), j);
+      for (let j = 0; j < chunk.length; j += 4)
+        chunk.writeUInt32LE((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0), j);
       await handle.write(chunk);
     }
     await handle.close();

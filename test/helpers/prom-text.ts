@@ -6,7 +6,9 @@ export interface Sample {
   readonly value: number;
 }
 
-const line = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?(?:[0-9.e+-]+|NaN|\+Inf|-Inf))(?: -?\d+)?$/;
+// NaN in any case, as Prometheus reads it (strconv.ParseFloat): prom-client writes "Nan", e.g. for
+// the event-loop lag of a process scraped before its first sample.
+const line = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?(?:[0-9.e+-]+|[Nn]a[Nn]|\+Inf|-Inf))(?: -?\d+)?$/;
 const label = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)/y;
 
 export function parsePrometheus(text: string): Sample[] {
@@ -24,7 +26,7 @@ export function parsePrometheus(text: string): Sample[] {
         labels[l[1]] = l[2];
       }
     }
-    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
+    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : /nan/i.test(m[3]) ? NaN : Number(m[3]);
     samples.push({name: m[1], labels, value});
   }
   return samples;

@@ -17,7 +17,8 @@ export function recordingSink(): {sink: ResultSink; results: ReadResult[]; repor
   const reports: BatchReport[] = [];
   const sink: ResultSink = {
     prediction: (partId, prediction, batch) => results.push({partId, outcome: 'prediction', prediction, batch}),
-    error: (partId, code, message, batch) => results.push({partId, outcome: 'error', code, message, ...(batch && {batch})}),
+    error: (partId, code, message, batch) =>
+      results.push({partId, outcome: 'error', code, message, ...(batch && {batch})}),
     withdrawn: (partId) => results.push({partId, outcome: 'withdrawn'}),
     report: (report) => reports.push(report),
   };

@@ -4,7 +4,7 @@
 import {Agent, request} from 'undici';
 import {loadConfig} from '../../src/config.ts';
 import {createLogger} from '../../src/log.ts';
-import {Service} from '../../src/service.ts';
+import {Service} from '../../src/service/service.ts';
 import type {Logger} from '../../src/log.ts';
 
 export interface Running {
@@ -36,7 +36,8 @@ export async function startService(env: Record<string, string> = {}, log?: Logge
 
 /** Waits (up to about 2.5 s) until the service holds `n` parts: admitted, not yet answered for. */
 export async function held(running: Running, n: number): Promise<void> {
-  for (let i = 0; i < 500 && running.service.coordinator.stats.liveParts < n; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 500 && running.service.coordinator.stats.liveParts < n; i++)
+    await new Promise((r) => setTimeout(r, 5));
 }
 
 export interface Reply<T = any> {
@@ -61,10 +62,20 @@ const fromAddress = new Map<string, Agent>();
  * POSTs from a source address of its own (a loopback address, 127.0.0.2 and up, as another
  * client): the service tells clients without API keys apart by address.
  */
-export async function postFrom(localAddress: string, url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+export async function postFrom(
+  localAddress: string,
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   let dispatcher = fromAddress.get(localAddress);
   if (!dispatcher) fromAddress.set(localAddress, (dispatcher = new Agent({localAddress})));
-  const response = await request(url, {method: 'POST', headers: {'content-type': 'application/json', ...headers}, body: JSON.stringify(body), dispatcher});
+  const response = await request(url, {
+    method: 'POST',
+    headers: {'content-type': 'application/json', ...headers},
+    body: JSON.stringify(body),
+    dispatcher,
+  });
   const text = await response.body.text();
   const flat = new Headers();
   for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') flat.set(name, value);

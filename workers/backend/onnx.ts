@@ -2,8 +2,9 @@
 // that owns a key calls this backend like any other; one session per (thread, model file) is
 // shared by every key of the model on the thread (BackendClients keys it by path and file id).
 //
-// onnxruntime-node is imported lazily, on the first onnx model of a thread: a process, or a
-// thread, that serves none never loads it. The main thread never opens a model.
+// onnxruntime-node is imported lazily, on the first onnx model of a thread (onnx-model.ts opens
+// the file): a process, or a thread, that serves none never loads it. The main thread never opens
+// a model.
 //
 // What the runtime does with the thread (read in onnxruntime-node 1.30's dist/backend.js):
 // InferenceSession.create loads the model synchronously, and `run` is a Promise around a
@@ -20,79 +21,13 @@
 // row (a non-finite value fails its row only). A runtime error fails the batch `backend_error`.
 // The batches that the model's keys on this thread cut in one turn share that one run.
 
-import {stat} from 'node:fs/promises';
-import {fileURLToPath} from 'node:url';
 import type {OnnxBackendOptions} from '../../src/config.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {BackendError} from './backend.ts';
-import {checkSignature, refusal, sameSignature} from './onnx-signature.ts';
-import type {OnnxSignature, ValueMetadata} from './onnx-signature.ts';
-
-/** Where `npm run model` (scripts/make-model.ts) writes the models examples/models.json serves. */
-const examplesModels = fileURLToPath(new URL('../../examples/models/', import.meta.url));
-
-type Ort = typeof import('onnxruntime-node');
-type Session = import('onnxruntime-node').InferenceSession;
-
-let runtime: Promise<Ort> | undefined;
-/** onnxruntime-node, imported once per thread, on first use. */
-export function onnxRuntime(): Promise<Ort> {
-  runtime ??= import('onnxruntime-node');
-  return runtime;
-}
-
-export interface OpenedModel {
-  readonly session: Session;
-  readonly ort: Ort;
-  readonly inputs: readonly ValueMetadata[];
-  readonly outputs: readonly ValueMetadata[];
-  readonly fileId: string;
-}
-
-/** Opens a model file; throws with `expected`/`found` wording when it cannot be read or loaded. */
-export async function openModel(path: string, intraOpThreads: number): Promise<OpenedModel> {
-  let fileId: string;
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) throw Object.assign(new Error('not a regular file'), {code: 'EISDIR'});
-    fileId = `${s.size}:${s.mtimeMs}:${s.ino}`;
-  } catch (error) {
-    // The examples' models are generated, not committed: say how to get one.
-    const hint = path.startsWith(examplesModels) ? '; `npm run model` writes the examples\' model' : '';
-    throw new ModelLoadError('an ONNX model file', `no readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})${hint}`);
-  }
-  const ort = await onnxRuntime();
-  let session: Session;
-  try {
-    // ORT's own log is off (4 = fatal only): a failed run is logged by the actor, once, with its batch.
-    session = await ort.InferenceSession.create(path, {intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 4});
-  } catch (error) {
-    // ORT's message ("Load model from … failed:Protobuf parsing failed.") names the problem; cut it short.
-    throw new ModelLoadError('an ONNX model', `a file onnxruntime cannot load: ${String((error as Error).message).slice(0, 300)}`);
-  }
-  return {session, ort, inputs: session.inputMetadata as ValueMetadata[], outputs: session.outputMetadata as ValueMetadata[], fileId};
-}
-
-export class ModelLoadError extends Error {
-  override name = 'ModelLoadError';
-  readonly expected: string;
-  readonly found: string;
-
-  constructor(expected: string, found: string) {
-    super(`expected ${expected}; found ${found}`);
-    this.expected = expected;
-    this.found = found;
-  }
-}
-
-/** Opens and checks a model: its signature, or a ModelLoadError. */
-export async function loadChecked(path: string, intraOpThreads: number, vectorLength: number | undefined): Promise<{model: OpenedModel; signature: OnnxSignature}> {
-  const model = await openModel(path, intraOpThreads);
-  const check = checkSignature(model.inputs, model.outputs, vectorLength, model.fileId);
-  if ('ok' in check) return {model, signature: check.ok};
-  await model.session.release().catch(() => {});
-  throw new ModelLoadError(check.expected, check.found);
-}
+import {refusal, sameSignature} from '../../src/onnx-signature.ts';
+import type {OnnxSignature} from '../../src/onnx-signature.ts';
+import {loadChecked, ModelLoadError} from './onnx-model.ts';
+import type {OpenedModel} from './onnx-model.ts';
 
 interface Waiting {
   readonly rows: readonly Float64Array[];
@@ -121,12 +56,18 @@ export class OnnxBackend implements Backend {
       // The file the check thread approved is the one this thread serves, or nothing is served.
       if (signature && !sameSignature(signature, loaded.signature)) {
         await loaded.model.session.release().catch(() => {});
-        throw new ModelLoadError('the model checked at load (SIGHUP after changing a model file)', `${file} changed since`);
+        throw new ModelLoadError(
+          'the model checked at load (SIGHUP after changing a model file)',
+          `${file} changed since`,
+        );
       }
       // The first run of a session allocates its buffers: paid here, not by the first batch (nor measured by the cost fit).
       const {input} = loaded.signature;
-      const zero = input.type === 'float32' ? new Float32Array(loaded.signature.d) : new Float64Array(loaded.signature.d);
-      await loaded.model.session.run({[input.name]: new loaded.model.ort.Tensor(input.type, zero, [1, loaded.signature.d])}).catch(() => {});
+      const zero =
+        input.type === 'float32' ? new Float32Array(loaded.signature.d) : new Float64Array(loaded.signature.d);
+      await loaded.model.session
+        .run({[input.name]: new loaded.model.ort.Tensor(input.type, zero, [1, loaded.signature.d])})
+        .catch(() => {});
       return loaded;
     })();
     return this.#opened;
@@ -137,10 +78,22 @@ export class OnnxBackend implements Backend {
     try {
       opened = await this.#open();
     } catch (error) {
-      throw new BackendError('backend_error', refusal(call.model, this.#options.file, (error as ModelLoadError).expected ?? 'a model', (error as ModelLoadError).found ?? String(error)));
+      throw new BackendError(
+        'backend_error',
+        refusal(
+          call.model,
+          this.#options.file,
+          (error as ModelLoadError).expected ?? 'a model',
+          (error as ModelLoadError).found ?? String(error),
+        ),
+      );
     }
     const d = opened.signature.d;
-    if (call.rows.length > 0 && call.rows[0].length !== d) throw new BackendError('backend_rejected', `the model takes vectors of ${d} numbers, this one has ${call.rows[0].length}`);
+    if (call.rows.length > 0 && call.rows[0].length !== d)
+      throw new BackendError(
+        'backend_rejected',
+        `the model takes vectors of ${d} numbers, this one has ${call.rows[0].length}`,
+      );
     // Batches of the model's keys cut in the same turn share one run (below).
     const {promise, resolve, reject} = Promise.withResolvers<BackendReply>();
     this.#waiting.push({rows: call.rows, resolve, reject});
@@ -163,7 +116,8 @@ export class OnnxBackend implements Backend {
       let total = 0;
       for (const call of calls) total += call.rows.length;
       // The checked signature promises one value per row; a model that breaks it fails every batch of the run.
-      if (values.length !== total) throw new BackendError('backend_bad_response', `the model returned ${values.length} values for ${total} rows`);
+      if (values.length !== total)
+        throw new BackendError('backend_bad_response', `the model returned ${values.length} values for ${total} rows`);
       let offset = 0;
       for (const call of calls) {
         call.resolve({values: values.subarray(offset, offset + call.rows.length)});
@@ -181,18 +135,27 @@ export class OnnxBackend implements Backend {
   }
 
   /** One run over the rows of `calls`, back to back; the output's values (one per row, unchecked). */
-  async #run({model, signature}: {model: OpenedModel; signature: OnnxSignature}, calls: readonly Waiting[]): Promise<Float32Array | Float64Array> {
+  async #run(
+    {model, signature}: {model: OpenedModel; signature: OnnxSignature},
+    calls: readonly Waiting[],
+  ): Promise<Float32Array | Float64Array> {
     const d = signature.d;
     let n = 0;
     for (const call of calls) n += call.rows.length;
     const data = signature.input.type === 'float32' ? new Float32Array(n * d) : new Float64Array(n * d);
     let at = 0;
-    for (const call of calls) for (const row of call.rows) data.set(row, (at++) * d);
+    for (const call of calls) for (const row of call.rows) data.set(row, at++ * d);
     let output: import('onnxruntime-node').Tensor | undefined;
     try {
-      output = (await model.session.run({[signature.input.name]: new model.ort.Tensor(signature.input.type, data, [n, d])}, [signature.output.name]))[signature.output.name];
+      output = (
+        await model.session.run({[signature.input.name]: new model.ort.Tensor(signature.input.type, data, [n, d])}, [
+          signature.output.name,
+        ])
+      )[signature.output.name];
     } catch (error) {
-      throw new BackendError('backend_error', `model run failed: ${String((error as Error).message).slice(0, 300)}`, {cause: error});
+      throw new BackendError('backend_error', `model run failed: ${String((error as Error).message).slice(0, 300)}`, {
+        cause: error,
+      });
     }
     // [batch] or [batch, 1]: either way one value per row, in order.
     return (output?.data as Float32Array | Float64Array | undefined) ?? new Float32Array(0);

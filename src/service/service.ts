@@ -1,61 +1,39 @@
-// Composition: pool + coordinator + Koa app + HTTP server, with start and graceful drain.
+// One process serving /predict, composed: the actors (this process's thread pool, or a gateway's
+// transport to actor hosts over NATS), the coordinator, the metrics, the Koa app and its HTTP
+// server; with start (ready once the actors are), SIGHUP's registry reload and the graceful drain.
 // main.ts wires it to the process; tests start it in-process on port 0.
 
-import type http from 'node:http';
+import {once} from 'node:events';
 import {readFileSync} from 'node:fs';
 import type {AddressInfo} from 'node:net';
-import {once} from 'node:events';
 import type {Logger} from 'pino';
-import type {Config} from './config.ts';
-import type {Transport, TransportEvents} from './coordinator/transport.ts';
-import type {HostStats} from './protocol/messages.ts';
-import {redactUrl} from './redact.ts';
-import {loadRegistry} from './registry.ts';
-import {checkModels} from './onnx-models.ts';
-import {backendId} from '../workers/backend/create.ts';
-import type {Registry} from './registry.ts';
-import {ActorPool, poolOptions} from './threads/pool.ts';
-import {Coordinator} from './coordinator/coordinator.ts';
-import {createApp} from './http/app.ts';
-import {Metrics} from './metrics.ts';
-import type {Readiness} from './http/app.ts';
+import type {Config} from '../config.ts';
+import {Coordinator} from '../coordinator/coordinator.ts';
+import type {TransportEvents} from '../coordinator/transport.ts';
+import {createApp} from '../http/app.ts';
+import type {Readiness} from '../http/gate.ts';
+import {Metrics} from '../metrics/metrics.ts';
+import {checkModels} from '../onnx-models.ts';
+import {giveUp, raceTimeout} from '../race-timeout.ts';
+import {redactUrl} from '../redact.ts';
+import {loadRegistry} from '../registry.ts';
+import type {Registry} from '../registry.ts';
+import {RegistryReloads} from '../registry-reloads.ts';
+import {ActorPool} from '../threads/pool.ts';
+import {poolOptions} from '../threads/pool-options.ts';
+import type {ActorSide} from './actor-side.ts';
+import {AnswerServer} from './http-server.ts';
+import {modelsOpen} from './models-open.ts';
 
-/** A request's headers and body must arrive promptly; its answer may take the whole deadline. */
-const headersTimeoutMs = 20_000;
-const requestTimeoutMs = 60_000;
-const keepAliveTimeoutMs = 5_000;
-/** A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn). */
-const listenBacklog = 4096;
 /** An HTTP backend's latency assumed before a key's first call is measured (for Retry-After). */
 const httpExpectedLatencyMs = 1000;
 /** How long the drain waits for answers just resolved to be written before closing sockets. */
 const writeGraceMs = 1000;
-/** How long start and SIGHUP wait for the threads to open the onnx models (then they go on, with a warning). */
-const sessionsOpenTimeoutMs = 60_000;
 /** Scrape-time stats from the threads: a busy thread still answers well within this. */
 const statsTimeoutMs = 1000;
 
-// Not `import http from 'node:http'`: an ESM import of node:http reads every one of its exports,
-// and its WebSocket getters load Node's bundled undici (about 50 ms of start-up, measured).
-const {createServer} = process.getBuiltinModule('node:http');
-
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string}).version;
-
-/** Where the actors are: the in-process thread pool (ROLE=all), or actor hosts over NATS (ROLE=gateway). */
-export interface ActorSide extends Transport {
-  /** Resolves once the actors can take parts (threads up, or some member announced). */
-  ready(): Promise<void>;
-  /** False while no actor thread is reachable (NATS down, no members): /readyz is 503. */
-  available?(): boolean;
-  /** Shutdown: cut waiting batches now (in-process threads). */
-  drain(): void;
-  close(): Promise<void>;
-  stats(timeoutMs?: number): Promise<readonly HostStats[]>;
-  readonly restarts: number;
-  reconfigure(registry: Registry): void;
-  /** Actor hosts over NATS: frames refused so far, by reason. */
-  readonly refusals?: ReadonlyMap<string, number>;
-}
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string})
+  .version;
 
 export interface ServiceOptions {
   /** Worker entry for the actor threads (tests may use a fixture). */
@@ -75,28 +53,32 @@ export class Service {
   readonly config: Config;
   readonly actors: ActorSide;
   readonly coordinator: Coordinator;
-  readonly server: http.Server;
   readonly metrics: Metrics;
+  readonly #http: AnswerServer;
+  /** The actors' threads when they are in this process (ROLE=all). */
+  readonly #pool: ActorPool | undefined;
   readonly #log: Logger;
   #readiness: Readiness = 'starting';
   /** Resolved when the service stops starting (ready, or draining first): held requests go on. */
   readonly #started = Promise.withResolvers<void>();
   #registry: Registry;
-  #activeRequests = 0;
+  readonly #reloads: RegistryReloads;
   #closing: Promise<void> | undefined;
-
-  readonly #written: (() => void)[] = [];
 
   constructor(config: Config, log: Logger, options: ServiceOptions = {}) {
     this.config = config;
     this.#log = log;
     // Throws RegistryError for a bad MODELS_FILE: the entry point stops with its message.
     this.#registry = options.registry ?? loadRegistry(config);
+    this.#reloads = new RegistryReloads(config, log, (next) => this.#applyRegistry(next));
     // The global backend is simulated or HTTP (onnx is only ever a registry entry's).
     const expectedLatencyMs =
       config.backend.kind === 'simulated'
         ? (config.backend.latencyMinMs + config.backend.latencyMaxMs) / 2
-        : Math.min(httpExpectedLatencyMs, config.backend.kind === 'http' ? config.backend.timeoutMs : httpExpectedLatencyMs);
+        : Math.min(
+            httpExpectedLatencyMs,
+            config.backend.kind === 'http' ? config.backend.timeoutMs : httpExpectedLatencyMs,
+          );
     let coordinator: Coordinator | undefined;
     const events: TransportEvents = {
       results: (message, thread) => coordinator?.onResults(message, thread),
@@ -105,13 +87,15 @@ export class Service {
       threadJoined: () => coordinator?.onThreadJoined(),
     };
     if (options.pool) options.pool.attach(events);
-    this.actors = options.actors
-      ? options.actors(events)
-      : (options.pool ?? new ActorPool(poolOptions(config, this.#registry, log, options.workerEntry), events));
+    this.#pool = options.actors
+      ? undefined
+      : (options.pool ?? new ActorPool(poolOptions(config, this.#registry, log, {entry: options.workerEntry}), events));
+    this.actors = options.actors ? options.actors(events) : (this.#pool as ActorPool);
     this.metrics = new Metrics(
       {
-        hostStats: () => this.actors.stats(statsTimeoutMs),
-        restarts: () => this.actors.restarts,
+        // A gateway's actor hosts report their own mailboxes; it knows only what it sent.
+        threadStats: async () => (this.#pool ? this.#pool.stats(statsTimeoutMs) : []),
+        restarts: () => this.#pool?.restarts ?? 0,
         openRequests: () => this.coordinator.stats.openRequests,
         ...(this.actors.refusals && {clusterRefusals: () => this.actors.refusals ?? new Map()}),
       },
@@ -140,24 +124,17 @@ export class Service {
       started: () => this.#started.promise,
       registry: () => this.#registry,
     });
-    this.server = createServer(app.callback());
-    this.server.headersTimeout = headersTimeoutMs;
-    this.server.requestTimeout = requestTimeoutMs;
-    this.server.keepAliveTimeout = keepAliveTimeoutMs;
-    // Past this many open connections new ones are closed at once: memory per connection is bounded.
-    this.server.maxConnections = config.maxConnections;
-    this.server.on('request', (_req, res) => {
-      this.#activeRequests++;
-      res.once('close', () => {
-        if (--this.#activeRequests === 0) for (const wake of this.#written.splice(0)) wake();
-      });
-    });
+    this.#http = new AnswerServer(app.callback(), config.maxConnections);
+  }
+
+  get server(): AnswerServer['server'] {
+    return this.#http.server;
   }
 
   /** The in-process thread pool (ROLE=all), for tests and supervision. */
   get pool(): ActorPool {
-    if (!(this.actors instanceof ActorPool)) throw new Error('the actors are not in this process');
-    return this.actors;
+    if (!this.#pool) throw new Error('the actors are not in this process');
+    return this.#pool;
   }
 
   get registry(): Registry {
@@ -171,31 +148,13 @@ export class Service {
    * is refused with an error line and the old registry stays.
    */
   reloadRegistry(): Promise<boolean> {
-    // One reload at a time: a second SIGHUP's check cannot finish first and be overwritten by the first's.
-    const run = this.#reloads.then(() => this.#reload());
-    this.#reloads = run.catch(() => false);
-    return run;
+    return this.#reloads.reload();
   }
 
-  #reloads: Promise<unknown> = Promise.resolve();
-
-  async #reload(): Promise<boolean> {
-    if (!this.config.modelsFile) {
-      this.#log.warn('SIGHUP: no MODELS_FILE is set; nothing to reload');
-      return false;
-    }
-    let next: Registry;
-    try {
-      next = await checkModels(loadRegistry(this.config));
-    } catch (error) {
-      this.#log.error({reason: (error as Error).message}, 'model registry reload refused; the old registry stays');
-      return false;
-    }
+  /** A reloaded registry, checked: the threads take it, and open its onnx models before it counts as done. */
+  async #applyRegistry(next: Registry): Promise<void> {
     this.#registry = next;
-    this.actors.reconfigure(next);
-    await this.#sessionsOpen(next);
-    this.#log.info({models: [...(next.models?.keys() ?? [])]}, 'model registry reloaded');
-    return true;
+    await this.#modelsOpen(next);
   }
 
   /** Ready, unless no actor thread is reachable (a gateway without NATS or members). */
@@ -211,11 +170,9 @@ export class Service {
    * port cannot be had, or a thread dies before it ever answered.
    */
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
-    this.server.listen({port, host, backlog: listenBacklog});
-    await once(this.server, 'listening');
+    const address = await this.#http.listen(port, host);
     await this.#checkModels();
     await this.actors.ready();
-    const address = this.server.address() as AddressInfo;
     if (this.#readiness !== 'starting') return address; // drained while starting
     this.#readiness = 'ready';
     this.#started.resolve();
@@ -224,7 +181,7 @@ export class Service {
         address: `${address.address}:${address.port}`,
         // Since the process started: module loading included (README, "Start-up").
         readyMs: Math.round(performance.now()),
-        threads: this.actors.threads,
+        threads: this.#pool?.threads ?? 0,
         backend: this.config.backend.kind === 'http' ? redactUrl(this.config.backend.url) : 'simulated',
         batching: this.config.batching,
         models: this.#registry.models ? [...this.#registry.models.keys()] : 'any',
@@ -244,8 +201,7 @@ export class Service {
       const checked = await checkModels(this.#registry);
       if (checked === this.#registry) return;
       this.#registry = checked;
-      this.actors.reconfigure(checked);
-      await this.#sessionsOpen(checked);
+      await this.#modelsOpen(checked);
     } catch (error) {
       this.server.close();
       await this.actors.close();
@@ -254,41 +210,23 @@ export class Service {
   }
 
   /**
-   * Resolves once every actor thread has opened every onnx model of `registry` (each thread serves
-   * the file as it was checked, and no request pays for opening it), or after a bound.
+   * The threads of this process take the registry and open its onnx models (models-open.ts). Each
+   * actor host of a gateway reads MODELS_FILE and opens its models itself, before it joins.
    */
-  async #sessionsOpen(registry: Registry): Promise<void> {
-    const wanted = [...(registry.models?.values() ?? [])].filter((m) => m.backend.kind === 'onnx').map((m) => backendId(m.backend));
-    // A gateway's actors are other processes: each actor host opens its models before it joins.
-    if (wanted.length === 0 || !(this.actors instanceof ActorPool)) return;
-    const until = Date.now() + sessionsOpenTimeoutMs;
-    while (Date.now() < until) {
-      const hosts = await this.actors.stats(statsTimeoutMs).catch(() => []);
-      if (hosts.length > 0 && hosts.every((h) => wanted.every((id) => h.warmed?.includes(id)))) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    this.#log.warn({models: wanted}, 'actor threads are still opening onnx models; going on');
+  async #modelsOpen(registry: Registry): Promise<void> {
+    if (!this.#pool) return;
+    this.#pool.reconfigure(registry);
+    await modelsOpen(this.#pool, registry, statsTimeoutMs, this.#log);
   }
 
   /**
-   * Graceful drain: not ready, no new connections, mailboxes flush at once, in-flight batches
+   * Graceful drain: not ready, no new connections, mailboxes cut their batches at once, in-flight batches
    * get until SHUTDOWN_TIMEOUT_MS, then every open request is answered (`shutting_down` for
    * agents without an outcome) and the threads stop.
    */
   shutdown(): Promise<void> {
     this.#closing ??= this.#drain();
     return this.#closing;
-  }
-
-  /** Resolves when no response is being written, or after `limitMs`. */
-  async #responsesWritten(limitMs: number): Promise<void> {
-    if (this.#activeRequests === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.#written.push(resolve);
-      timer = setTimeout(resolve, limitMs);
-    });
-    clearTimeout(timer);
   }
 
   async #drain(): Promise<void> {
@@ -298,15 +236,10 @@ export class Service {
     const closed = this.server.listening ? once(this.server, 'close') : Promise.resolve();
     this.server.close();
     this.actors.drain();
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.config.shutdownTimeoutMs);
-    });
-    await Promise.race([this.coordinator.idle(), limit]);
-    clearTimeout(timer);
+    await raceTimeout(this.coordinator.idle(), this.config.shutdownTimeoutMs, giveUp);
     this.coordinator.abortAll('shutting_down', 'the service is shutting down');
     // Let the answers just resolved be written before the sockets go.
-    await this.#responsesWritten(writeGraceMs);
+    await this.#http.written(writeGraceMs);
     this.server.closeAllConnections();
     await closed;
     this.coordinator.close();

@@ -79,7 +79,13 @@ export class Histogram<L extends object> {
   }
 
   /** What the registry renders: cumulative buckets, then sum and count, per series. */
-  get(): {name: string; help: string; type: string; aggregator: string; values: {labels: object; value: number; metricName: string}[]} {
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: {labels: object; value: number; metricName: string}[];
+  } {
     const values = [];
     for (const [labels, series] of this.#series) {
       let cumulative = 0;

@@ -2,7 +2,7 @@
 // first request: one float32 or float64 input of shape [batch, D] with a dynamic batch, one output
 // of shape [batch] or [batch, 1], and D equal to the registry's vector_length when it gives one.
 // Pure: it reads the metadata onnxruntime reports (InferenceSession.inputMetadata/outputMetadata)
-// and returns the model's signature or what was expected and what was found. The check thread
+// and returns the model's signature or what was expected and what was found. The check process
 // (workers/onnx-check.ts) runs it at start and on SIGHUP; the actor thread runs it again on the
 // session it opens, in case the file changed in between.
 
@@ -50,18 +50,30 @@ export function checkSignature(
   if (inputs.length !== 1) return {expected: 'one input', found: `inputs: ${listText(inputs)}`};
   if (outputs.length !== 1) return {expected: 'one output', found: `outputs: ${listText(outputs)}`};
   const [input, output] = [inputs[0], outputs[0]];
-  if (!input.isTensor || !floatTypes.has(input.type ?? '')) return {expected: 'a float32 or float64 input', found: `input ${valueText(input)}`};
+  if (!input.isTensor || !floatTypes.has(input.type ?? ''))
+    return {expected: 'a float32 or float64 input', found: `input ${valueText(input)}`};
   const shape = input.shape ?? [];
   if (shape.length !== 2) return {expected: 'an input of shape [batch, D]', found: `input ${valueText(input)}`};
-  if (!dynamic(shape[0])) return {expected: 'an input whose batch dimension is dynamic', found: `input ${valueText(input)} (a fixed batch of ${shape[0]})`};
+  if (!dynamic(shape[0]))
+    return {
+      expected: 'an input whose batch dimension is dynamic',
+      found: `input ${valueText(input)} (a fixed batch of ${shape[0]})`,
+    };
   const d = shape[1];
-  if (typeof d !== 'number' || d < 1) return {expected: 'an input whose second dimension D is a fixed number', found: `input ${valueText(input)}`};
-  if (!output.isTensor || !floatTypes.has(output.type ?? '')) return {expected: 'a float32 or float64 output', found: `output ${valueText(output)}`};
+  if (typeof d !== 'number' || d < 1)
+    return {expected: 'an input whose second dimension D is a fixed number', found: `input ${valueText(input)}`};
+  if (!output.isTensor || !floatTypes.has(output.type ?? ''))
+    return {expected: 'a float32 or float64 output', found: `output ${valueText(output)}`};
   const out = output.shape ?? [];
   if (!dynamic(out[0]) || out.length > 2 || (out.length === 2 && out[1] !== 1))
     return {expected: 'an output of shape [batch] or [batch, 1]', found: `output ${valueText(output)}`};
-  if (vectorLength !== undefined && vectorLength !== d) return {expected: `D = vector_length = ${vectorLength}`, found: `input ${valueText(input)}, D = ${d}`};
-  const value = (v: ValueMetadata, s: readonly (number | string)[]): OnnxValue => ({name: v.name, type: v.type as 'float32' | 'float64', shape: s});
+  if (vectorLength !== undefined && vectorLength !== d)
+    return {expected: `D = vector_length = ${vectorLength}`, found: `input ${valueText(input)}, D = ${d}`};
+  const value = (v: ValueMetadata, s: readonly (number | string)[]): OnnxValue => ({
+    name: v.name,
+    type: v.type as 'float32' | 'float64',
+    shape: s,
+  });
   return {ok: {input: value(input, shape), output: value(output, out), d, fileId}};
 }
 
@@ -72,6 +84,7 @@ export function refusal(model: string, file: string, expected: string, found: st
 
 /** Same inputs and outputs (a file changed between the check and the actor's load is not served). */
 export function sameSignature(a: OnnxSignature, b: OnnxSignature): boolean {
-  const same = (x: OnnxValue, y: OnnxValue) => x.name === y.name && x.type === y.type && shapeText(x.shape) === shapeText(y.shape);
+  const same = (x: OnnxValue, y: OnnxValue) =>
+    x.name === y.name && x.type === y.type && shapeText(x.shape) === shapeText(y.shape);
   return a.d === b.d && same(a.input, b.input) && same(a.output, b.output);
 }

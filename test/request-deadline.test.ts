@@ -1,3 +1,6 @@
+// The request deadline through the service: REQUEST_TIMEOUT_MS, lowered (never raised) by
+// X-Request-Timeout-Ms; past it every agent without an outcome is deadline_exceeded.
+
 import test from 'ava';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {bias, predictRow} from '../src/simulator/formula.ts';
@@ -11,7 +14,11 @@ const body = {
 };
 
 test('a backend slower than the deadline gives every agent deadline_exceeded and 504, near the deadline', async (t) => {
-  const running = await startService({BACKEND_LATENCY_MIN_MS: '1500', BACKEND_LATENCY_MAX_MS: '1600', REQUEST_TIMEOUT_MS: '200'});
+  const running = await startService({
+    BACKEND_LATENCY_MIN_MS: '1500',
+    BACKEND_LATENCY_MAX_MS: '1600',
+    REQUEST_TIMEOUT_MS: '200',
+  });
   t.teardown(() => running.close());
   const started = Date.now();
   const reply = await post(`${running.url}/predict`, body);
@@ -30,7 +37,11 @@ test('a backend slower than the deadline gives every agent deadline_exceeded and
 });
 
 test('X-Request-Timeout-Ms lowers the deadline but cannot raise it', async (t) => {
-  const running = await startService({BACKEND_LATENCY_MIN_MS: '300', BACKEND_LATENCY_MAX_MS: '300', REQUEST_TIMEOUT_MS: '5000'});
+  const running = await startService({
+    BACKEND_LATENCY_MIN_MS: '300',
+    BACKEND_LATENCY_MAX_MS: '300',
+    REQUEST_TIMEOUT_MS: '5000',
+  });
   t.teardown(() => running.close());
   const lowered = await post(`${running.url}/predict`, body, {'x-request-timeout-ms': '50'});
   t.is(lowered.status, 504);

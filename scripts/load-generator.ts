@@ -9,21 +9,8 @@
 // itself the bottleneck whenever answers came back in a burst.
 
 import {Client} from 'undici';
-import {exampleKeys} from '../scripts/served.ts';
-import type {ServedKey} from '../scripts/served.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
-
-export interface AgentPayload {
-  readonly vector: number[];
-  readonly model: string;
-  readonly agent_type: string;
-}
-
-export interface RequestPlan {
-  readonly agents: Record<string, AgentPayload>;
-  /** Unique per agent (the vector's first value), to match rows the backend saw. */
-  readonly markers?: readonly number[];
-}
+import type {RequestPlan} from './load-plan.ts';
 
 export interface LoadOptions {
   /** One front end, or several (comma-separated): requests go round-robin over them. */
@@ -79,7 +66,12 @@ class Connections {
   take(): Client {
     const idle = this.#idle.pop();
     if (idle) return idle;
-    const client = new Client(this.#url, {pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000});
+    const client = new Client(this.#url, {
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: 120_000,
+      bodyTimeout: 120_000,
+    });
     this.#all.add(client);
     return client;
   }
@@ -140,7 +132,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       held = response.headers['x-held-ms'];
       text = await response.body.text();
     } catch (error) {
-      statuses[(error as {code?: string}).code ?? 'transport'] = (statuses[(error as {code?: string}).code ?? 'transport'] ?? 0) + 1;
+      statuses[(error as {code?: string}).code ?? 'transport'] =
+        (statuses[(error as {code?: string}).code ?? 'transport'] ?? 0) + 1;
       errors++;
       return;
     } finally {
@@ -156,7 +149,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       errors++;
       return;
     }
-    const reply = JSON.parse(text) as {errors: boolean; results: Record<string, {prediction?: number; batch?: {id: string; size: number}}>};
+    const reply = JSON.parse(text) as {
+      errors: boolean;
+      results: Record<string, {prediction?: number; batch?: {id: string; size: number}}>;
+    };
     if (reply.errors) errors++;
     for (const id of ids) {
       const batch = reply.results[id]?.batch;
@@ -171,7 +167,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (reply.results[id]?.prediction !== predictRow(bias(a.model, a.agent_type), a.vector)) wrong++;
       }
     }
-    if (options.keepRequests) kept.push({latencyMs: latency, markers: plan.markers ?? [], startMs: t0 - started, ...(typeof held === 'string' && {heldMs: Number(held)})});
+    if (options.keepRequests)
+      kept.push({
+        latencyMs: latency,
+        markers: plan.markers ?? [],
+        startMs: t0 - started,
+        ...(typeof held === 'string' && {heldMs: Number(held)}),
+      });
   };
 
   let ticker: NodeJS.Timeout | undefined;
@@ -227,31 +229,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const sorted = Float64Array.from(latencies).sort();
   let sharedAcrossUrls = 0;
   for (const bits of batchUrls.values()) if (bits & (bits - 1)) sharedAcrossUrls++;
-  return {label, durationMs, requests, agents, errors, statuses, latencies: sorted, batches, sharedAcrossUrls, wrongPredictions: wrong, notSent: Math.round(notSent), kept};
-}
-
-/**
- * The mixed multi-agent payloads of the benchmarks and of `npm run load`: agent i of request seq
- * takes key (seq + i) of `keys` (default: the example keys, 3 models × 2 agent types), with the
- * key's vector length when the registry fixes one, else `length`.
- */
-export function mixedPlan(options: {agents: number; length: number; keys?: readonly ServedKey[]; marker?: boolean}) {
-  const keys = options.keys ?? exampleKeys();
-  let marker = 0;
-  return (seq: number): RequestPlan => {
-    const agents: Record<string, AgentPayload> = {};
-    const markers: number[] = [];
-    for (let i = 0; i < options.agents; i++) {
-      const key = keys[(seq + i) % keys.length];
-      const length = key.vectorLength ?? options.length;
-      const vector = new Array<number>(length);
-      for (let j = 0; j < length; j++) vector[j] = ((seq * 31 + i * 7 + j) % 97) / 10 - 4.8;
-      if (options.marker) {
-        vector[0] = ++marker;
-        markers.push(marker);
-      }
-      agents[`agent-${i}`] = {vector, model: key.model, agent_type: key.agentType};
-    }
-    return {agents, markers};
+  return {
+    label,
+    durationMs,
+    requests,
+    agents,
+    errors,
+    statuses,
+    latencies: sorted,
+    batches,
+    sharedAcrossUrls,
+    wrongPredictions: wrong,
+    notSent: Math.round(notSent),
+    kept,
   };
 }

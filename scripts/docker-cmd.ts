@@ -4,9 +4,9 @@
 import {spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
 import {readFileSync} from 'node:fs';
-import {freePort, waitUntilUp} from '../../scripts/up.ts';
+import {freePort, waitUntilUp} from './up.ts';
 
-export function dockerCmd(dockerfile = new URL('../../Dockerfile', import.meta.url)): string[] {
+export function dockerCmd(dockerfile = new URL('../Dockerfile', import.meta.url)): string[] {
   const line = readFileSync(dockerfile, 'utf8')
     .split('\n')
     .find((l) => l.startsWith('CMD '));

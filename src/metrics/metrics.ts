@@ -1,47 +1,29 @@
-// Prometheus metrics (prom-client), all in the main thread's registry. Worker threads report each
-// backend call in their ResultsMessage (size, backend time, result, per-row queue waits), so
-// nothing measured in a thread is lost; mailbox depth and in-flight calls are asked of the threads
-// at scrape time.
-//
-// A scrape stays cheap whatever clients do: per-key series exist for at most METRICS_MAX_KEYS keys
-// at once (the first keys seen among those alive); every other key is summed under
-// agent_type="_other", model="_other", which only ever grows, so counters stay monotone. A retired
-// key's series are removed and its place goes to the next new key. Label values come only from
-// validated names.
+// Prometheus metrics (prom-client), all in the main thread's registry: what the coordinator and the
+// front end tell as it happens (CoordinatorObserver, HttpMetrics), and each key's fitted backend
+// cost. Worker threads report each backend call in their ResultsMessage (size, backend time,
+// result, per-row queue waits), so nothing measured in a thread is lost; what is asked for at
+// scrape time is scraped.ts. A scrape stays cheap whatever clients do: per-key series are capped
+// (key-labels.ts), and a retired key's series are removed.
 
 import client from 'prom-client';
-import {Histogram, Tally} from './metrics-series.ts';
-import type {AgentErrorCode} from './errors.ts';
-import {agentErrorCodes} from './errors.ts';
-import type {RefusalReason} from './coordinator/admission.ts';
-import {routeLabel} from './http/routes.ts';
-import {parseKey} from './protocol/mailbox-key.ts';
-import type {BatchReport, HostStats} from './protocol/messages.ts';
-import {CostBook} from '../workers/cost-model.ts';
-import type {CostFit} from '../workers/cost-model.ts';
-import type {CostView} from './registry.ts';
+import {Histogram, Tally} from './series.ts';
+import type {AgentErrorCode} from '../errors.ts';
+import {agentErrorCodes} from '../errors.ts';
+import type {RefusalReason} from '../coordinator/admission.ts';
+import type {CoordinatorObserver} from '../coordinator/api.ts';
+import {routeLabel} from '../http/routes.ts';
+import {parseKey} from '../protocol/mailbox-key.ts';
+import {KeyLabelTable, otherKeys} from './key-labels.ts';
+import type {KeyLabels} from './key-labels.ts';
+import {registerScraped} from './scraped.ts';
+import type {MetricsSources} from './scraped.ts';
+import type {BatchReport} from '../protocol/messages.ts';
+import {CostBook} from '../../workers/cost-model.ts';
+import type {CostFit} from '../../workers/cost-model.ts';
+import type {CostView} from '../registry.ts';
 
 /** Keys whose cost fit the main thread keeps (least recently fed forgotten first). */
 const costKeys = 1024;
-
-/** What the coordinator tells whoever watches it. */
-export interface CoordinatorObserver {
-  /** One agent's final outcome (`client_gone` when its client left before it had one). */
-  outcome(outcome: 'prediction' | AgentErrorCode | 'client_gone'): void;
-  refused(reason: RefusalReason): void;
-  withdrawn(): void;
-  batch(report: BatchReport): void;
-  keyRetired(key: string): void;
-}
-
-export interface MetricsSources {
-  /** Per-thread mailbox stats, asked at scrape time. */
-  hostStats(): Promise<readonly HostStats[]>;
-  restarts(): number;
-  openRequests(): number;
-  /** ROLE=gateway: cluster frames (and results) refused so far, by reason (src/cluster/wire.ts). */
-  clusterRefusals?(): ReadonlyMap<string, number>;
-}
 
 const batchResults = ['ok', 'partial', ...agentErrorCodes] as const;
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
@@ -62,18 +44,17 @@ export class Metrics implements CoordinatorObserver {
   /** Each key's backend cost, fitted from its calls' reports (DESIGN §11); GET /models shows it too. */
   readonly costs = new CostBook(costKeys);
 
-  /** Keys with their own series, and their label values. */
-  readonly #labelled = new Map<string, KeyLabels>();
-  readonly #maxKeys: number;
+  /** Each key's label values, for at most METRICS_MAX_KEYS keys at once (key-labels.ts). */
+  readonly #keyLabels: KeyLabelTable;
 
   constructor(sources: MetricsSources, options: {maxBatchSize: number; maxKeys: number}) {
-    this.#maxKeys = options.maxKeys;
+    this.#keyLabels = new KeyLabelTable(options.maxKeys);
     const registers = [this.registry];
-    const labelsFor = (key: string) => this.#labelsOf(key);
+    const labelsOf = (key: string) => this.#keyLabels.labelsOf(key);
     const keyLabels = ['agent_type', 'model'] as const;
     client.collectDefaultMetrics({register: this.registry, eventLoopMonitoringPrecision: 10});
 
-    // Per request, per agent and per row: counted outside prom-client (src/metrics-series.ts).
+    // Per request, per agent and per row: counted outside prom-client (series.ts).
     this.#requests = new Tally({
       name: 'agent_batcher_http_requests_total',
       help: 'HTTP requests by route, method and status',
@@ -139,68 +120,7 @@ export class Metrics implements CoordinatorObserver {
       labelNames: keyLabels,
       registers,
     });
-    new client.Counter({
-      name: 'agent_batcher_worker_restarts_total',
-      help: 'Actor threads restarted after dying',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(sources.restarts());
-      },
-    });
-    if (sources.clusterRefusals) {
-      const refusals = sources.clusterRefusals;
-      new client.Counter({
-        name: 'agent_batcher_cluster_refused_total',
-        help: 'Cluster frames refused before any handler read them (unsigned, bad_signature, stale, replayed, …), and results for parts sent to another member (wrong_member), by reason',
-        labelNames: ['reason'] as const,
-        registers,
-        collect() {
-          this.reset();
-          for (const [reason, count] of refusals()) this.inc({reason}, count);
-        },
-      });
-    }
-    new client.Gauge({
-      name: 'agent_batcher_open_requests',
-      help: 'Client requests waiting for their answer',
-      registers,
-      collect() {
-        this.set(sources.openRequests());
-      },
-    });
-    const depth = new client.Gauge({
-      name: 'agent_batcher_mailbox_depth',
-      help: 'Rows waiting in a mailbox',
-      labelNames: keyLabels,
-      registers,
-    });
-    const inflight = new client.Gauge({
-      name: 'agent_batcher_inflight_batches',
-      help: 'Backend calls in flight per key',
-      labelNames: keyLabels,
-      registers,
-    });
-    new client.Gauge({
-      name: 'agent_batcher_mailboxes',
-      help: 'Mailboxes (actors) alive in the threads',
-      registers,
-      async collect() {
-        const hosts = await sources.hostStats().catch(() => []);
-        depth.reset();
-        inflight.reset();
-        let actors = 0;
-        for (const host of hosts) {
-          actors += host.actors;
-          for (const k of host.keys) {
-            const labels = labelsFor(k.key);
-            depth.inc(labels, k.pending);
-            inflight.inc(labels, k.inflight);
-          }
-        }
-        this.set(actors);
-      },
-    });
+    registerScraped(this.registry, sources, labelsOf);
   }
 
   request(path: string, method: string, status: number): void {
@@ -223,7 +143,7 @@ export class Metrics implements CoordinatorObserver {
   }
 
   batch(report: BatchReport): void {
-    const labels = this.#labelsOf(report.key);
+    const labels = this.#keyLabels.labelsOf(report.key);
     this.#batchSize.observe(labels, report.size);
     this.#backendLatency.observe(labels, report.backendMs / 1000);
     this.#backendCalls.inc({...labels, result: report.result});
@@ -245,18 +165,22 @@ export class Metrics implements CoordinatorObserver {
   costsOf(model: string): CostView[] {
     const views: CostView[] = [];
     for (const [key, fit] of this.costs.fits()) {
-      const name = parseKey(key);
-      if (name.model !== model) continue;
+      const pair = parseKey(key);
+      if (pair.model !== model) continue;
       const round = (ms: number) => Math.round(ms * 1000) / 1000;
-      views.push({agent_type: name.agentType, fixed_ms: round(fit.fixedMs), per_row_ms: round(fit.perRowMs), calls: Math.round(fit.calls)});
+      views.push({
+        agent_type: pair.agentType,
+        fixed_ms: round(fit.fixedMs),
+        per_row_ms: round(fit.perRowMs),
+        calls: Math.round(fit.calls),
+      });
     }
     return views;
   }
 
   keyRetired(key: string): void {
-    const labels = this.#labelled.get(key);
+    const labels = this.#keyLabels.forget(key);
     if (!labels) return; // counted under _other, which stays
-    this.#labelled.delete(key);
     this.#batchSize.remove(labels);
     this.#queueWait.remove(labels);
     this.#backendLatency.remove(labels);
@@ -273,26 +197,7 @@ export class Metrics implements CoordinatorObserver {
   get contentType(): string {
     return this.registry.contentType;
   }
-
-  /** The key's own labels while it has a place among METRICS_MAX_KEYS, else `_other`. */
-  #labelsOf(key: string): KeyLabels {
-    let labels = this.#labelled.get(key);
-    if (labels) return labels;
-    if (this.#labelled.size >= this.#maxKeys) return otherKeys;
-    const {agentType, model} = parseKey(key);
-    labels = {agent_type: agentType, model};
-    this.#labelled.set(key, labels);
-    return labels;
-  }
 }
-
-interface KeyLabels {
-  readonly agent_type: string;
-  readonly model: string;
-}
-
-/** Every key past METRICS_MAX_KEYS is summed here ('_' cannot start a valid name). */
-const otherKeys: KeyLabels = {agent_type: '_other', model: '_other'};
 
 function sizeBuckets(max: number): number[] {
   const buckets: number[] = [];

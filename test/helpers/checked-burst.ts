@@ -6,7 +6,7 @@ import {bias, predictRow} from '../../src/simulator/formula.ts';
 import {post, randomVector} from './service.ts';
 import type {AgentSpec, Reply} from './service.ts';
 
-export interface LoadOptions {
+export interface BurstOptions {
   clients: number;
   maxAgents: number;
   models: string[];
@@ -19,7 +19,7 @@ export interface SentAgent extends AgentSpec {
   id: string;
 }
 
-export interface LoadFigures {
+export interface BurstFigures {
   clients: number;
   agents: number;
   batches: number;
@@ -28,16 +28,27 @@ export interface LoadFigures {
 }
 
 /** Sends `clients` requests at once and checks every answer; returns the run's figures. */
-export async function runLoad(t: ExecutionContext, url: string, o: LoadOptions, maxBatchSize: number): Promise<LoadFigures> {
+export async function checkedBurst(
+  t: ExecutionContext,
+  url: string,
+  o: BurstOptions,
+  maxBatchSize: number,
+): Promise<BurstFigures> {
   let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
   const requests = Array.from({length: o.clients}, (_, client) => {
     const n = 1 + Math.floor(random() * o.maxAgents);
     const agents: Record<string, SentAgent> = {};
     for (let i = 0; i < n; i++) {
       const id = `c${client}-a${i}`;
-      agents[id] = {client, id, vector: randomVector(pick(o.lengths), random), model: pick(o.models), agent_type: pick(o.agentTypes)};
+      agents[id] = {
+        client,
+        id,
+        vector: randomVector(pick(o.lengths), random),
+        model: pick(o.models),
+        agent_type: pick(o.agentTypes),
+      };
     }
     return agents;
   });
@@ -45,7 +56,9 @@ export async function runLoad(t: ExecutionContext, url: string, o: LoadOptions, 
   const replies = await Promise.all(
     requests.map((agents) =>
       post(`${url}/predict`, {
-        agents: Object.fromEntries(Object.entries(agents).map(([id, a]) => [id, {vector: a.vector, model: a.model, agent_type: a.agent_type}])),
+        agents: Object.fromEntries(
+          Object.entries(agents).map(([id, a]) => [id, {vector: a.vector, model: a.model, agent_type: a.agent_type}]),
+        ),
       }),
     ),
   );
@@ -64,7 +77,11 @@ export async function runLoad(t: ExecutionContext, url: string, o: LoadOptions, 
     t.is(reply.status, 200, `client ${c}: ${JSON.stringify(reply.body)}`);
     t.false(reply.body.errors);
     const sent = requests[c];
-    t.deepEqual(Object.keys(reply.body.results).sort(), Object.keys(sent).sort(), `client ${c} got exactly its own agents`);
+    t.deepEqual(
+      Object.keys(reply.body.results).sort(),
+      Object.keys(sent).sort(),
+      `client ${c} got exactly its own agents`,
+    );
     for (const [id, result] of Object.entries<any>(reply.body.results)) {
       const agent = sent[id];
       agents++;
@@ -99,19 +116,29 @@ export async function runLoad(t: ExecutionContext, url: string, o: LoadOptions, 
  * agents on `models` keys (`<prefix>0` …); every answer is checked against the formula. Returns
  * what went wrong, one line per client or agent (empty: every agent got its own exact prediction).
  */
-export async function exactClients(urls: readonly string[], count: number, options: {models?: number; wave?: number; prefix?: string} = {}): Promise<string[]> {
+export async function exactClients(
+  urls: readonly string[],
+  count: number,
+  options: {models?: number; wave?: number; prefix?: string} = {},
+): Promise<string[]> {
   const {models = 6, wave = 20, prefix = 'm'} = options;
   const problems: string[] = [];
   const client = async (c: number) => {
     const agents = Object.fromEntries(
-      Array.from({length: 1 + (c % 3)}, (_, a) => [`c${c}-${a}`, {vector: [c, a, 0.25], model: `${prefix}${(c + a) % models}`, agent_type: 't'}]),
+      Array.from({length: 1 + (c % 3)}, (_, a) => [
+        `c${c}-${a}`,
+        {vector: [c, a, 0.25], model: `${prefix}${(c + a) % models}`, agent_type: 't'},
+      ]),
     );
-    const reply = await post(`${urls[c % urls.length]}/predict`, {agents}).catch((error: unknown) => ({status: 0, body: String(error)}) as Reply);
+    const reply = await post(`${urls[c % urls.length]}/predict`, {agents}).catch(
+      (error: unknown) => ({status: 0, body: String(error)}) as Reply,
+    );
     if (reply.status !== 200 || reply.body.errors !== false) {
       problems.push(`client ${c}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
       return;
     }
-    if (Object.keys(reply.body.results).length !== Object.keys(agents).length) problems.push(`client ${c}: results for other agents`);
+    if (Object.keys(reply.body.results).length !== Object.keys(agents).length)
+      problems.push(`client ${c}: results for other agents`);
     for (const [id, agent] of Object.entries(agents)) {
       const expected = predictRow(bias(agent.model, agent.agent_type), agent.vector);
       const got = reply.body.results[id];

@@ -1,7 +1,7 @@
 // Worker-thread entry: hosts the actors of every key placed on this thread.
 //
-//   main thread ── comlink: connect(port), stats() ──▶ ActorHost
-//               ══ data port: HostMessage ══▶ ActorHost ──▶ Actor (one per key)
+//   main thread ── comlink: connect(port), stats() ──▶ ActorThread
+//               ══ data port: ThreadMessage ══▶ ActorThread ──▶ Actor (one per key)
 //               ◀═ data port: ResultsMessage ══ results of every actor, once per turn
 //
 // Config comes from workerData (never process.env). See src/protocol/messages.ts for why the data
@@ -11,16 +11,16 @@ import {parentPort, workerData} from 'node:worker_threads';
 import type {MessagePort} from 'node:worker_threads';
 import {expose, nodeEndpoint} from '../src/comlink.ts';
 import type {Logger} from 'pino';
-import type {BackendOptions, BatchingOptions} from '../src/config.ts';
+import type {BackendOptions} from '../src/config.ts';
 import {createLogger} from '../src/log.ts';
 import {parseKey} from '../src/protocol/mailbox-key.ts';
 import type {
-  ActorHostApi,
+  ActorThreadApi,
   DataPort,
   DispatchMessage,
-  HostMessage,
-  HostOptions,
-  HostStats,
+  ThreadMessage,
+  ThreadOptions,
+  ThreadStats,
   ResultsMessage,
   WithdrawMessage,
 } from '../src/protocol/messages.ts';
@@ -28,21 +28,17 @@ import {Actor} from './actor.ts';
 import type {ActorContext, ActorSettings, Part} from './actor.ts';
 import {BackendClients, backendId} from './backend/create.ts';
 import type {Registry} from '../src/registry.ts';
-import {WaitWindow} from './wait-window.ts';
-import {CostBook} from './cost-model.ts';
+import {backendsOf, KeySettings, settingsIn} from './key-settings.ts';
 import {Outbox, ResultsBuffer} from '../src/protocol/outbox.ts';
 import type {ResultSink} from '../src/protocol/outbox.ts';
 import {forEachPart} from '../src/protocol/messages.ts';
 import {systemClock} from './clock.ts';
 import type {Clock} from './clock.ts';
 
-/** Adaptive windows kept per thread: keys beyond this start again from the initial window. */
-const maxWindows = 4096;
-
-export class ActorHost implements ActorHostApi {
+export class ActorThread implements ActorThreadApi {
   readonly #actors = new Map<string, Actor>();
   readonly #ctx: ActorContext;
-  #port: DataPort<ResultsMessage, HostMessage> | undefined;
+  #port: DataPort<ResultsMessage, ThreadMessage> | undefined;
   readonly #results = new ResultsBuffer();
   readonly #outbox = new Outbox(() => {
     const message = this.#results.take();
@@ -52,12 +48,10 @@ export class ActorHost implements ActorHostApi {
   #batchSeq = 0;
   #registry: Registry;
   readonly #backends: BackendClients;
-  /** Each key's adaptive window, kept across its actor's retirement (least recently used first). */
-  readonly #windows = new Map<string, WaitWindow>();
+  /** Each key's window and cost fit, kept across its actor's retirement (key-settings.ts). */
+  readonly #keySettings = new KeySettings();
   /** Backends (backendId) of the registry's onnx models whose session is open (or failed to open). */
   readonly #warmed = new Set<string>();
-  /** Each key's fitted backend cost (DESIGN §11) per backend it has used, kept the same way. */
-  readonly #costs = new CostBook(maxWindows);
   /**
    * Actors a registry reload took off their key because the key's backend changed (or its model
    * went), with the backend they call: each finishes the rows it holds there, under the settings
@@ -66,7 +60,7 @@ export class ActorHost implements ActorHostApi {
    */
   readonly #superseded = new Map<Actor, BackendOptions>();
 
-  constructor(options: HostOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
+  constructor(options: ThreadOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
     this.#registry = options.registry;
     const batchPrefix = options.batchPrefix ? `${options.batchPrefix}.` : '';
     this.#backends = backends;
@@ -105,7 +99,7 @@ export class ActorHost implements ActorHostApi {
     for (const id of this.#warmed) if (!inUse.has(id)) this.#warmed.delete(id);
   }
 
-  /** The turn's results buffer, with a flush scheduled whenever something is put in it. */
+  /** The turn's results buffer, with the outbox's flush scheduled whenever something is put in it. */
   #sink(): ResultSink {
     const buffer = this.#results;
     const outbox = this.#outbox;
@@ -129,12 +123,12 @@ export class ActorHost implements ActorHostApi {
     };
   }
 
-  connect(port: MessagePort | DataPort<ResultsMessage, HostMessage>): void {
-    this.#port = port as DataPort<ResultsMessage, HostMessage>;
+  connect(port: MessagePort | DataPort<ResultsMessage, ThreadMessage>): void {
+    this.#port = port as DataPort<ResultsMessage, ThreadMessage>;
     this.#port.on('message', (message) => this.receive(message));
   }
 
-  receive(message: HostMessage): void {
+  receive(message: ThreadMessage): void {
     switch (message.kind) {
       case 'dispatch':
         this.#dispatch(message);
@@ -152,7 +146,7 @@ export class ActorHost implements ActorHostApi {
     }
   }
 
-  stats(): HostStats {
+  stats(): ThreadStats {
     let pending = 0;
     let inflight = 0;
     const keys = [];
@@ -173,13 +167,15 @@ export class ActorHost implements ActorHostApi {
     const {keys} = message;
     const byKey: Part[][] = keys.map(() => []);
     const now = this.#ctx.clock.now();
-    forEachPart(message, (partId, keyIndex, deadline, row) => byKey[keyIndex].push({partId, deadline, arrivedAt: now, row}));
+    forEachPart(message, (partId, keyIndex, deadline, row) =>
+      byKey[keyIndex].push({partId, deadline, arrivedAt: now, row}),
+    );
     for (let i = 0; i < keys.length; i++) {
       if (byKey[i].length === 0) continue;
       let actor = this.#actors.get(keys[i]);
       if (!actor) {
-        const name = parseKey(keys[i]);
-        actor = new Actor(keys[i], name, this.#ctx, this.#settingsOf(keys[i], name.model));
+        const pair = parseKey(keys[i]);
+        actor = new Actor(keys[i], pair, this.#ctx, this.#settingsOf(keys[i], pair.model));
         if (this.#draining) actor.drain();
         this.#actors.set(keys[i], actor);
       }
@@ -187,20 +183,8 @@ export class ActorHost implements ActorHostApi {
     }
   }
 
-  /** A key's backend client, batching and (with MAX_WAIT_MS=auto) window, from the registry. */
   #settingsOf(key: string, model: string): ActorSettings {
-    // An unlisted model (only served by an open registry) takes the defaults.
-    const {backend, batching} = settingsIn(this.#registry, model);
-    let window: WaitWindow | undefined;
-    if (batching.maxWaitMs === 'auto') {
-      window = this.#windows.get(key);
-      if (window) this.#windows.delete(key);
-      else window = new WaitWindow(batching.waitFraction);
-      this.#windows.set(key, window);
-      if (this.#windows.size > maxWindows) this.#windows.delete(this.#windows.keys().next().value as string);
-    }
-    // A key whose model moved to another backend (SIGHUP) starts a new fit: the old backend's cost says nothing of it.
-    return {backend: this.#backends.get(backend), batching, window, cost: this.#costs.get(`${key}\n${backendId(backend)}`)};
+    return this.#keySettings.settingsOf(this.#registry, this.#backends, key, model);
   }
 
   /**
@@ -219,8 +203,7 @@ export class ActorHost implements ActorHostApi {
         continue;
       }
       this.#actors.delete(actor.key);
-      // The new backend's latency is its own: the key's next actor starts a window afresh.
-      this.#windows.delete(actor.key);
+      this.#keySettings.forgetWindow(actor.key);
       this.#superseded.set(actor, was);
     }
     this.#retainBackends();
@@ -241,18 +224,8 @@ export class ActorHost implements ActorHostApi {
   }
 }
 
-/** Every backend a registry names: its default and each model's. */
-/** A model's backend and batching; an unlisted model (only served by an open registry) takes the defaults. */
-function settingsIn(registry: Registry, model: string): {readonly backend: BackendOptions; readonly batching: BatchingOptions} {
-  return registry.models?.get(model) ?? registry.defaults;
-}
-
-function backendsOf(registry: Registry): BackendOptions[] {
-  return [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
-}
-
-if (parentPort && workerData?.kind === 'actor-host') {
-  const options = workerData.options as HostOptions;
+if (parentPort && workerData?.kind === 'actor-thread') {
+  const options = workerData.options as ThreadOptions;
   const log = createLogger(options.logLevel as 'info').child({thread: options.thread, instance: options.instance});
-  expose(new ActorHost(options, log), nodeEndpoint(parentPort));
+  expose(new ActorThread(options, log), nodeEndpoint(parentPort));
 }
