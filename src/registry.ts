@@ -13,6 +13,7 @@ import type {BackendOptions, BatchingOptions, Config} from './config.ts';
 import {httpBackend} from './config.ts';
 import {namePattern} from './protocol/mailbox-key.ts';
 import {redactUrl} from './redact.ts';
+import {describeModelServer, tfServingBackend, TfServingSpec, v2Backend, V2Spec} from './model-servers.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {
@@ -38,9 +39,10 @@ const Name = z.string().min(1).max(128).regex(namePattern, `must match ${namePat
 const positive = (max: number) => z.number().int().min(1).max(max);
 
 /**
- * How a model's batches are computed (DESIGN §10), a union on `kind`. Built here: `simulated`,
- * `http` (also written `backend_url`) and `onnx`. The Open Inference Protocol (`v2`) and TF Serving
- * (`tfserving`) are further members of this union, each an encoder/decoder pair around the HTTP client.
+ * How a model's batches are computed (DESIGN §10), a union on `kind`: `simulated`, `http` (also
+ * written `backend_url`), `onnx`, and the model servers' protocols `v2` (the Open Inference
+ * Protocol) and `tfserving` (src/model-servers.ts), each an encoder/decoder pair around the one
+ * HTTP client.
  */
 const httpUrl = z.url({protocol: /^https?$/, error: 'an http:// or https:// URL'});
 const BackendSpec = z.discriminatedUnion('kind', [
@@ -53,6 +55,8 @@ const BackendSpec = z.discriminatedUnion('kind', [
     /** ORT's threads for one run; 1 = the actor thread alone. */
     intra_op_threads: z.number().int().min(1).max(64).optional(),
   }),
+  V2Spec,
+  TfServingSpec,
 ]);
 
 const ModelFile = z
@@ -123,6 +127,10 @@ function backendOf(m: z.infer<typeof ModelFile>, config: Config, folder: string)
       return httpBackend(spec.url, config.httpDefaults);
     case 'onnx':
       return {kind: 'onnx', path: resolve(folder, spec.path), file: spec.path, intraOpThreads: spec.intra_op_threads ?? 1, signature: undefined};
+    case 'v2':
+      return v2Backend(spec, config.httpDefaults);
+    case 'tfserving':
+      return tfServingBackend(spec, config.httpDefaults);
   }
 }
 
@@ -149,6 +157,9 @@ export function describeRegistry(registry: Registry, costs: (model: string) => r
         return 'simulated';
       case 'onnx':
         return {kind: 'onnx', path: b.file, intra_op_threads: b.intraOpThreads, input: b.signature?.input ?? null, output: b.signature?.output ?? null};
+      case 'v2':
+      case 'tfserving':
+        return describeModelServer(b);
     }
   };
   const batchingOf = (b: BatchingOptions) => ({

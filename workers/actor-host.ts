@@ -193,6 +193,8 @@ export class ActorHost implements ActorHostApi {
     for (const actor of this.#actors.values()) actor.reconfigure(this.#settingsOf(actor.key, parseKey(actor.key).model));
     const inUse = [registry.defaults.backend, ...[...(registry.models?.values() ?? [])].map((m) => m.backend)];
     this.#backends.retain(inUse);
+    // Kept clients ask their server again for what they discovered (v2 model metadata, issue #21).
+    this.#backends.registryReloaded();
     this.#warmModels();
   }
 

@@ -146,7 +146,7 @@ export class Actor {
     const started = this.#elapsed();
     const settings = this.#settings;
     settings.backend
-      .predict({...this.#name, rows: parts.map((p) => p.row), deadline})
+      .predict({...this.#name, rows: parts.map((p) => p.row), deadline, batchId: info.id})
       .then(
         (reply) => this.#settle(parts, info, reply),
         (error: unknown) => {

@@ -10,7 +10,7 @@ const log = createLogger(config.logLevel).child({component: 'simulated-backend'}
 const server = createBackendServer({latencyMinMs: config.latencyMinMs, latencyMaxMs: config.latencyMaxMs});
 server.listen(config.backendPort, config.host);
 await once(server, 'listening');
-log.info({port: config.backendPort, latencyMs: [config.latencyMinMs, config.latencyMaxMs]}, 'simulated backend listening on POST /predict');
+log.info({port: config.backendPort, latencyMs: [config.latencyMinMs, config.latencyMaxMs]}, 'simulated backend listening: POST /predict, the Open Inference Protocol under /v2, TF Serving under /v1/models');
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

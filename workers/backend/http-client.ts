@@ -73,7 +73,7 @@ export interface WireProtocol {
   /** The request for `rows` (the whole batch, or one half while refused rows are isolated); `id` names it. */
   encode(call: BackendCall, rows: readonly Float64Array[], id: string): WireRequest;
   /** One value per row, unchecked (the actor checks them); throws BackendError('backend_bad_response') for a reply it cannot read. */
-  decode(reply: WireReply, rows: number, id: string): ArrayLike<unknown>;
+  decode(reply: WireReply, call: BackendCall, rows: number, id: string): ArrayLike<unknown>;
   /** A refusal that concerns the whole batch (never split): the error to fail it with. */
   wholeBatch?(refusal: Refusal, call: BackendCall): BackendError | undefined;
   /** SIGHUP: forget what was discovered from the server. */
@@ -165,7 +165,7 @@ export class HttpClient implements Backend {
     const rows = whole ? call.rows : call.rows.slice(from, to);
     const outcome = await this.exchange(this.#protocol.encode(call, rows, id), call.deadline);
     if (outcome.kind === 'ok') {
-      const got = this.#protocol.decode(outcome.reply, to - from, id);
+      const got = this.#protocol.decode(outcome.reply, call, to - from, id);
       const wrongCount = countProblem(got.length, to - from);
       if (wrongCount) throw new BackendError('backend_bad_response', wrongCount);
       for (let i = 0; i < got.length; i++) values[from + i] = got[i];
