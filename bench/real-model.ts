@@ -227,10 +227,10 @@ export function realModelHeadline(r: RealModelRecord): string {
   return `A real ONNX model (${r.model.split(',')[0]}) served as shipped: ${f0(iv.saturation.rowsPerSecond)} rows/s, ${f2(iv.saturation.rowsPerSecond / r.best.rowsPerSecond)}× the runtime's own ceiling on one thread and ${f1(iv.saturation.rowsPerSecond / r.servers.ii.saturation.rowsPerSecond)}× Koa + one run per request; p99 ${f1(iv.loads[2].p99)} ms at 80 % of the ceiling's rate (bench/RESULTS.md, "Real model").${shared}`;
 }
 
-/** Replaces the text between `<!-- real-model:NAME -->` and `<!-- /real-model:NAME -->` in `file` (appended when absent). */
-export async function writeBetweenMarkers(file: string, name: string, body: string): Promise<void> {
-  const open = `<!-- real-model:${name} -->`;
-  const close = `<!-- /real-model:${name} -->`;
+/** Replaces the text between `<!-- SCENARIO:NAME -->` and `<!-- /SCENARIO:NAME -->` in `file` (appended when absent). */
+export async function writeBetweenMarkers(file: string, name: string, body: string, scenario = 'real-model'): Promise<void> {
+  const open = `<!-- ${scenario}:${name} -->`;
+  const close = `<!-- /${scenario}:${name} -->`;
   const text = await readFile(file, 'utf8');
   const block = `${open}\n${body}\n${close}`;
   const at = text.indexOf(open);

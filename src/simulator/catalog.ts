@@ -31,8 +31,13 @@ export const defaultModel: SimulatedModel = Object.freeze({
   outputShape: 'rows-by-one',
 });
 
-/** `npm run backend`: every name is a model (FP64, rows of any length, version 1), as every name is under POST /predict. */
-export const anyModel: ModelCatalog = () => defaultModel;
+const defaultFp32: SimulatedModel = Object.freeze({...defaultModel, datatype: 'FP32'});
+
+/**
+ * `npm run backend`: every name is a model (rows of any length, version 1), as every name is under
+ * POST /predict: FP64, or FP32 when the name ends in `_fp32`.
+ */
+export const anyModel: ModelCatalog = (name) => (name.endsWith('_fp32') ? defaultFp32 : defaultModel);
 
 /** The version a request names, or the latest; undefined when the model has no such version. */
 export function servedVersion(model: SimulatedModel, asked: string | undefined): string | undefined {

@@ -44,10 +44,14 @@ export async function handleTfServing(req: http.IncomingMessage, res: http.Serve
   if (!body) return;
   let request: {instances?: unknown; inputs?: unknown} | null;
   try {
-    // TF Serving takes NaN and Infinity tokens in requests too ("JSON conformance").
-    request = JSON.parse(nonFiniteAsNull(body.toString('utf8')));
+    request = JSON.parse(body.toString('utf8'));
   } catch {
-    return sendError(res, 400, 'JSON Parse error: the request body is not JSON');
+    try {
+      // TF Serving takes NaN and Infinity tokens in requests too ("JSON conformance").
+      request = JSON.parse(nonFiniteAsNull(body.toString('utf8')));
+    } catch {
+      return sendError(res, 400, 'JSON Parse error: the request body is not JSON');
+    }
   }
   const rowFormat = request?.instances !== undefined;
   const rows = rowFormat ? request?.instances : request?.inputs;

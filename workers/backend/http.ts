@@ -13,7 +13,8 @@ import {jsonHeaders, jsonRows} from './json-wire.ts';
 
 export type HttpBackendOptions = HttpClientOptions;
 
-const ours: WireProtocol = {
+/** Our protocol's encoder and decoder. */
+export const ourProtocol: WireProtocol = {
   encode: (call, rows) => ({method: 'POST', path: '', headers: jsonHeaders, body: matrixBody(call.model, call.agentType, rows)}),
   decode: (reply) => parseReply(reply.body.toString('utf8')),
 };
@@ -21,7 +22,7 @@ const ours: WireProtocol = {
 /** The client speaking our protocol. */
 export class HttpBackend extends HttpClient {
   constructor(options: HttpBackendOptions) {
-    super(options, ours);
+    super(options, ourProtocol);
   }
 }
 

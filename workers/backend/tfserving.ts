@@ -21,9 +21,14 @@ import {jsonHeaders, jsonRows, parseJsonReply} from './json-wire.ts';
 
 /** The client speaking TF Serving's REST API to one model. */
 export function tfServingBackend(options: TfServingBackendOptions): HttpClient {
+  return new HttpClient(options, tfServingProtocol(options));
+}
+
+/** TF Serving's encoder and decoder for one model. */
+export function tfServingProtocol(options: TfServingBackendOptions): WireProtocol {
   const path = tfServingModelPath(options.model, options.version);
   const label = `TF Serving model ${JSON.stringify(options.model)}${options.version === undefined ? '' : ` version ${options.version}`}`;
-  const protocol: WireProtocol = {
+  return {
     encode: (_call, rows) => ({method: 'POST', path: `${path}:predict`, headers: jsonHeaders, body: `{"instances":[${jsonRows(rows, true)}]}`}),
     decode: (reply) => decodePredictions(parseJsonReply(reply.body, `${label}: reply`), label),
     wholeBatch: (refusal: Refusal) =>
@@ -31,7 +36,6 @@ export function tfServingBackend(options: TfServingBackendOptions): HttpClient {
         ? new BackendError('backend_error', `${label}: the server does not know this model (HTTP 404)`, {cause: refusal.error && new Error(refusal.error)})
         : undefined,
   };
-  return new HttpClient(options, protocol);
 }
 
 /** `/v1/models/{model}[/versions/{version}]`: the model status path, to which `:predict` is appended. */
