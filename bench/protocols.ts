@@ -11,13 +11,14 @@
 // Protocols: ours (JSON), v2 JSON FP64 and FP32, v2 binary FP64 and FP32 (Triton's binary tensor
 // extension), TF Serving (JSON). Batches of 32 rows × 4,096 floats (the issue's case) and 32 × 16,
 // full-precision values (a seeded generator: what a real model's inputs print as, not short
-// decimals). Every measurement runs in rounds, protocol after protocol, the median round kept.
-// Writes bench/protocols.json and the RESULTS.md section and README headline between their
-// `protocols` markers.
+// decimals). Every measurement runs in rounds, protocol after protocol; per protocol and size the
+// round with the median round trip is kept. Writes bench/protocols.json and the RESULTS.md section
+// and README headline between their `protocols` markers (`--report-only` rewrites them from the
+// last run's file).
 
 import {spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
-import {mkdtemp, writeFile} from 'node:fs/promises';
+import {mkdtemp, readFile, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -37,7 +38,7 @@ import {writeBetweenMarkers} from './real-model.ts';
 import {cpuSeconds, stop} from './servers.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const {values: args} = parseArgs({options: {quick: {type: 'boolean', default: false}}});
+const {values: args} = parseArgs({options: {quick: {type: 'boolean', default: false}, 'report-only': {type: 'boolean', default: false}}});
 const rounds = args.quick ? 1 : 3;
 const sizes = [
   {rows: 32, d: 4096},
@@ -277,7 +278,7 @@ const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 /** ms: three decimals below 1 ms. */
 const fms = (x: number) => x.toFixed(x < 1 ? 3 : 2);
-const kb = (x: number) => `${(x / 1024).toFixed(x < 10_240 ? 1 : 0)} KB`;
+const kb = (x: number) => `${(x / 1024).toFixed(x < 102_400 ? 1 : 0)} KB`;
 
 export function protocolsSection(r: ProtocolsRecord): string {
   const table = (rows: number, d: number) => {
@@ -298,7 +299,7 @@ export function protocolsSection(r: ProtocolsRecord): string {
     '## Protocols (`node bench/protocols.ts`)',
     '',
     `One batch through each wire protocol, ${r.machine}; run ${r.date.slice(0, 10)}, ${r.rounds} round(s) protocol after protocol,`,
-    `the median kept; load average ${f1(r.loadAverage[0])} at the start and ${f1(r.loadAverage[1])} at the end (2 cores: above 2, other work shared them).`,
+    `the round with the median round trip kept; load average ${f1(r.loadAverage[0])} at the start and ${f1(r.loadAverage[1])} at the end (2 cores: above 2, other work shared them).`,
     '"encode + decode" is the gateway\'s side of one batch with no I/O (request body built, reply read); "stand-in parse" is',
     'the stand-in reading the request (JSON.parse, or the binary tensor viewed in place); "round trip" is the HTTP client',
     'against `npm run backend` in its own process with no simulated latency, batch after batch (× against v2 JSON FP64);',
@@ -321,8 +322,9 @@ export function protocolsHeadline(r: ProtocolsRecord): string {
 }
 
 if (import.meta.main) {
-  const record = await measure();
-  await writeFile(new URL('protocols.json', import.meta.url), `${JSON.stringify(record, null, 2)}\n`);
+  const recordFile = new URL('protocols.json', import.meta.url);
+  const record: ProtocolsRecord = args['report-only'] ? JSON.parse(await readFile(recordFile, 'utf8')) : await measure();
+  if (!args['report-only']) await writeFile(recordFile, `${JSON.stringify(record, null, 2)}\n`);
   await writeBetweenMarkers(path.join(root, 'bench/RESULTS.md'), 'section', protocolsSection(record), 'protocols');
   await writeBetweenMarkers(path.join(root, 'README.md'), 'headline', protocolsHeadline(record), 'protocols');
   console.log(protocolsSection(record));

@@ -3,12 +3,14 @@
 // checked exact, faulty rows beside normal clients in the same batches, GET /models, SIGHUP.
 
 import test from 'ava';
-import {mkdtemp, writeFile} from 'node:fs/promises';
+import {spawn} from 'node:child_process';
+import {mkdtemp, readFile, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {loadConfig} from '../src/config.ts';
 import {loadRegistry, RegistryError} from '../src/registry.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
+import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {served, startModelServer} from './helpers/model-server.ts';
 import {post, startService} from './helpers/service.ts';
 
@@ -177,4 +179,34 @@ test('SIGHUP: each thread asks the v2 server for the model\'s metadata again', a
   t.true(await running.service.reloadRegistry());
   await ask(3);
   t.is(server.metadataReads('value_net').length, 2, 'again after the reload');
+});
+
+test('examples/models.json\'s model servers answer exact against `npm run backend` (its own process)', async (t) => {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['src/simulator/server-main.ts'], {
+    env: {...process.env, BACKEND_PORT: String(port), HOST: '127.0.0.1', BACKEND_LATENCY_MIN_MS: '10', BACKEND_LATENCY_MAX_MS: '20', LOG_LEVEL: 'silent'},
+    stdio: 'ignore',
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitUntilUp(`http://127.0.0.1:${port}/healthz`, {child});
+  // The example as shipped, on this test's port; policy-mlp's ONNX file is not this test's business.
+  const example = JSON.parse((await readFile(new URL('../examples/models.json', import.meta.url), 'utf8')).replaceAll('127.0.0.1:9000', `127.0.0.1:${port}`));
+  delete example.models['policy-mlp'];
+  const running = await startService({MODELS_FILE: await modelsFile(example), MAX_WAIT_MS: '20'});
+  t.teardown(() => running.close());
+  const v = Array.from({length: 16}, (_, i) => (i - 7) / 4);
+  const reply = await post(`${running.url}/predict`, {
+    agents: {
+      v: {vector: v, model: 'value-net', agent_type: 'critic'},
+      b: {vector: v, model: 'value-net-binary', agent_type: 'critic'},
+      r: {vector: v, model: 'ranker', agent_type: 'critic'},
+      ours: {vector: v, model: 'resnet-50', agent_type: 'scout'},
+    },
+  });
+  t.is(reply.status, 200, JSON.stringify(reply.body));
+  const r = reply.body.results;
+  t.is(r.v.prediction, served('value_net', v));
+  t.is(r.b.prediction, served('value_net', v), 'binary and JSON give the same float64');
+  t.is(r.r.prediction, served('ranker', v));
+  t.is(r.ours.prediction, predictRow(bias('resnet-50', 'scout'), v));
 });
