@@ -163,6 +163,7 @@ test('metadata the contract cannot serve: each a backend_error saying what was e
     ['twoout', {output: 'policy'}, 'v2 model "twoout": expected an FP32 or FP64 output of shape [-1] or [-1, 1] (one value per row); found output "policy" FP64 [-1, 8]'],
     ['plain', {datatype: 'FP32'}, 'v2 model "plain": expected datatype FP32 (MODELS_FILE); found input "input" FP64 [-1, -1]'],
     ['plain', {input: 'x'}, 'v2 model "plain": expected input "x" (MODELS_FILE); found input "input" FP64 [-1, -1]'],
+    ['many', {}, 'v2 model "many": expected one input; found 1000 inputs: "i0" FP32 [-1, 1], "i1" FP32 [-1, 1], "i2" FP32 [-1, 1], "i3" FP32 [-1, 1], and 996 more'],
   ];
   for (const [model, extra, message] of cases) {
     const error = await failure(options(model, extra), [[1, 2, 3, 4]]);

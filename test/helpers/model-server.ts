@@ -5,6 +5,7 @@
 //   missing     not in the catalog: the stand-in's own 404 {"error"} (metadata and infer)
 //   ints        metadata says the input is INT64 [-1, 4]      image   input FP32 [-1, 3, 224, 224]
 //   twoout      metadata lists two outputs                     flaky   first infer 503 {"error"} (Retry-After: 0), then ok
+//   many        metadata lists 1,000 inputs
 //   poison      400 {"error"} for any batch holding a row whose first value is 666 (v2 and TF Serving)
 //   nooutput    200 whose outputs lack the asked one          wrongid 200 whose id is another request's
 //   gone        metadata ok, every infer 404 (unloaded after discovery)
@@ -59,6 +60,7 @@ export interface ModelServer {
 }
 
 const crafted: Record<string, object> = {
+  many: {inputs: Array.from({length: 1000}, (_, i) => ({name: `i${i}`, datatype: 'FP32', shape: [-1, 1]})), outputs: []},
   ints: {inputs: [{name: 'x', datatype: 'INT64', shape: [-1, 4]}], outputs: [{name: 'y', datatype: 'FP32', shape: [-1, 1]}]},
   image: {inputs: [{name: 'pixels', datatype: 'FP32', shape: [-1, 3, 224, 224]}], outputs: [{name: 'y', datatype: 'FP32', shape: [-1]}]},
   twoout: {

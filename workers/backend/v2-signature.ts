@@ -37,7 +37,7 @@ export function signatureFromMetadata(metadata: unknown, o: V2BackendOptions): V
   const outputs = tensors((metadata as {outputs?: unknown} | null)?.outputs);
   if (!inputs || !outputs) return {expected: 'metadata with "inputs" and "outputs" lists of {name, datatype, shape}', found: 'metadata without them'};
   if (inputs.length !== 1) {
-    return {expected: 'one input', found: inputs.length === 0 ? 'no inputs in the model\'s metadata' : `${inputs.length} inputs: ${inputs.map(show).join(', ')}`};
+    return {expected: 'one input', found: inputs.length === 0 ? 'no inputs in the model\'s metadata' : `${inputs.length} inputs: ${list(inputs)}`};
   }
   const input = inputs[0];
   if (o.input !== undefined && o.input !== input.name) return {expected: `input "${o.input}" (MODELS_FILE)`, found: `input ${show(input)}`};
@@ -50,7 +50,7 @@ export function signatureFromMetadata(metadata: unknown, o: V2BackendOptions): V
   const output = o.output === undefined ? (outputs.length === 1 ? outputs[0] : undefined) : outputs.find((t) => t.name === o.output);
   if (!output) {
     const expected = o.output === undefined ? 'one output, or "output" in MODELS_FILE naming one' : `output "${o.output}" (MODELS_FILE)`;
-    return {expected, found: outputs.length === 0 ? 'no outputs in the model\'s metadata' : `outputs ${outputs.map(show).join(', ')}`};
+    return {expected, found: outputs.length === 0 ? 'no outputs in the model\'s metadata' : `outputs ${list(outputs)}`};
   }
   const rowsOnly = output.shape.length === 1 && output.shape[0] === -1;
   const rowsByOne = output.shape.length === 2 && output.shape[0] === -1 && output.shape[1] === 1;
@@ -71,6 +71,11 @@ function tensors(list: unknown): Tensor[] | undefined {
       t.shape.every((n: unknown) => Number.isSafeInteger(n)),
   );
   return ok ? (list as Tensor[]) : undefined;
+}
+
+/** The first few tensors, shown. */
+function list(ts: readonly Tensor[]): string {
+  return ts.slice(0, 4).map(show).join(', ') + (ts.length > 4 ? `, and ${ts.length - 4} more` : '');
 }
 
 /** `x FP32 [-1, 16]`, names quoted and cut short (a server's metadata is not ours to print whole). */
