@@ -7,10 +7,26 @@ import {z} from 'zod';
 import type {HttpDefaults, TfServingBackendOptions, V2BackendOptions} from './config.ts';
 import {redactUrl} from './redact.ts';
 
-/** A server's base URL: the protocol's paths are appended to it, so it has no query or fragment. */
+/**
+ * A server's base URL: the protocol's paths are appended to it, so it has no query or fragment;
+ * its `user:password@`, sent decoded as a Basic header, must be percent-encoding that decodes (a
+ * thread must never meet a URL it cannot use).
+ */
 const baseUrl = z
   .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
-  .refine((u) => !/[?#]/.test(u), 'the server\'s base URL, without ?query or #fragment (the protocol\'s paths are appended to it)');
+  .refine((u) => !/[?#]/.test(u), 'the server\'s base URL, without ?query or #fragment (the protocol\'s paths are appended to it)')
+  .refine(credentialsDecode, 'user:password@ in percent-encoding (%40 for @, %25 for %)');
+
+function credentialsDecode(url: string): boolean {
+  try {
+    const {username, password} = new URL(url);
+    decodeURIComponent(username);
+    decodeURIComponent(password);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A path segment: the names model servers use (Triton's model repository folders, KServe names). */
 const segment = (what: string, max: number) =>

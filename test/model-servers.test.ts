@@ -31,6 +31,7 @@ test('a bad v2 or tfserving entry names the field and what it accepts', async (t
     [{kind: 'v2', url: 'http://t:8000', model: 'm', inputs: ['x']}, /models\.m\.backend: .*inputs/i],
     [{kind: 'tfserving', url: 'http://t:8501', model: 'm', version: 'v2'}, /models\.m\.backend\.version: a version number/],
     [{kind: 'tfserving', url: 'ftp://t:8501', model: 'm'}, /models\.m\.backend\.url: an http:\/\/ or https:\/\/ URL/],
+    [{kind: 'v2', url: 'http://u:secret%zz@t:8000', model: 'm'}, /models\.m\.backend\.url: user:password@ in percent-encoding/],
   ];
   for (const [backend, pattern] of cases) {
     const file = await modelsFile({models: {m: {backend}}});
