@@ -1,6 +1,8 @@
 // The service in front of the model servers people run (issue #21): a registry with each kind of
 // HTTP backend (ours, v2 over JSON, v2 binary FP32, TF Serving) against the stand-in, answers
-// checked exact, faulty rows beside normal clients in the same batches, GET /models, SIGHUP.
+// checked exact, faulty rows beside normal clients in the same batches, GET /models, SIGHUP. The
+// service tests run one after another: four services starting threads at once on a busy two-core
+// machine can miss the pool's start timeout.
 
 import test from 'ava';
 import {spawn} from 'node:child_process';
@@ -41,7 +43,7 @@ test('a bad v2 or tfserving entry names the field and what it accepts', async (t
   }
 });
 
-test('ours, v2 (JSON), v2 (binary, FP32) and TF Serving side by side: exact answers for 40 clients, each model reaching only its server path', async (t) => {
+test.serial('ours, v2 (JSON), v2 (binary, FP32) and TF Serving side by side: exact answers for 40 clients, each model reaching only its server path', async (t) => {
   const server = await startModelServer({latencyMs: 30});
   t.teardown(() => server.close());
   const url = server.url.replace('http://', 'http://user:pw@');
@@ -115,7 +117,7 @@ test('ours, v2 (JSON), v2 (binary, FP32) and TF Serving side by side: exact answ
   t.true(server.metadataReads('value_net').length <= 2);
 });
 
-test('attacks beside normal clients in the same batches: an overflowing row (binary FP32, TF Serving\'s Infinity) and a refused row fail alone', async (t) => {
+test.serial('attacks beside normal clients in the same batches: an overflowing row (binary FP32, TF Serving\'s Infinity) and a refused row fail alone', async (t) => {
   const server = await startModelServer({latencyMs: 30});
   t.teardown(() => server.close());
   const file = await modelsFile({
@@ -164,7 +166,7 @@ test('attacks beside normal clients in the same batches: an overflowing row (bin
   t.true(shared > 0, 'the attackers really shared batches with normal clients');
 });
 
-test('SIGHUP: each thread asks the v2 server for the model\'s metadata again', async (t) => {
+test.serial('SIGHUP: each thread asks the v2 server for the model\'s metadata again', async (t) => {
   const server = await startModelServer({latencyMs: 5});
   t.teardown(() => server.close());
   const file = await modelsFile({models: {'value-net': {backend: {kind: 'v2', url: server.url, model: 'value_net'}}}});
@@ -182,7 +184,7 @@ test('SIGHUP: each thread asks the v2 server for the model\'s metadata again', a
   t.is(server.metadataReads('value_net').length, 2, 'again after the reload');
 });
 
-test('examples/models.json\'s model servers answer exact against `npm run backend` (its own process)', async (t) => {
+test.serial('examples/models.json\'s model servers answer exact against `npm run backend` (its own process)', async (t) => {
   const port = await freePort();
   const child = spawn(process.execPath, ['src/simulator/server-main.ts'], {
     env: {...process.env, BACKEND_PORT: String(port), HOST: '127.0.0.1', BACKEND_LATENCY_MIN_MS: '10', BACKEND_LATENCY_MAX_MS: '20', LOG_LEVEL: 'silent'},
