@@ -11,6 +11,7 @@ import {dirname, resolve} from 'node:path';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
 import {httpBackend} from './config.ts';
+import {describeModelServer, TfServingSpec, tfServingBackend, V2Spec, v2Backend} from './model-servers.ts';
 import {Name} from './names.ts';
 import {credentialsDecode, credentialsMessage, jsonErrorWhere, redactUrl} from './redact.ts';
 
@@ -37,9 +38,10 @@ export class RegistryError extends Error {
 const positive = (max: number) => z.number().int().min(1).max(max);
 
 /**
- * How a model's batches are computed (DESIGN §10), a union on `kind`. Built here: `simulated`,
- * `http` (also written `backend_url`) and `onnx`. The Open Inference Protocol (`v2`) and TF Serving
- * (`tfserving`) are further members of this union, each an encoder/decoder pair around the HTTP client.
+ * How a model's batches are computed (DESIGN §10), a union on `kind`: `simulated`, `http` (also
+ * written `backend_url`), `onnx`, and the model servers' protocols `v2` (the Open Inference
+ * Protocol) and `tfserving` (src/model-servers.ts), each an encoder/decoder pair around the one
+ * HTTP client.
  */
 const httpUrl = z
   .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
@@ -54,6 +56,8 @@ const BackendSpec = z.discriminatedUnion('kind', [
     /** ORT's threads for one run; 1 = the actor thread alone. */
     intra_op_threads: z.number().int().min(1).max(64).optional(),
   }),
+  V2Spec,
+  TfServingSpec,
 ]);
 
 const ModelFile = z
@@ -164,6 +168,10 @@ function backendOf(m: z.infer<typeof ModelFile>, config: Config, folder: string)
         intraOpThreads: spec.intra_op_threads ?? 1,
         signature: undefined,
       };
+    case 'v2':
+      return v2Backend(spec, config.httpDefaults);
+    case 'tfserving':
+      return tfServingBackend(spec, config.httpDefaults);
   }
 }
 
@@ -191,6 +199,9 @@ export function describeRegistry(registry: Registry, costs: (model: string) => r
           input: b.signature?.input ?? null,
           output: b.signature?.output ?? null,
         };
+      case 'v2':
+      case 'tfserving':
+        return describeModelServer(b);
     }
   };
   const batchingOf = (b: BatchingOptions) => ({

@@ -1,0 +1,270 @@
+// The HTTP backend client, one per backend per worker thread, shared by every protocol it speaks
+// (DESIGN §4 and §10). A protocol is a small encoder/decoder pair (`WireProtocol`): ours
+// (`http.ts`), the Open Inference Protocol (`v2.ts`) and TensorFlow Serving (`tfserving.ts`).
+// Everything else is here, once:
+//
+// - One pooled keep-alive connection pool (undici) per client.
+// - Credentials in the URL (`user:password@`) travel as an `Authorization: Basic` header, never in
+//   the URL, so no error or log line about a request can carry them.
+// - Connection errors, timeouts, 429 and 5xx are retried `retries` times with exponential backoff
+//   and full jitter, honouring Retry-After, and never past the batch's earliest deadline.
+// - A reply larger than `maxReplyBytes` is cut off while it streams in: `backend_bad_response`,
+//   never an out-of-memory end of the process.
+// - A 200 reply the protocol cannot decode is `backend_bad_response` for the whole batch (never
+//   retried); its length is checked here per call, its values by the actor (workers/reply-check.ts)
+//   row by row, as for every backend: a non-finite value fails its row only.
+// - Any other 4xx means the backend refused something in the matrix: the batch is split in
+//   halves, recursively, until the refused rows are isolated (`backend_rejected`); the others
+//   get their predictions. Each refused row costs at most about 2·log2(n) extra calls. A protocol
+//   may say that a refusal is about the whole batch instead (a v2 or TF Serving 404: the server
+//   does not know the model), which fails the batch at once, unsplit.
+// - The backend's own words (an `{"error": …}` body) go to the log as the error's cause, never
+//   into a client's answer: only the status is passed on.
+
+import {Agent, request} from 'undici';
+import type {Dispatcher} from 'undici';
+import {countProblem} from '../reply-check.ts';
+import {BackendError} from './backend.ts';
+import type {Backend, BackendCall, BackendReply} from './backend.ts';
+
+export interface HttpClientOptions {
+  /** The endpoint (our protocol) or the server's base URL (v2, tfserving); credentials allowed. */
+  readonly url: string;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** Largest reply body read; a larger one is `backend_bad_response` (MAX_BACKEND_REPLY_BYTES). */
+  readonly maxReplyBytes: number;
+  /** First backoff step; doubles each attempt (full jitter). */
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly random?: () => number;
+}
+
+/** One HTTP request, as a protocol writes it. */
+export interface WireRequest {
+  readonly method: 'GET' | 'POST';
+  /** Appended to the client's URL (without its trailing `/`); '' = the URL itself. */
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Uint8Array;
+}
+
+/** A 200 reply, read whole (within the cap). */
+export interface WireReply {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Buffer;
+}
+
+/** A 4xx other than 429: the server refused the request. `error` is its `{"error": …}` text, if any (for the log). */
+export interface Refusal {
+  readonly status: number;
+  readonly error: string | undefined;
+}
+
+export type Exchange = {readonly kind: 'ok'; readonly reply: WireReply} | ({readonly kind: 'refused'} & Refusal);
+
+/** A protocol: how a batch becomes a request and a reply becomes one value per row. */
+export interface WireProtocol {
+  /**
+   * Runs before each batch is sent (the v2 metadata discovery); throws a BackendError that fails
+   * the batch. `client.exchange` gives it the pool, the retries and the cap.
+   */
+  prepare?(call: BackendCall, client: HttpClient): Promise<void>;
+  /** The request for `rows` (the whole batch, or one half while refused rows are isolated); `id` names it. */
+  encode(call: BackendCall, rows: readonly Float64Array[], id: string): WireRequest;
+  /** One value per row, unchecked (the actor checks them); throws BackendError('backend_bad_response') for a reply it cannot read. */
+  decode(reply: WireReply, call: BackendCall, rows: number, id: string): ArrayLike<unknown>;
+  /** A refusal that concerns the whole batch (never split): the error to fail it with. */
+  wholeBatch?(refusal: Refusal, call: BackendCall): BackendError | undefined;
+  /** SIGHUP: forget what was discovered from the server. */
+  registryReloaded?(): void;
+}
+
+/** How much of an error reply is read (for the log; the rest is dropped) so that the connection can be reused. */
+const errorBodyLimit = 64 * 1024;
+/** How much of a server's `{"error": …}` text goes into a log line. */
+const errorTextLimit = 500;
+
+type Attempt = Exchange | {kind: 'retry'; reason: string; retryAfterMs: number; cause?: unknown};
+
+export class HttpClient implements Backend {
+  readonly #options: HttpClientOptions;
+  readonly #protocol: WireProtocol;
+  readonly #agent: Agent;
+  readonly #random: () => number;
+  /** The URL without credentials, as given (a request with path ''). */
+  readonly #url: string;
+  /** The URL without its trailing `/`, to which a request's path is appended. */
+  readonly #base: string;
+  readonly #headers: Record<string, string>;
+
+  constructor(options: HttpClientOptions, protocol: WireProtocol) {
+    this.#options = options;
+    this.#protocol = protocol;
+    this.#random = options.random ?? Math.random;
+    const url = new URL(options.url);
+    this.#headers = {};
+    if (url.username || url.password) {
+      const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      this.#headers.authorization = `Basic ${Buffer.from(user).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    this.#url = url.href;
+    this.#base = url.href.replace(/\/+$/, '');
+    // No cap on connections: how many calls a key may have in flight is MAX_CONCURRENT_BATCHES.
+    this.#agent = new Agent({keepAliveTimeout: 10_000, pipelining: 1});
+  }
+
+  async predict(call: BackendCall): Promise<BackendReply> {
+    await this.#protocol.prepare?.(call, this);
+    const rejected = new Map<number, string>();
+    const values = new Array<unknown>(call.rows.length);
+    await this.#solve(call, 0, call.rows.length, values, rejected);
+    return rejected.size > 0 ? {values, rejected} : {values};
+  }
+
+  registryReloaded(): void {
+    this.#protocol.registryReloaded?.();
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  /**
+   * One request with the client's retries, within `deadline`: a 200 reply (read within the cap)
+   * or a refusal (4xx other than 429). Throws BackendError: `backend_error` once the retries or
+   * the deadline are spent, `backend_bad_response` for a reply over the cap or another status.
+   */
+  async exchange(wire: WireRequest, deadline: number): Promise<Exchange> {
+    const {retries, backoffBaseMs = 100, backoffMaxMs = 5000} = this.#options;
+    let last: Attempt & {kind: 'retry'} = {kind: 'retry', reason: 'no attempt made', retryAfterMs: 0};
+    let attempts = 0;
+    while (attempts <= retries) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      const outcome = await this.#attempt(wire, Math.min(this.#options.timeoutMs, remaining));
+      attempts++;
+      if (outcome.kind !== 'retry') return outcome;
+      last = outcome;
+      if (attempts > retries) break;
+      const backoff = this.#random() * Math.min(backoffMaxMs, backoffBaseMs * 2 ** (attempts - 1));
+      const delay = Math.max(backoff, outcome.retryAfterMs);
+      if (Date.now() + delay >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    // The reason is short and safe for clients; the underlying error goes to the log as the cause.
+    throw new BackendError('backend_error', `backend failed after ${attempts} attempt(s): ${last.reason}`, {cause: last.cause});
+  }
+
+  /** Predicts rows [from, to): whole if the backend accepts them, else by halves. */
+  async #solve(call: BackendCall, from: number, to: number, values: unknown[], rejected: Map<number, string>) {
+    const whole = from === 0 && to === call.rows.length;
+    const id = whole ? (call.batchId ?? 'batch') : `${call.batchId ?? 'batch'}:${from}-${to}`;
+    const rows = whole ? call.rows : call.rows.slice(from, to);
+    const outcome = await this.exchange(this.#protocol.encode(call, rows, id), call.deadline);
+    if (outcome.kind === 'ok') {
+      const got = this.#protocol.decode(outcome.reply, call, to - from, id);
+      const wrongCount = countProblem(got.length, to - from);
+      if (wrongCount) throw new BackendError('backend_bad_response', wrongCount);
+      for (let i = 0; i < got.length; i++) values[from + i] = got[i];
+      return;
+    }
+    const batchFailure = this.#protocol.wholeBatch?.(outcome, call);
+    if (batchFailure) throw batchFailure;
+    if (to - from === 1) {
+      rejected.set(from, `backend refused this row (HTTP ${outcome.status})`);
+      return;
+    }
+    const mid = from + Math.ceil((to - from) / 2);
+    await Promise.all([this.#solve(call, from, mid, values, rejected), this.#solve(call, mid, to, values, rejected)]);
+  }
+
+  async #attempt(wire: WireRequest, timeoutMs: number): Promise<Attempt> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(wire.path === '' ? this.#url : this.#base + wire.path, {
+        method: wire.method,
+        dispatcher: this.#agent,
+        headers: {...wire.headers, ...this.#headers},
+        body: wire.body,
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+    } catch (error) {
+      const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describe(error);
+      return {kind: 'retry', reason, retryAfterMs: 0, cause: error};
+    }
+    const status = response.statusCode;
+    if (status !== 200) {
+      // An error body is read only for its {"error": …} text (for the log), and at most a little of it.
+      const error = await readLimited(response, errorBodyLimit).then(errorText, () => undefined);
+      if (status === 429 || status >= 500) {
+        return {kind: 'retry', reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(response.headers['retry-after']), cause: error && new Error(error)};
+      }
+      if (status >= 400) return {kind: 'refused', status, error};
+      throw new BackendError('backend_bad_response', `backend answered HTTP ${status}`);
+    }
+    let body: Buffer;
+    try {
+      body = await readLimited(response, this.#options.maxReplyBytes);
+    } catch (error) {
+      if (error instanceof BackendError) throw error;
+      return {kind: 'retry', reason: `reply cut short: ${describe(error)}`, retryAfterMs: 0, cause: error};
+    }
+    return {kind: 'ok', reply: {headers: response.headers, body}};
+  }
+}
+
+/**
+ * The reply's body, cut off past `limit` bytes: a Content-Length over it is refused before
+ * anything is read, and the bytes are counted as they stream in, so no reply can hold more than
+ * `limit` bytes of this thread's memory (per call in flight) or end the process.
+ */
+async function readLimited(response: Dispatcher.ResponseData, limit: number): Promise<Buffer> {
+  const tooLarge = () => new BackendError('backend_bad_response', `backend reply is larger than ${limit} bytes`);
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    response.body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      response.body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** The `error` string of an error body (all three protocols write `{"error": "…"}`), shortened for a log line. */
+function errorText(body: Buffer): string | undefined {
+  try {
+    const error = (JSON.parse(body.toString('utf8')) as {error?: unknown} | null)?.error;
+    return typeof error === 'string' ? error.slice(0, errorTextLimit) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function retryAfterMs(header: string | string[] | undefined): number {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return 0;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : 0;
+}
+
+/** A short reason for a client to read: the error's code, never addresses or internal messages (those go to the log). */
+function describe(error: unknown): string {
+  const code = (error as {code?: unknown} | null)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.name : 'unknown error';
+}
