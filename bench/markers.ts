@@ -6,7 +6,12 @@
 import {readFile, writeFile} from 'node:fs/promises';
 
 /** Replaces the text between `<!-- GROUP:NAME -->` and `<!-- /GROUP:NAME -->` in `file` (appended when absent). */
-export async function writeBetweenMarkers(file: string, name: string, body: string, group = 'real-model'): Promise<void> {
+export async function writeBetweenMarkers(
+  file: string,
+  name: string,
+  body: string,
+  group = 'real-model',
+): Promise<void> {
   const open = `<!-- ${group}:${name} -->`;
   const close = `<!-- /${group}:${name} -->`;
   const text = await readFile(file, 'utf8');

@@ -38,7 +38,9 @@ import {writeBetweenMarkers} from './markers.ts';
 import {cpuSeconds, stop} from './servers.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const {values: args} = parseArgs({options: {quick: {type: 'boolean', default: false}, 'report-only': {type: 'boolean', default: false}}});
+const {values: args} = parseArgs({
+  options: {quick: {type: 'boolean', default: false}, 'report-only': {type: 'boolean', default: false}},
+});
 const rounds = args.quick ? 1 : 3;
 const sizes = [
   {rows: 32, d: 4096},
@@ -90,7 +92,13 @@ const httpDefaults: HttpDefaults = {timeoutMs: 30_000, retries: 0, maxReplyBytes
 function protocolOf(kind: Kind, url: string): {protocol: WireProtocol; options: HttpDefaults & {url: string}} {
   if (kind === 'ours') return {protocol: ourProtocol, options: {...httpDefaults, url: `${url}/predict`}};
   if (kind === 'tfserving') {
-    const options: TfServingBackendOptions = {kind: 'tfserving', url, model: 'bench_fp64', version: undefined, ...httpDefaults};
+    const options: TfServingBackendOptions = {
+      kind: 'tfserving',
+      url,
+      model: 'bench_fp64',
+      version: undefined,
+      ...httpDefaults,
+    };
     return {protocol: tfServingProtocol(options), options};
   }
   const options: V2BackendOptions = {
@@ -131,7 +139,11 @@ async function timeEach(fn: () => unknown, budgetMs: number): Promise<number> {
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function startChild(entry: string, env: Record<string, string>, health: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [entry], {cwd: root, env: {...process.env, LOG_LEVEL: 'silent', HOST: '127.0.0.1', ...env}, stdio: ['ignore', 'ignore', 'pipe']});
+  const child = spawn(process.execPath, [entry], {
+    cwd: root,
+    env: {...process.env, LOG_LEVEL: 'silent', HOST: '127.0.0.1', ...env},
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {
     stderr += c.toString();
@@ -143,7 +155,11 @@ async function startChild(entry: string, env: Record<string, string>, health: st
 async function measure(): Promise<ProtocolsRecord> {
   const loadAtStart = os.loadavg()[0];
   const backendPort = await freePort();
-  const standIn = await startChild('src/simulator/server-main.ts', {BACKEND_PORT: String(backendPort), BACKEND_LATENCY_MIN_MS: '0', BACKEND_LATENCY_MAX_MS: '0'}, `http://127.0.0.1:${backendPort}/healthz`);
+  const standIn = await startChild(
+    'src/simulator/server-main.ts',
+    {BACKEND_PORT: String(backendPort), BACKEND_LATENCY_MIN_MS: '0', BACKEND_LATENCY_MAX_MS: '0'},
+    `http://127.0.0.1:${backendPort}/healthz`,
+  );
   const backendUrl = `http://127.0.0.1:${backendPort}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-protocols-'));
   const modelsFile = path.join(dir, 'models.json');
@@ -153,7 +169,20 @@ async function measure(): Promise<ProtocolsRecord> {
       models: Object.fromEntries(
         kinds.map((k) => {
           const {options} = protocolOf(k, backendUrl);
-          const backend = k === 'ours' ? {kind: 'http', url: options.url} : k === 'tfserving' ? {kind: 'tfserving', url: backendUrl, model: 'bench_fp64'} : {kind: 'v2', url: backendUrl, model: serverModel(k), input: 'input', output: 'output', datatype: datatype(k), binary: k.startsWith('v2-binary')};
+          const backend =
+            k === 'ours'
+              ? {kind: 'http', url: options.url}
+              : k === 'tfserving'
+                ? {kind: 'tfserving', url: backendUrl, model: 'bench_fp64'}
+                : {
+                    kind: 'v2',
+                    url: backendUrl,
+                    model: serverModel(k),
+                    input: 'input',
+                    output: 'output',
+                    datatype: datatype(k),
+                    binary: k.startsWith('v2-binary'),
+                  };
           return [k, {backend, max_batch_size: 32, max_wait_ms: 5}];
         }),
       ),
@@ -162,7 +191,15 @@ async function measure(): Promise<ProtocolsRecord> {
   const gatewayPort = await freePort();
   const gateway = await startChild(
     'src/main.ts',
-    {PORT: String(gatewayPort), MODELS_FILE: modelsFile, ACTOR_POOL_SIZE: '1', MAX_BODY_BYTES: String(16 << 20), MAX_VECTOR_LENGTH: '4096', BACKEND_TIMEOUT_MS: '30000', REQUEST_TIMEOUT_MS: '60000'},
+    {
+      PORT: String(gatewayPort),
+      MODELS_FILE: modelsFile,
+      ACTOR_POOL_SIZE: '1',
+      MAX_BODY_BYTES: String(16 << 20),
+      MAX_VECTOR_LENGTH: '4096',
+      BACKEND_TIMEOUT_MS: '30000',
+      REQUEST_TIMEOUT_MS: '60000',
+    },
     `http://127.0.0.1:${gatewayPort}/readyz`,
   );
   const results = new Map<string, ProtocolRow[]>();
@@ -174,7 +211,9 @@ async function measure(): Promise<ProtocolsRecord> {
           const row = await measureOne(kind, data, backendUrl, standIn, `http://127.0.0.1:${gatewayPort}`);
           const key = `${kind} ${rows}x${d}`;
           results.set(key, [...(results.get(key) ?? []), row]);
-          console.log(`round ${round + 1}/${rounds} ${names[kind].padEnd(18)} ${rows}×${d}: encode ${row.encodeMs.toFixed(3)} decode ${row.decodeMs.toFixed(3)} parse ${row.serverParseMs.toFixed(3)} round trip ${row.roundTripMs.toFixed(2)} gateway ${row.gatewayMs.toFixed(2)} ms`);
+          console.log(
+            `round ${round + 1}/${rounds} ${names[kind].padEnd(18)} ${rows}×${d}: encode ${row.encodeMs.toFixed(3)} decode ${row.decodeMs.toFixed(3)} parse ${row.serverParseMs.toFixed(3)} round trip ${row.roundTripMs.toFixed(2)} gateway ${row.gatewayMs.toFixed(2)} ms`,
+          );
         }
       }
     }
@@ -182,7 +221,9 @@ async function measure(): Promise<ProtocolsRecord> {
     await stop([gateway, standIn]);
   }
   // Per protocol and size, the round with the median round trip.
-  const rowsOut = [...results.values()].map((rs) => [...rs].sort((a, b) => a.roundTripMs - b.roundTripMs)[Math.floor(rs.length / 2)]);
+  const rowsOut = [...results.values()].map(
+    (rs) => [...rs].sort((a, b) => a.roundTripMs - b.roundTripMs)[Math.floor(rs.length / 2)],
+  );
   const cpu = os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? 'unknown';
   return {
     date: new Date().toISOString(),
@@ -193,10 +234,22 @@ async function measure(): Promise<ProtocolsRecord> {
   };
 }
 
-async function measureOne(kind: Kind, rows: Float64Array[], backendUrl: string, standIn: ChildProcess, gatewayUrl: string): Promise<ProtocolRow> {
+async function measureOne(
+  kind: Kind,
+  rows: Float64Array[],
+  backendUrl: string,
+  standIn: ChildProcess,
+  gatewayUrl: string,
+): Promise<ProtocolRow> {
   const budget = args.quick ? 300 : 1500;
   const {protocol, options} = protocolOf(kind, backendUrl);
-  const call: BackendCall = {model: 'bench', agentType: 'scout', rows, deadline: Date.now() + 600_000, batchId: 'b-bench-1'};
+  const call: BackendCall = {
+    model: 'bench',
+    agentType: 'scout',
+    rows,
+    deadline: Date.now() + 600_000,
+    batchId: 'b-bench-1',
+  };
   // A given signature: prepare() asks no server.
   await protocol.prepare?.(call, undefined as unknown as HttpClient);
   const wire = protocol.encode(call, rows, 'b-bench-1');
@@ -205,14 +258,19 @@ async function measureOne(kind: Kind, rows: Float64Array[], backendUrl: string, 
   const target = wire.path === '' ? options.url : backendUrl + wire.path;
   const answered = await request(target, {method: 'POST', headers: wire.headers, body});
   const reply: WireReply = {headers: answered.headers, body: Buffer.from(await answered.body.arrayBuffer())};
-  if (answered.statusCode !== 200) throw new Error(`${kind}: the stand-in answered ${answered.statusCode}: ${reply.body.toString().slice(0, 200)}`);
-  if (protocol.decode(reply, call, rows.length, 'b-bench-1').length !== rows.length) throw new Error(`${kind}: wrong reply`);
+  if (answered.statusCode !== 200)
+    throw new Error(`${kind}: the stand-in answered ${answered.statusCode}: ${reply.body.toString().slice(0, 200)}`);
+  if (protocol.decode(reply, call, rows.length, 'b-bench-1').length !== rows.length)
+    throw new Error(`${kind}: wrong reply`);
 
   const encodeMs = await timeEach(() => protocol.encode(call, rows, 'b-bench-1'), budget);
   const decodeMs = await timeEach(() => protocol.decode(reply, call, rows.length, 'b-bench-1'), budget);
   const model = {...defaultModel, datatype: datatype(kind)};
   const serverParseMs = await timeEach(
-    () => (kind.startsWith('v2') ? parseInferRequest(body, wire.headers?.['inference-header-content-length'], serverModel(kind), model) : JSON.parse(body.toString('utf8'))),
+    () =>
+      kind.startsWith('v2')
+        ? parseInferRequest(body, wire.headers?.['inference-header-content-length'], serverModel(kind), model)
+        : JSON.parse(body.toString('utf8')),
     budget,
   );
 
@@ -258,15 +316,23 @@ async function measureOne(kind: Kind, rows: Float64Array[], backendUrl: string, 
 
 /** Median ms of a request carrying the batch's rows as agents of one key (one backend call each). */
 async function throughGateway(kind: Kind, rows: Float64Array[], url: string, requests: number): Promise<number> {
-  const agents = Object.fromEntries(rows.map((row, i) => [`a${i}`, {vector: Array.from(row), model: kind, agent_type: 'scout'}]));
+  const agents = Object.fromEntries(
+    rows.map((row, i) => [`a${i}`, {vector: Array.from(row), model: kind, agent_type: 'scout'}]),
+  );
   const text = JSON.stringify({agents});
   const samples: number[] = [];
   for (let i = 0; i < requests + 2; i++) {
     const t0 = performance.now();
-    const answered = await request(`${url}/predict`, {method: 'POST', headers: {'content-type': 'application/json'}, body: text});
+    const answered = await request(`${url}/predict`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: text,
+    });
     const reply = (await answered.body.json()) as {errors: boolean; results: Record<string, {batch?: {size: number}}>};
-    if (answered.statusCode !== 200 || reply.errors) throw new Error(`${kind}: the gateway answered ${answered.statusCode}: ${JSON.stringify(reply).slice(0, 300)}`);
-    if (reply.results.a0.batch?.size !== rows.length) throw new Error(`${kind}: a batch of ${reply.results.a0.batch?.size}, not ${rows.length}`);
+    if (answered.statusCode !== 200 || reply.errors)
+      throw new Error(`${kind}: the gateway answered ${answered.statusCode}: ${JSON.stringify(reply).slice(0, 300)}`);
+    if (reply.results.a0.batch?.size !== rows.length)
+      throw new Error(`${kind}: a batch of ${reply.results.a0.batch?.size}, not ${rows.length}`);
     if (i >= 2) samples.push(performance.now() - t0);
   }
   return median(samples);
@@ -304,7 +370,7 @@ export function protocolsSection(r: ProtocolsRecord): string {
     'the stand-in reading the request (JSON.parse, or the binary tensor viewed in place); "round trip" is the HTTP client',
     'against `npm run backend` in its own process with no simulated latency, batch after batch (× against v2 JSON FP64);',
     '"through the gateway" is one client posting the batch\'s rows as agents of one key (one backend call a request), which',
-    'adds the gateway\'s own JSON parse of the client\'s body, the same for every protocol. Values are full-precision floats.',
+    "adds the gateway's own JSON parse of the client's body, the same for every protocol. Values are full-precision floats.",
     '',
     ...table(32, 4096),
     '',
@@ -323,7 +389,9 @@ export function protocolsHeadline(r: ProtocolsRecord): string {
 
 if (import.meta.main) {
   const recordFile = new URL('protocols.json', import.meta.url);
-  const record: ProtocolsRecord = args['report-only'] ? JSON.parse(await readFile(recordFile, 'utf8')) : await measure();
+  const record: ProtocolsRecord = args['report-only']
+    ? JSON.parse(await readFile(recordFile, 'utf8'))
+    : await measure();
   if (!args['report-only']) await writeFile(recordFile, `${JSON.stringify(record, null, 2)}\n`);
   await writeBetweenMarkers(path.join(root, 'bench/RESULTS.md'), 'section', protocolsSection(record), 'protocols');
   await writeBetweenMarkers(path.join(root, 'README.md'), 'headline', protocolsHeadline(record), 'protocols');

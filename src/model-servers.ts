@@ -14,7 +14,10 @@ import {credentialsMessage, redactUrl} from './redact.ts';
  */
 const baseUrl = z
   .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
-  .refine((u) => !/[?#]/.test(u), 'the server\'s base URL, without a query or a fragment (the protocol\'s paths are appended to it)')
+  .refine(
+    (u) => !/[?#]/.test(u),
+    "the server's base URL, without a query or a fragment (the protocol's paths are appended to it)",
+  )
   .refine(credentialsDecode, credentialsMessage);
 
 function credentialsDecode(url: string): boolean {
@@ -55,7 +58,10 @@ export const TfServingSpec = z.strictObject({
   url: baseUrl,
   model: segment('a model name', 256),
   /** TF Serving's versions are integers. */
-  version: z.string().regex(/^\d{1,18}$/, 'a version number (digits)').optional(),
+  version: z
+    .string()
+    .regex(/^\d{1,18}$/, 'a version number (digits)')
+    .optional(),
 });
 
 export function v2Backend(spec: z.infer<typeof V2Spec>, defaults: HttpDefaults): V2BackendOptions {

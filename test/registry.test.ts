@@ -44,7 +44,10 @@ test('the example registry is valid', (t) => {
   const registry = loadRegistry(
     loadConfig({MODELS_FILE: new URL('../examples/models.json', import.meta.url).pathname}),
   );
-  t.deepEqual([...(registry.models?.keys() ?? [])], ['resnet-50', 'gpt-mini', 'bert-base', 'policy-mlp', 'value-net', 'value-net-binary', 'ranker']);
+  t.deepEqual(
+    [...(registry.models?.keys() ?? [])],
+    ['resnet-50', 'gpt-mini', 'bert-base', 'policy-mlp', 'value-net', 'value-net-binary', 'ranker'],
+  );
 });
 
 test('a process started with a bad MODELS_FILE stops with exit 1 and the reason', async (t) => {

@@ -22,8 +22,11 @@ test.after.always(() => {
 });
 
 const get = (path: string) => fetch(base + path);
-const post = (path: string, body: string | Uint8Array, headers: Record<string, string> = {'content-type': 'application/json'}) =>
-  fetch(base + path, {method: 'POST', headers, body});
+const post = (
+  path: string,
+  body: string | Uint8Array,
+  headers: Record<string, string> = {'content-type': 'application/json'},
+) => fetch(base + path, {method: 'POST', headers, body});
 
 test('v2 health and server metadata: 200 with an empty body for live and ready; the binary extension is listed', async (t) => {
   for (const path of ['/v2/health/live', '/v2/health/ready', '/v2/models/m/ready', '/v2/models/m/versions/1/ready']) {
@@ -33,10 +36,14 @@ test('v2 health and server metadata: 200 with an empty body for live and ready; 
   }
   const unknown = await get('/v2/models/missing/ready');
   t.is(unknown.status, 404, 'a 4xx says false');
-  t.deepEqual(await (await get('/v2')).json(), {name: 'agent-batcher-stand-in', version: '2', extensions: ['binary_tensor_data']});
+  t.deepEqual(await (await get('/v2')).json(), {
+    name: 'agent-batcher-stand-in',
+    version: '2',
+    extensions: ['binary_tensor_data'],
+  });
 });
 
-test('v2 model metadata is the spec\'s $metadata_model_response; an unknown model or version is 404 with the error object', async (t) => {
+test("v2 model metadata is the spec's $metadata_model_response; an unknown model or version is 404 with the error object", async (t) => {
   t.deepEqual(await (await get('/v2/models/vnet4')).json(), {
     name: 'vnet4',
     versions: ['1'],
@@ -44,7 +51,9 @@ test('v2 model metadata is the spec\'s $metadata_model_response; an unknown mode
     inputs: [{name: 'input', datatype: 'FP64', shape: [-1, 4]}],
     outputs: [{name: 'output', datatype: 'FP64', shape: [-1, 1]}],
   });
-  t.deepEqual(((await (await get('/v2/models/vnet32')).json()) as {outputs: unknown}).outputs, [{name: 'output', datatype: 'FP32', shape: [-1]}]);
+  t.deepEqual(((await (await get('/v2/models/vnet32')).json()) as {outputs: unknown}).outputs, [
+    {name: 'output', datatype: 'FP32', shape: [-1]},
+  ]);
   const missing = await get('/v2/models/missing');
   t.is(missing.status, 404);
   t.deepEqual(await missing.json(), {error: "Request for unknown model: 'missing' is not found"});
@@ -53,34 +62,75 @@ test('v2 model metadata is the spec\'s $metadata_model_response; an unknown mode
   t.deepEqual(await version.json(), {error: "Request for unknown model: 'versioned' version 4 is not found"});
 });
 
-test('v2 inference: the spec\'s request with data flat or in its natural nested form; id echoed; outputs omitted means all', async (t) => {
+test("v2 inference: the spec's request with data flat or in its natural nested form; id echoed; outputs omitted means all", async (t) => {
   const request = (data: unknown, extra: object = {}) =>
-    JSON.stringify({id: '42', inputs: [{name: 'input', shape: [2, 2], datatype: 'FP64', data}], outputs: [{name: 'output'}], ...extra});
+    JSON.stringify({
+      id: '42',
+      inputs: [{name: 'input', shape: [2, 2], datatype: 'FP64', data}],
+      outputs: [{name: 'output'}],
+      ...extra,
+    });
   const flat = await post('/v2/models/versioned/versions/2/infer', request([1, 2, 4, 5]));
   t.is(flat.status, 200);
   const expected = {
     model_name: 'versioned',
     model_version: '2',
     id: '42',
-    outputs: [{name: 'output', datatype: 'FP64', shape: [2, 1], data: [served('versioned', [1, 2]), served('versioned', [4, 5])]}],
+    outputs: [
+      {
+        name: 'output',
+        datatype: 'FP64',
+        shape: [2, 1],
+        data: [served('versioned', [1, 2]), served('versioned', [4, 5])],
+      },
+    ],
   };
   t.deepEqual(await flat.json(), expected);
-  t.deepEqual(await (await post('/v2/models/versioned/versions/2/infer', request([[1, 2], [4, 5]]))).json(), expected);
-  const latest = (await (await post('/v2/models/versioned/infer', JSON.stringify({inputs: [{name: 'input', shape: [1, 1], datatype: 'FP64', data: [3]}]}))).json()) as any;
+  t.deepEqual(
+    await (
+      await post(
+        '/v2/models/versioned/versions/2/infer',
+        request([
+          [1, 2],
+          [4, 5],
+        ]),
+      )
+    ).json(),
+    expected,
+  );
+  const latest = (await (
+    await post(
+      '/v2/models/versioned/infer',
+      JSON.stringify({inputs: [{name: 'input', shape: [1, 1], datatype: 'FP64', data: [3]}]}),
+    )
+  ).json()) as any;
   t.is(latest.model_version, '3', 'no version asked: the latest');
   t.false('id' in latest, 'no id asked, none answered');
   t.is(latest.outputs[0].data[0], served('versioned', [3]));
 });
 
 test('v2 errors: an HTTP error status with {"error"} for each request the model cannot take', async (t) => {
-  const infer = (inputs: unknown, extra: object = {}) => post('/v2/models/vnet4/infer', JSON.stringify({inputs, ...extra}));
+  const infer = (inputs: unknown, extra: object = {}) =>
+    post('/v2/models/vnet4/infer', JSON.stringify({inputs, ...extra}));
   const cases: [Promise<Response>, number, RegExp][] = [
-    [infer([{name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4]}]), 400, /data-type is 'FP32', but model 'vnet4' expects 'FP64'/],
+    [
+      infer([{name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4]}]),
+      400,
+      /data-type is 'FP32', but model 'vnet4' expects 'FP64'/,
+    ],
     [infer([{name: 'x', shape: [1, 4], datatype: 'FP64', data: [1, 2, 3, 4]}]), 400, /unexpected inference input 'x'/],
     [infer([{name: 'input', shape: [1, 3], datatype: 'FP64', data: [1, 2, 3]}]), 400, /expected \[-1,4\], got \[1,3\]/],
-    [infer([{name: 'input', shape: [2, 4], datatype: 'FP64', data: [1, 2, 3, 4]}]), 400, /has 4 elements; its shape \[2,4\] takes 8/],
+    [
+      infer([{name: 'input', shape: [2, 4], datatype: 'FP64', data: [1, 2, 3, 4]}]),
+      400,
+      /has 4 elements; its shape \[2,4\] takes 8/,
+    ],
     [infer([{name: 'input', shape: [1, 4], datatype: 'FP64', data: [1, 2, 3, 'x']}]), 400, /must be numbers/],
-    [infer([{name: 'input', shape: [1, 4], datatype: 'FP64', data: [1, 2, 3, 4]}], {outputs: [{name: 'z'}]}), 400, /unexpected inference output 'z'/],
+    [
+      infer([{name: 'input', shape: [1, 4], datatype: 'FP64', data: [1, 2, 3, 4]}], {outputs: [{name: 'z'}]}),
+      400,
+      /unexpected inference output 'z'/,
+    ],
     [infer([]), 400, /expected 1 inputs but got 0/],
     [post('/v2/models/vnet4/infer', '{"inputs": '), 400, /not JSON/],
     [post('/v2/models/missing/infer', '{}'), 404, /unknown model: 'missing'/],
@@ -97,7 +147,7 @@ test('v2 errors: an HTTP error status with {"error"} for each request the model 
   }
 });
 
-test('v2 binary tensors, framed by hand as the extension\'s example: binary in, binary out; sizes that do not add up are 400', async (t) => {
+test("v2 binary tensors, framed by hand as the extension's example: binary in, binary out; sizes that do not add up are 400", async (t) => {
   const header = Buffer.from(
     JSON.stringify({
       inputs: [{name: 'input', shape: [2, 2], datatype: 'FP32', parameters: {binary_data_size: 16}}],
@@ -122,13 +172,19 @@ test('v2 binary tensors, framed by hand as the extension\'s example: binary in, 
     outputs: [{name: 'output', datatype: 'FP32', shape: [2], parameters: {binary_data_size: 8}}],
   });
   t.is(body.length, length + 8);
-  t.deepEqual([body.readFloatLE(length), body.readFloatLE(length + 4)], [served('vnet32', [0.5, 1.5], 'FP32'), served('vnet32', [-2, 0.1], 'FP32')]);
+  t.deepEqual(
+    [body.readFloatLE(length), body.readFloatLE(length + 4)],
+    [served('vnet32', [0.5, 1.5], 'FP32'), served('vnet32', [-2, 0.1], 'FP32')],
+  );
   // The header length past the body, or 4 bytes short of the declared size: refused, not read past.
   for (const [headerLength, payload] of [
     [String(header.length + 100), Buffer.concat([header, data])],
     [String(header.length), Buffer.concat([header, data.subarray(0, 12)])],
   ] as const) {
-    const bad = await post('/v2/models/vnet32/infer', payload, {'content-type': 'application/octet-stream', 'inference-header-content-length': headerLength});
+    const bad = await post('/v2/models/vnet32/infer', payload, {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': headerLength,
+    });
     t.is(bad.status, 400);
     t.regex(((await bad.json()) as {error: string}).error, /Inference-Header-Content-Length|binary_data_size add up/);
   }
@@ -136,20 +192,42 @@ test('v2 binary tensors, framed by hand as the extension\'s example: binary in, 
 
 test('TF Serving: model status, row and columnar predict, its 404 and 400 error objects, NaN and Infinity written as tokens', async (t) => {
   t.deepEqual(await (await get('/v1/models/versioned')).json(), {
-    model_version_status: ['1', '2', '3'].map((version) => ({version, state: 'AVAILABLE', status: {error_code: 'OK', error_message: ''}})),
+    model_version_status: ['1', '2', '3'].map((version) => ({
+      version,
+      state: 'AVAILABLE',
+      status: {error_code: 'OK', error_message: ''},
+    })),
   });
-  const rows = await post('/v1/models/ranker:predict', JSON.stringify({instances: [[1, 2], [3, 4]]}));
+  const rows = await post(
+    '/v1/models/ranker:predict',
+    JSON.stringify({
+      instances: [
+        [1, 2],
+        [3, 4],
+      ],
+    }),
+  );
   t.deepEqual(await rows.json(), {predictions: [[served('ranker', [1, 2])], [served('ranker', [3, 4])]]});
   const scalars = await post('/v1/models/scalars/versions/1:predict', JSON.stringify({inputs: [[1, 2]]}));
   t.deepEqual(await scalars.json(), {outputs: [served('scalars', [1, 2])]});
   const missing = await post('/v1/models/versioned/versions/9:predict', '{"instances": [[1]]}');
   t.is(missing.status, 404);
   t.deepEqual(await missing.json(), {error: 'Servable not found for request: Specific(versioned, 9)'});
-  t.deepEqual(await (await post('/v1/models/missing:predict', '{"instances": [[1]]}')).json(), {error: 'Servable not found for request: Latest(missing)'});
+  t.deepEqual(await (await post('/v1/models/missing:predict', '{"instances": [[1]]}')).json(), {
+    error: 'Servable not found for request: Latest(missing)',
+  });
   const ragged = await post('/v1/models/ranker:predict', '{"instances": [[1], [1, 2]]}');
   t.is(ragged.status, 400);
   t.deepEqual(await ragged.json(), {error: 'all instances must have the same shape'});
-  const overflow = await post('/v1/models/ranker:predict', JSON.stringify({instances: [[0, 1e308], [1, 1]]}));
+  const overflow = await post(
+    '/v1/models/ranker:predict',
+    JSON.stringify({
+      instances: [
+        [0, 1e308],
+        [1, 1],
+      ],
+    }),
+  );
   t.is(await overflow.text(), `{"predictions":[[Infinity],[${served('ranker', [1, 1])}]]}`);
   const withTokens = await post('/v1/models/scalars:predict', '{"instances": [[NaN, 1], [1, 2]]}');
   t.is(withTokens.status, 400, 'NaN is read as a token, and a model of numbers refuses it');

@@ -27,7 +27,13 @@ const options = (model: string, version?: string): TfServingBackendOptions => ({
   maxReplyBytes: 1 << 20,
 });
 
-const call = (rows: number[][]): BackendCall => ({model: 'ranker', agentType: 'scout', rows: rows.map((r) => Float64Array.from(r)), deadline: Date.now() + 5000, batchId: 'b-tf-1'});
+const call = (rows: number[][]): BackendCall => ({
+  model: 'ranker',
+  agentType: 'scout',
+  rows: rows.map((r) => Float64Array.from(r)),
+  deadline: Date.now() + 5000,
+  batchId: 'b-tf-1',
+});
 
 async function predict(o: TfServingBackendOptions, rows: number[][]): Promise<BackendReply> {
   const backend = tfServingBackend(o);
@@ -45,7 +51,10 @@ const rows = [
 
 test('row format: {"instances": [[…], …]} to :predict, one-element predictions [[p], …] read as p', async (t) => {
   const reply = await predict(options('ranker'), rows);
-  t.deepEqual(Array.from(reply.values), rows.map((r) => served('ranker', r)));
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('ranker', r)),
+  );
   const [c] = server.infers('ranker');
   t.is(c.path, '/v1/models/ranker:predict');
   t.is(c.headers['content-type'], 'application/json');
@@ -54,7 +63,10 @@ test('row format: {"instances": [[…], …]} to :predict, one-element predictio
 
 test('scalar predictions [p, …] are read as they are', async (t) => {
   const reply = await predict(options('scalars'), rows);
-  t.deepEqual(Array.from(reply.values), rows.map((r) => served('scalars', r)));
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('scalars', r)),
+  );
 });
 
 test('a version goes into the path; a version or model the server does not have fails the batch at once with a clear backend_error', async (t) => {
@@ -63,14 +75,22 @@ test('a version goes into the path; a version or model the server does not have 
   const unknown = await predict(options('versioned', '7'), [[1], [2], [3]]).catch((e: unknown) => e);
   t.true(unknown instanceof BackendError);
   t.is((unknown as BackendError).code, 'backend_error');
-  t.is((unknown as BackendError).message, 'TF Serving model "versioned" version 7: the server does not know this model (HTTP 404)');
+  t.is(
+    (unknown as BackendError).message,
+    'TF Serving model "versioned" version 7: the server does not know this model (HTTP 404)',
+  );
   const missing = await predict(options('missing'), [[1], [2]]).catch((e: BackendError) => e);
   t.is((missing as BackendError).message, 'TF Serving model "missing": the server does not know this model (HTTP 404)');
   t.is(server.infers('missing').length, 1, 'a 404 is not split in halves');
 });
 
 test('a 400 {"error"} on one row: halving isolates it, the others get exact values', async (t) => {
-  const poison = [[1, 2], [666, 0], [3, 4], [5, 6]];
+  const poison = [
+    [1, 2],
+    [666, 0],
+    [3, 4],
+    [5, 6],
+  ];
   const reply = await predict(options('poison'), poison);
   t.deepEqual([...(reply.rejected?.keys() ?? [])], [1]);
   for (const i of [0, 2, 3]) t.is(reply.values[i], served('poison', poison[i]));
@@ -87,7 +107,12 @@ test('a 503 is retried', async (t) => {
 });
 
 test('a non-finite prediction, written as TF Serving writes it (Infinity, NaN), reaches its own row only', async (t) => {
-  const reply = await predict(options('overflow'), [[1, 1], [0, 1e308], [-1e308, -1e308], [2, 2]]);
+  const reply = await predict(options('overflow'), [
+    [1, 1],
+    [0, 1e308],
+    [-1e308, -1e308],
+    [2, 2],
+  ]);
   t.is(reply.values[0], served('overflow', [1, 1]));
   t.is(reply.values[1], null);
   t.is(reply.values[2], null);
@@ -101,6 +126,11 @@ test('a non-finite prediction, written as TF Serving writes it (Infinity, NaN), 
 });
 
 test('a reply without "predictions" is backend_bad_response for the batch', (t) => {
-  t.throws(() => decodePredictions({outputs: [1]}, 'TF Serving model "m"'), {instanceOf: BackendError, message: 'TF Serving model "m": reply has no "predictions" list'});
-  t.throws(() => parseJsonReply('<html>', 'TF Serving model "m": reply'), {message: 'TF Serving model "m": reply is not JSON'});
+  t.throws(() => decodePredictions({outputs: [1]}, 'TF Serving model "m"'), {
+    instanceOf: BackendError,
+    message: 'TF Serving model "m": reply has no "predictions" list',
+  });
+  t.throws(() => parseJsonReply('<html>', 'TF Serving model "m": reply'), {
+    message: 'TF Serving model "m": reply is not JSON',
+  });
 });

@@ -67,9 +67,12 @@ const rows3 = [
   [-7.125, 0, 1e-9],
 ];
 
-test('FP64 rows with a [rows, 1] output: the request is the spec\'s inference request and each row gets its exact value', async (t) => {
+test("FP64 rows with a [rows, 1] output: the request is the spec's inference request and each row gets its exact value", async (t) => {
   const reply = await predict(options('value_net'), rows3);
-  t.deepEqual(Array.from(reply.values), rows3.map((r) => served('value_net', r)));
+  t.deepEqual(
+    Array.from(reply.values),
+    rows3.map((r) => served('value_net', r)),
+  );
   t.is(reply.rejected, undefined);
   const [metadata, infer] = server.calls.filter((c) => c.model === 'value_net');
   t.is(metadata.method, 'GET');
@@ -92,7 +95,10 @@ test('FP32 with a [rows] output: the inputs and the output are float32, as the m
     [1e-3, 12345.678, -2],
   ];
   const reply = await predict(options('vnet32'), rows);
-  t.deepEqual(Array.from(reply.values), rows.map((r) => served('vnet32', r, 'FP32')));
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('vnet32', r, 'FP32')),
+  );
   t.not(served('vnet32', rows[0], 'FP32'), served('vnet32', rows[0]), 'FP32 really differs from FP64 here');
   const body = JSON.parse(server.infers('vnet32')[0].body.toString());
   t.is(body.inputs[0].datatype, 'FP32', 'the datatype discovered from the metadata');
@@ -114,7 +120,11 @@ test('a version goes into both paths; a version the server does not have is a cl
 test('metadata is fetched once per client, by one request however many batches wait for it, and again after a registry reload', async (t) => {
   const backend = v2Backend(options('shared'));
   t.teardown(() => backend.close());
-  const replies = await Promise.all([backend.predict(call([[1]])), backend.predict(call([[2]])), backend.predict(call([[3]]))]);
+  const replies = await Promise.all([
+    backend.predict(call([[1]])),
+    backend.predict(call([[2]])),
+    backend.predict(call([[3]])),
+  ]);
   t.deepEqual(
     replies.map((r) => r.values[0]),
     [1, 2, 3].map((x) => served('shared', [x])),
@@ -139,7 +149,12 @@ test('a model the server does not know: backend_error naming it, with no inferen
   t.is(error.message, 'v2 model "missing": the server does not know this model (HTTP 404)');
   t.deepEqual(server.infers('missing'), []);
   // Named whole in the registry (no metadata), its infer 404 fails the batch at once, unsplit.
-  const named = await failure(options('missing', {input: 'input', output: 'output', datatype: 'FP64'}), [[1], [2], [3], [4]]);
+  const named = await failure(options('missing', {input: 'input', output: 'output', datatype: 'FP64'}), [
+    [1],
+    [2],
+    [3],
+    [4],
+  ]);
   t.is(named.code, 'backend_error');
   t.is(server.infers('missing').length, 1, 'one call, not a halving');
 });
@@ -158,12 +173,32 @@ test('a model unloaded after discovery (infer 404): the batch fails at once and 
 test('metadata the contract cannot serve: each a backend_error saying what was expected and what was found', async (t) => {
   const cases: [string, Partial<V2BackendOptions>, string][] = [
     ['ints', {}, 'v2 model "ints": expected an FP32 or FP64 input; found input "x" INT64 [-1, 4]'],
-    ['image', {}, 'v2 model "image": expected an input of shape [-1, D] (a dynamic batch of rows of D floats); found input "pixels" FP32 [-1, 3, 224, 224]'],
-    ['twoout', {}, 'v2 model "twoout": expected one output, or "output" in MODELS_FILE naming one; found outputs "value" FP64 [-1, 1], "policy" FP64 [-1, 8]'],
-    ['twoout', {output: 'policy'}, 'v2 model "twoout": expected an FP32 or FP64 output of shape [-1] or [-1, 1] (one value per row); found output "policy" FP64 [-1, 8]'],
-    ['plain', {datatype: 'FP32'}, 'v2 model "plain": expected datatype FP32 (MODELS_FILE); found input "input" FP64 [-1, -1]'],
+    [
+      'image',
+      {},
+      'v2 model "image": expected an input of shape [-1, D] (a dynamic batch of rows of D floats); found input "pixels" FP32 [-1, 3, 224, 224]',
+    ],
+    [
+      'twoout',
+      {},
+      'v2 model "twoout": expected one output, or "output" in MODELS_FILE naming one; found outputs "value" FP64 [-1, 1], "policy" FP64 [-1, 8]',
+    ],
+    [
+      'twoout',
+      {output: 'policy'},
+      'v2 model "twoout": expected an FP32 or FP64 output of shape [-1] or [-1, 1] (one value per row); found output "policy" FP64 [-1, 8]',
+    ],
+    [
+      'plain',
+      {datatype: 'FP32'},
+      'v2 model "plain": expected datatype FP32 (MODELS_FILE); found input "input" FP64 [-1, -1]',
+    ],
     ['plain', {input: 'x'}, 'v2 model "plain": expected input "x" (MODELS_FILE); found input "input" FP64 [-1, -1]'],
-    ['many', {}, 'v2 model "many": expected one input; found 1000 inputs: "i0" FP32 [-1, 1], "i1" FP32 [-1, 1], "i2" FP32 [-1, 1], "i3" FP32 [-1, 1], and 996 more'],
+    [
+      'many',
+      {},
+      'v2 model "many": expected one input; found 1000 inputs: "i0" FP32 [-1, 1], "i1" FP32 [-1, 1], "i2" FP32 [-1, 1], "i3" FP32 [-1, 1], and 996 more',
+    ],
   ];
   for (const [model, extra, message] of cases) {
     const error = await failure(options(model, extra), [[1, 2, 3, 4]]);
@@ -178,7 +213,7 @@ test('metadata the contract cannot serve: each a backend_error saying what was e
   t.is(reply.values.length, 1);
 });
 
-test('rows of another length than the model\'s D are backend_rejected without a call', async (t) => {
+test("rows of another length than the model's D are backend_rejected without a call", async (t) => {
   const error = await failure(options('vnet4'), [[1, 2, 3]]);
   t.is(error.code, 'backend_rejected');
   t.regex(error.message, /^v2 model "vnet4" takes rows of 4 floats \(input "input"\); this row has 3/);
@@ -188,7 +223,13 @@ test('rows of another length than the model\'s D are backend_rejected without a 
 });
 
 test('a 400 with {"error"} on one row: halving isolates it, the others get exact values, the server\'s words stay out', async (t) => {
-  const rows = [[1, 2], [3, 4], [666, 1], [5, 6], [7, 8]];
+  const rows = [
+    [1, 2],
+    [3, 4],
+    [666, 1],
+    [5, 6],
+    [7, 8],
+  ];
   const reply = await predict(options('poison'), rows);
   t.deepEqual([...(reply.rejected?.keys() ?? [])], [2]);
   t.is(reply.rejected?.get(2), 'backend refused this row (HTTP 400)');
@@ -226,7 +267,10 @@ test('binary both ways: the request is framed per the extension, little-endian, 
     [4, -5, 6.5],
   ];
   const reply = await predict(options('vnet32', {binary: true}), rows);
-  t.deepEqual(Array.from(reply.values), rows.map((r) => served('vnet32', r, 'FP32')));
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('vnet32', r, 'FP32')),
+  );
   const infer = server.infers('vnet32').at(-1)!;
   t.is(infer.headers['content-type'], 'application/octet-stream');
   const headerLength = Number(infer.headers['inference-header-content-length']);
@@ -262,35 +306,61 @@ test('a binary reply whose header length lies is backend_bad_response, whichever
   const expected: Record<string, RegExp> = {
     liar: /^v2 model "liar": reply is not JSON$/,
     liarshort: /^v2 model "liarshort": reply is not JSON$/,
-    liarhuge: /^v2 model "liarhuge": binary reply: Inference-Header-Content-Length "(\d+)" does not fit a body of \d+ bytes$/,
+    liarhuge:
+      /^v2 model "liarhuge": binary reply: Inference-Header-Content-Length "(\d+)" does not fit a body of \d+ bytes$/,
   };
   for (const [model, message] of Object.entries(expected)) {
-    const error = await failure(options(model, {binary: true}), [[1, 2], [3, 4]]);
+    const error = await failure(options(model, {binary: true}), [
+      [1, 2],
+      [3, 4],
+    ]);
     t.is(error.code, 'backend_bad_response', model);
     t.regex(error.message, message);
     t.is(server.infers(model).length, 1, `${model}: a bad reply is not retried`);
   }
 });
 
-test('the spec\'s binary response example decodes (JSON header, then the output\'s bytes), and nested JSON data too', (t) => {
+test("the spec's binary response example decodes (JSON header, then the output's bytes), and nested JSON data too", (t) => {
   const values = [1.0, 1.1, 2.0];
-  const header = Buffer.from(JSON.stringify({outputs: [{name: 'output0', shape: [3, 1], datatype: 'FP32', parameters: {binary_data_size: 12}}]}));
+  const header = Buffer.from(
+    JSON.stringify({outputs: [{name: 'output0', shape: [3, 1], datatype: 'FP32', parameters: {binary_data_size: 12}}]}),
+  );
   const bytes = Buffer.alloc(12);
   for (const [i, v] of values.entries()) bytes.writeFloatLE(v, i * 4);
   const body = Buffer.concat([header, bytes]);
-  const decoded = decodeInferReply({headers: {'inference-header-content-length': String(header.length)}, body}, 'output0', 3, 'x', 'v2');
+  const decoded = decodeInferReply(
+    {headers: {'inference-header-content-length': String(header.length)}, body},
+    'output0',
+    3,
+    'x',
+    'v2',
+  );
   t.deepEqual(Array.from(decoded), values.map(Math.fround));
-  const nested = Buffer.from(JSON.stringify({id: 'x', outputs: [{name: 'output0', shape: [3, 1], datatype: 'FP32', data: [[1.0], [1.1], [2.0]]}]}));
+  const nested = Buffer.from(
+    JSON.stringify({
+      id: 'x',
+      outputs: [{name: 'output0', shape: [3, 1], datatype: 'FP32', data: [[1.0], [1.1], [2.0]]}],
+    }),
+  );
   t.deepEqual(Array.from(decodeInferReply({headers: {}, body: nested}, 'output0', 3, 'x', 'v2')), values);
   // A tensor unaligned in the body is copied, not misread.
   const odd = Buffer.concat([Buffer.from([0]), bytes]).subarray(1);
   t.deepEqual(Array.from(floatsFromBytes(odd, 'FP32')), values.map(Math.fround));
   // An output of the wrong shape is refused.
-  const wide = Buffer.from(JSON.stringify({outputs: [{name: 'output0', shape: [3, 2], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6]}]}));
-  t.throws(() => decodeInferReply({headers: {}, body: wide}, 'output0', 3, 'x', 'v2'), {message: 'v2: reply output "output0" has shape [3,2]; expected [3] or [3, 1]'});
+  const wide = Buffer.from(
+    JSON.stringify({outputs: [{name: 'output0', shape: [3, 2], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6]}]}),
+  );
+  t.throws(() => decodeInferReply({headers: {}, body: wide}, 'output0', 3, 'x', 'v2'), {
+    message: 'v2: reply output "output0" has shape [3,2]; expected [3] or [3, 1]',
+  });
   // Sizes that do not add up to the bytes after the header are refused, not read past.
-  const short = {headers: {'inference-header-content-length': String(header.length)}, body: body.subarray(0, body.length - 4)};
-  t.throws(() => decodeInferReply(short, 'output0', 3, 'x', 'v2'), {message: /binary_data_size add up to 12 bytes, but 8 bytes follow/});
+  const short = {
+    headers: {'inference-header-content-length': String(header.length)},
+    body: body.subarray(0, body.length - 4),
+  };
+  t.throws(() => decodeInferReply(short, 'output0', 3, 'x', 'v2'), {
+    message: /binary_data_size add up to 12 bytes, but 8 bytes follow/,
+  });
 });
 
 test('credentials in the URL travel as a Basic header, never in the request line', async (t) => {

@@ -49,7 +49,12 @@ export function servedVersion(model: SimulatedModel, asked: string | undefined):
  * The model's value of each row of a row-major tensor of `d` floats (already float32-rounded when
  * the model is FP32): DESIGN §4's formula with bias(name, ""), rounded to float32 for FP32.
  */
-export function servedValues(name: string, model: SimulatedModel, tensor: ArrayLike<number> & {subarray(a: number, b: number): ArrayLike<number>}, d: number): Float64Array {
+export function servedValues(
+  name: string,
+  model: SimulatedModel,
+  tensor: ArrayLike<number> & {subarray(a: number, b: number): ArrayLike<number>},
+  d: number,
+): Float64Array {
   const b = bias(name, '');
   const rows = d === 0 ? 0 : tensor.length / d;
   const values = new Float64Array(rows);

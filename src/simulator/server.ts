@@ -45,7 +45,11 @@ export function createBackendServer(options: BackendServerOptions): http.Server 
 
 /** The stand-in's request listener (a test may put it behind a fault-injecting proxy). */
 export function backendHandler(options: BackendServerOptions): http.RequestListener {
-  const ctx = {latencyMinMs: options.latencyMinMs, latencyMaxMs: options.latencyMaxMs, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024};
+  const ctx = {
+    latencyMinMs: options.latencyMinMs,
+    latencyMaxMs: options.latencyMaxMs,
+    maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+  };
   const models = options.models ?? anyModel;
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const pathname = (req.url ?? '/').split('?')[0];
@@ -62,7 +66,8 @@ export function backendHandler(options: BackendServerOptions): http.RequestListe
     } catch {
       return sendJson(res, 400, {error: 'body is not JSON'});
     }
-    if (!parsed.success) return sendJson(res, 400, {error: parsed.error.issues[0].message, path: parsed.error.issues[0].path});
+    if (!parsed.success)
+      return sendJson(res, 400, {error: parsed.error.issues[0].message, path: parsed.error.issues[0].path});
     const {model, agent_type: agentType, vectors} = parsed.data;
     await callLatency(ctx);
     sendJson(res, 200, {vector: predictMatrix(model, agentType, vectors)});

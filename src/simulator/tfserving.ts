@@ -21,7 +21,13 @@ import type {StandInContext} from './wire.ts';
 const modelPath = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?(:predict)?$/;
 
 /** Answers a request whose path starts with /v1/models/. */
-export async function handleTfServing(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, models: ModelCatalog, ctx: StandInContext): Promise<void> {
+export async function handleTfServing(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  pathname: string,
+  models: ModelCatalog,
+  ctx: StandInContext,
+): Promise<void> {
   const match = modelPath.exec(pathname);
   if (!match) return sendError(res, 404, `Malformed request: ${req.method} ${pathname.slice(0, 200)}`);
   let name: string;
@@ -35,10 +41,21 @@ export async function handleTfServing(req: http.IncomingMessage, res: http.Serve
   if (req.method !== (predict ? 'POST' : 'GET')) return sendError(res, 405, predict ? 'use POST' : 'use GET');
   const model = models(name);
   const version = model && servedVersion(model, asked);
-  if (!model || !version) return sendError(res, 404, `Servable not found for request: ${asked === undefined ? `Latest(${name})` : `Specific(${name}, ${asked})`}`);
+  if (!model || !version)
+    return sendError(
+      res,
+      404,
+      `Servable not found for request: ${asked === undefined ? `Latest(${name})` : `Specific(${name}, ${asked})`}`,
+    );
   if (!predict) {
     const versions = asked === undefined ? model.versions : [version];
-    return sendJson(res, 200, {model_version_status: versions.map((v) => ({version: v, state: 'AVAILABLE', status: {error_code: 'OK', error_message: ''}}))});
+    return sendJson(res, 200, {
+      model_version_status: versions.map((v) => ({
+        version: v,
+        state: 'AVAILABLE',
+        status: {error_code: 'OK', error_message: ''},
+      })),
+    });
   }
   const body = await readBody(req, res, ctx.maxBodyBytes);
   if (!body) return;
@@ -55,7 +72,8 @@ export async function handleTfServing(req: http.IncomingMessage, res: http.Serve
   }
   const rowFormat = request?.instances !== undefined;
   const rows = rowFormat ? request?.instances : request?.inputs;
-  if (rowFormat === (request?.inputs !== undefined)) return sendError(res, 400, 'Missing \'inputs\' or \'instances\' key (a request has either, not both)');
+  if (rowFormat === (request?.inputs !== undefined))
+    return sendError(res, 400, "Missing 'inputs' or 'instances' key (a request has either, not both)");
   const problem = matrixProblem(rows, model);
   if (problem) return sendError(res, 400, problem);
   const matrix = rows as number[][];
@@ -71,7 +89,8 @@ function matrixProblem(rows: unknown, model: SimulatedModel): string | undefined
   if (!Array.isArray(rows) || rows.length === 0) return 'instances must be a non-empty list of rows';
   const d = Array.isArray(rows[0]) ? rows[0].length : -1;
   if (d < 1) return 'each instance must be a non-empty list of numbers';
-  if (model.d !== -1 && d !== model.d) return `input size does not match signature: the model takes rows of ${model.d} values, got ${d}`;
+  if (model.d !== -1 && d !== model.d)
+    return `input size does not match signature: the model takes rows of ${model.d} values, got ${d}`;
   for (const row of rows) {
     if (!Array.isArray(row) || row.length !== d) return 'all instances must have the same shape';
     if (!row.every((v) => typeof v === 'number')) return 'instances must be numbers';

@@ -43,7 +43,13 @@ export class V2RequestError extends Error {
 }
 
 /** Answers a request whose path starts with /v2. */
-export async function handleV2(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, models: ModelCatalog, ctx: StandInContext): Promise<void> {
+export async function handleV2(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  pathname: string,
+  models: ModelCatalog,
+  ctx: StandInContext,
+): Promise<void> {
   if (pathname === '/v2' || pathname === '/v2/') {
     if (req.method !== 'GET') return sendError(res, 405, 'use GET');
     return sendJson(res, 200, {name: 'agent-batcher-stand-in', version: '2', extensions: ['binary_tensor_data']});
@@ -64,7 +70,8 @@ export async function handleV2(req: http.IncomingMessage, res: http.ServerRespon
     return sendError(res, 400, 'the model name or version is not valid percent-encoding');
   }
   const endpoint = match[3];
-  if (req.method !== (endpoint === '/infer' ? 'POST' : 'GET')) return sendError(res, 405, endpoint === '/infer' ? 'use POST' : 'use GET');
+  if (req.method !== (endpoint === '/infer' ? 'POST' : 'GET'))
+    return sendError(res, 405, endpoint === '/infer' ? 'use POST' : 'use GET');
   const model = models(name);
   const version = model && servedVersion(model, asked);
   if (!model || !version) {
@@ -72,7 +79,11 @@ export async function handleV2(req: http.IncomingMessage, res: http.ServerRespon
       res.writeHead(404, {'content-length': '0'});
       return void res.end();
     }
-    return sendError(res, 404, `Request for unknown model: '${name}'${asked === undefined ? '' : ` version ${asked}`} is not found`);
+    return sendError(
+      res,
+      404,
+      `Request for unknown model: '${name}'${asked === undefined ? '' : ` version ${asked}`} is not found`,
+    );
   }
   if (endpoint === '/ready') {
     res.writeHead(200, {'content-length': '0'});
@@ -117,7 +128,12 @@ export interface InferRequest {
 }
 
 /** An inference request for `model`, as the specification and the binary extension write it; throws V2RequestError or FramingError. */
-export function parseInferRequest(body: Buffer, headerLength: string | string[] | undefined, name: string, model: SimulatedModel): InferRequest {
+export function parseInferRequest(
+  body: Buffer,
+  headerLength: string | string[] | undefined,
+  name: string,
+  model: SimulatedModel,
+): InferRequest {
   const refuse = (message: string) => new V2RequestError(400, message);
   const split = splitBody(body, headerLength);
   let request: {id?: unknown; inputs?: unknown; outputs?: unknown; parameters?: {binary_data_output?: unknown}} | null;
@@ -126,27 +142,39 @@ export function parseInferRequest(body: Buffer, headerLength: string | string[] 
   } catch {
     throw refuse('the request is not JSON (a binary request needs the Inference-Header-Content-Length header)');
   }
-  if (typeof request !== 'object' || request === null || !Array.isArray(request.inputs)) throw refuse('the request has no "inputs" list');
+  if (typeof request !== 'object' || request === null || !Array.isArray(request.inputs))
+    throw refuse('the request has no "inputs" list');
   if (request.id !== undefined && typeof request.id !== 'string') throw refuse('"id" must be a string');
   const inputs: unknown[] = request.inputs;
   if (inputs.length !== 1) throw refuse(`expected 1 inputs but got ${inputs.length} inputs for model '${name}'`);
   const input = inputs[0] as {name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown};
-  if (input?.name !== model.input) throw refuse(`unexpected inference input '${String(input?.name).slice(0, 64)}' for model '${name}'`);
+  if (input?.name !== model.input)
+    throw refuse(`unexpected inference input '${String(input?.name).slice(0, 64)}' for model '${name}'`);
   if (input.datatype !== model.datatype) {
-    throw refuse(`inference input '${model.input}' data-type is '${String(input.datatype).slice(0, 16)}', but model '${name}' expects '${model.datatype}'`);
+    throw refuse(
+      `inference input '${model.input}' data-type is '${String(input.datatype).slice(0, 16)}', but model '${name}' expects '${model.datatype}'`,
+    );
   }
   const shape = input.shape;
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isSafeInteger(n) && n >= 1)) {
-    throw refuse(`unexpected shape ${JSON.stringify(shape)?.slice(0, 64)} for input '${model.input}' of model '${name}': expected [rows, D] with rows, D >= 1`);
+    throw refuse(
+      `unexpected shape ${JSON.stringify(shape)?.slice(0, 64)} for input '${model.input}' of model '${name}': expected [rows, D] with rows, D >= 1`,
+    );
   }
   const [rows, d] = shape as [number, number];
-  if (model.d !== -1 && d !== model.d) throw refuse(`unexpected shape for input '${model.input}' of model '${name}': expected [-1,${model.d}], got [${rows},${d}]`);
+  if (model.d !== -1 && d !== model.d)
+    throw refuse(
+      `unexpected shape for input '${model.input}' of model '${name}': expected [-1,${model.d}], got [${rows},${d}]`,
+    );
   const slices = split ? binarySlices(inputs, split.binary) : undefined;
   const bytes = slices?.get(0);
   let tensor: Float32Array | Float64Array;
   if (bytes !== undefined || binaryDataSize(input) !== undefined) {
     const expected = rows * d * (model.datatype === 'FP32' ? 4 : 8);
-    if (bytes?.length !== expected) throw refuse(`input '${model.input}' has ${bytes?.length ?? 0} bytes of binary data; shape [${rows},${d}] of ${model.datatype} takes ${expected}`);
+    if (bytes?.length !== expected)
+      throw refuse(
+        `input '${model.input}' has ${bytes?.length ?? 0} bytes of binary data; shape [${rows},${d}] of ${model.datatype} takes ${expected}`,
+      );
     tensor = floatsFromBytes(bytes, model.datatype);
   } else {
     tensor = jsonTensor(input.data, rows, d, model.datatype, refuse);
@@ -155,23 +183,36 @@ export function parseInferRequest(body: Buffer, headerLength: string | string[] 
   if (!Array.isArray(outputs)) throw refuse('"outputs" must be a list');
   let binaryOutput = request.parameters?.binary_data_output === true;
   for (const output of outputs as {name?: unknown; parameters?: {binary_data?: unknown}}[]) {
-    if (output?.name !== model.output) throw refuse(`unexpected inference output '${String(output?.name).slice(0, 64)}' for model '${name}'`);
+    if (output?.name !== model.output)
+      throw refuse(`unexpected inference output '${String(output?.name).slice(0, 64)}' for model '${name}'`);
     if (typeof output.parameters?.binary_data === 'boolean') binaryOutput = output.parameters.binary_data;
   }
   return {id: request.id, tensor, rows, d, binaryOutput};
 }
 
 /** Tensor data given in JSON, flat or nested by rows ("Tensor Data"), as a tensor of the datatype. */
-function jsonTensor(data: unknown, rows: number, d: number, datatype: V2Datatype, refuse: (m: string) => Error): Float32Array | Float64Array {
+function jsonTensor(
+  data: unknown,
+  rows: number,
+  d: number,
+  datatype: V2Datatype,
+  refuse: (m: string) => Error,
+): Float32Array | Float64Array {
   if (!Array.isArray(data)) throw refuse('the input has no "data" (nor binary_data_size)');
   const flat = data.length === rows && data.every((row) => Array.isArray(row)) ? data.flat() : data;
-  if (flat.length !== rows * d) throw refuse(`the input's data has ${flat.length} elements; its shape [${rows},${d}] takes ${rows * d}`);
-  if (!flat.every((v) => typeof v === 'number')) throw refuse('the input\'s data must be numbers');
+  if (flat.length !== rows * d)
+    throw refuse(`the input's data has ${flat.length} elements; its shape [${rows},${d}] takes ${rows * d}`);
+  if (!flat.every((v) => typeof v === 'number')) throw refuse("the input's data must be numbers");
   return datatype === 'FP32' ? Float32Array.from(flat as number[]) : Float64Array.from(flat as number[]);
 }
 
 /** The $inference_response for a parsed request: JSON, or JSON + binary output when it was asked for. */
-export function inferResponse(request: InferRequest, name: string, version: string, model: SimulatedModel): {headers: Record<string, string>; body: string | Buffer} {
+export function inferResponse(
+  request: InferRequest,
+  name: string,
+  version: string,
+  model: SimulatedModel,
+): {headers: Record<string, string>; body: string | Buffer} {
   const values = servedValues(name, model, request.tensor, request.d);
   const shape = model.outputShape === 'rows' ? [request.rows] : [request.rows, 1];
   const head = {model_name: name, model_version: version, ...(request.id !== undefined && {id: request.id})};

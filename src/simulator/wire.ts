@@ -21,7 +21,11 @@ export function sendError(res: http.ServerResponse, status: number, message: str
 }
 
 /** The request body, or undefined after answering 413 (too large) or when the client went away. */
-export async function readBody(req: http.IncomingMessage, res: http.ServerResponse, limit: number): Promise<Buffer | undefined> {
+export async function readBody(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  limit: number,
+): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {

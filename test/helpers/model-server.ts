@@ -30,7 +30,8 @@ const overrides: Record<string, Partial<SimulatedModel>> = {
   scalars: {outputShape: 'rows'},
 };
 
-export const testCatalog: ModelCatalog = (name) => (name === 'missing' ? undefined : {...defaultModel, ...overrides[name]});
+export const testCatalog: ModelCatalog = (name) =>
+  name === 'missing' ? undefined : {...defaultModel, ...overrides[name]};
 
 /** What the stand-in answers for a row of model `name` (on the server): float32-rounded for FP32. */
 export function served(name: string, row: readonly number[], datatype: V2Datatype = 'FP64'): number {
@@ -60,9 +61,18 @@ export interface ModelServer {
 }
 
 const crafted: Record<string, object> = {
-  many: {inputs: Array.from({length: 1000}, (_, i) => ({name: `i${i}`, datatype: 'FP32', shape: [-1, 1]})), outputs: []},
-  ints: {inputs: [{name: 'x', datatype: 'INT64', shape: [-1, 4]}], outputs: [{name: 'y', datatype: 'FP32', shape: [-1, 1]}]},
-  image: {inputs: [{name: 'pixels', datatype: 'FP32', shape: [-1, 3, 224, 224]}], outputs: [{name: 'y', datatype: 'FP32', shape: [-1]}]},
+  many: {
+    inputs: Array.from({length: 1000}, (_, i) => ({name: `i${i}`, datatype: 'FP32', shape: [-1, 1]})),
+    outputs: [],
+  },
+  ints: {
+    inputs: [{name: 'x', datatype: 'INT64', shape: [-1, 4]}],
+    outputs: [{name: 'y', datatype: 'FP32', shape: [-1, 1]}],
+  },
+  image: {
+    inputs: [{name: 'pixels', datatype: 'FP32', shape: [-1, 3, 224, 224]}],
+    outputs: [{name: 'y', datatype: 'FP32', shape: [-1]}],
+  },
   twoout: {
     inputs: [{name: 'input', datatype: 'FP64', shape: [-1, -1]}],
     outputs: [
@@ -73,7 +83,11 @@ const crafted: Record<string, object> = {
 };
 
 export async function startModelServer(options: {latencyMs?: number} = {}): Promise<ModelServer> {
-  const standIn = createBackendServer({latencyMinMs: options.latencyMs ?? 0, latencyMaxMs: options.latencyMs ?? 0, models: testCatalog});
+  const standIn = createBackendServer({
+    latencyMinMs: options.latencyMs ?? 0,
+    latencyMaxMs: options.latencyMs ?? 0,
+    models: testCatalog,
+  });
   standIn.listen(0, '127.0.0.1');
   await once(standIn, 'listening');
   const target = `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`;
@@ -89,31 +103,49 @@ export async function startModelServer(options: {latencyMs?: number} = {}): Prom
     const model = /^\/v[12]\/models\/([^/:]+)/.exec(path)?.[1];
     const infer = path.endsWith('/infer') || path.endsWith(':predict');
     const at = Date.now();
-    const answer = (status: number, payload: string | Buffer, headers: Record<string, string> = {'content-type': 'application/json'}) => {
+    const answer = (
+      status: number,
+      payload: string | Buffer,
+      headers: Record<string, string> = {'content-type': 'application/json'},
+    ) => {
       calls.push({method: req.method ?? '', path, model, headers: req.headers, body, status, at});
       res.writeHead(status, headers);
       res.end(payload);
     };
     const n = (seen.get(`${model} ${infer}`) ?? 0) + 1;
     seen.set(`${model} ${infer}`, n);
-    if (!infer && model && crafted[model]) return answer(200, JSON.stringify({name: model, platform: 'crafted', ...crafted[model]}));
-    if (infer && model === 'flaky' && n === 1) return answer(503, '{"error":"warming up"}', {'content-type': 'application/json', 'retry-after': '0'});
+    if (!infer && model && crafted[model])
+      return answer(200, JSON.stringify({name: model, platform: 'crafted', ...crafted[model]}));
+    if (infer && model === 'flaky' && n === 1)
+      return answer(503, '{"error":"warming up"}', {'content-type': 'application/json', 'retry-after': '0'});
     if (infer && model === 'gone') return answer(404, `{"error":"Request for unknown model: '${model}' is not found"}`);
-    if (infer && model === 'poison' && firstValues(path, req.headers, body).includes(666)) return answer(400, '{"error":"row refused: 666"}');
+    if (infer && model === 'poison' && firstValues(path, req.headers, body).includes(666))
+      return answer(400, '{"error":"row refused: 666"}');
     const forwarded = await fetch(target + path, {
       method: req.method,
       headers: pick(req.headers, ['content-type', 'inference-header-content-length']),
       body: req.method === 'GET' ? undefined : body,
     });
-    const headers = Object.fromEntries(['content-type', 'inference-header-content-length'].flatMap((h) => (forwarded.headers.has(h) ? [[h, forwarded.headers.get(h) as string]] : [])));
+    const headers = Object.fromEntries(
+      ['content-type', 'inference-header-content-length'].flatMap((h) =>
+        forwarded.headers.has(h) ? [[h, forwarded.headers.get(h) as string]] : [],
+      ),
+    );
     let payload = Buffer.from(await forwarded.arrayBuffer());
     if (infer && forwarded.status === 200) {
       const length = Number(headers['inference-header-content-length']);
       if (model === 'liar') headers['inference-header-content-length'] = String(length + 5);
       if (model === 'liarshort') headers['inference-header-content-length'] = String(length - 5);
       if (model === 'liarhuge') headers['inference-header-content-length'] = String(payload.length + 100);
-      if (model === 'nooutput') payload = Buffer.from(JSON.stringify({...JSON.parse(payload.toString()), outputs: [{name: 'other', datatype: 'FP64', shape: [0], data: []}]}));
-      if (model === 'wrongid') payload = Buffer.from(JSON.stringify({...JSON.parse(payload.toString()), id: 'someone-else'}));
+      if (model === 'nooutput')
+        payload = Buffer.from(
+          JSON.stringify({
+            ...JSON.parse(payload.toString()),
+            outputs: [{name: 'other', datatype: 'FP64', shape: [0], data: []}],
+          }),
+        );
+      if (model === 'wrongid')
+        payload = Buffer.from(JSON.stringify({...JSON.parse(payload.toString()), id: 'someone-else'}));
     }
     answer(forwarded.status, payload, headers);
   });
@@ -127,7 +159,8 @@ export async function startModelServer(options: {latencyMs?: number} = {}): Prom
   return {
     url,
     calls,
-    infers: (model) => calls.filter((c) => c.model === model && (c.path.endsWith('/infer') || c.path.endsWith(':predict'))),
+    infers: (model) =>
+      calls.filter((c) => c.model === model && (c.path.endsWith('/infer') || c.path.endsWith(':predict'))),
     metadataReads: (model) => calls.filter((c) => c.model === model && c.method === 'GET'),
     close: async () => {
       for (const socket of sockets) socket.destroy();

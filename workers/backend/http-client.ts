@@ -155,7 +155,9 @@ export class HttpClient implements Backend {
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
     // The reason is short and safe for clients; the underlying error goes to the log as the cause.
-    throw new BackendError('backend_error', `backend failed after ${attempts} attempt(s): ${last.reason}`, {cause: last.cause});
+    throw new BackendError('backend_error', `backend failed after ${attempts} attempt(s): ${last.reason}`, {
+      cause: last.cause,
+    });
   }
 
   /** Predicts rows [from, to): whole if the backend accepts them, else by halves. */
@@ -194,7 +196,8 @@ export class HttpClient implements Backend {
         bodyTimeout: timeoutMs,
       });
     } catch (error) {
-      const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describe(error);
+      const reason =
+        error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describe(error);
       return {kind: 'retry', reason, retryAfterMs: 0, cause: error};
     }
     const status = response.statusCode;
@@ -202,7 +205,12 @@ export class HttpClient implements Backend {
       // An error body is read only for its {"error": …} text (for the log), and at most a little of it.
       const error = await readLimited(response, errorBodyLimit).then(errorText, () => undefined);
       if (status === 429 || status >= 500) {
-        return {kind: 'retry', reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(response.headers['retry-after']), cause: error && new Error(error)};
+        return {
+          kind: 'retry',
+          reason: `HTTP ${status}`,
+          retryAfterMs: retryAfterMs(response.headers['retry-after']),
+          cause: error && new Error(error),
+        };
       }
       if (status >= 400) return {kind: 'refused', status, error};
       throw new BackendError('backend_bad_response', `backend answered HTTP ${status}`);

@@ -15,7 +15,12 @@ export type HttpBackendOptions = HttpClientOptions;
 
 /** Our protocol's encoder and decoder. */
 export const ourProtocol: WireProtocol = {
-  encode: (call, rows) => ({method: 'POST', path: '', headers: jsonHeaders, body: matrixBody(call.model, call.agentType, rows)}),
+  encode: (call, rows) => ({
+    method: 'POST',
+    path: '',
+    headers: jsonHeaders,
+    body: matrixBody(call.model, call.agentType, rows),
+  }),
   decode: (reply) => parseReply(reply.body.toString('utf8')),
 };
 

@@ -29,11 +29,18 @@ export function tfServingProtocol(options: TfServingBackendOptions): WireProtoco
   const path = tfServingModelPath(options.model, options.version);
   const label = `TF Serving model ${JSON.stringify(options.model)}${options.version === undefined ? '' : ` version ${options.version}`}`;
   return {
-    encode: (_call, rows) => ({method: 'POST', path: `${path}:predict`, headers: jsonHeaders, body: `{"instances":[${jsonRows(rows, true)}]}`}),
+    encode: (_call, rows) => ({
+      method: 'POST',
+      path: `${path}:predict`,
+      headers: jsonHeaders,
+      body: `{"instances":[${jsonRows(rows, true)}]}`,
+    }),
     decode: (reply) => decodePredictions(parseJsonReply(reply.body, `${label}: reply`), label),
     wholeBatch: (refusal: Refusal) =>
       refusal.status === 404
-        ? new BackendError('backend_error', `${label}: the server does not know this model (HTTP 404)`, {cause: refusal.error && new Error(refusal.error)})
+        ? new BackendError('backend_error', `${label}: the server does not know this model (HTTP 404)`, {
+            cause: refusal.error && new Error(refusal.error),
+          })
         : undefined,
   };
 }
@@ -46,6 +53,7 @@ export function tfServingModelPath(model: string, version: string | undefined): 
 /** One value per row from `{"predictions": […]}`: scalars, or one-element rows ([[p], …]). */
 export function decodePredictions(reply: unknown, label: string): unknown[] {
   const predictions = (reply as {predictions?: unknown} | null)?.predictions;
-  if (!Array.isArray(predictions)) throw new BackendError('backend_bad_response', `${label}: reply has no "predictions" list`);
+  if (!Array.isArray(predictions))
+    throw new BackendError('backend_bad_response', `${label}: reply has no "predictions" list`);
   return predictions.map((p: unknown) => (Array.isArray(p) && p.length === 1 ? p[0] : p));
 }

@@ -26,12 +26,17 @@ export class FramingError extends Error {
 }
 
 /** The JSON part and the binary part of a body, or undefined when the header is absent (all JSON). */
-export function splitBody(body: Buffer, headerLength: string | string[] | undefined): {json: Buffer; binary: Buffer} | undefined {
+export function splitBody(
+  body: Buffer,
+  headerLength: string | string[] | undefined,
+): {json: Buffer; binary: Buffer} | undefined {
   if (headerLength === undefined) return undefined;
   const text = Array.isArray(headerLength) ? headerLength[0] : headerLength;
   const length = /^\d{1,15}$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
   if (!(length >= 2 && length <= body.length)) {
-    throw new FramingError(`Inference-Header-Content-Length ${JSON.stringify(text.slice(0, 32))} does not fit a body of ${body.length} bytes`);
+    throw new FramingError(
+      `Inference-Header-Content-Length ${JSON.stringify(text.slice(0, 32))} does not fit a body of ${body.length} bytes`,
+    );
   }
   return {json: body.subarray(0, length), binary: body.subarray(length)};
 }
@@ -40,7 +45,8 @@ export function splitBody(body: Buffer, headerLength: string | string[] | undefi
 export function binaryDataSize(tensor: unknown): number | undefined {
   const size = (tensor as {parameters?: {binary_data_size?: unknown}} | null)?.parameters?.binary_data_size;
   if (size === undefined) return undefined;
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new FramingError(`binary_data_size ${JSON.stringify(size)} is not a size in bytes`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw new FramingError(`binary_data_size ${JSON.stringify(size)} is not a size in bytes`);
   return size;
 }
 
@@ -60,7 +66,9 @@ export function binarySlices(tensors: readonly unknown[], binary: Buffer): Map<n
   }
   const declared = tensors.reduce<number>((sum, t) => sum + (binaryDataSize(t) ?? 0), 0);
   if (declared !== binary.length) {
-    throw new FramingError(`the tensors' binary_data_size add up to ${declared} bytes, but ${binary.length} bytes follow the JSON header`);
+    throw new FramingError(
+      `the tensors' binary_data_size add up to ${declared} bytes, but ${binary.length} bytes follow the JSON header`,
+    );
   }
   return slices;
 }
@@ -68,11 +76,12 @@ export function binarySlices(tensors: readonly unknown[], binary: Buffer): Map<n
 /** Floats from little-endian bytes (a view when aligned on a little-endian machine, else a copy). */
 export function floatsFromBytes(bytes: Buffer, datatype: V2Datatype): Float32Array | Float64Array {
   const size = elementBytes[datatype];
-  if (bytes.length % size !== 0) throw new FramingError(`${bytes.length} bytes are not a whole number of ${datatype} elements`);
+  if (bytes.length % size !== 0)
+    throw new FramingError(`${bytes.length} bytes are not a whole number of ${datatype} elements`);
   let source = bytes;
   if (bytes.byteOffset % size !== 0 || !littleEndian) {
     source = Buffer.from(new Uint8Array(bytes));
-    if (!littleEndian) (size === 4 ? source.swap32() : source.swap64());
+    if (!littleEndian) size === 4 ? source.swap32() : source.swap64();
   }
   const Floats = datatype === 'FP32' ? Float32Array : Float64Array;
   return new Floats(source.buffer as ArrayBuffer, source.byteOffset, bytes.length / size);

@@ -35,27 +35,43 @@ export function givenSignature(o: V2BackendOptions): V2Signature | undefined {
 export function signatureFromMetadata(metadata: unknown, o: V2BackendOptions): V2Signature | V2Refusal {
   const inputs = tensors((metadata as {inputs?: unknown} | null)?.inputs);
   const outputs = tensors((metadata as {outputs?: unknown} | null)?.outputs);
-  if (!inputs || !outputs) return {expected: 'metadata with "inputs" and "outputs" lists of {name, datatype, shape}', found: 'metadata without them'};
+  if (!inputs || !outputs)
+    return {
+      expected: 'metadata with "inputs" and "outputs" lists of {name, datatype, shape}',
+      found: 'metadata without them',
+    };
   if (inputs.length !== 1) {
-    return {expected: 'one input', found: inputs.length === 0 ? 'no inputs in the model\'s metadata' : `${inputs.length} inputs: ${list(inputs)}`};
+    return {
+      expected: 'one input',
+      found: inputs.length === 0 ? "no inputs in the model's metadata" : `${inputs.length} inputs: ${list(inputs)}`,
+    };
   }
   const input = inputs[0];
-  if (o.input !== undefined && o.input !== input.name) return {expected: `input "${o.input}" (MODELS_FILE)`, found: `input ${show(input)}`};
+  if (o.input !== undefined && o.input !== input.name)
+    return {expected: `input "${o.input}" (MODELS_FILE)`, found: `input ${show(input)}`};
   if (!isFloat(input.datatype)) return {expected: 'an FP32 or FP64 input', found: `input ${show(input)}`};
-  if (o.datatype !== undefined && o.datatype !== input.datatype) return {expected: `datatype ${o.datatype} (MODELS_FILE)`, found: `input ${show(input)}`};
+  if (o.datatype !== undefined && o.datatype !== input.datatype)
+    return {expected: `datatype ${o.datatype} (MODELS_FILE)`, found: `input ${show(input)}`};
   const [batch, d] = input.shape;
   if (input.shape.length !== 2 || batch !== -1 || !(d === -1 || d >= 1)) {
     return {expected: 'an input of shape [-1, D] (a dynamic batch of rows of D floats)', found: `input ${show(input)}`};
   }
-  const output = o.output === undefined ? (outputs.length === 1 ? outputs[0] : undefined) : outputs.find((t) => t.name === o.output);
+  const output =
+    o.output === undefined ? (outputs.length === 1 ? outputs[0] : undefined) : outputs.find((t) => t.name === o.output);
   if (!output) {
-    const expected = o.output === undefined ? 'one output, or "output" in MODELS_FILE naming one' : `output "${o.output}" (MODELS_FILE)`;
-    return {expected, found: outputs.length === 0 ? 'no outputs in the model\'s metadata' : `outputs ${list(outputs)}`};
+    const expected =
+      o.output === undefined
+        ? 'one output, or "output" in MODELS_FILE naming one'
+        : `output "${o.output}" (MODELS_FILE)`;
+    return {expected, found: outputs.length === 0 ? "no outputs in the model's metadata" : `outputs ${list(outputs)}`};
   }
   const rowsOnly = output.shape.length === 1 && output.shape[0] === -1;
   const rowsByOne = output.shape.length === 2 && output.shape[0] === -1 && output.shape[1] === 1;
   if (!isFloat(output.datatype) || !(rowsOnly || rowsByOne)) {
-    return {expected: 'an FP32 or FP64 output of shape [-1] or [-1, 1] (one value per row)', found: `output ${show(output)}`};
+    return {
+      expected: 'an FP32 or FP64 output of shape [-1] or [-1, 1] (one value per row)',
+      found: `output ${show(output)}`,
+    };
   }
   return {input: input.name, output: output.name, datatype: input.datatype, d};
 }

@@ -92,7 +92,9 @@ export class V2Protocol implements WireProtocol {
   wholeBatch(refusal: Refusal): BackendError | undefined {
     if (refusal.status !== 404) return undefined;
     this.#discovery = undefined;
-    return new BackendError('backend_error', `${this.#label}: the server does not know this model (HTTP 404)`, {cause: refusal.error && new Error(refusal.error)});
+    return new BackendError('backend_error', `${this.#label}: the server does not know this model (HTTP 404)`, {
+      cause: refusal.error && new Error(refusal.error),
+    });
   }
 
   encode(call: BackendCall, rows: readonly Float64Array[], id: string): WireRequest {
@@ -107,7 +109,12 @@ export class V2Protocol implements WireProtocol {
     const tensor = floatsToBytes(rowsTensor(rows, s.datatype));
     const header = `{"id":${JSON.stringify(id)},"inputs":[{${input},"parameters":{"binary_data_size":${tensor.length}}}],"outputs":[{${output},"parameters":{"binary_data":true}}]}`;
     const {body, headerLength} = binaryBody(header, [tensor]);
-    return {method: 'POST', path, headers: {'content-type': 'application/octet-stream', [headerLengthHeader]: String(headerLength)}, body};
+    return {
+      method: 'POST',
+      path,
+      headers: {'content-type': 'application/octet-stream', [headerLengthHeader]: String(headerLength)},
+      body,
+    };
   }
 
   decode(reply: WireReply, call: BackendCall, rows: number, id: string): ArrayLike<unknown> {
@@ -115,7 +122,8 @@ export class V2Protocol implements WireProtocol {
     try {
       return decodeInferReply(reply, s.output, rows, id, this.#label);
     } catch (error) {
-      if (error instanceof FramingError) throw new BackendError('backend_bad_response', `${this.#label}: binary reply: ${error.message}`);
+      if (error instanceof FramingError)
+        throw new BackendError('backend_bad_response', `${this.#label}: binary reply: ${error.message}`);
       throw error;
     }
   }
@@ -138,11 +146,23 @@ export class V2Protocol implements WireProtocol {
       throw new BackendError(error.code, `${this.#label}: model metadata: ${error.message}`, {cause: error.cause});
     });
     if (outcome.kind === 'refused') {
-      const why = outcome.status === 404 ? 'the server does not know this model' : 'the server refused the model metadata request';
-      throw new BackendError('backend_error', `${this.#label}: ${why} (HTTP ${outcome.status})`, {cause: outcome.error && new Error(outcome.error)});
+      const why =
+        outcome.status === 404
+          ? 'the server does not know this model'
+          : 'the server refused the model metadata request';
+      throw new BackendError('backend_error', `${this.#label}: ${why} (HTTP ${outcome.status})`, {
+        cause: outcome.error && new Error(outcome.error),
+      });
     }
-    const signature = signatureFromMetadata(parseJsonReply(outcome.reply.body, `${this.#label}: model metadata`), this.#options);
-    if ('expected' in signature) throw new BackendError('backend_error', `${this.#label}: expected ${signature.expected}; found ${signature.found}`);
+    const signature = signatureFromMetadata(
+      parseJsonReply(outcome.reply.body, `${this.#label}: model metadata`),
+      this.#options,
+    );
+    if ('expected' in signature)
+      throw new BackendError(
+        'backend_error',
+        `${this.#label}: expected ${signature.expected}; found ${signature.found}`,
+      );
     return signature;
   }
 }
@@ -152,25 +172,41 @@ export class V2Protocol implements WireProtocol {
  * named `output`, of shape [rows] or [rows, 1]. Throws BackendError('backend_bad_response') whose
  * message starts with `label`, or FramingError for a binary body whose sizes do not add up.
  */
-export function decodeInferReply(reply: WireReply, output: string, rows: number, id: string, label: string): ArrayLike<unknown> {
+export function decodeInferReply(
+  reply: WireReply,
+  output: string,
+  rows: number,
+  id: string,
+  label: string,
+): ArrayLike<unknown> {
   const split = splitBody(reply.body, reply.headers[headerLengthHeader]);
-  const response = parseJsonReply(split ? split.json : reply.body, `${label}: reply`) as {id?: unknown; outputs?: unknown} | null;
+  const response = parseJsonReply(split ? split.json : reply.body, `${label}: reply`) as {
+    id?: unknown;
+    outputs?: unknown;
+  } | null;
   const bad = (why: string) => new BackendError('backend_bad_response', `${label}: reply ${why}`);
   if (!Array.isArray(response?.outputs)) throw bad('has no "outputs" list');
-  if (response.id !== undefined && response.id !== id) throw bad(`answers request ${JSON.stringify(String(response.id).slice(0, 64))}, not ${JSON.stringify(id)}`);
+  if (response.id !== undefined && response.id !== id)
+    throw bad(`answers request ${JSON.stringify(String(response.id).slice(0, 64))}, not ${JSON.stringify(id)}`);
   const outputs: unknown[] = response.outputs;
   const slices = split ? binarySlices(outputs, split.binary) : undefined;
   const index = outputs.findIndex((o) => (o as {name?: unknown} | null)?.name === output);
   if (index < 0) throw bad(`has no output ${JSON.stringify(output)}`);
   const tensor = outputs[index] as {shape?: unknown; datatype?: unknown; data?: unknown};
   const shape = tensor.shape;
-  const shaped = Array.isArray(shape) && shape[0] === rows && (shape.length === 1 || (shape.length === 2 && shape[1] === 1));
-  if (!shaped) throw bad(`output ${JSON.stringify(output)} has shape ${JSON.stringify(shape)?.slice(0, 64)}; expected [${rows}] or [${rows}, 1]`);
+  const shaped =
+    Array.isArray(shape) && shape[0] === rows && (shape.length === 1 || (shape.length === 2 && shape[1] === 1));
+  if (!shaped)
+    throw bad(
+      `output ${JSON.stringify(output)} has shape ${JSON.stringify(shape)?.slice(0, 64)}; expected [${rows}] or [${rows}, 1]`,
+    );
   const bytes = slices?.get(index);
   if (bytes !== undefined || binaryDataSize(tensor) !== undefined) {
     const datatype = tensor.datatype;
-    if (datatype !== 'FP32' && datatype !== 'FP64') throw bad(`output ${JSON.stringify(output)} is binary ${JSON.stringify(datatype)}; expected FP32 or FP64`);
-    if (bytes?.length !== rows * elementBytes[datatype]) throw bad(`output ${JSON.stringify(output)} has ${bytes?.length ?? 0} bytes for ${rows} ${datatype} values`);
+    if (datatype !== 'FP32' && datatype !== 'FP64')
+      throw bad(`output ${JSON.stringify(output)} is binary ${JSON.stringify(datatype)}; expected FP32 or FP64`);
+    if (bytes?.length !== rows * elementBytes[datatype])
+      throw bad(`output ${JSON.stringify(output)} has ${bytes?.length ?? 0} bytes for ${rows} ${datatype} values`);
     return floatsFromBytes(bytes, datatype);
   }
   if (!Array.isArray(tensor.data)) throw bad(`output ${JSON.stringify(output)} has no "data"`);
