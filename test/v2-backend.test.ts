@@ -8,7 +8,7 @@ import type {V2BackendOptions} from '../src/config.ts';
 import {BackendError} from '../workers/backend/backend.ts';
 import type {BackendCall, BackendReply} from '../workers/backend/backend.ts';
 import {decodeInferReply, v2Backend} from '../workers/backend/v2.ts';
-import {floatsFromBytes} from '../workers/backend/v2-binary.ts';
+import {floatsFromBytes} from '../src/protocol/v2-binary.ts';
 import {served, startModelServer} from './helpers/model-server.ts';
 import type {ModelServer} from './helpers/model-server.ts';
 

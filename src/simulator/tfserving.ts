@@ -11,8 +11,8 @@
 // written as the token NaN, Infinity or -Infinity, as TF Serving writes it.
 
 import type http from 'node:http';
-import {nonFiniteAsNull} from '../../workers/backend/json-wire.ts';
-import {rowsTensor} from '../../workers/backend/v2-binary.ts';
+import {nonFiniteAsNull} from '../protocol/json-floats.ts';
+import {rowsTensor} from '../protocol/v2-binary.ts';
 import {servedValues, servedVersion} from './catalog.ts';
 import type {ModelCatalog, SimulatedModel} from './catalog.ts';
 import {callLatency, readBody, sendError, sendJson} from './wire.ts';

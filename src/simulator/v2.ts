@@ -24,7 +24,7 @@ import {
   floatsToBytes,
   headerLengthHeader,
   splitBody,
-} from '../../workers/backend/v2-binary.ts';
+} from '../protocol/v2-binary.ts';
 import {servedValues, servedVersion} from './catalog.ts';
 import type {ModelCatalog, SimulatedModel} from './catalog.ts';
 import {callLatency, readBody, sendError, sendJson} from './wire.ts';

@@ -9,7 +9,8 @@
 import {BackendError} from './backend.ts';
 import {HttpClient} from './http-client.ts';
 import type {HttpClientOptions, WireProtocol} from './http-client.ts';
-import {jsonHeaders, jsonRows} from './json-wire.ts';
+import {jsonRows} from '../../src/protocol/json-floats.ts';
+import {jsonHeaders} from './json-wire.ts';
 
 export type HttpBackendOptions = HttpClientOptions;
 

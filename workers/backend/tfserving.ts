@@ -9,7 +9,7 @@
 //
 // - A prediction is a number or a one-element list; anything else fails its row only
 //   (`backend_bad_response`), as does a non-finite value, which TF Serving writes as the bare
-//   tokens NaN, Infinity or -Infinity (read here as null: json-wire.ts).
+//   tokens NaN, Infinity or -Infinity (read here as null: src/protocol/json-floats.ts).
 // - A 404 (the server does not know the model or the version) fails the batch with
 //   `backend_error` at once, unsplit; any other refusal follows DESIGN §4's table (halving).
 
@@ -17,7 +17,8 @@ import type {TfServingBackendOptions} from '../../src/config.ts';
 import {BackendError} from './backend.ts';
 import {HttpClient} from './http-client.ts';
 import type {Refusal, WireProtocol} from './http-client.ts';
-import {jsonHeaders, jsonRows, parseJsonReply} from './json-wire.ts';
+import {jsonRows} from '../../src/protocol/json-floats.ts';
+import {jsonHeaders, parseJsonReply} from './json-wire.ts';
 
 /** The client speaking TF Serving's REST API to one model. */
 export function tfServingBackend(options: TfServingBackendOptions): HttpClient {

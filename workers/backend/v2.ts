@@ -4,7 +4,7 @@
 // protocol's REST specification (kserve/open-inference-protocol, specification/protocol/
 // inference_rest.md; kserve docs/predict-api/v2/required_api.md), sections "Model Metadata",
 // "Inference" (request, response and error objects) and "Tensor Data" (row-major, flat or nested);
-// and Triton's binary tensor data extension (v2-binary.ts) when the registry says `"binary": true`.
+// and Triton's binary tensor data extension (src/protocol/v2-binary.ts) when the registry says `"binary": true`.
 //
 //   GET  {url}/v2/models/{model}[/versions/{version}]        -> $metadata_model_response
 //   POST {url}/v2/models/{model}[/versions/{version}]/infer
@@ -30,7 +30,8 @@ import {BackendError} from './backend.ts';
 import type {BackendCall} from './backend.ts';
 import {HttpClient} from './http-client.ts';
 import type {Refusal, WireProtocol, WireReply, WireRequest} from './http-client.ts';
-import {jsonHeaders, jsonRows, parseJsonReply} from './json-wire.ts';
+import {jsonRows} from '../../src/protocol/json-floats.ts';
+import {jsonHeaders, parseJsonReply} from './json-wire.ts';
 import {
   binaryBody,
   binaryDataSize,
@@ -42,7 +43,7 @@ import {
   headerLengthHeader,
   rowsTensor,
   splitBody,
-} from './v2-binary.ts';
+} from '../../src/protocol/v2-binary.ts';
 import {givenSignature, signatureFromMetadata} from './v2-signature.ts';
 import type {V2Signature} from './v2-signature.ts';
 

@@ -1,6 +1,6 @@
 // Triton's binary tensor data extension to the Open Inference Protocol (triton-inference-server/
-// server, docs/protocol/extension_binary_data.md), both ways, for the client (v2.ts) and the
-// stand-in (src/simulator/v2.ts):
+// server, docs/protocol/extension_binary_data.md), both ways, for the client
+// (workers/backend/v2.ts) and the stand-in (src/simulator/v2.ts), which is why it lives below both:
 //
 //   body = <JSON inference request or response> <tensor bytes> <tensor bytes> …
 //   Inference-Header-Content-Length: the JSON's length in bytes (Content-Length stays the whole body)
@@ -12,7 +12,7 @@
 // length that does not fit, or sizes that do not add up to exactly the bytes after the JSON, is a
 // refusal (`backend_bad_response` for a reply, 400 for a request), never a read past the data.
 
-import type {V2Datatype} from '../../src/config.ts';
+import type {V2Datatype} from '../config.ts';
 
 export const headerLengthHeader = 'inference-header-content-length';
 
