@@ -21,8 +21,8 @@
 // - The backend's own words (an `{"error": …}` body) go to the log as the error's cause, never
 //   into a client's answer: only the status is passed on.
 
-import {Agent, request} from 'undici';
-import type {Dispatcher} from 'undici';
+import {createRequire} from 'node:module';
+import type {Agent, Dispatcher} from 'undici';
 import {countProblem} from '../reply-check.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
@@ -80,6 +80,14 @@ export interface WireProtocol {
   registryReloaded?(): void;
 }
 
+/**
+ * undici, loaded when the first HTTP client of a thread is made (the actor thread makes those of
+ * its registry as it starts): a thread serving only the simulated network or an onnx model never
+ * loads it (about 90 ms of each thread's start, measured).
+ */
+let undici: typeof import('undici') | undefined;
+const loadUndici = () => (undici ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
+
 /** How much of an error reply is read (for the log; the rest is dropped) so that the connection can be reused. */
 const errorBodyLimit = 64 * 1024;
 /** How much of a server's `{"error": …}` text goes into a log line. */
@@ -113,7 +121,7 @@ export class HttpClient implements Backend {
     this.#url = url.href;
     this.#base = url.href.replace(/\/+$/, '');
     // No cap on connections: how many calls a key may have in flight is MAX_CONCURRENT_BATCHES.
-    this.#agent = new Agent({keepAliveTimeout: 10_000, pipelining: 1});
+    this.#agent = new (loadUndici().Agent)({keepAliveTimeout: 10_000, pipelining: 1});
   }
 
   async predict(call: BackendCall): Promise<BackendReply> {
@@ -186,7 +194,7 @@ export class HttpClient implements Backend {
   async #attempt(wire: WireRequest, timeoutMs: number): Promise<Attempt> {
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(wire.path === '' ? this.#url : this.#base + wire.path, {
+      response = await loadUndici().request(wire.path === '' ? this.#url : this.#base + wire.path, {
         method: wire.method,
         dispatcher: this.#agent,
         headers: {...wire.headers, ...this.#headers},
