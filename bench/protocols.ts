@@ -24,12 +24,13 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
 import {request} from 'undici';
+import {httpBackend} from '../src/config.ts';
 import type {HttpDefaults, TfServingBackendOptions, V2BackendOptions, V2Datatype} from '../src/config.ts';
 import {defaultModel} from '../src/simulator/catalog.ts';
 import {parseInferRequest} from '../src/simulator/v2.ts';
 import type {BackendCall} from '../workers/backend/backend.ts';
 import {HttpClient} from '../workers/backend/http-client.ts';
-import type {WireProtocol, WireReply} from '../workers/backend/http-client.ts';
+import type {HttpClientOptions, WireProtocol, WireReply} from '../workers/backend/http-client.ts';
 import {ourProtocol} from '../workers/backend/http.ts';
 import {tfServingProtocol} from '../workers/backend/tfserving.ts';
 import {V2Protocol} from '../workers/backend/v2.ts';
@@ -89,8 +90,8 @@ export interface ProtocolsRecord {
 
 const httpDefaults: HttpDefaults = {timeoutMs: 30_000, retries: 0, maxReplyBytes: 64 << 20};
 
-function protocolOf(kind: Kind, url: string): {protocol: WireProtocol; options: HttpDefaults & {url: string}} {
-  if (kind === 'ours') return {protocol: ourProtocol, options: {...httpDefaults, url: `${url}/predict`}};
+function protocolOf(kind: Kind, url: string): {protocol: WireProtocol; options: HttpClientOptions} {
+  if (kind === 'ours') return {protocol: ourProtocol, options: httpBackend(`${url}/predict`, httpDefaults)};
   if (kind === 'tfserving') {
     const options: TfServingBackendOptions = {
       kind: 'tfserving',

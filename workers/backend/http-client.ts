@@ -23,22 +23,17 @@
 
 import {createRequire} from 'node:module';
 import type {Agent, Dispatcher} from 'undici';
+import type {HttpBackendOptions, TfServingBackendOptions, V2BackendOptions} from '../../src/config.ts';
 import {countProblem} from '../reply-check.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 
-export interface HttpClientOptions {
-  /** The endpoint (our protocol) or the server's base URL (v2, tfserving); credentials allowed. */
-  readonly url: string;
-  readonly timeoutMs: number;
-  readonly retries: number;
-  /** Largest reply body read; a larger one is `backend_bad_response` (MAX_BACKEND_REPLY_BYTES). */
-  readonly maxReplyBytes: number;
-  /** First backoff step; doubles each attempt (full jitter). */
-  readonly backoffBaseMs?: number;
-  readonly backoffMaxMs?: number;
-  readonly random?: () => number;
-}
+/**
+ * The options of any of the three HTTP backends (config.ts): the client reads their `url` (the
+ * endpoint for ours, the server's base URL for v2 and tfserving; credentials allowed), `timeoutMs`,
+ * `retries` and `maxReplyBytes` (MAX_BACKEND_REPLY_BYTES); the protocol reads the rest.
+ */
+export type HttpClientOptions = HttpBackendOptions | V2BackendOptions | TfServingBackendOptions;
 
 /** One HTTP request, as a protocol writes it. */
 export interface WireRequest {
@@ -88,6 +83,10 @@ export interface WireProtocol {
 let undici: typeof import('undici') | undefined;
 const loadUndici = () => (undici ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
 
+/** The first backoff step, doubled each attempt up to backoffMaxMs (full jitter). */
+const backoffBaseMs = 100;
+const backoffMaxMs = 5000;
+
 /** How much of an error reply is read (for the log; the rest is dropped) so that the connection can be reused. */
 const errorBodyLimit = 64 * 1024;
 /** How much of a server's `{"error": …}` text goes into a log line. */
@@ -99,7 +98,6 @@ export class HttpClient implements Backend {
   readonly #options: HttpClientOptions;
   readonly #protocol: WireProtocol;
   readonly #agent: Agent;
-  readonly #random: () => number;
   /** The URL without credentials, as given (a request with path ''). */
   readonly #url: string;
   /** The URL without its trailing `/`, to which a request's path is appended. */
@@ -109,7 +107,6 @@ export class HttpClient implements Backend {
   constructor(options: HttpClientOptions, protocol: WireProtocol) {
     this.#options = options;
     this.#protocol = protocol;
-    this.#random = options.random ?? Math.random;
     const url = new URL(options.url);
     this.#headers = {};
     if (url.username || url.password) {
@@ -146,7 +143,7 @@ export class HttpClient implements Backend {
    * the deadline are spent, `backend_bad_response` for a reply over the cap or another status.
    */
   async exchange(wire: WireRequest, deadline: number): Promise<Exchange> {
-    const {retries, backoffBaseMs = 100, backoffMaxMs = 5000} = this.#options;
+    const {retries} = this.#options;
     let last: Attempt & {kind: 'retry'} = {kind: 'retry', reason: 'no attempt made', retryAfterMs: 0};
     let attempts = 0;
     while (attempts <= retries) {
@@ -157,7 +154,7 @@ export class HttpClient implements Backend {
       if (outcome.kind !== 'retry') return outcome;
       last = outcome;
       if (attempts > retries) break;
-      const backoff = this.#random() * Math.min(backoffMaxMs, backoffBaseMs * 2 ** (attempts - 1));
+      const backoff = Math.random() * Math.min(backoffMaxMs, backoffBaseMs * 2 ** (attempts - 1));
       const delay = Math.max(backoff, outcome.retryAfterMs);
       if (Date.now() + delay >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, delay));

@@ -6,13 +6,12 @@
 // A reply that is not JSON with a "vector" array is `backend_bad_response` for the whole batch
 // (never retried); its length and values are checked as for every backend.
 
+import type {HttpBackendOptions} from '../../src/config.ts';
 import {BackendError} from './backend.ts';
 import {HttpClient} from './http-client.ts';
-import type {HttpClientOptions, WireProtocol} from './http-client.ts';
+import type {WireProtocol} from './http-client.ts';
 import {jsonRows} from '../../src/protocol/json-floats.ts';
 import {jsonHeaders} from './json-wire.ts';
-
-export type HttpBackendOptions = HttpClientOptions;
 
 /** Our protocol's encoder and decoder. */
 export const ourProtocol: WireProtocol = {
