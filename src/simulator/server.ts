@@ -8,11 +8,13 @@
 //   /v1/models/…         TensorFlow Serving's REST API (tfserving.ts)
 //
 // Our /predict validates its input as a real model server would: 400 for anything but a non-empty
-// rectangular matrix of finite numbers with valid names. Under v2 and TF Serving the models are
+// rectangular matrix of finite numbers with valid names (src/names.ts: the names the gateway
+// itself accepts, so whatever it sends passes). Under v2 and TF Serving the models are
 // those of `models` (catalog.ts: by default every name, FP64, rows of any length, version 1).
 
 import http from 'node:http';
 import {z} from 'zod';
+import {Name} from '../names.ts';
 import {anyModel} from './catalog.ts';
 import type {ModelCatalog} from './catalog.ts';
 import {predictMatrix} from './formula.ts';
@@ -21,7 +23,6 @@ import {handleTfServing} from './tfserving.ts';
 import {handleV2} from './v2.ts';
 import {callLatency, readBody, sendJson} from './wire.ts';
 
-const Name = z.string().min(1).max(128);
 const PredictBody = z
   .object({
     model: Name,
