@@ -5,31 +5,14 @@
 
 import {z} from 'zod';
 import type {HttpDefaults, TfServingBackendOptions, V2BackendOptions} from './config.ts';
-import {credentialsMessage, redactUrl} from './redact.ts';
+import {httpUrl} from './http-url.ts';
+import {redactUrl} from './redact.ts';
 
-/**
- * A server's base URL: the protocol's paths are appended to it, so it has no query or fragment;
- * its `user:password@`, sent decoded as a Basic header, must be percent-encoding that decodes (a
- * thread must never meet a URL it cannot use).
- */
-const baseUrl = z
-  .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
-  .refine(
-    (u) => !/[?#]/.test(u),
-    "the server's base URL, without a query or a fragment (the protocol's paths are appended to it)",
-  )
-  .refine(credentialsDecode, credentialsMessage);
-
-function credentialsDecode(url: string): boolean {
-  try {
-    const {username, password} = new URL(url);
-    decodeURIComponent(username);
-    decodeURIComponent(password);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** A server's base URL (http-url.ts): the protocol's paths are appended to it, so it has no query or fragment. */
+const baseUrl = httpUrl().refine(
+  (u) => !/[?#]/.test(u),
+  "the server's base URL, without a query or a fragment (the protocol's paths are appended to it)",
+);
 
 /** A path segment: the names model servers use (Triton's model repository folders, KServe names). */
 const segment = (what: string, max: number) =>

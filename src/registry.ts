@@ -11,9 +11,10 @@ import {dirname, resolve} from 'node:path';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
 import {httpBackend} from './config.ts';
+import {httpUrl} from './http-url.ts';
 import {describeModelServer, TfServingSpec, tfServingBackend, V2Spec, v2Backend} from './model-servers.ts';
 import {Name} from './names.ts';
-import {credentialsDecode, credentialsMessage, jsonErrorWhere, redactUrl} from './redact.ts';
+import {jsonErrorWhere, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {
@@ -43,12 +44,9 @@ const positive = (max: number) => z.number().int().min(1).max(max);
  * Protocol) and `tfserving` (src/model-servers.ts), each an encoder/decoder pair around the one
  * HTTP client.
  */
-const httpUrl = z
-  .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
-  .refine(credentialsDecode, credentialsMessage);
 const BackendSpec = z.discriminatedUnion('kind', [
   z.strictObject({kind: z.literal('simulated')}),
-  z.strictObject({kind: z.literal('http'), url: httpUrl}),
+  z.strictObject({kind: z.literal('http'), url: httpUrl()}),
   z.strictObject({
     kind: z.literal('onnx'),
     /** The .onnx file, relative to MODELS_FILE's folder unless absolute. */
@@ -65,14 +63,7 @@ const ModelFile = z
     agent_types: z.array(Name).min(1).optional(),
     vector_length: positive(10_000_000).optional(),
     /** An http(s) URL, or "simulated" for the in-process network: the short form of `backend`. */
-    backend_url: z
-      .union([
-        z.literal('simulated'),
-        z
-          .url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'})
-          .refine(credentialsDecode, credentialsMessage),
-      ])
-      .optional(),
+    backend_url: z.union([z.literal('simulated'), httpUrl('an http:// or https:// URL, or "simulated"')]).optional(),
     backend: BackendSpec.optional(),
     max_batch_size: positive(100_000).optional(),
     max_wait_ms: z
