@@ -30,7 +30,8 @@ import {defaultModel} from '../src/simulator/catalog.ts';
 import {parseInferRequest} from '../src/simulator/v2.ts';
 import type {BackendCall} from '../workers/backend/backend.ts';
 import {HttpClient} from '../workers/backend/http-client.ts';
-import type {HttpClientOptions, WireProtocol, WireReply} from '../workers/backend/http-client.ts';
+import type {HttpClientOptions} from '../workers/backend/http-client.ts';
+import type {Exchanger, WireProtocol, WireReply} from '../workers/backend/wire-protocol.ts';
 import {ourProtocol} from '../workers/backend/http.ts';
 import {tfServingProtocol} from '../workers/backend/tfserving.ts';
 import {V2Protocol} from '../workers/backend/v2.ts';
@@ -252,7 +253,7 @@ async function measureOne(
     batchId: 'b-bench-1',
   };
   // A given signature: prepare() asks no server.
-  await protocol.prepare?.(call, undefined as unknown as HttpClient);
+  await protocol.prepare?.(call, undefined as unknown as Exchanger);
   const wire = protocol.encode(call, rows, 'b-bench-1');
   const body = typeof wire.body === 'string' ? Buffer.from(wire.body) : Buffer.from(wire.body ?? '');
   // One real exchange with the stand-in gives the reply to decode.

@@ -1,5 +1,6 @@
 // The HTTP backend client, one per backend per worker thread, shared by every protocol it speaks
-// (DESIGN §4 and §10). A protocol is a small encoder/decoder pair (`WireProtocol`): ours
+// (DESIGN §4 and §10). A protocol is a small encoder/decoder pair (`WireProtocol`,
+// wire-protocol.ts): ours
 // (`http.ts`), the Open Inference Protocol (`v2.ts`) and TensorFlow Serving (`tfserving.ts`).
 // Everything else is here, once:
 //
@@ -9,7 +10,7 @@
 // - Connection errors, timeouts, 429 and 5xx are retried `retries` times with exponential backoff
 //   and full jitter, honouring Retry-After, and never past the batch's earliest deadline.
 // - A reply larger than `maxReplyBytes` is cut off while it streams in: `backend_bad_response`,
-//   never an out-of-memory end of the process.
+//   never an out-of-memory end of the process (http-reply.ts).
 // - A 200 reply the protocol cannot decode is `backend_bad_response` for the whole batch (never
 //   retried); its length is checked here per call, its values by the actor (workers/reply-check.ts)
 //   row by row, as for every backend: a non-finite value fails its row only.
@@ -27,6 +28,8 @@ import type {HttpBackendOptions, TfServingBackendOptions, V2BackendOptions} from
 import {countProblem} from '../reply-check.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
+import {errorText, readLimited, retryAfterMs} from './http-reply.ts';
+import type {Exchange, Exchanger, WireProtocol, WireRequest} from './wire-protocol.ts';
 
 /**
  * The options of any of the three HTTP backends (config.ts): the client reads their `url` (the
@@ -34,46 +37,6 @@ import type {Backend, BackendCall, BackendReply} from './backend.ts';
  * `retries` and `maxReplyBytes` (MAX_BACKEND_REPLY_BYTES); the protocol reads the rest.
  */
 export type HttpClientOptions = HttpBackendOptions | V2BackendOptions | TfServingBackendOptions;
-
-/** One HTTP request, as a protocol writes it. */
-export interface WireRequest {
-  readonly method: 'GET' | 'POST';
-  /** Appended to the client's URL (without its trailing `/`); '' = the URL itself. */
-  readonly path: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string | Uint8Array;
-}
-
-/** A 200 reply, read whole (within the cap). */
-export interface WireReply {
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly body: Buffer;
-}
-
-/** A 4xx other than 429: the server refused the request. `error` is its `{"error": …}` text, if any (for the log). */
-export interface Refusal {
-  readonly status: number;
-  readonly error: string | undefined;
-}
-
-export type Exchange = {readonly kind: 'ok'; readonly reply: WireReply} | ({readonly kind: 'refused'} & Refusal);
-
-/** A protocol: how a batch becomes a request and a reply becomes one value per row. */
-export interface WireProtocol {
-  /**
-   * Runs before each batch is sent (the v2 metadata discovery); throws a BackendError that fails
-   * the batch. `client.exchange` gives it the pool, the retries and the cap.
-   */
-  prepare?(call: BackendCall, client: HttpClient): Promise<void>;
-  /** The request for `rows` (the whole batch, or one half while refused rows are isolated); `id` names it. */
-  encode(call: BackendCall, rows: readonly Float64Array[], id: string): WireRequest;
-  /** One value per row, unchecked (the actor checks them); throws BackendError('backend_bad_response') for a reply it cannot read. */
-  decode(reply: WireReply, call: BackendCall, rows: number, id: string): ArrayLike<unknown>;
-  /** A refusal that concerns the whole batch (never split): the error to fail it with. */
-  wholeBatch?(refusal: Refusal, call: BackendCall): BackendError | undefined;
-  /** SIGHUP: forget what was discovered from the server. */
-  registryReloaded?(): void;
-}
 
 /**
  * undici, loaded when the first HTTP client of a thread is made (the actor thread makes those of
@@ -89,12 +52,10 @@ const backoffMaxMs = 5000;
 
 /** How much of an error reply is read (for the log; the rest is dropped) so that the connection can be reused. */
 const errorBodyLimit = 64 * 1024;
-/** How much of a server's `{"error": …}` text goes into a log line. */
-const errorTextLimit = 500;
 
 type Attempt = Exchange | {kind: 'retry'; reason: string; retryAfterMs: number; cause?: unknown};
 
-export class HttpClient implements Backend {
+export class HttpClient implements Backend, Exchanger {
   readonly #options: HttpClientOptions;
   readonly #protocol: WireProtocol;
   readonly #agent: Agent;
@@ -229,50 +190,6 @@ export class HttpClient implements Backend {
     }
     return {kind: 'ok', reply: {headers: response.headers, body}};
   }
-}
-
-/**
- * The reply's body, cut off past `limit` bytes: a Content-Length over it is refused before
- * anything is read, and the bytes are counted as they stream in, so no reply can hold more than
- * `limit` bytes of this thread's memory (per call in flight) or end the process.
- */
-async function readLimited(response: Dispatcher.ResponseData, limit: number): Promise<Buffer> {
-  const tooLarge = () => new BackendError('backend_bad_response', `backend reply is larger than ${limit} bytes`);
-  const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    response.body.destroy();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      response.body.destroy();
-      throw tooLarge();
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
-/** The `error` string of an error body (all three protocols write `{"error": "…"}`), shortened for a log line. */
-function errorText(body: Buffer): string | undefined {
-  try {
-    const error = (JSON.parse(body.toString('utf8')) as {error?: unknown} | null)?.error;
-    return typeof error === 'string' ? error.slice(0, errorTextLimit) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function retryAfterMs(header: string | string[] | undefined): number {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return 0;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : 0;
 }
 
 /** A short reason for a client to read: the error's code, never addresses or internal messages (those go to the log). */

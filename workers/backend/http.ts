@@ -9,7 +9,7 @@
 import type {HttpBackendOptions} from '../../src/config.ts';
 import {BackendError} from './backend.ts';
 import {HttpClient} from './http-client.ts';
-import type {WireProtocol} from './http-client.ts';
+import type {WireProtocol} from './wire-protocol.ts';
 import {jsonRows} from '../../src/protocol/json-floats.ts';
 import {jsonHeaders} from './json-wire.ts';
 

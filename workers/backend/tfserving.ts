@@ -16,7 +16,7 @@
 import type {TfServingBackendOptions} from '../../src/config.ts';
 import {BackendError} from './backend.ts';
 import {HttpClient} from './http-client.ts';
-import type {Refusal, WireProtocol} from './http-client.ts';
+import type {Refusal, WireProtocol} from './wire-protocol.ts';
 import {jsonRows} from '../../src/protocol/json-floats.ts';
 import {jsonHeaders, parseJsonReply} from './json-wire.ts';
 

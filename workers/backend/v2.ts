@@ -29,7 +29,7 @@ import type {V2BackendOptions} from '../../src/config.ts';
 import {BackendError} from './backend.ts';
 import type {BackendCall} from './backend.ts';
 import {HttpClient} from './http-client.ts';
-import type {Refusal, WireProtocol, WireReply, WireRequest} from './http-client.ts';
+import type {Exchanger, Refusal, WireProtocol, WireReply, WireRequest} from './wire-protocol.ts';
 import {jsonRows} from '../../src/protocol/json-floats.ts';
 import {jsonHeaders, parseJsonReply} from './json-wire.ts';
 import {
@@ -74,7 +74,7 @@ export class V2Protocol implements WireProtocol {
     this.#given = givenSignature(options);
   }
 
-  async prepare(call: BackendCall, client: HttpClient): Promise<void> {
+  async prepare(call: BackendCall, client: Exchanger): Promise<void> {
     const signature = this.#given ?? (await this.#discovered(call.deadline, client));
     const length = call.rows[0]?.length ?? 0;
     if (signature.d !== -1 && length !== signature.d) {
@@ -130,7 +130,7 @@ export class V2Protocol implements WireProtocol {
   }
 
   /** The signature from the model's metadata: one fetch at a time, kept until a SIGHUP or a 404. */
-  #discovered(deadline: number, client: HttpClient): Promise<V2Signature> {
+  #discovered(deadline: number, client: Exchanger): Promise<V2Signature> {
     if (!this.#discovery) {
       const discovery = this.#fetchSignature(deadline, client);
       this.#discovery = discovery;
@@ -141,7 +141,7 @@ export class V2Protocol implements WireProtocol {
     return this.#discovery;
   }
 
-  async #fetchSignature(deadline: number, client: HttpClient): Promise<V2Signature> {
+  async #fetchSignature(deadline: number, client: Exchanger): Promise<V2Signature> {
     const outcome = await client.exchange({method: 'GET', path: this.#path}, deadline).catch((error: unknown) => {
       if (!(error instanceof BackendError)) throw error;
       throw new BackendError(error.code, `${this.#label}: model metadata: ${error.message}`, {cause: error.cause});
