@@ -6,7 +6,7 @@ import test from 'ava';
 import type {TfServingBackendOptions} from '../src/config.ts';
 import {BackendError} from '../workers/backend/backend.ts';
 import type {BackendCall, BackendReply} from '../workers/backend/backend.ts';
-import {decodePredictions, tfServingBackend} from '../workers/backend/tfserving.ts';
+import {decodePredictions, tfServingClient} from '../workers/backend/tfserving.ts';
 import {parseJsonReply} from '../workers/backend/json-wire.ts';
 import {served, startModelServer} from './helpers/model-server.ts';
 import type {ModelServer} from './helpers/model-server.ts';
@@ -36,7 +36,7 @@ const call = (rows: number[][]): BackendCall => ({
 });
 
 async function predict(o: TfServingBackendOptions, rows: number[][]): Promise<BackendReply> {
-  const backend = tfServingBackend(o);
+  const backend = tfServingClient(o);
   try {
     return await backend.predict(call(rows));
   } finally {

@@ -7,7 +7,7 @@ import test from 'ava';
 import type {V2BackendOptions} from '../src/config.ts';
 import {BackendError} from '../workers/backend/backend.ts';
 import type {BackendCall, BackendReply} from '../workers/backend/backend.ts';
-import {decodeInferReply, v2Backend} from '../workers/backend/v2.ts';
+import {decodeInferReply, v2Client} from '../workers/backend/v2.ts';
 import {floatsFromBytes} from '../src/protocol/v2-binary.ts';
 import {served, startModelServer} from './helpers/model-server.ts';
 import type {ModelServer} from './helpers/model-server.ts';
@@ -44,7 +44,7 @@ const call = (rows: number[][]): BackendCall => ({
 
 /** Calls a fresh client once (and closes it). */
 async function predict(o: V2BackendOptions, rows: number[][]): Promise<BackendReply> {
-  const backend = v2Backend(o);
+  const backend = v2Client(o);
   try {
     return await backend.predict(call(rows));
   } finally {
@@ -118,7 +118,7 @@ test('a version goes into both paths; a version the server does not have is a cl
 });
 
 test('metadata is fetched once per client, by one request however many batches wait for it, and again after a registry reload', async (t) => {
-  const backend = v2Backend(options('shared'));
+  const backend = v2Client(options('shared'));
   t.teardown(() => backend.close());
   const replies = await Promise.all([
     backend.predict(call([[1]])),
@@ -160,7 +160,7 @@ test('a model the server does not know: backend_error naming it, with no inferen
 });
 
 test('a model unloaded after discovery (infer 404): the batch fails at once and the metadata is asked again', async (t) => {
-  const backend = v2Backend(options('gone'));
+  const backend = v2Client(options('gone'));
   t.teardown(() => backend.close());
   for (let i = 0; i < 2; i++) {
     const error = await backend.predict(call([[1], [2], [3]])).catch((e: BackendError) => e);

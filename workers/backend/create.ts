@@ -8,8 +8,8 @@ import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {HttpBackend} from './http.ts';
 import {OnnxBackend} from './onnx.ts';
 import {SimulatedBackend} from './simulated.ts';
-import {tfServingBackend} from './tfserving.ts';
-import {v2Backend} from './v2.ts';
+import {tfServingClient} from './tfserving.ts';
+import {v2Client} from './v2.ts';
 
 export function createBackend(options: BackendOptions): Backend {
   switch (options.kind) {
@@ -20,9 +20,9 @@ export function createBackend(options: BackendOptions): Backend {
     case 'onnx':
       return new OnnxBackend(options);
     case 'v2':
-      return v2Backend(options);
+      return v2Client(options);
     case 'tfserving':
-      return tfServingBackend(options);
+      return tfServingClient(options);
   }
 }
 

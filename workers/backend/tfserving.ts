@@ -21,7 +21,7 @@ import {jsonRows} from '../../src/protocol/json-floats.ts';
 import {jsonHeaders, parseJsonReply} from './json-wire.ts';
 
 /** The client speaking TF Serving's REST API to one model. */
-export function tfServingBackend(options: TfServingBackendOptions): HttpClient {
+export function tfServingClient(options: TfServingBackendOptions): HttpClient {
   return new HttpClient(options, tfServingProtocol(options));
 }
 

@@ -48,7 +48,7 @@ import {givenSignature, signatureFromMetadata} from './v2-signature.ts';
 import type {V2Signature} from './v2-signature.ts';
 
 /** The client speaking the Open Inference Protocol to one model. */
-export function v2Backend(options: V2BackendOptions): HttpClient {
+export function v2Client(options: V2BackendOptions): HttpClient {
   return new HttpClient(options, new V2Protocol(options));
 }
 
