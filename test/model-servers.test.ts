@@ -6,22 +6,14 @@
 
 import test from 'ava';
 import {spawn} from 'node:child_process';
-import {mkdtemp, readFile, writeFile} from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import {readFile} from 'node:fs/promises';
 import {loadConfig} from '../src/config.ts';
 import {loadRegistry, RegistryError} from '../src/registry.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {served, startModelServer} from './helpers/model-server.ts';
+import {modelsFile} from './helpers/models-file.ts';
 import {post, startService} from './helpers/service.ts';
-
-async function modelsFile(content: unknown): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-servers-'));
-  const file = path.join(dir, 'models.json');
-  await writeFile(file, JSON.stringify(content));
-  return file;
-}
 
 test('a bad v2 or tfserving entry names the field and what it accepts', async (t) => {
   const cases: [object, RegExp][] = [

@@ -3,22 +3,14 @@
 
 import test from 'ava';
 import {execFile} from 'node:child_process';
-import {mkdtemp, writeFile} from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import {writeFile} from 'node:fs/promises';
 import {promisify} from 'node:util';
 import {loadConfig} from '../src/config.ts';
 import {loadRegistry, RegistryError} from '../src/registry.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
+import {modelsFile} from './helpers/models-file.ts';
 import {held, post, startService, testEnv} from './helpers/service.ts';
-
-async function modelsFile(content: unknown): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-models-'));
-  const file = path.join(dir, 'models.json');
-  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
-  return file;
-}
 
 test('a bad registry names the file and the field; unknown fields and bad names are refused', async (t) => {
   const cases: [unknown, RegExp][] = [
