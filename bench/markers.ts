@@ -1,7 +1,8 @@
 // Marked blocks in a Markdown file: the text between `<!-- GROUP:NAME -->` and
-// `<!-- /GROUP:NAME -->`. A scenario that runs on its own (real-model, protocols) rewrites its block and
-// leaves the rest of the file as it is; a full run, which rewrites RESULTS.md whole, keeps the
-// blocks it does not write itself (another scenario's, and the notes on earlier runs kept by hand).
+// `<!-- /GROUP:NAME -->`. A scenario that runs on its own (real-model, protocols) rewrites its
+// blocks and leaves the rest of the file as it is; a full run, which rewrites RESULTS.md whole,
+// keeps the blocks it does not write itself (another scenario's, and the notes on earlier runs
+// kept by hand).
 
 import {readFile, writeFile} from 'node:fs/promises';
 
