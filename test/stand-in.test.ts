@@ -232,3 +232,38 @@ test('TF Serving: model status, row and columnar predict, its 404 and 400 error 
   const withTokens = await post('/v1/models/scalars:predict', '{"instances": [[NaN, 1], [1, 2]]}');
   t.is(withTokens.status, 400, 'NaN is read as a token, and a model of numbers refuses it');
 });
+
+test('hostile paths, methods and bodies get an error status with the error object, and the stand-in answers the next request', async (t) => {
+  const cases: [string, Promise<Response>, number, RegExp][] = [
+    ['v2 model name not percent-encoding', get('/v2/models/%zz'), 400, /not valid percent-encoding/],
+    ['v2 version not percent-encoding', get('/v2/models/m/versions/%e0%a4'), 400, /not valid percent-encoding/],
+    ['TF Serving model not percent-encoding', get('/v1/models/%zz'), 400, /not valid percent-encoding/],
+    ['v2 path of no endpoint', get('/v2/models/m/explain'), 404, /no such endpoint/],
+    ['TF Serving path of no endpoint', get('/v1/models/m:classify'), 404, /Malformed request/],
+    ['POST to v2 server metadata', post('/v2', '{}'), 405, /use GET/],
+    ['POST to v2 health', post('/v2/health/ready', '{}'), 405, /use GET/],
+    ['POST to v2 model metadata', post('/v2/models/m', '{}'), 405, /use GET/],
+    ['GET of v2 infer', get('/v2/models/m/infer'), 405, /use POST/],
+    ['GET of TF Serving predict', get('/v1/models/ranker:predict'), 405, /use POST/],
+    ['POST to TF Serving model status', post('/v1/models/ranker', '{}'), 405, /use GET/],
+    ['TF Serving body not JSON', post('/v1/models/ranker:predict', '{"instances": [[1, 2]'), 400, /not JSON/],
+    [
+      'TF Serving instances and inputs both',
+      post('/v1/models/ranker:predict', '{"instances": [[1]], "inputs": [[1]]}'),
+      400,
+      /either, not both/,
+    ],
+    ['TF Serving neither', post('/v1/models/ranker:predict', '{"signature_name": "x"}'), 400, /either, not both/],
+    ['our /predict body not JSON', post('/predict', '{"model": '), 400, /not JSON/],
+    ['our /predict with GET', get('/predict'), 405, /use POST/],
+  ];
+  for (const [what, reply, status, message] of cases) {
+    const answered = await reply;
+    t.is(answered.status, status, what);
+    const body = (await answered.json()) as {error?: unknown};
+    t.is(typeof body.error, 'string', what);
+    t.regex(body.error as string, message, what);
+  }
+  const after = await post('/v1/models/ranker:predict', '{"instances": [[1, 2]]}');
+  t.deepEqual(await after.json(), {predictions: [[served('ranker', [1, 2])]]});
+});
