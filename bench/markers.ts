@@ -1,14 +1,20 @@
 // Marked blocks in a Markdown file: the text between `<!-- GROUP:NAME -->` and
-// `<!-- /GROUP:NAME -->`. A scenario that runs on its own (real-model) rewrites its block and
-// leaves the rest of the file as it is; a full run, which rewrites RESULTS.md whole, keeps the
-// blocks it does not write itself (another scenario's, and the notes on earlier runs kept by hand).
+// `<!-- /GROUP:NAME -->`. A scenario that runs on its own (real-model, protocols) rewrites its
+// blocks and leaves the rest of the file as it is; a full run, which rewrites RESULTS.md whole,
+// keeps the blocks it does not write itself (another scenario's, and the notes on earlier runs
+// kept by hand).
 
 import {readFile, writeFile} from 'node:fs/promises';
 
-/** Replaces the text between `<!-- real-model:NAME -->` and `<!-- /real-model:NAME -->` in `file` (appended when absent). */
-export async function writeBetweenMarkers(file: string, name: string, body: string): Promise<void> {
-  const open = `<!-- real-model:${name} -->`;
-  const close = `<!-- /real-model:${name} -->`;
+/** Replaces the text between `<!-- GROUP:NAME -->` and `<!-- /GROUP:NAME -->` in `file` (appended when absent). */
+export async function writeBetweenMarkers(
+  file: string,
+  name: string,
+  body: string,
+  group = 'real-model',
+): Promise<void> {
+  const open = `<!-- ${group}:${name} -->`;
+  const close = `<!-- /${group}:${name} -->`;
   const text = await readFile(file, 'utf8');
   const block = `${open}\n${body}\n${close}`;
   const at = text.indexOf(open);

@@ -48,7 +48,8 @@ def served_keys(url: str) -> list:
     return [
         (model, agent_type, m["vector_length"])
         for model, m in served["models"].items()
-        if not (isinstance(m.get("backend"), dict) and m["backend"].get("kind") == "onnx")
+        # The formula's models only: not onnx, nor a model server's protocol (v2, tfserving).
+        if not isinstance(m.get("backend"), dict)
         for agent_type in (m["agent_types"] or EXAMPLE_AGENT_TYPES)
     ]
 

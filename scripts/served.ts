@@ -29,11 +29,13 @@ interface ModelsReply {
 
 /**
  * Whether a model's answers are the simulated network's formula, which the tools check: the
- * in-process network or a stand-in over HTTP (`npm run backend`). A model computed by ONNX Runtime
- * in the actor threads is not; the tools leave it to its own example (README, "Real models").
+ * in-process network or a stand-in over our HTTP protocol (`npm run backend`), both shown by
+ * GET /models as a string. A model computed by ONNX Runtime in the actor threads is not, nor one
+ * behind a model server's protocol (`v2`, `tfserving`: the server sees its own model name and rows,
+ * not the agent type); the tools leave those to their own examples (README, "Real models", "Put it
+ * in front of Triton / KServe / TF Serving").
  */
-const byFormula = (backend: string | {kind: string} | undefined) =>
-  typeof backend !== 'object' || backend.kind !== 'onnx';
+const byFormula = (backend: string | {kind: string} | undefined) => typeof backend !== 'object';
 
 /** The keys the service at `url` serves (GET /models); ends the tool with one line if it cannot be reached. */
 export async function servedKeys(program: string, url: string): Promise<ServedKey[]> {

@@ -29,12 +29,44 @@ export interface BatchingOptions {
 export type BackendOptions =
   | {readonly kind: 'simulated'; readonly latencyMinMs: number; readonly latencyMaxMs: number}
   | HttpBackendOptions
-  | OnnxBackendOptions;
+  | OnnxBackendOptions
+  // The model servers' own protocols (DESIGN §10; workers/backend/v2.ts, tfserving.ts).
+  | V2BackendOptions
+  | TfServingBackendOptions;
 
 /** Our HTTP protocol at `url` (DESIGN §4), with every HTTP backend's timeout, retries and reply limit. */
 export interface HttpBackendOptions extends HttpDefaults {
   readonly kind: 'http';
   readonly url: string;
+}
+
+/** Datatypes of a v2 input tensor this service sends (the rows are float64 here; FP32 is rounded by the server). */
+export type V2Datatype = 'FP32' | 'FP64';
+
+/**
+ * A model behind the Open Inference Protocol (Triton, KServe, MLServer, TorchServe, OpenVINO).
+ * `input`, `output` and `datatype` left undefined are discovered by each actor thread from the
+ * model's metadata when it first needs them, and again after a SIGHUP.
+ */
+export interface V2BackendOptions extends HttpDefaults {
+  readonly kind: 'v2';
+  /** The server's base URL (credentials allowed); `/v2/models/…` is appended. */
+  readonly url: string;
+  readonly model: string;
+  readonly version: string | undefined;
+  readonly input: string | undefined;
+  readonly output: string | undefined;
+  readonly datatype: V2Datatype | undefined;
+  /** Triton's binary tensor data extension, both ways. */
+  readonly binary: boolean;
+}
+
+/** A model behind TensorFlow Serving's REST API (`:predict`, row format). */
+export interface TfServingBackendOptions extends HttpDefaults {
+  readonly kind: 'tfserving';
+  readonly url: string;
+  readonly model: string;
+  readonly version: string | undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
 import {createPrivateKey, createSecretKey, X509Certificate} from 'node:crypto';
 import {readFileSync} from 'node:fs';
 import {z} from 'zod';
-import {credentialsDecode, credentialsMessage} from './redact.ts';
+import {httpUrl} from './http-url.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -132,10 +132,7 @@ export const envSchema = z
     MAX_WAIT_FRACTION: fraction('0.02').default(0.02),
     MODELS_FILE: z.string().trim().min(1).optional(),
     MAX_CONCURRENT_BATCHES: int(0, 1_000_000).default(0),
-    BACKEND_URL: z
-      .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
-      .refine(credentialsDecode, credentialsMessage)
-      .optional(),
+    BACKEND_URL: httpUrl().optional(),
     BACKEND_LATENCY_MIN_MS: ms().default(3000),
     BACKEND_LATENCY_MAX_MS: ms().default(7000),
     BACKEND_TIMEOUT_MS: ms(1).default(15_000),

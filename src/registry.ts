@@ -11,8 +11,10 @@ import {dirname, resolve} from 'node:path';
 import {z} from 'zod';
 import type {BackendOptions, BatchingOptions, Config} from './config.ts';
 import {httpBackend} from './config.ts';
+import {httpUrl} from './http-url.ts';
+import {describeModelServer, TfServingSpec, tfServingBackend, V2Spec, v2Backend} from './model-servers.ts';
 import {Name} from './names.ts';
-import {credentialsDecode, credentialsMessage, jsonErrorWhere, redactUrl} from './redact.ts';
+import {jsonErrorWhere, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {
@@ -37,16 +39,14 @@ export class RegistryError extends Error {
 const positive = (max: number) => z.number().int().min(1).max(max);
 
 /**
- * How a model's batches are computed (DESIGN §10), a union on `kind`. Built here: `simulated`,
- * `http` (also written `backend_url`) and `onnx`. The Open Inference Protocol (`v2`) and TF Serving
- * (`tfserving`) are further members of this union, each an encoder/decoder pair around the HTTP client.
+ * How a model's batches are computed (DESIGN §10), a union on `kind`: `simulated`, `http` (also
+ * written `backend_url`), `onnx`, and the model servers' protocols `v2` (the Open Inference
+ * Protocol) and `tfserving` (src/model-servers.ts), each an encoder/decoder pair around the one
+ * HTTP client.
  */
-const httpUrl = z
-  .url({protocol: /^https?$/, error: 'an http:// or https:// URL'})
-  .refine(credentialsDecode, credentialsMessage);
 const BackendSpec = z.discriminatedUnion('kind', [
   z.strictObject({kind: z.literal('simulated')}),
-  z.strictObject({kind: z.literal('http'), url: httpUrl}),
+  z.strictObject({kind: z.literal('http'), url: httpUrl()}),
   z.strictObject({
     kind: z.literal('onnx'),
     /** The .onnx file, relative to MODELS_FILE's folder unless absolute. */
@@ -54,6 +54,8 @@ const BackendSpec = z.discriminatedUnion('kind', [
     /** ORT's threads for one run; 1 = the actor thread alone. */
     intra_op_threads: z.number().int().min(1).max(64).optional(),
   }),
+  V2Spec,
+  TfServingSpec,
 ]);
 
 const ModelFile = z
@@ -61,14 +63,7 @@ const ModelFile = z
     agent_types: z.array(Name).min(1).optional(),
     vector_length: positive(10_000_000).optional(),
     /** An http(s) URL, or "simulated" for the in-process network: the short form of `backend`. */
-    backend_url: z
-      .union([
-        z.literal('simulated'),
-        z
-          .url({protocol: /^https?$/, error: 'an http:// or https:// URL, or "simulated"'})
-          .refine(credentialsDecode, credentialsMessage),
-      ])
-      .optional(),
+    backend_url: z.union([z.literal('simulated'), httpUrl('an http:// or https:// URL, or "simulated"')]).optional(),
     backend: BackendSpec.optional(),
     max_batch_size: positive(100_000).optional(),
     max_wait_ms: z
@@ -164,6 +159,10 @@ function backendOf(m: z.infer<typeof ModelFile>, config: Config, folder: string)
         intraOpThreads: spec.intra_op_threads ?? 1,
         signature: undefined,
       };
+    case 'v2':
+      return v2Backend(spec, config.httpDefaults);
+    case 'tfserving':
+      return tfServingBackend(spec, config.httpDefaults);
   }
 }
 
@@ -191,6 +190,9 @@ export function describeRegistry(registry: Registry, costs: (model: string) => r
           input: b.signature?.input ?? null,
           output: b.signature?.output ?? null,
         };
+      case 'v2':
+      case 'tfserving':
+        return describeModelServer(b);
     }
   };
   const batchingOf = (b: BatchingOptions) => ({

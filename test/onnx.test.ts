@@ -383,7 +383,8 @@ test.serial('registry: backend and backend_url together are refused; an onnx bac
     ],
     [{backend: {kind: 'onnx'}}, /models\.m\.backend\.path/],
     [{backend: {kind: 'onnx', path: 'x.onnx', intra_op_threads: 0}}, /models\.m\.backend\.intra_op_threads/],
-    [{backend: {kind: 'tfserving', url: 'http://x'}}, /models\.m\.backend\.kind/],
+    [{backend: {kind: 'grpc', url: 'http://x'}}, /models\.m\.backend\.kind/],
+    [{backend: {kind: 'tfserving', url: 'http://x'}}, /models\.m\.backend\.model/],
   ] as const) {
     const file = await writeRegistry(dir, {m: entry});
     const error = await startService({MODELS_FILE: file}).then(

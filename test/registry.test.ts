@@ -3,22 +3,14 @@
 
 import test from 'ava';
 import {execFile} from 'node:child_process';
-import {mkdtemp, writeFile} from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import {writeFile} from 'node:fs/promises';
 import {promisify} from 'node:util';
 import {loadConfig} from '../src/config.ts';
 import {loadRegistry, RegistryError} from '../src/registry.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
+import {modelsFile} from './helpers/models-file.ts';
 import {held, post, startService, testEnv} from './helpers/service.ts';
-
-async function modelsFile(content: unknown): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'agent-batcher-models-'));
-  const file = path.join(dir, 'models.json');
-  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
-  return file;
-}
 
 test('a bad registry names the file and the field; unknown fields and bad names are refused', async (t) => {
   const cases: [unknown, RegExp][] = [
@@ -44,7 +36,10 @@ test('the example registry is valid', (t) => {
   const registry = loadRegistry(
     loadConfig({MODELS_FILE: new URL('../examples/models.json', import.meta.url).pathname}),
   );
-  t.deepEqual([...(registry.models?.keys() ?? [])], ['resnet-50', 'gpt-mini', 'bert-base', 'policy-mlp']);
+  t.deepEqual(
+    [...(registry.models?.keys() ?? [])],
+    ['resnet-50', 'gpt-mini', 'bert-base', 'policy-mlp', 'value-net', 'value-net-binary', 'ranker'],
+  );
 });
 
 test('a process started with a bad MODELS_FILE stops with exit 1 and the reason', async (t) => {

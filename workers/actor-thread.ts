@@ -207,6 +207,8 @@ export class ActorThread implements ActorThreadApi {
       this.#superseded.set(actor, was);
     }
     this.#retainBackends();
+    // Kept clients ask their server again for what they discovered (v2 model metadata, issue #21).
+    this.#backends.registryReloaded();
     this.#warmModels();
   }
 

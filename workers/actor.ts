@@ -147,7 +147,7 @@ export class Actor {
     const started = this.#elapsed();
     const settings = this.#settings;
     settings.backend
-      .predict({...this.#pair, rows: parts.map((p) => p.row), deadline})
+      .predict({...this.#pair, rows: parts.map((p) => p.row), deadline, batchId: info.id})
       .then(
         (reply) => this.#settle(parts, info, reply),
         (error: unknown) => {

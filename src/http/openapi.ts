@@ -153,7 +153,7 @@ export function openApiDocument(schemas: Schemas, options: {version: string; sec
         get: {
           operationId: 'models',
           summary:
-            "The served models, their effective settings (MODELS_FILE), each onnx model's input and output, and each key's fitted cost; no credentials",
+            "The served models, their effective settings (MODELS_FILE), each onnx model's input and output, each v2 or TF Serving backend's URL and names, and each key's fitted cost; no credentials",
           responses: {
             '200': {
               description: '`any_model` is true without a registry; `defaults` are the global settings',

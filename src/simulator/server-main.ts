@@ -18,7 +18,10 @@ try {
   process.stderr.write(`agent-batcher backend: ${line}\n`);
   process.exit(1);
 }
-log.info({port: config.backendPort, latencyMs: [config.latencyMinMs, config.latencyMaxMs]}, 'simulated backend listening on POST /predict');
+log.info(
+  {port: config.backendPort, latencyMs: [config.latencyMinMs, config.latencyMaxMs]},
+  'simulated backend listening: POST /predict, the Open Inference Protocol under /v2, TF Serving under /v1/models',
+);
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

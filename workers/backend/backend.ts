@@ -1,6 +1,8 @@
 // The neural-network backend as the actors see it: one call per batch, one value per row.
-// Implementations: `simulated.ts` (DESIGN §4's exact network, in-process) and `http.ts`
-// (BACKEND_URL). `create.ts` picks one; nothing here imports an implementation.
+// Implementations: `simulated.ts` (DESIGN §4's exact network, in-process), `onnx.ts` (a model in
+// the thread), and the HTTP client `http-client.ts` speaking one of three protocols (`http.ts`
+// ours, `v2.ts` the Open Inference Protocol, `tfserving.ts`). `create.ts` picks one; nothing here
+// imports an implementation.
 
 import type {AgentErrorCode} from '../../src/errors.ts';
 
@@ -11,6 +13,8 @@ export interface BackendCall {
   readonly rows: readonly Float64Array[];
   /** Epoch ms: the earliest deadline among the batch's agents; no attempt starts after it. */
   readonly deadline: number;
+  /** The batch's id (`b-1-17`), sent where a protocol carries one (the Open Inference Protocol's `id`). */
+  readonly batchId?: string;
 }
 
 export interface BackendReply {
@@ -39,4 +43,6 @@ export interface Backend {
   close(): Promise<void>;
   /** Prepares before the first call (an onnx model opens its session); resolves when done or failed. */
   warm?(): Promise<void>;
+  /** The registry was reloaded (SIGHUP): what was discovered from the backend (v2 metadata) is asked again. */
+  registryReloaded?(): void;
 }

@@ -1,12 +1,15 @@
-// The backends a thread's actors call: one client per distinct backend (one per HTTP URL, one for
-// the simulated network), shared by every key that uses it. After a registry reload, a client
-// no model uses any more is closed once its calls in flight have finished.
+// The backends a thread's actors call: one client per distinct backend (one per HTTP URL, one per
+// v2 or TF Serving model, one for the simulated network), shared by every key that uses it. After a
+// registry reload, a client no model uses any more is closed once its calls in flight have
+// finished, and those kept are told (a v2 client asks for its model's metadata again).
 
 import type {BackendOptions} from '../../src/config.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {HttpBackend} from './http.ts';
 import {OnnxBackend} from './onnx.ts';
 import {SimulatedBackend} from './simulated.ts';
+import {tfServingClient} from './tfserving.ts';
+import {v2Client} from './v2.ts';
 
 export function createBackend(options: BackendOptions): Backend {
   switch (options.kind) {
@@ -16,6 +19,10 @@ export function createBackend(options: BackendOptions): Backend {
       return new HttpBackend(options);
     case 'onnx':
       return new OnnxBackend(options);
+    case 'v2':
+      return v2Client(options);
+    case 'tfserving':
+      return tfServingClient(options);
   }
 }
 
@@ -32,6 +39,13 @@ export function backendId(options: BackendOptions): string {
       return `http ${options.url}`;
     case 'onnx':
       return `onnx ${options.path} ${options.signature?.fileId ?? 'unchecked'} ${options.intraOpThreads}`;
+    // Every field of a model-server backend names what its client sends: a change makes a new client.
+    case 'v2': {
+      const {url, model, version, input, output, datatype, binary} = options;
+      return `v2 ${JSON.stringify([url, model, version, input, output, datatype, binary])}`;
+    }
+    case 'tfserving':
+      return `tfserving ${JSON.stringify([options.url, options.model, options.version])}`;
   }
 }
 
@@ -61,6 +75,10 @@ class CountedBackend implements Backend {
 
   async warm(): Promise<void> {
     await this.#inner.warm?.();
+  }
+
+  registryReloaded(): void {
+    this.#inner.registryReloaded?.();
   }
 }
 
@@ -95,6 +113,11 @@ export class BackendClients {
       client.retired = true;
       if (client.inflight === 0) this.#close(id, client);
     }
+  }
+
+  /** SIGHUP: every client forgets what it discovered from its server (v2 model metadata). */
+  registryReloaded(): void {
+    for (const client of this.#clients.values()) client.registryReloaded();
   }
 
   async closeAll(): Promise<void> {
