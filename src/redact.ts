@@ -54,3 +54,34 @@ export function jsonErrorWhere(error: unknown): string {
 /** For a URL whose user:password@ is not percent-encoding (`%zz`): said without echoing it. */
 export const credentialsMessage =
   'a URL whose user:password@ part is valid percent-encoding (write a literal % as %25)';
+
+/**
+ * The text with every occurrence of each secret replaced by `[redacted]`, longest first (a server
+ * may echo what it was sent: a Basic header, the password it decoded from it, or that password
+ * percent-encoded). Empty secrets are ignored.
+ */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of [...secrets].filter((s) => s !== '').sort((a, b) => b.length - a.length))
+    out = out.replaceAll(secret, '[redacted]');
+  return out;
+}
+
+/**
+ * What may show a URL's credentials once the client sends them as `Authorization: Basic <token>`:
+ * the password as written (percent-encoded) and decoded, and the token. Empty when it has none.
+ */
+export function credentialForms(url: URL): string[] {
+  if (!url.username && !url.password) return [];
+  const password = safeDecode(url.password);
+  const token = Buffer.from(`${safeDecode(url.username)}:${password}`).toString('base64');
+  return [url.password, password, encodeURIComponent(password), token];
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -5,7 +5,10 @@
 
 import test from 'ava';
 import fc from 'fast-check';
+import {once} from 'node:events';
 import {mkdtemp, writeFile} from 'node:fs/promises';
+import http from 'node:http';
+import type {AddressInfo} from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {ConfigError, loadConfig} from '../src/config.ts';
@@ -13,6 +16,9 @@ import {createLogger} from '../src/log.ts';
 import {redactUrl} from '../src/redact.ts';
 import {describeRegistry, loadRegistry, RegistryError} from '../src/registry.ts';
 import {startService} from './helpers/service.ts';
+import {BackendError} from '../workers/backend/backend.ts';
+import {tfServingClient} from '../workers/backend/tfserving.ts';
+import {v2Client} from '../workers/backend/v2.ts';
 
 /**
  * The secret's letters come from a set that no fixed text of ours holds in upper case, so a
@@ -126,6 +132,11 @@ test('a MODELS_FILE error or GET /models never shows a backend_url password; nor
         ...backendShapes(s).map((url) => JSON.stringify({models: {m: {backend_url: url}}})),
         // Beside a bad field of another model.
         ...backendShapes(s).map((url) => JSON.stringify({models: {m: {backend_url: url}, n: {max_batch_size: 0}}})),
+        // A model server's base URL (v2, TF Serving), alone and beside a bad field.
+        ...backendShapes(s).flatMap((url) => [
+          JSON.stringify({models: {m: {backend: {kind: 'v2', url, model: 'm'}}}}),
+          JSON.stringify({models: {m: {backend: {kind: 'tfserving', url, model: 'm', version: 'x'}}}}),
+        ]),
         // Cut short, and broken just after the URL: JSON.parse's own message quotes the text.
         `{"models": {"m": {"backend_url": ${JSON.stringify(backendShapes(s)[0])}`,
         `{"models": {"m": {"backend_url": ${JSON.stringify(backendShapes(s)[0])} x}}}`,
@@ -167,7 +178,14 @@ test('the running service shows no password in its log lines, GET /models, or a 
   const file = path.join(dir, 'service-models.json');
   await writeFile(
     file,
-    JSON.stringify({models: {m: {backend_url: `http://u:${encoded}@127.0.0.1:9/predict?token=${encoded}`}, n: {}}}),
+    JSON.stringify({
+      models: {
+        m: {backend_url: `http://u:${encoded}@127.0.0.1:9/predict?token=${encoded}`},
+        n: {},
+        v: {backend: {kind: 'v2', url: `http://u:${encoded}@127.0.0.1:9`, model: 'm'}},
+        tf: {backend: {kind: 'tfserving', url: `http://u:${encoded}@127.0.0.1:9`, model: 'm'}},
+      },
+    }),
   );
   const lines: string[] = [];
   const log = createLogger('info', {write: (line: string) => lines.push(line)});
@@ -178,13 +196,126 @@ test('the running service shows no password in its log lines, GET /models, or a 
   t.teardown(() => running.close());
   const models = await (await fetch(`${running.url}/models`)).text();
   t.regex(models, /http:\/\/\[redacted\]@127\.0\.0\.1:9\/predict\?\[redacted\]/);
+  t.regex(models, /"kind":"v2","url":"http:\/\/\[redacted\]@127\.0\.0\.1:9"/);
+  // Clients of the model servers nobody listens for: their error bodies, then /metrics.
+  const answers = await (
+    await fetch(`${running.url}/predict`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({
+        agents: {a: {vector: [1], model: 'v', agent_type: 't'}, b: {vector: [1], model: 'tf', agent_type: 't'}},
+      }),
+    })
+  ).text();
+  t.regex(answers, /backend_error/);
+  const metrics = await (await fetch(`${running.url}/metrics`)).text();
   // A reload of a file that is not JSON, with the password beside the fault.
   await writeFile(file, `{"models": {"m": {"backend_url": "http://u:${s}@127.0.0.1:9/" oops`);
   t.false(await running.service.reloadRegistry());
-  const text = [...lines, models].join('\n');
+  const text = [...lines, models, answers, metrics].join('\n');
   t.true(
     lines.some((l) => l.includes('"listening"')) && lines.some((l) => l.includes('reload refused')),
     'the lines checked were written',
   );
   for (const form of [s, encoded]) t.is(leaked(text, form), undefined, text);
+});
+
+/**
+ * A model server that echoes what it was sent (the Authorization header, and the credentials it
+ * decodes from it) into its `{"error"}` bodies, for every status a client meets: a refusal, a
+ * model it does not know, one busy past the retries, a 200 that is not JSON; and one that never answers.
+ */
+async function echoingServer(): Promise<{url: string; close: () => Promise<void>}> {
+  const server = http.createServer((req, res) => {
+    const auth = req.headers.authorization ?? '';
+    const decoded = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString();
+    const words = `bad credentials ${auth} (${decoded}; ${encodeURIComponent(decoded)})`;
+    const path = req.url ?? '';
+    if (path.includes('hang')) return;
+    const status = path.includes('gone') ? 404 : path.includes('busy') ? 503 : path.includes('garbage') ? 200 : 400;
+    res.writeHead(status, {'content-type': 'application/json'});
+    res.end(status === 200 ? `not json: ${words}` : JSON.stringify({error: words}));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+test('a model server echoing the credentials, refusing, timing out or not there: no error, reason or log line shows them', async (t) => {
+  const echo = await echoingServer();
+  t.teardown(() => echo.close());
+  const password = 'QZ/@: %X:W@';
+  const user = 'VY@ G';
+  const secrets = [password, encodeURIComponent(password), Buffer.from(`${user}:${password}`).toString('base64')];
+  const withCredentials = (base: string) =>
+    base.replace('http://', `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@`);
+  const lines: string[] = [];
+  const log = createLogger('trace', {write: (line: string) => lines.push(line)});
+  const common = {timeoutMs: 300, retries: 1, maxReplyBytes: 1 << 16};
+  const clients = [
+    ...['refuse', 'gone', 'busy', 'garbage', 'hang'].flatMap((model) => [
+      v2Client({
+        kind: 'v2',
+        url: withCredentials(echo.url),
+        model,
+        version: undefined,
+        input: 'x',
+        output: 'y',
+        datatype: 'FP64',
+        binary: false,
+        ...common,
+      }),
+      tfServingClient({kind: 'tfserving', url: withCredentials(echo.url), model, version: undefined, ...common}),
+    ]),
+    // Nobody listens on port 9: connection refused, undici's own error as the cause.
+    v2Client({
+      kind: 'v2',
+      url: withCredentials('http://127.0.0.1:9'),
+      model: 'm',
+      version: undefined,
+      input: undefined,
+      output: undefined,
+      datatype: undefined,
+      binary: false,
+      ...common,
+    }),
+  ];
+  let failures = 0;
+  for (const [i, client] of clients.entries()) {
+    const rows = [Float64Array.of(1, 2), Float64Array.of(3, 4)];
+    try {
+      const reply = await client.predict({
+        model: 'm',
+        agentType: 't',
+        rows,
+        deadline: Date.now() + 2000,
+        batchId: `b-${i}`,
+      });
+      for (const reason of reply.rejected?.values() ?? []) lines.push(reason);
+      t.is(reply.rejected?.size, 2, 'refused rows are told so');
+    } catch (error) {
+      failures++;
+      t.true(error instanceof BackendError);
+      // As the actor logs a failed call, at every level.
+      for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const)
+        log[level]({batchId: `b-${i}`, size: 2, err: error}, 'backend call failed');
+      lines.push((error as Error).message);
+    } finally {
+      await client.close();
+    }
+  }
+  t.is(failures, 9, 'every client but the two refused ones failed its batch');
+  const text = lines.join('\n');
+  t.regex(text, /HTTP 503/, 'the lines checked were written');
+  for (const s of [...secrets, 'QZ']) {
+    const shown = lines.filter((l) => l.includes(s)).map((l) => l.slice(0, 300));
+    t.deepEqual(shown, [], `${s} shown`);
+  }
 });

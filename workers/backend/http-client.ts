@@ -25,6 +25,7 @@
 import {createRequire} from 'node:module';
 import type {Agent, Dispatcher} from 'undici';
 import type {HttpBackendOptions, TfServingBackendOptions, V2BackendOptions} from '../../src/config.ts';
+import {credentialForms} from '../../src/redact.ts';
 import {countProblem} from '../reply-check.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
@@ -64,11 +65,14 @@ export class HttpClient implements Backend, Exchanger {
   /** The URL without its trailing `/`, to which a request's path is appended. */
   readonly #base: string;
   readonly #headers: Record<string, string>;
+  /** The credentials in each form a server may echo back (redact.ts): cut out of its error texts before they are logged. */
+  readonly #secrets: readonly string[];
 
   constructor(options: HttpClientOptions, protocol: WireProtocol) {
     this.#options = options;
     this.#protocol = protocol;
     const url = new URL(options.url);
+    this.#secrets = credentialForms(url);
     this.#headers = {};
     if (url.username || url.password) {
       const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
@@ -169,7 +173,10 @@ export class HttpClient implements Backend, Exchanger {
     const status = response.statusCode;
     if (status !== 200) {
       // An error body is read only for its {"error": …} text (for the log), and at most a little of it.
-      const error = await readLimited(response, errorBodyLimit).then(errorText, () => undefined);
+      const error = await readLimited(response, errorBodyLimit).then(
+        (body) => errorText(body, this.#secrets),
+        () => undefined,
+      );
       if (status === 429 || status >= 500) {
         return {
           kind: 'retry',

@@ -3,10 +3,16 @@
 // log, and Retry-After.
 
 import type {Dispatcher} from 'undici';
+import {scrubSecrets} from '../../src/redact.ts';
 import {BackendError} from './backend.ts';
+import {parseBoundedJson} from './json-wire.ts';
+import type {JsonBounds} from './json-wire.ts';
 
 /** How much of a server's `{"error": …}` text goes into a log line. */
 const errorTextLimit = 500;
+
+/** An error body is an object with a string in it: a few levels, a few values. */
+const errorBodyShape: JsonBounds = {maxDepth: 8, maxValues: 1024};
 
 /**
  * The reply's body, cut off past `limit` bytes: a Content-Length over it is refused before
@@ -33,14 +39,26 @@ export async function readLimited(response: Dispatcher.ResponseData, limit: numb
   return Buffer.concat(chunks, size);
 }
 
-/** The `error` string of an error body (all three protocols write `{"error": "…"}`), shortened for a log line. */
-export function errorText(body: Buffer): string | undefined {
+/**
+ * The `error` string of an error body (all three protocols write `{"error": "…"}`) as one line for
+ * the log: the `secrets` (the client's credentials, which a server may echo) cut out first, control
+ * characters made spaces, then shortened to 500 characters. Undefined for any other body.
+ */
+export function errorText(body: Buffer, secrets: readonly string[] = []): string | undefined {
+  let error: unknown;
   try {
-    const error = (JSON.parse(body.toString('utf8')) as {error?: unknown} | null)?.error;
-    return typeof error === 'string' ? error.slice(0, errorTextLimit) : undefined;
+    error = (parseBoundedJson(body, errorBodyShape) as {error?: unknown} | null)?.error;
   } catch {
     return undefined;
   }
+  return typeof error === 'string' ? oneLine(scrubSecrets(error, secrets), errorTextLimit) : undefined;
+}
+
+/** The text on one line (control characters as spaces), cut to `limit` characters with `…`. */
+export function oneLine(text: string, limit: number): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is replaced
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+  return flat.length > limit ? `${flat.slice(0, limit - 1)}…` : flat;
 }
 
 /** Retry-After in ms (seconds or an HTTP date); 0 when absent or unreadable. */

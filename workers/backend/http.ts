@@ -11,7 +11,7 @@ import {BackendError} from './backend.ts';
 import {HttpClient} from './http-client.ts';
 import type {WireProtocol} from './wire-protocol.ts';
 import {jsonRows} from '../../src/protocol/json-floats.ts';
-import {jsonHeaders} from './json-wire.ts';
+import {jsonHeaders, parseBoundedJson, replyBounds} from './json-wire.ts';
 
 /** Our protocol's encoder and decoder. */
 export const ourProtocol: WireProtocol = {
@@ -21,7 +21,7 @@ export const ourProtocol: WireProtocol = {
     headers: jsonHeaders,
     body: matrixBody(call.model, call.agentType, rows),
   }),
-  decode: (reply) => parseReply(reply.body.toString('utf8')),
+  decode: (reply, _call, rows) => parseReply(reply.body, rows),
 };
 
 /** The client speaking our protocol. */
@@ -37,15 +37,16 @@ export function matrixBody(model: string, agentType: string, rows: readonly Floa
 }
 
 /**
- * The reply's envelope: JSON with a "vector" array. Its length and values are checked by the
+ * The reply's envelope: JSON with a "vector" array, measured before it is parsed (json-wire.ts). Its length and values are checked by the
  * actor (workers/reply-check.ts), as for every backend.
  */
-export function parseReply(text: string): unknown[] {
+export function parseReply(body: Buffer | string, rows: number): unknown[] {
   let reply: unknown;
   try {
-    reply = JSON.parse(text);
-  } catch {
-    throw new BackendError('backend_bad_response', 'backend reply is not JSON');
+    reply = parseBoundedJson(body, replyBounds(rows));
+  } catch (error) {
+    const why = error instanceof SyntaxError ? 'is not JSON' : (error as Error).message;
+    throw new BackendError('backend_bad_response', `backend reply ${why}`);
   }
   const vector = (reply as {vector?: unknown} | null)?.vector;
   if (!Array.isArray(vector)) throw new BackendError('backend_bad_response', 'backend reply has no "vector" array');

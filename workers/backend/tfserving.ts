@@ -18,7 +18,7 @@ import {BackendError} from './backend.ts';
 import {HttpClient} from './http-client.ts';
 import type {Refusal, WireProtocol} from './wire-protocol.ts';
 import {jsonRows} from '../../src/protocol/json-floats.ts';
-import {jsonHeaders, parseJsonReply} from './json-wire.ts';
+import {jsonHeaders, parseJsonReply, replyBounds} from './json-wire.ts';
 
 /** The client speaking TF Serving's REST API to one model. */
 export function tfServingClient(options: TfServingBackendOptions): HttpClient {
@@ -36,7 +36,8 @@ export function tfServingProtocol(options: TfServingBackendOptions): WireProtoco
       headers: jsonHeaders,
       body: `{"instances":[${jsonRows(rows, true)}]}`,
     }),
-    decode: (reply) => decodePredictions(parseJsonReply(reply.body, `${label}: reply`), label),
+    decode: (reply, _call, rows) =>
+      decodePredictions(parseJsonReply(reply.body, `${label}: reply`, replyBounds(rows)), label),
     wholeBatch: (refusal: Refusal) =>
       refusal.status === 404
         ? new BackendError('backend_error', `${label}: the server does not know this model (HTTP 404)`, {

@@ -32,20 +32,14 @@ import {HttpClient} from './http-client.ts';
 import type {Exchanger, Refusal, WireProtocol, WireReply, WireRequest} from './wire-protocol.ts';
 import {jsonRows} from '../../src/protocol/json-floats.ts';
 import {jsonHeaders, parseJsonReply} from './json-wire.ts';
-import {
-  binaryBody,
-  binaryDataSize,
-  binarySlices,
-  elementBytes,
-  FramingError,
-  floatsFromBytes,
-  floatsToBytes,
-  headerLengthHeader,
-  rowsTensor,
-  splitBody,
-} from '../../src/protocol/v2-binary.ts';
+import type {JsonBounds} from './json-wire.ts';
+import {binaryBody, FramingError, floatsToBytes, headerLengthHeader, rowsTensor} from '../../src/protocol/v2-binary.ts';
+import {decodeInferReply} from './v2-reply.ts';
 import {givenSignature, signatureFromMetadata} from './v2-signature.ts';
 import type {V2Signature} from './v2-signature.ts';
+
+/** A model's metadata: a few levels, and a thousand tensors or so (the signature check refuses more than one input anyway). */
+const metadataBounds: JsonBounds = {maxDepth: 32, maxValues: 65_536};
 
 /** The client speaking the Open Inference Protocol to one model. */
 export function v2Client(options: V2BackendOptions): HttpClient {
@@ -156,7 +150,7 @@ export class V2Protocol implements WireProtocol {
       });
     }
     const signature = signatureFromMetadata(
-      parseJsonReply(outcome.reply.body, `${this.#label}: model metadata`),
+      parseJsonReply(outcome.reply.body, `${this.#label}: model metadata`, metadataBounds),
       this.#options,
     );
     if ('expected' in signature)
@@ -166,51 +160,4 @@ export class V2Protocol implements WireProtocol {
       );
     return signature;
   }
-}
-
-/**
- * One value per row from an inference response (JSON, or JSON + binary tensors): the output
- * named `output`, of shape [rows] or [rows, 1]. Throws BackendError('backend_bad_response') whose
- * message starts with `label`, or FramingError for a binary body whose sizes do not add up.
- */
-export function decodeInferReply(
-  reply: WireReply,
-  output: string,
-  rows: number,
-  id: string,
-  label: string,
-): ArrayLike<unknown> {
-  const split = splitBody(reply.body, reply.headers[headerLengthHeader]);
-  const response = parseJsonReply(split ? split.json : reply.body, `${label}: reply`) as {
-    id?: unknown;
-    outputs?: unknown;
-  } | null;
-  const bad = (why: string) => new BackendError('backend_bad_response', `${label}: reply ${why}`);
-  if (!Array.isArray(response?.outputs)) throw bad('has no "outputs" list');
-  if (response.id !== undefined && response.id !== id)
-    throw bad(`answers request ${JSON.stringify(String(response.id).slice(0, 64))}, not ${JSON.stringify(id)}`);
-  const outputs: unknown[] = response.outputs;
-  const slices = split ? binarySlices(outputs, split.binary) : undefined;
-  const index = outputs.findIndex((o) => (o as {name?: unknown} | null)?.name === output);
-  if (index < 0) throw bad(`has no output ${JSON.stringify(output)}`);
-  const tensor = outputs[index] as {shape?: unknown; datatype?: unknown; data?: unknown};
-  const shape = tensor.shape;
-  const shaped =
-    Array.isArray(shape) && shape[0] === rows && (shape.length === 1 || (shape.length === 2 && shape[1] === 1));
-  if (!shaped)
-    throw bad(
-      `output ${JSON.stringify(output)} has shape ${JSON.stringify(shape)?.slice(0, 64)}; expected [${rows}] or [${rows}, 1]`,
-    );
-  const bytes = slices?.get(index);
-  if (bytes !== undefined || binaryDataSize(tensor) !== undefined) {
-    const datatype = tensor.datatype;
-    if (datatype !== 'FP32' && datatype !== 'FP64')
-      throw bad(`output ${JSON.stringify(output)} is binary ${JSON.stringify(datatype)}; expected FP32 or FP64`);
-    if (bytes?.length !== rows * elementBytes[datatype])
-      throw bad(`output ${JSON.stringify(output)} has ${bytes?.length ?? 0} bytes for ${rows} ${datatype} values`);
-    return floatsFromBytes(bytes, datatype);
-  }
-  if (!Array.isArray(tensor.data)) throw bad(`output ${JSON.stringify(output)} has no "data"`);
-  // Tensor data may be flat or in its natural nested form ("Tensor Data"): [[p], [q]] is [p, q].
-  return tensor.data.map((v: unknown) => (Array.isArray(v) && v.length === 1 ? v[0] : v));
 }
