@@ -137,3 +137,22 @@ test('a reply without "predictions" is backend_bad_response for the batch', (t) 
     message: 'TF Serving model "m": reply is not JSON',
   });
 });
+
+test('hostile predictions (100,000 nested [, 300,000 values): a one-line backend_bad_response, not retried; the next call is exact', async (t) => {
+  const expected: Record<string, string> = {
+    deep: 'TF Serving model "deep": reply nests deeper than 32 levels',
+    wide: 'TF Serving model "wide": reply holds more than 65664 values',
+  };
+  for (const [model, message] of Object.entries(expected)) {
+    const error = await predict(options(model), rows).catch((e: unknown) => e);
+    t.true(error instanceof BackendError, model);
+    t.is((error as BackendError).code, 'backend_bad_response');
+    t.is((error as Error).message, message);
+    t.is(server.infers(model).length, 1);
+  }
+  const reply = await predict(options('ranker'), rows);
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('ranker', r)),
+  );
+});

@@ -9,6 +9,8 @@ import {BackendError} from '../workers/backend/backend.ts';
 import type {BackendCall, BackendReply} from '../workers/backend/backend.ts';
 import {v2Client} from '../workers/backend/v2.ts';
 import {decodeInferReply} from '../workers/backend/v2-reply.ts';
+import {isolationBudget} from '../workers/backend/http-client.ts';
+import {createLogger} from '../src/log.ts';
 import {floatsFromBytes} from '../src/protocol/v2-binary.ts';
 import {served, startModelServer} from './helpers/model-server.ts';
 import type {ModelServer} from './helpers/model-server.ts';
@@ -372,4 +374,104 @@ test('credentials in the URL travel as a Basic header, never in the request line
     t.false(c.path.includes('s3cret'));
   }
   t.is(server.calls.filter((x) => x.model === 'guarded').length, 2);
+});
+
+/** `n` rows of two values, the i-th [i, i / 4]. */
+const manyRows = (n: number) => Array.from({length: n}, (_, i) => [i, i / 4]);
+
+test('hostile replies (100,000 nested [, 300,000 values): a one-line bounded backend_bad_response, no retry, and the client goes on exact', async (t) => {
+  const lines: string[] = [];
+  const log = createLogger('trace', {write: (line: string) => lines.push(line)});
+  const backend = v2Client(options('value_net'));
+  t.teardown(() => backend.close());
+  const expected: Record<string, RegExp> = {
+    deep: /^v2 model "deep": reply nests deeper than 32 levels$/,
+    wide: /^v2 model "wide": reply holds more than 65600 values$/,
+  };
+  for (const [model, message] of Object.entries(expected)) {
+    const error = await failure(options(model), manyRows(1));
+    t.is(error.code, 'backend_bad_response', model);
+    t.regex(error.message, message);
+    t.is(server.infers(model).length, 1, `${model}: a bad reply is not retried`);
+    // As the actor logs it: serializing the error (and its cause) does not throw.
+    t.notThrows(() => log.warn({err: error}, 'backend call failed'));
+  }
+  t.is(lines.length, 2);
+  // The same client, and a normal model on the same server, still answer exact.
+  const rows = manyRows(5);
+  const reply = await backend.predict(call(rows));
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('value_net', r)),
+  );
+});
+
+test('an output declared INT64 is a backend_error naming the model, the output and the datatype, discovered or named in the registry', async (t) => {
+  const named = {input: 'input', output: 'output', datatype: 'FP64' as const};
+  for (const o of [options('ints64'), options('ints64', named), options('ints64', {...named, binary: true})]) {
+    const error = await failure(o, manyRows(3));
+    t.is(error.code, 'backend_error');
+    t.is(
+      error.message,
+      'v2 model "ints64": output "output" has datatype "INT64"; this gateway reads FP32 or FP64 outputs only',
+    );
+  }
+});
+
+test("one client's short deadline does not fail the shared metadata fetch: it gives up alone, the others get exact values from one fetch", async (t) => {
+  const backend = v2Client(options('gated'));
+  t.teardown(() => backend.close());
+  const open = server.gate();
+  const rows = manyRows(3);
+  const hurried = backend.predict({...call(rows), deadline: Date.now() + 50});
+  const patient = backend.predict({...call(rows), deadline: Date.now() + 10_000});
+  const error = await hurried.catch((e: unknown) => e);
+  t.true(error instanceof BackendError);
+  t.is((error as BackendError).code, 'backend_error');
+  t.regex((error as Error).message, /^v2 model "gated": model metadata not fetched within this batch's deadline/);
+  open();
+  const reply = await patient;
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('gated', r)),
+  );
+  t.is(server.metadataReads('gated').length, 1, 'one fetch, not aborted, not repeated');
+});
+
+test('a metadata fetch that failed (500 past the retries) is not kept: the next batch asks again and gets exact values', async (t) => {
+  const backend = v2Client(options('metaflaky'));
+  t.teardown(() => backend.close());
+  const rows = manyRows(2);
+  const error = await backend.predict(call(rows)).catch((e: unknown) => e);
+  t.is((error as BackendError).code, 'backend_error');
+  t.regex(
+    (error as Error).message,
+    /^v2 model "metaflaky": model metadata: backend failed after 3 attempt\(s\): HTTP 500$/,
+  );
+  const reply = await backend.predict(call(rows));
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('metaflaky', r)),
+  );
+  t.is(server.metadataReads('metaflaky').length, 4);
+});
+
+test('a server refusing every row costs 1 + 4·log2(n) calls, not 2n; one refused row among 64 is still isolated alone', async (t) => {
+  t.is(isolationBudget(64), 25);
+  t.is(isolationBudget(1), 1);
+  const named = {input: 'input', output: 'output', datatype: 'FP64' as const};
+  const all = await predict(options('refuseall', named), manyRows(64));
+  t.is(server.infers('refuseall').length, 25);
+  t.is(all.rejected?.size, 64);
+  t.regex(all.rejected?.get(0) ?? '', /^backend refused this row/);
+  // The culprit (666) among 63 normal rows: 1 + 2·6 calls, every other row exact.
+  const rows = manyRows(64);
+  rows[37] = [666, 1];
+  const reply = await predict(options('poison64', named), rows);
+  t.deepEqual([...(reply.rejected?.keys() ?? [])], [37]);
+  t.regex(reply.rejected?.get(37) ?? '', /^backend refused this row \(HTTP 400\)$/);
+  t.is(server.infers('poison64').length, 13);
+  rows.forEach((r, i) => {
+    if (i !== 37) t.is(reply.values[i], served('poison64', r), `row ${i}`);
+  });
 });

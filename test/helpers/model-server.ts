@@ -6,11 +6,17 @@
 //   ints        metadata says the input is INT64 [-1, 4]      image   input FP32 [-1, 3, 224, 224]
 //   twoout      metadata lists two outputs                     flaky   first infer 503 {"error"} (Retry-After: 0), then ok
 //   many        metadata lists 1,000 inputs
-//   poison      400 {"error"} for any batch holding a row whose first value is 666 (v2 and TF Serving)
+//   poison…     400 {"error"} for any batch holding a row whose first value is 666 (v2 and TF Serving)
 //   nooutput    200 whose outputs lack the asked one          wrongid 200 whose id is another request's
 //   gone        metadata ok, every infer 404 (unloaded after discovery)
 //   liar / liarshort / liarhuge   a binary reply whose Inference-Header-Content-Length is 5 too many,
 //                                 5 too few, or past the body
+//   deep        200 whose output data (v2) or predictions (TF Serving) nest 100,000 deep
+//   wide        200 whose output data or predictions hold 300,000 values
+//   ints64      200 whose output is declared INT64 (data rounded to integers)
+//   refuseall   400 {"error"} for every inference call, whatever its rows
+//   gated       metadata held until the test opens the gate (ModelServer.gate)
+//   metaflaky   the first 3 metadata reads 500 {"error"}, then ok
 //   catalog: vnet32 FP32 with output [-1]; vnet4 rows of 4; versioned versions 1, 2, 3; scalars output [-1]
 
 import http from 'node:http';
@@ -57,6 +63,8 @@ export interface ModelServer {
   infers(model: string): ServerCall[];
   /** Metadata reads (GET of the model's path) for a model. */
   metadataReads(model: string): ServerCall[];
+  /** Holds the metadata replies of model `gated` until the returned function is called. */
+  gate(): () => void;
   close(): Promise<void>;
 }
 
@@ -94,6 +102,7 @@ export async function startModelServer(options: {latencyMs?: number} = {}): Prom
   const calls: ServerCall[] = [];
   const seen = new Map<string, number>();
   const sockets = new Set<Socket>();
+  let gate: Promise<void> = Promise.resolve();
 
   const proxy = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -119,8 +128,11 @@ export async function startModelServer(options: {latencyMs?: number} = {}): Prom
     if (infer && model === 'flaky' && n === 1)
       return answer(503, '{"error":"warming up"}', {'content-type': 'application/json', 'retry-after': '0'});
     if (infer && model === 'gone') return answer(404, `{"error":"Request for unknown model: '${model}' is not found"}`);
-    if (infer && model === 'poison' && firstValues(path, req.headers, body).includes(666))
+    if (infer && model?.startsWith('poison') && firstValues(path, req.headers, body).includes(666))
       return answer(400, '{"error":"row refused: 666"}');
+    if (infer && model === 'refuseall') return answer(400, '{"error":"this server refuses every request"}');
+    if (!infer && model === 'metaflaky' && n <= 3) return answer(500, '{"error":"repository not loaded yet"}');
+    if (!infer && model === 'gated') await gate;
     const forwarded = await fetch(target + path, {
       method: req.method,
       headers: pick(req.headers, ['content-type', 'inference-header-content-length']),
@@ -131,7 +143,7 @@ export async function startModelServer(options: {latencyMs?: number} = {}): Prom
         forwarded.headers.has(h) ? [[h, forwarded.headers.get(h) as string]] : [],
       ),
     );
-    let payload = Buffer.from(await forwarded.arrayBuffer());
+    let payload: Buffer = Buffer.from(await forwarded.arrayBuffer());
     if (infer && forwarded.status === 200) {
       const length = Number(headers['inference-header-content-length']);
       if (model === 'liar') headers['inference-header-content-length'] = String(length + 5);
@@ -146,6 +158,7 @@ export async function startModelServer(options: {latencyMs?: number} = {}): Prom
         );
       if (model === 'wrongid')
         payload = Buffer.from(JSON.stringify({...JSON.parse(payload.toString()), id: 'someone-else'}));
+      if (model === 'deep' || model === 'wide' || model === 'ints64') payload = hostile(model, payload, headers);
     }
     answer(forwarded.status, payload, headers);
   });
@@ -162,6 +175,13 @@ export async function startModelServer(options: {latencyMs?: number} = {}): Prom
     infers: (model) =>
       calls.filter((c) => c.model === model && (c.path.endsWith('/infer') || c.path.endsWith(':predict'))),
     metadataReads: (model) => calls.filter((c) => c.model === model && c.method === 'GET'),
+    gate: () => {
+      let open = () => {};
+      gate = new Promise((resolve) => {
+        open = resolve;
+      });
+      return open;
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       proxy.close();
@@ -182,4 +202,26 @@ function firstValues(path: string, headers: http.IncomingHttpHeaders, body: Buff
 
 function pick(headers: http.IncomingHttpHeaders, names: string[]): Record<string, string> {
   return Object.fromEntries(names.flatMap((h) => (typeof headers[h] === 'string' ? [[h, headers[h] as string]] : [])));
+}
+
+/**
+ * The stand-in's reply (JSON, v2 or TF Serving) with its values made hostile (`deep`, `wide`) or
+ * its output declared INT64 (`ints64`, JSON or binary: a binary reply's header length follows).
+ */
+function hostile(model: string, payload: Buffer, headers: Record<string, string>): Buffer {
+  const length = Number(headers['inference-header-content-length'] ?? payload.length);
+  const reply = JSON.parse(payload.subarray(0, length).toString());
+  if (model === 'ints64') {
+    reply.outputs[0].datatype = 'INT64';
+    if (reply.outputs[0].data) reply.outputs[0].data = reply.outputs[0].data.map((v: number) => Math.round(v));
+    const json = Buffer.from(JSON.stringify(reply));
+    if (headers['inference-header-content-length']) headers['inference-header-content-length'] = String(json.length);
+    return Buffer.concat([json, payload.subarray(length)]);
+  }
+  const marker = '"@values@"';
+  if (reply.predictions) reply.predictions = '@values@';
+  else reply.outputs[0].data = '@values@';
+  const text =
+    model === 'deep' ? `${'['.repeat(100_000)}${']'.repeat(100_000)}` : `[${new Array(300_000).fill(0).join(',')}]`;
+  return Buffer.from(JSON.stringify(reply).replace(marker, text));
 }

@@ -16,7 +16,9 @@
 //   row by row, as for every backend: a non-finite value fails its row only.
 // - Any other 4xx means the backend refused something in the matrix: the batch is split in
 //   halves, recursively, until the refused rows are isolated (`backend_rejected`); the others
-//   get their predictions. Each refused row costs at most about 2·log2(n) extra calls. A protocol
+//   get their predictions. A refused row costs about 2·log2(n) extra calls, and a batch at most
+//   1 + 4·⌈log2 n⌉ calls (`isolationBudget`): past it, the rows not isolated yet are refused
+//   together, so a server refusing every row costs about 4·log2(n) calls, not 2n. A protocol
 //   may say that a refusal is about the whole batch instead (a v2 or TF Serving 404: the server
 //   does not know the model), which fails the batch at once, unsplit.
 // - The backend's own words (an `{"error": …}` body) go to the log as the error's cause, never
@@ -54,6 +56,22 @@ const backoffMaxMs = 5000;
 /** How much of an error reply is read (for the log; the rest is dropped) so that the connection can be reused. */
 const errorBodyLimit = 64 * 1024;
 
+/** The calls a batch may make to isolate refused rows: `total`, of which `left` are not made yet. */
+interface Budget {
+  readonly total: number;
+  left: number;
+}
+
+/**
+ * The calls one batch of `rows` may cost: 1 + 4·⌈log2 rows⌉. Isolating one refused row by halves
+ * takes 1 + 2·⌈log2 rows⌉, so two culprits are isolated row by row; a refusal of every row (a
+ * 4xx about the whole request that the protocol cannot tell apart) stops there instead of
+ * costing about 2·rows calls, and the rows not isolated yet are refused together.
+ */
+export function isolationBudget(rows: number): number {
+  return 1 + 4 * Math.ceil(Math.log2(Math.max(1, rows)));
+}
+
 type Attempt = Exchange | {kind: 'retry'; reason: string; retryAfterMs: number; cause?: unknown};
 
 export class HttpClient implements Backend, Exchanger {
@@ -90,7 +108,8 @@ export class HttpClient implements Backend, Exchanger {
     await this.#protocol.prepare?.(call, this);
     const rejected = new Map<number, string>();
     const values = new Array<unknown>(call.rows.length);
-    await this.#solve(call, 0, call.rows.length, values, rejected);
+    const total = isolationBudget(call.rows.length);
+    await this.#solve(call, 0, call.rows.length, values, rejected, {total, left: total - 1});
     return rejected.size > 0 ? {values, rejected} : {values};
   }
 
@@ -130,8 +149,18 @@ export class HttpClient implements Backend, Exchanger {
     });
   }
 
-  /** Predicts rows [from, to): whole if the backend accepts them, else by halves. */
-  async #solve(call: BackendCall, from: number, to: number, values: unknown[], rejected: Map<number, string>) {
+  /**
+   * Predicts rows [from, to): whole if the backend accepts them, else by halves while the batch's
+   * budget of calls lasts (`left` counts the calls not yet made; a split takes two at once).
+   */
+  async #solve(
+    call: BackendCall,
+    from: number,
+    to: number,
+    values: unknown[],
+    rejected: Map<number, string>,
+    budget: Budget,
+  ) {
     const whole = from === 0 && to === call.rows.length;
     const id = whole ? (call.batchId ?? 'batch') : `${call.batchId ?? 'batch'}:${from}-${to}`;
     const rows = whole ? call.rows : call.rows.slice(from, to);
@@ -149,8 +178,17 @@ export class HttpClient implements Backend, Exchanger {
       rejected.set(from, `backend refused this row (HTTP ${outcome.status})`);
       return;
     }
+    if (budget.left < 2) {
+      const why = `backend refused this row's part of the batch (HTTP ${outcome.status}); not isolated further: the batch's ${budget.total} calls are spent`;
+      for (let row = from; row < to; row++) rejected.set(row, why);
+      return;
+    }
+    budget.left -= 2;
     const mid = from + Math.ceil((to - from) / 2);
-    await Promise.all([this.#solve(call, from, mid, values, rejected), this.#solve(call, mid, to, values, rejected)]);
+    await Promise.all([
+      this.#solve(call, from, mid, values, rejected, budget),
+      this.#solve(call, mid, to, values, rejected, budget),
+    ]);
   }
 
   async #attempt(wire: WireRequest, timeoutMs: number): Promise<Attempt> {

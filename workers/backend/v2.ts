@@ -13,8 +13,9 @@
 //   errors: an HTTP error status with {"error": "…"}
 //
 // - Names and datatype: from MODELS_FILE, else from the model's metadata, fetched when the thread
-//   first needs them (one fetch shared by the batches waiting for it; a failed one is tried again
-//   by the next batch) and again after a SIGHUP. A model the server does not know, or one that is
+//   first needs them and again after a SIGHUP: one fetch shared by the batches waiting for it,
+//   bounded by the backend's timeout and retries (never by one batch's deadline: a batch whose
+//   deadline comes first gives up alone); a failed one is tried again by the next batch. A model the server does not know, or one that is
 //   not one FP32/FP64 input [-1, D] and one output [-1] or [-1, 1], fails its batches with
 //   `backend_error` naming the model and what was found (v2-signature.ts); rows of another length
 //   than D are `backend_rejected` without a call.
@@ -69,7 +70,7 @@ export class V2Protocol implements WireProtocol {
   }
 
   async prepare(call: BackendCall, client: Exchanger): Promise<void> {
-    const signature = this.#given ?? (await this.#discovered(call.deadline, client));
+    const signature = this.#given ?? (await this.#discoveredBy(call.deadline, client));
     const length = call.rows[0]?.length ?? 0;
     if (signature.d !== -1 && length !== signature.d) {
       throw new BackendError(
@@ -123,16 +124,43 @@ export class V2Protocol implements WireProtocol {
     }
   }
 
-  /** The signature from the model's metadata: one fetch at a time, kept until a SIGHUP or a 404. */
-  #discovered(deadline: number, client: Exchanger): Promise<V2Signature> {
+  /**
+   * The signature from the model's metadata, by `deadline` (this batch's): one fetch at a time,
+   * shared by every batch that needs it and bounded by the backend's own timeout and retries, not
+   * by the first asker's deadline. A batch whose deadline comes first gives up alone; the fetch
+   * goes on for the others. Kept until a SIGHUP or a 404; a failed fetch is forgotten, so the next
+   * batch asks again.
+   */
+  #discoveredBy(deadline: number, client: Exchanger): Promise<V2Signature> {
     if (!this.#discovery) {
-      const discovery = this.#fetchSignature(deadline, client);
+      const {timeoutMs, retries} = this.#options;
+      const discovery = this.#fetchSignature(Date.now() + timeoutMs * (retries + 1), client);
       this.#discovery = discovery;
       discovery.catch(() => {
         if (this.#discovery === discovery) this.#discovery = undefined;
       });
     }
-    return this.#discovery;
+    const shared = this.#discovery;
+    return new Promise((resolve, reject) => {
+      const late = () =>
+        reject(
+          new BackendError(
+            'backend_error',
+            `${this.#label}: model metadata not fetched within this batch's deadline (the fetch goes on for later batches)`,
+          ),
+        );
+      const timer = setTimeout(late, Math.max(0, deadline - Date.now()));
+      shared.then(
+        (signature) => {
+          clearTimeout(timer);
+          resolve(signature);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   async #fetchSignature(deadline: number, client: Exchanger): Promise<V2Signature> {
