@@ -177,6 +177,53 @@ test.serial(
   },
 );
 
+test.serial(
+  'hostile model servers beside a normal one: 100,000 nested [, an INT64 output, a server refusing every row; each fails alone, clearly, and the threads go on exact',
+  async (t) => {
+    const server = await startModelServer({latencyMs: 10});
+    t.teardown(() => server.close());
+    const named = {input: 'input', output: 'output', datatype: 'FP64'};
+    const file = await modelsFile({
+      models: {
+        'value-net': {backend: {kind: 'v2', url: server.url, model: 'value_net'}},
+        deep: {backend: {kind: 'v2', url: server.url, model: 'deep'}},
+        'deep-tf': {backend: {kind: 'tfserving', url: server.url, model: 'deep'}},
+        ints: {backend: {kind: 'v2', url: server.url, model: 'ints64'}},
+        refuser: {backend: {kind: 'v2', url: server.url, model: 'refuseall', ...named}},
+      },
+    });
+    const running = await startService({MODELS_FILE: file, MAX_WAIT_MS: '30'});
+    t.teardown(() => running.close());
+    const codes: Record<string, string> = {
+      deep: 'backend_bad_response',
+      'deep-tf': 'backend_bad_response',
+      ints: 'backend_error',
+      refuser: 'backend_rejected',
+    };
+    const round = (r: number) =>
+      Promise.all(
+        Array.from({length: 20}, (_, c) => {
+          const agents: Record<string, object> = {a: {vector: [c, r], model: 'value-net', agent_type: 't'}};
+          const hostile = Object.keys(codes)[c % 4];
+          if (c % 2 === 0) agents.evil = {vector: [c, r], model: hostile, agent_type: 't'};
+          return post(`${running.url}/predict`, {agents}).then((reply) => ({c, hostile, reply}));
+        }),
+      );
+    for (let r = 0; r < 2; r++) {
+      for (const {c, hostile, reply} of await round(r)) {
+        const results = reply.body.results;
+        t.is(results.a.prediction, served('value_net', [c, r]), JSON.stringify(results.a));
+        if (c % 2 !== 0) continue;
+        t.is(results.evil.error.code, codes[hostile], JSON.stringify(results.evil));
+        t.false(String(results.evil.error.message).includes('\n'));
+        t.true(String(results.evil.error.message).length < 300);
+      }
+    }
+    const ints = await post(`${running.url}/predict`, {agents: {x: {vector: [1, 2], model: 'ints', agent_type: 't'}}});
+    t.regex(ints.body.results.x.error.message, /output "output" has datatype "INT64"/);
+  },
+);
+
 test.serial("SIGHUP: each thread asks the v2 server for the model's metadata again", async (t) => {
   const server = await startModelServer({latencyMs: 5});
   t.teardown(() => server.close());
