@@ -267,3 +267,36 @@ test('hostile paths, methods and bodies get an error status with the error objec
   const after = await post('/v1/models/ranker:predict', '{"instances": [[1, 2]]}');
   t.deepEqual(await after.json(), {predictions: [[served('ranker', [1, 2])]]});
 });
+
+test('v2 requests whose name, datatype, shape or output nest 100,000 deep are a 400 naming the field, never a 500; the next request is exact', async (t) => {
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  const input = (field: string, value: string) => {
+    const fields: Record<string, string> = {name: '"input"', shape: '[1,2]', datatype: '"FP64"', data: '[1,2]'};
+    fields[field] = value;
+    return `{${Object.entries(fields)
+      .map(([k, v]) => `"${k}":${v}`)
+      .join(',')}}`;
+  };
+  const cases: [string, string, RegExp][] = [
+    ['name', `{"inputs":[${input('name', deep)}]}`, /^unexpected inference input 'a list of 1' for model 'm'$/],
+    [
+      'datatype',
+      `{"inputs":[${input('datatype', deep)}]}`,
+      /data-type is 'a list of 1', but model 'm' expects 'FP64'$/,
+    ],
+    ['shape', `{"inputs":[${input('shape', deep)}]}`, /^unexpected shape a list of 1 for input 'input'/],
+    [
+      'output',
+      `{"inputs":[${input('name', '"input"')}],"outputs":[{"name":${deep}}]}`,
+      /^unexpected inference output 'a list of 1'/,
+    ],
+  ];
+  for (const [what, body, message] of cases) {
+    const answered = await post('/v2/models/m/infer', body);
+    t.is(answered.status, 400, what);
+    t.regex(((await answered.json()) as {error: string}).error, message, what);
+  }
+  const after = await post('/v2/models/m/infer', `{"inputs":[${input('name', '"input"')}]}`);
+  const reply = (await after.json()) as {outputs: {data: number[]}[]};
+  t.deepEqual(reply.outputs[0].data, [served('m', [1, 2])]);
+});

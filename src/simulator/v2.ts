@@ -27,7 +27,7 @@ import {
 } from '../protocol/v2-binary.ts';
 import {servedValues, servedVersion} from './catalog.ts';
 import type {ModelCatalog, SimulatedModel} from './catalog.ts';
-import {callLatency, readBody, sendError, sendJson} from './wire.ts';
+import {callLatency, readBody, sendError, sendJson, shown} from './wire.ts';
 import type {StandInContext} from './wire.ts';
 
 const modelPath = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer|\/ready)?$/;
@@ -149,16 +149,16 @@ export function parseInferRequest(
   if (inputs.length !== 1) throw refuse(`expected 1 inputs but got ${inputs.length} inputs for model '${name}'`);
   const input = inputs[0] as {name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown};
   if (input?.name !== model.input)
-    throw refuse(`unexpected inference input '${String(input?.name).slice(0, 64)}' for model '${name}'`);
+    throw refuse(`unexpected inference input '${shown(input?.name, 64)}' for model '${name}'`);
   if (input.datatype !== model.datatype) {
     throw refuse(
-      `inference input '${model.input}' data-type is '${String(input.datatype).slice(0, 16)}', but model '${name}' expects '${model.datatype}'`,
+      `inference input '${model.input}' data-type is '${shown(input.datatype, 16)}', but model '${name}' expects '${model.datatype}'`,
     );
   }
   const shape = input.shape;
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isSafeInteger(n) && n >= 1)) {
     throw refuse(
-      `unexpected shape ${JSON.stringify(shape)?.slice(0, 64)} for input '${model.input}' of model '${name}': expected [rows, D] with rows, D >= 1`,
+      `unexpected shape ${shown(shape, 64)} for input '${model.input}' of model '${name}': expected [rows, D] with rows, D >= 1`,
     );
   }
   const [rows, d] = shape as [number, number];
@@ -184,7 +184,7 @@ export function parseInferRequest(
   let binaryOutput = request.parameters?.binary_data_output === true;
   for (const output of outputs as {name?: unknown; parameters?: {binary_data?: unknown}}[]) {
     if (output?.name !== model.output)
-      throw refuse(`unexpected inference output '${String(output?.name).slice(0, 64)}' for model '${name}'`);
+      throw refuse(`unexpected inference output '${shown(output?.name, 64)}' for model '${name}'`);
     if (typeof output.parameters?.binary_data === 'boolean') binaryOutput = output.parameters.binary_data;
   }
   return {id: request.id, tensor, rows, d, binaryOutput};

@@ -48,3 +48,18 @@ export function callLatency(range: LatencyRange): Promise<void> {
   const ms = sampleLatencyMs(range);
   return ms > 0 ? sleep(ms) : Promise.resolve();
 }
+
+/**
+ * A value of a request shown in an error message without recursing into it (String() and
+ * JSON.stringify throw RangeError on a list nested 100,000 deep): a string cut to `limit`
+ * characters, a number, or what kind of thing it is.
+ */
+export function shown(value: unknown, limit: number): string {
+  if (typeof value === 'string') return value.slice(0, limit);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
+    return String(value);
+  if (!Array.isArray(value)) return 'an object';
+  return value.length <= 8 && value.every((v) => typeof v === 'number')
+    ? `[${value.join(',')}]`
+    : `a list of ${value.length}`;
+}
