@@ -69,13 +69,15 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
 
 /**
  * What may show a URL's credentials once the client sends them as `Authorization: Basic <token>`:
- * the password as written (percent-encoded) and decoded, and the token. Empty when it has none.
+ * the user and the password, each as written (percent-encoded) and decoded, and the token. The
+ * user too: `https://TOKEN@host` carries its secret there. Empty when the URL has none.
  */
 export function credentialForms(url: URL): string[] {
   if (!url.username && !url.password) return [];
+  const user = safeDecode(url.username);
   const password = safeDecode(url.password);
-  const token = Buffer.from(`${safeDecode(url.username)}:${password}`).toString('base64');
-  return [url.password, password, encodeURIComponent(password), token];
+  const token = Buffer.from(`${user}:${password}`).toString('base64');
+  return [url.username, user, url.password, password, encodeURIComponent(password), token];
 }
 
 function safeDecode(text: string): string {

@@ -24,3 +24,14 @@ test('retryAfterMs reads seconds and an HTTP date, and anything else as no wait'
   t.is(retryAfterMs(new Date(Date.now() - 60_000).toUTCString()), 0, 'a date past');
   for (const header of [undefined, '', '-3', 'soon', []]) t.is(retryAfterMs(header), 0, String(header));
 });
+
+test("errorText is one line, with the client's credentials cut out, and nothing from an error body nested 100,000 deep", (t) => {
+  const secrets = ['s3cr%40t', 's3cr@t', 'dTpzM2NyQHQ='];
+  const echoed = JSON.stringify({error: 'denied: Basic dTpzM2NyQHQ= (u:s3cr@t)\nline two\r\u2028three\u0000'});
+  t.is(errorText(Buffer.from(echoed), secrets), 'denied: Basic [redacted] (u:[redacted]) line two three ');
+  const deep = `{"error": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+  t.is(errorText(Buffer.from(deep)), undefined);
+  // A text cut at the limit ends with … and is 500 characters, the secret cut out before the cut.
+  const long = errorText(Buffer.from(JSON.stringify({error: `${'x'.repeat(495)}s3cr@t`})), secrets);
+  t.is(long, `${'x'.repeat(495)}[red…`);
+});

@@ -274,6 +274,14 @@ test('a model server echoing the credentials, refusing, timing out or not there:
       }),
       tfServingClient({kind: 'tfserving', url: withCredentials(echo.url), model, version: undefined, ...common}),
     ]),
+    // A bearer-like token as the user, without a password.
+    tfServingClient({
+      kind: 'tfserving',
+      url: echo.url.replace('http://', 'http://QZTOKENW@'),
+      model: 'busy',
+      version: undefined,
+      ...common,
+    }),
     // Nobody listens on port 9: connection refused, undici's own error as the cause.
     v2Client({
       kind: 'v2',
@@ -311,10 +319,10 @@ test('a model server echoing the credentials, refusing, timing out or not there:
       await client.close();
     }
   }
-  t.is(failures, 9, 'every client but the two refused ones failed its batch');
+  t.is(failures, 10, 'every client but the two refused ones failed its batch');
   const text = lines.join('\n');
   t.regex(text, /HTTP 503/, 'the lines checked were written');
-  for (const s of [...secrets, 'QZ']) {
+  for (const s of [...secrets, 'QZ', 'TOKEN', user]) {
     const shown = lines.filter((l) => l.includes(s)).map((l) => l.slice(0, 300));
     t.deepEqual(shown, [], `${s} shown`);
   }
