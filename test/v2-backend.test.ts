@@ -475,3 +475,14 @@ test('a server refusing every row costs 1 + 4·log2(n) calls, not 2n; one refuse
     if (i !== 37) t.is(reply.values[i], served('poison64', r), `row ${i}`);
   });
 });
+
+test('the reply cap holds for inference replies and for the metadata: past it, backend_bad_response naming the cap, not retried', async (t) => {
+  const infer = await failure(options('widecap', {maxReplyBytes: 64 * 1024}), manyRows(1));
+  t.is(infer.code, 'backend_bad_response');
+  t.is(infer.message, 'backend reply is larger than 65536 bytes');
+  const metadata = await failure(options('many', {maxReplyBytes: 1024}), manyRows(1));
+  t.is(metadata.code, 'backend_bad_response');
+  t.is(metadata.message, 'v2 model "many": model metadata: backend reply is larger than 1024 bytes');
+  t.is(server.infers('widecap').length, 1);
+  t.deepEqual(server.infers('many'), []);
+});

@@ -11,8 +11,8 @@
 //   gone        metadata ok, every infer 404 (unloaded after discovery)
 //   liar / liarshort / liarhuge   a binary reply whose Inference-Header-Content-Length is 5 too many,
 //                                 5 too few, or past the body
-//   deep        200 whose output data (v2) or predictions (TF Serving) nest 100,000 deep
-//   wide        200 whose output data or predictions hold 300,000 values
+//   deep…       200 whose output data (v2) or predictions (TF Serving) nest 100,000 deep
+//   wide…       200 whose output data or predictions hold 300,000 values
 //   ints64      200 whose output is declared INT64 (data rounded to integers)
 //   refuseall   400 {"error"} for every inference call, whatever its rows
 //   gated       metadata held until the test opens the gate (ModelServer.gate)
@@ -158,7 +158,7 @@ export async function startModelServer(options: {latencyMs?: number} = {}): Prom
         );
       if (model === 'wrongid')
         payload = Buffer.from(JSON.stringify({...JSON.parse(payload.toString()), id: 'someone-else'}));
-      if (model === 'deep' || model === 'wide' || model === 'ints64') payload = hostile(model, payload, headers);
+      if (model && /^(deep|wide|ints64)/.test(model)) payload = hostile(model, payload, headers);
     }
     answer(forwarded.status, payload, headers);
   });
@@ -211,7 +211,7 @@ function pick(headers: http.IncomingHttpHeaders, names: string[]): Record<string
 function hostile(model: string, payload: Buffer, headers: Record<string, string>): Buffer {
   const length = Number(headers['inference-header-content-length'] ?? payload.length);
   const reply = JSON.parse(payload.subarray(0, length).toString());
-  if (model === 'ints64') {
+  if (model.startsWith('ints64')) {
     reply.outputs[0].datatype = 'INT64';
     if (reply.outputs[0].data) reply.outputs[0].data = reply.outputs[0].data.map((v: number) => Math.round(v));
     const json = Buffer.from(JSON.stringify(reply));
@@ -221,7 +221,8 @@ function hostile(model: string, payload: Buffer, headers: Record<string, string>
   const marker = '"@values@"';
   if (reply.predictions) reply.predictions = '@values@';
   else reply.outputs[0].data = '@values@';
-  const text =
-    model === 'deep' ? `${'['.repeat(100_000)}${']'.repeat(100_000)}` : `[${new Array(300_000).fill(0).join(',')}]`;
+  const text = model.startsWith('deep')
+    ? `${'['.repeat(100_000)}${']'.repeat(100_000)}`
+    : `[${new Array(300_000).fill(0).join(',')}]`;
   return Buffer.from(JSON.stringify(reply).replace(marker, text));
 }
