@@ -463,7 +463,12 @@ test('a server refusing every row costs 1 + 4·log2(n) calls, not 2n; one refuse
   const all = await predict(options('refuseall', named), manyRows(64));
   t.is(server.infers('refuseall').length, 25);
   t.is(all.rejected?.size, 64);
-  t.regex(all.rejected?.get(0) ?? '', /^backend refused this row/);
+  const reasons = new Set(all.rejected?.values());
+  t.true(
+    reasons.has(
+      "backend refused this row's part of the batch (HTTP 400); not isolated further: the batch's 25 calls are spent",
+    ),
+  );
   // The culprit (666) among 63 normal rows: 1 + 2·6 calls, every other row exact.
   const rows = manyRows(64);
   rows[37] = [666, 1];

@@ -15,16 +15,17 @@
 // - Names and datatype: from MODELS_FILE, else from the model's metadata, fetched when the thread
 //   first needs them and again after a SIGHUP: one fetch shared by the batches waiting for it,
 //   bounded by the backend's timeout and retries (never by one batch's deadline: a batch whose
-//   deadline comes first gives up alone); a failed one is tried again by the next batch. A model the server does not know, or one that is
+//   deadline comes first gives up alone); a failed one is tried again by the next batch. A model
+//   the server does not know, or one that is
 //   not one FP32/FP64 input [-1, D] and one output [-1] or [-1, 1], fails its batches with
 //   `backend_error` naming the model and what was found (v2-signature.ts); rows of another length
 //   than D are `backend_rejected` without a call.
 // - A 404 from the infer endpoint (the model was unloaded, or its name is wrong) fails the batch
 //   with `backend_error` at once, unsplit, and asks for the metadata again; any other refusal
 //   follows DESIGN §4's table (halving isolates the refused rows).
-// - The reply: the named output, shape [rows] or [rows, 1], data flat or nested, JSON or binary
-//   (whatever the server sent); anything else is `backend_bad_response` for the batch. An `id` in
-//   the reply must be the request's.
+// - The reply (v2-reply.ts): the named output, FP32 or FP64, shape [rows] or [rows, 1], data flat
+//   or nested, JSON or binary (whatever the server sent); another datatype is `backend_error`,
+//   anything else `backend_bad_response` for the batch. An `id` in the reply must be the request's.
 
 import type {V2BackendOptions} from '../../src/config.ts';
 import {BackendError} from './backend.ts';
