@@ -491,3 +491,20 @@ test('the reply cap holds for inference replies and for the metadata: past it, b
   t.is(server.infers('widecap').length, 1);
   t.deepEqual(server.infers('many'), []);
 });
+
+test('an output of any datatype but FP32 or FP64 (FP16, BOOL, BYTES, UINT8, none) is refused by name, never read as floats', (t) => {
+  for (const datatype of ['FP16', 'BOOL', 'BYTES', 'UINT8', 'INT32', undefined, 7]) {
+    const body = Buffer.from(
+      JSON.stringify({id: 'x', outputs: [{name: 'score', shape: [2, 1], datatype, data: [1, 0]}]}),
+    );
+    const error = t.throws(() => decodeInferReply({headers: {}, body}, 'score', 2, 'x', 'v2 model "m"'), {
+      instanceOf: BackendError,
+    });
+    t.is((error as BackendError).code, 'backend_error');
+    const shownAs = datatype === undefined ? 'none' : typeof datatype === 'string' ? `"${datatype}"` : '7';
+    t.is(
+      error?.message,
+      `v2 model "m": output "score" has datatype ${shownAs}; this gateway reads FP32 or FP64 outputs only`,
+    );
+  }
+});
