@@ -3,6 +3,9 @@
 // the Predict API's row format, its error object, and its JSON conformance (NaN, Infinity).
 
 import test from 'ava';
+import {once} from 'node:events';
+import http from 'node:http';
+import type {AddressInfo} from 'node:net';
 import type {TfServingBackendOptions} from '../src/config.ts';
 import {BackendError} from '../workers/backend/backend.ts';
 import type {BackendCall, BackendReply} from '../workers/backend/backend.ts';
@@ -150,6 +153,32 @@ test('hostile predictions (100,000 nested [, 300,000 values): a one-line backend
     t.is((error as Error).message, message);
     t.is(server.infers(model).length, 1);
   }
+  const reply = await predict(options('ranker'), rows);
+  t.deepEqual(
+    Array.from(reply.values),
+    rows.map((r) => served('ranker', r)),
+  );
+});
+
+test('a reply that dribbles in forever (200, two bytes every 20 ms) is cut at the timeout, not waited on: backend_error', async (t) => {
+  const dribbler = http.createServer((_req, res) => {
+    res.writeHead(200, {'content-type': 'application/json'});
+    res.write('{"predictions": [');
+    const timer = setInterval(() => res.write('1,'), 20);
+    res.on('close', () => clearInterval(timer));
+  });
+  dribbler.listen(0, '127.0.0.1');
+  await once(dribbler, 'listening');
+  t.teardown(() => {
+    dribbler.closeAllConnections();
+    dribbler.close();
+  });
+  const url = `http://127.0.0.1:${(dribbler.address() as AddressInfo).port}`;
+  const error = await predict({...options('m'), url, timeoutMs: 200, retries: 0}, rows).catch((e: unknown) => e);
+  t.true(error instanceof BackendError);
+  t.is((error as BackendError).code, 'backend_error');
+  t.is((error as Error).message, 'backend failed after 1 attempt(s): reply cut short: TimeoutError');
+  // The stand-in still answers exact on a client of its own.
   const reply = await predict(options('ranker'), rows);
   t.deepEqual(
     Array.from(reply.values),
