@@ -258,7 +258,7 @@ test('a model server echoing the credentials, refusing, timing out or not there:
     base.replace('http://', `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@`);
   const lines: string[] = [];
   const log = createLogger('trace', {write: (line: string) => lines.push(line)});
-  const common = {timeoutMs: 300, retries: 1, maxReplyBytes: 1 << 16};
+  const common = {timeoutMs: 1000, retries: 1, maxReplyBytes: 1 << 16};
   const clients = [
     ...['refuse', 'gone', 'busy', 'garbage', 'hang'].flatMap((model) => [
       v2Client({
@@ -303,7 +303,7 @@ test('a model server echoing the credentials, refusing, timing out or not there:
         model: 'm',
         agentType: 't',
         rows,
-        deadline: Date.now() + 2000,
+        deadline: Date.now() + 5000,
         batchId: `b-${i}`,
       });
       for (const reason of reply.rejected?.values() ?? []) lines.push(reason);

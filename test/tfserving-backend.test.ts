@@ -174,10 +174,14 @@ test('a reply that dribbles in forever (200, two bytes every 20 ms) is cut at th
     dribbler.close();
   });
   const url = `http://127.0.0.1:${(dribbler.address() as AddressInfo).port}`;
-  const error = await predict({...options('m'), url, timeoutMs: 200, retries: 0}, rows).catch((e: unknown) => e);
+  const error = await predict({...options('m'), url, timeoutMs: 500, retries: 0}, rows).catch((e: unknown) => e);
   t.true(error instanceof BackendError);
   t.is((error as BackendError).code, 'backend_error');
-  t.is((error as Error).message, 'backend failed after 1 attempt(s): reply cut short: TimeoutError');
+  // (On a machine too busy to read even the headers within the timeout, it is the other reason: no hang either way.)
+  t.regex(
+    (error as Error).message,
+    /^backend failed after 1 attempt\(s\): (reply cut short: TimeoutError|no answer within 500 ms)$/,
+  );
   // The stand-in still answers exact on a client of its own.
   const reply = await predict(options('ranker'), rows);
   t.deepEqual(
