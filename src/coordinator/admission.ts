@@ -8,14 +8,23 @@
 //   - a request is admitted while it fits beside the claims it must give way to: with no claim, a
 //     lone client on an idle service is never refused while capacity remains, and any client may
 //     use capacity nobody else waits for;
-//   - a client's fair part is an equal split of the limit among the clients sharing it (those
-//     holding some of it, those with a claim on it, and itself). Above it, a client gives way to
-//     every claim and is refused `client_share`, leaving no claim. Within it, it gives way to the
-//     claims of clients that would hold less than it, or as much and asked first, and is refused
-//     with the limit's reason (`mailbox_full`, …), leaving a claim that keeps its place in line;
+//   - a client's fair part is its max-min share over the demands (demands.ts): what each client
+//     holds, or would hold with its claim, and what this client would hold with the request.
+//     Clients wanting less than an equal split keep all they want; the rest is split among the
+//     others. Above it, a client holding some of the limit gives way to every claim and is refused
+//     `client_share`, leaving no claim; a client holding none of it never is. Within it, it gives
+//     way to the claims of clients that would hold less than it, or as much and asked first, and
+//     is refused with the limit's reason (`mailbox_full`, …), leaving a claim that keeps its place;
 //   - so the capacity freed as admitted agents finish (admission cannot evict them) goes to the
 //     clients that claimed it, smallest first, in about one backend call, instead of going back
 //     to whoever fills fastest.
+//
+// MAX_MAILBOXES: only a request that opens a key not alive (no mailbox yet) can be refused by the
+// limit; keys alive, busy or idle, never are. But a mailbox frees only when its key drains, so a
+// client above its share of the mailboxes while others claim one is refused `client_share` for
+// the keys it alone keeps busy and for reopening idle ones: its keys drain, and each one idle is
+// retired for the first claim (or by the idle sweep, keys.ts). Keys other clients also hold are
+// never refused on mailbox grounds: refusing would free nothing.
 //
 // Each client sharing a limit gets its part, N addresses or keys get N parts, never the whole
 // while others wait. A request larger than its client's fair part gets in only when the capacity
@@ -24,6 +33,7 @@
 import type {BatchingOptions} from '../config.ts';
 import type {ClaimsOn, ClaimTable} from './claims.ts';
 import type {ClientState, ClientTable} from './clients.ts';
+import type {Demands} from './demands.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
 export type RefusalReason =
@@ -77,11 +87,12 @@ export type Standing = 'fits' | 'full' | 'over_share';
 
 /**
  * Whether taking `need` more of a limit fits beside the claims the client gives way to; if not,
- * whether it would then hold more than its fair part (`over_share`) or is within it (`full`).
+ * whether it would then hold more than its max-min fair part (`over_share`: only a client that
+ * holds some of the limit, and more than one) or is within it (`full`).
  *
  * @param mine what the client holds of the limit now
  * @param usedAfter what all clients would hold of it with this request
- * @param holders clients holding some of it (the client included, if it does)
+ * @param holders what the clients holding some of it hold (the client included, if it does)
  * @param place the client's place in line (its last claim's), Infinity if it has none
  */
 export function standing(
@@ -89,15 +100,19 @@ export function standing(
   mine: number,
   need: number,
   usedAfter: number,
-  holders: number,
+  holders: Demands | undefined,
   claims: ClaimsOn,
   place: number,
 ): Standing {
   if (usedAfter + claims.amount <= limit) return 'fits';
-  const sharing = holders + claims.clients + (mine > 0 ? 0 : 1);
+  const level = mine + need;
   // At least 1: with more clients than the limit, each may still hold one.
-  if (sharing > 1 && mine + need > Math.max(1, Math.floor(limit / sharing))) return 'over_share';
-  return usedAfter + claims.ahead(mine + need, place) <= limit ? 'fits' : 'full';
+  if (mine > 0 && level > 1) {
+    const others = (holders?.sumMin(level) ?? 0) - mine + claims.sumMin(level);
+    // Nobody else holding or waiting: the limit is full, no share binds.
+    if (others > 0 && others + level > limit) return 'over_share';
+  }
+  return usedAfter + claims.ahead(level, place) <= limit ? 'fits' : 'full';
 }
 
 /**
@@ -117,9 +132,12 @@ export function admit(
   for (const key of rowsPerKey.keys())
     if (!keys.canPlace(key)) return {reason: 'no_actor_threads', retryAfterSeconds: 1};
   let rows = 0;
+  /** Keys of the request not alive: each needs a mailbox of its own. */
   let newKeys = 0;
-  /** Keys of the request with nothing in flight: each takes a mailbox. */
+  /** Keys of the request with nothing in flight (new or idle): each takes a mailbox. */
   let idleKeys = 0;
+  /** Busy keys of the request that only this client keeps busy. */
+  let keptAlone = 0;
   let newClientKeys = 0;
   let overShare = false;
   let mailboxFull = false;
@@ -132,12 +150,13 @@ export function admit(
     const used = state?.live ?? 0;
     if (!state) newKeys++;
     if (used === 0) idleKeys++;
+    else if (mine === used) keptAlone++;
     const onKey = standing(
       limits.maxPendingPerMailbox,
       mine,
       n,
       used + n,
-      clients.holders(key),
+      clients.onKey(key),
       claims.onKey(key),
       place,
     );
@@ -152,22 +171,24 @@ export function admit(
     client.live,
     rows,
     keys.live + rows,
-    clients.size,
+    clients.total,
     claims.total,
     place,
   );
-  const mailboxes =
-    idleKeys > 0
-      ? standing(
-          limits.maxMailboxes,
-          client.perKey.size,
-          newClientKeys,
-          keys.busy + idleKeys,
-          clients.size,
-          claims.mailboxes,
-          place,
-        )
-      : 'fits';
+  let mailboxes: Standing = 'fits';
+  if (idleKeys + keptAlone > 0) {
+    mailboxes = standing(
+      limits.maxMailboxes,
+      client.perKey.size,
+      newClientKeys,
+      keys.busy + idleKeys,
+      clients.mailboxes,
+      claims.mailboxes,
+      place,
+    );
+    // Keys alive are never refused by the limit, only by the share.
+    if (mailboxes === 'full' && newKeys === 0) mailboxes = 'fits';
+  }
   let reason: RefusalReason | undefined;
   if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
   else if (mailboxFull) reason = 'mailbox_full';
