@@ -78,7 +78,11 @@ test('at most maxClaims clients: a flood of new claimants pushes out only a clai
   t.true(claims.claim(client('n2'), rows(['k', 1]), now + 5000));
   let kept = 0;
   for (let i = 0; i < 1000; i++) if (claims.claim(client(`flood-${i}`), rows([`k${i}`, 1]), now + 2000 + i)) kept++;
-  t.is(kept, 1, 'the first flood claim (1 agent) goes before the big claim (5), then the table is full of earlier ones');
+  t.is(
+    kept,
+    1,
+    'the first flood claim (1 agent) goes before the big claim (5), then the table is full of earlier ones',
+  );
   t.is(claims.size, 3);
   t.deepEqual(sum(claims.onKey('k')), {clients: 2, amount: 2}, 'n1 and n2 stay; big gave way');
   t.deepEqual(sum(claims.onKey('k0')), {clients: 1, amount: 1});

@@ -19,10 +19,11 @@
 //     clients that claimed it, smallest first, in about one backend call, instead of going back
 //     to whoever fills fastest.
 //
-// MAX_MAILBOXES: only a request that opens a key not alive (no mailbox yet) can be refused by the
-// limit; keys alive, busy or idle, never are. But a mailbox frees only when its key drains, so a
-// client above its share of the mailboxes while others claim one is refused `client_share` for
-// the keys it alone keeps busy and for reopening idle ones: its keys drain, and each one idle is
+// MAX_MAILBOXES: a key with agents in flight has its mailbox, so a request only for such keys is
+// never refused by the limit. One that opens a mailbox (a new key, or an idle one: its actor went
+// when it emptied) takes one like any claim would, in line with the claims. A mailbox frees only
+// when its key drains, so a client above its share of the mailboxes while others claim one is
+// refused `client_share` for the keys it alone keeps busy too: they drain, and each one idle is
 // retired for the first claim (or by the idle sweep, keys.ts). Keys other clients also hold are
 // never refused on mailbox grounds: refusing would free nothing.
 //
@@ -186,8 +187,8 @@ export function admit(
       claims.mailboxes,
       place,
     );
-    // Keys alive are never refused by the limit, only by the share.
-    if (mailboxes === 'full' && newKeys === 0) mailboxes = 'fits';
+    // Keys in flight take no mailbox: never refused by the limit, only by the share.
+    if (mailboxes === 'full' && idleKeys === 0) mailboxes = 'fits';
   }
   let reason: RefusalReason | undefined;
   if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
