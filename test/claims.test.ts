@@ -2,10 +2,10 @@
 // ahead of whom, replaced, dropped, expired and bounded (src/coordinator/claims.ts).
 
 import test from 'ava';
-import {setTimeout as sleep} from 'node:timers/promises';
 import {ClaimTable} from '../src/coordinator/claims.ts';
 import type {ClaimsOn} from '../src/coordinator/claims.ts';
 import type {ClientState} from '../src/coordinator/clients.ts';
+import {waitFor} from './helpers/wait-for.ts';
 
 const rows = (...entries: [string, number][]) => new Map(entries);
 /** A client holding `perKey` agents per key. */
@@ -62,8 +62,7 @@ test('a claim expires at its deadline and every tally goes back', async (t) => {
   t.teardown(() => claims.close());
   claims.claim(client('soon'), rows(['k', 2]), Date.now() + 20);
   claims.claim(client('later', ['k', 1]), rows(['k', 1]), later());
-  await sleep(60);
-  t.is(claims.size, 1);
+  await waitFor('the first claim expired', () => claims.size === 1);
   t.deepEqual(sum(claims.onKey('k')), {clients: 1, amount: 1});
   t.deepEqual(sum(claims.total), {clients: 1, amount: 1});
   t.deepEqual(sum(claims.mailboxes), empty);
