@@ -145,3 +145,38 @@ test('a flood of distinct IPv4 addresses leaves at most the bounded number of cl
   answer();
   await Promise.all([hog, ...again].map((asked) => exact(t, asked)));
 });
+
+test('a key shared by many clients is one mailbox in the max-min share of MAX_MAILBOXES: a client keeping three keys busy beside it is within its share', async (t) => {
+  const {coordinator, answer, ask} = coordinatorAlone({maxMailboxes: 8});
+  t.teardown(() => coordinator.close());
+  const sharing = Array.from({length: 10}, (_, i) => ask(`addr:10.2.0.${i}`, 1, 'shared'));
+  const three = [0, 1, 2].map((i) => ask('addr:10.0.0.1', 1, `h${i}`));
+  t.deepEqual([...sharing, ...three].map(reasonOf), Array(13).fill('admitted'));
+  // One request of five new keys: 4 busy + 5 > 8, it claims them.
+  const wideKeys = [0, 1, 2, 3, 4].map((i) => `w${i}`);
+  const wide = () =>
+    coordinator.submit({
+      requestId: 'wide',
+      client: 'addr:10.0.0.3',
+      agents: wideKeys.map((type, i) => ({id: type, vector: [9, i], model: 'm', agentType: type})),
+      deadline: Date.now() + 60_000,
+    });
+  const first = wide();
+  t.true(!first.admitted && first.refusal.reason === 'too_many_mailboxes');
+  // Demands in mailboxes: the shared key 1, the client of three 3, the claim 5: 9 > 8, a water level
+  // of 3.5. The client of three is within it; counting the shared key once per client (10) would
+  // have refused it client_share.
+  const pipelined = ask('addr:10.0.0.1', 1, 'h0');
+  t.is(reasonOf(pipelined), 'admitted');
+  t.is(reasonOf(ask('addr:10.0.0.1', 1, 'h3')), 'client_share', 'a fourth key would be above it');
+  answer((p) => p.key.startsWith('shared'));
+  const second = wide();
+  t.true(second.admitted, 'the shared key drained: the claim of five fits');
+  answer();
+  await Promise.all([...sharing, ...three, pipelined].map((asked) => exact(t, asked)));
+  if (second.admitted)
+    t.deepEqual(
+      (await second.ticket.outcomes).map((o) => ('prediction' in o ? o.prediction : o.error.code)),
+      wideKeys.map((type, i) => predictRow(bias('m', type), [9, i])),
+    );
+});

@@ -101,7 +101,7 @@ export function standing(
   mine: number,
   need: number,
   usedAfter: number,
-  holders: Demands | undefined,
+  holders: Pick<Demands, 'sumMin'> | undefined,
   claims: ClaimsOn,
   place: number,
 ): Standing {
@@ -183,7 +183,7 @@ export function admit(
       client.perKey.size,
       newClientKeys,
       keys.busy + idleKeys,
-      clients.mailboxes,
+      mailboxHolders(client, keys, clients),
       claims.mailboxes,
       place,
     );
@@ -206,6 +206,21 @@ export function admit(
         ? [...client.perKey.keys()].flatMap((k) => keys.get(k) ?? [])
         : [...keys.values()];
   return {reason, retryAfterSeconds: retryAfterSeconds(behind, batching)};
+}
+
+/**
+ * What the clients holding mailboxes hold of them, for the max-min share: each counts the keys it
+ * has agents in, so a key many clients share counts many times; but the others cannot want more
+ * mailboxes than the busy keys that are not this client's alone.
+ */
+function mailboxHolders(client: ClientState, keys: KeyTable, clients: ClientTable): Pick<Demands, 'sumMin'> {
+  return {
+    sumMin(x: number): number {
+      let alone = 0;
+      for (const [key, mine] of client.perKey) if (keys.get(key)?.live === mine) alone++;
+      return Math.min(clients.mailboxes.sumMin(x), client.perKey.size + keys.busy - alone);
+    },
+  };
 }
 
 /** Seconds until the backlog of these keys should have drained, from their measured latency. */
