@@ -85,7 +85,6 @@ export class Coordinator implements Submitter {
 
   submit(submission: Submission): Admission {
     const {agents, deadline} = submission;
-    // An address counts as its IPv4 address or its IPv6 /64 (clients.ts).
     const client = this.#clients.peek(clientGroup(submission.client));
     const keys = agents.map((a) => keyString(a.agentType, a.model));
     const rowsPerKey = this.#rowsPerKey;
