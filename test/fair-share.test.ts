@@ -39,7 +39,8 @@ test('one client keeping every mailbox busy is held to its max-min share of them
   // Another client on a key the hog holds: that key's mailbox exists, the limit never refuses it.
   const beside = ask('addr:10.0.0.4', 1, 'h5');
   t.is(reasonOf(beside), 'admitted');
-  t.is(reasonOf(ask('addr:10.0.0.1', 1, 'h5')), 'admitted', 'a key it shares is never refused on mailbox grounds');
+  t.is(reasonOf(ask('addr:10.0.0.1', 1, 'h5')), 'client_share', 'nor a key it shares: it is above its share');
+  t.is(reasonOf(ask('addr:10.0.0.4', 1, 'h5')), 'admitted', 'the other holder, within its share, keeps it');
   answer((p) => p.key.startsWith('h0') || p.key.startsWith('h1'));
   await Promise.all([exact(t, hog[0]), exact(t, hog[1])]);
   const again = [ask('addr:10.0.0.2', 1, 'own1'), ask('addr:10.0.0.3', 1, 'own2')];
@@ -179,4 +180,20 @@ test('a key shared by many clients is one mailbox in the max-min share of MAX_MA
       (await second.ticket.outcomes).map((o) => ('prediction' in o ? o.prediction : o.error.code)),
       wideKeys.map((type, i) => predictRow(bias('m', type), [9, i])),
     );
+});
+
+test('two addresses sharing every mailbox, each keeping them busy, are both held to their share while another client claims one; the claimant gets in, exact', async (t) => {
+  const {coordinator, answer, ask} = coordinatorAlone({maxMailboxes: 4});
+  t.teardown(() => coordinator.close());
+  const keys = ['h0', 'h1', 'h2', 'h3'];
+  const opened = ['addr:10.0.0.1', 'addr:10.0.0.2'].flatMap((address) => keys.map((key) => ask(address, 1, key)));
+  t.deepEqual(opened.map(reasonOf), Array(8).fill('admitted'));
+  t.is(reasonOf(ask('addr:10.0.0.9', 1, 'own')), 'too_many_mailboxes');
+  for (const address of ['addr:10.0.0.1', 'addr:10.0.0.2'])
+    for (const key of keys) t.is(reasonOf(ask(address, 1, key)), 'client_share', `${address} on ${key}`);
+  answer((p) => p.key.startsWith('h0'));
+  const normal = ask('addr:10.0.0.9', 1, 'own');
+  t.is(reasonOf(normal), 'admitted', 'h0 drained and went to the claim');
+  answer();
+  await Promise.all([...opened, normal].map((asked) => exact(t, asked)));
 });

@@ -23,9 +23,10 @@
 // never refused by the limit. One that opens a mailbox (a new key, or an idle one: its actor went
 // when it emptied) takes one like any claim would, in line with the claims. A mailbox frees only
 // when its key drains, so a client above its share of the mailboxes while others claim one is
-// refused `client_share` for the keys it alone keeps busy too: they drain, and each one idle is
-// retired for the first claim (or by the idle sweep, keys.ts). Keys other clients also hold are
-// never refused on mailbox grounds: refusing would free nothing.
+// refused `client_share` for keeping its keys busy too: they drain, and each one idle is retired
+// for the first claim (or by the idle sweep, keys.ts). Its keys that other clients also hold are
+// refused to it as well (else a second address sharing every key would keep them all); for those
+// clients, within their share, nothing changes.
 //
 // Each client sharing a limit gets its part, N addresses or keys get N parts, never the whole
 // while others wait. A request larger than its client's fair part gets in only when the capacity
@@ -137,8 +138,6 @@ export function admit(
   let newKeys = 0;
   /** Keys of the request with nothing in flight (new or idle): each takes a mailbox. */
   let idleKeys = 0;
-  /** Busy keys of the request that only this client keeps busy. */
-  let keptAlone = 0;
   let newClientKeys = 0;
   let overShare = false;
   let mailboxFull = false;
@@ -151,7 +150,6 @@ export function admit(
     const used = state?.live ?? 0;
     if (!state) newKeys++;
     if (used === 0) idleKeys++;
-    else if (mine === used) keptAlone++;
     const onKey = standing(
       limits.maxPendingPerMailbox,
       mine,
@@ -176,20 +174,17 @@ export function admit(
     claims.total,
     place,
   );
-  let mailboxes: Standing = 'fits';
-  if (idleKeys + keptAlone > 0) {
-    mailboxes = standing(
-      limits.maxMailboxes,
-      client.perKey.size,
-      newClientKeys,
-      keys.busy + idleKeys,
-      mailboxHolders(client, keys, clients),
-      claims.mailboxes,
-      place,
-    );
-    // Keys in flight take no mailbox: never refused by the limit, only by the share.
-    if (mailboxes === 'full' && idleKeys === 0) mailboxes = 'fits';
-  }
+  let mailboxes = standing(
+    limits.maxMailboxes,
+    client.perKey.size,
+    newClientKeys,
+    keys.busy + idleKeys,
+    mailboxHolders(client, keys, clients),
+    claims.mailboxes,
+    place,
+  );
+  // Keys in flight take no mailbox: never refused by the limit, only by the share.
+  if (mailboxes === 'full' && idleKeys === 0) mailboxes = 'fits';
   let reason: RefusalReason | undefined;
   if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
   else if (mailboxFull) reason = 'mailbox_full';
