@@ -27,6 +27,9 @@ function contendedRow(label: string, r: ContendedFigures): string {
 
 /** The table: one row per scenario run. */
 export function fairShareTable(results: FairShareResults): string {
+  // The rows of a run before the proxy scenario lack the normal clients' shares: run it again.
+  if (results.flood?.some((r) => r.normal.shareOfAdmitted === undefined))
+    return 'fair-share: these figures are of an older bench (no normal share of admitted agents): run it again';
   const lines = [
     `Fair share${results.quick ? ' (--quick: too short for figures, shows it runs)' : ''}, ${results.seconds} s per row:`,
     '',

@@ -4,6 +4,7 @@
 
 import test from 'ava';
 import {clientGroup} from '../src/coordinator/clients.ts';
+import {Demands} from '../src/coordinator/demands.ts';
 import {defaultMaxClaims} from '../src/coordinator/claims.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {coordinatorAlone, reasonOf, ticketOf} from './helpers/fake-transport.ts';
@@ -196,4 +197,23 @@ test('two addresses sharing every mailbox, each keeping them busy, are both held
   t.is(reasonOf(normal), 'admitted', 'h0 drained and went to the claim');
   answer();
   await Promise.all([...opened, normal].map((asked) => exact(t, asked)));
+});
+
+test('the holdings histogram: sum(min(held, x)) exact as clients come and go, and as few entries as distinct amounts held', (t) => {
+  const demands = new Demands();
+  const held = [1, 1, 2, 5, 5, 9];
+  for (const n of held) for (let i = 0; i < n; i++) demands.move(i, i + 1);
+  t.is(demands.clients, 6);
+  t.is(demands.distinct, 4);
+  for (const x of [0, 1, 2, 4, 9, 100])
+    t.is(
+      demands.sumMin(x),
+      held.reduce((sum, n) => sum + Math.min(n, x), 0),
+      `x = ${x}`,
+    );
+  demands.move(9, 0);
+  demands.move(2, 1);
+  t.is(demands.clients, 5);
+  t.is(demands.sumMin(100), 1 + 1 + 1 + 5 + 5);
+  t.is(demands.distinct, 2, 'amounts no one holds are gone');
 });
