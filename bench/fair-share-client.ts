@@ -28,15 +28,16 @@ export interface Answer {
   body: {results?: Record<string, {prediction?: number}>; error?: {message: string}};
 }
 
-/** One request of `agents` on the client's connection. */
+/** One request of `agents` on the client's connection (with its API key, if it has one). */
 export async function send(
   client: Client,
   agents: Record<string, {vector: number[]; model: string; agent_type: string}>,
+  apiKey?: string,
 ): Promise<Answer> {
   const response = await client.request({
     path: '/predict',
     method: 'POST',
-    headers: {'content-type': 'application/json'},
+    headers: {'content-type': 'application/json', ...(apiKey ? {authorization: `Bearer ${apiKey}`} : {})},
     body: JSON.stringify({agents}),
   });
   const body = (await response.body.json()) as Answer['body'];

@@ -1,229 +1,104 @@
 // The fair share measured both ways (issue #22, item 7), against the service in a process of its
-// own, with clients told apart by their source address (loopback 127.0.0.x, no API keys):
+// own, every answer checked against the formula (bench/fair-share-scenarios.ts):
 //
 //   lone   one address, `--lone-clients` concurrent clients (closed loop) × 4 agents over 6 keys,
-//          every limit at its default, backend 1–2 s (short beside the default 3–7 s, long enough that the
-//          requests pile up in the service rather than in the client): the share of requests
-//          refused, and the most requests the service held at once.
-//   flood  1, 2 and 20 flooding addresses (`--flood-requests` requests in flight between them, 4
-//          agents each, Retry-After ignored: retried 20 ms after a refusal) beside 50 normal
-//          clients (one address each, 4 agents, Retry-After honoured), all on one key whose
-//          mailbox holds MAX_PENDING_PER_MAILBOX=2000, backend 1–1.5 s: what the normal clients
-//          got (requests answered, tries each, latency from first try to answer, errors, requests
-//          given up after 10 tries) and the flood's share of the agents admitted. The normal
-//          clients start 2 s into the flood and send requests for `--seconds`; the flood goes on
-//          until their last request is answered or given up.
+//          every limit at its default, backend 1–2 s: the share of requests admitted (all, while
+//          capacity remains), and the most requests the service held at once.
+//   flood  1 (the hog), 2 and 20 flooding addresses (`--flood-requests` requests in flight between
+//          them, 4 agents each, Retry-After ignored: back 20 ms after a refusal) beside 50 normal
+//          clients (one address each, 4 agents, Retry-After honoured), all on one key whose mailbox
+//          holds MAX_PENDING_PER_MAILBOX=2000 (200 with --quick), backend 1–1.5 s: what the normal clients got
+//          (answered, at the first try, tries, p50/p99 from first try to answer, given up after 10
+//          tries) and their share of the agents admitted.
+//   proxy  the hog and the 50 normal clients all from one address (a proxy in front): without
+//          API keys (one client: no share can bind), then with API_KEYS, a key each.
 //
-// Not a test: figures for the README's "Fair share" table. Every answer is checked against the
-// formula. `--root DIR` runs another checkout's src/main.ts (the code before, for comparison).
+// The normal clients start `warm` into the flood and send for `--seconds`; the flood goes on
+// until their last request is answered or given up. Not a test: figures for the README's "Fair
+// share" and bench/RESULTS.md; the table is printed (bench/fair-share-report.ts). `--root DIR`
+// runs another checkout's src/main.ts (the code before, for comparison).
 //
-//   node bench/fair-share.ts [--seconds 15] [--lone-clients 10000] [--only lone|flood] [--root DIR]
+//   node bench/fair-share.ts [--quick] [--seconds 15] [--lone-clients 10000] [--only lone|flood|proxy]
+//                            [--root DIR] [--out FILE] [--report-only]
 
-import {writeFile} from 'node:fs/promises';
+import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
-import {setTimeout as sleep} from 'node:timers/promises';
-import {Client} from 'undici';
-import {quantile} from '../scripts/load-generator.ts';
-import {mixedPlan} from '../scripts/load-plan.ts';
-import {send, start, wrongIn} from './fair-share-client.ts';
-import {stop} from './servers.ts';
+import {fairShareTable} from './fair-share-report.ts';
+import type {FairShareResults} from './fair-share-report.ts';
+import {contended, lone} from './fair-share-scenarios.ts';
+import type {Sender} from './fair-share-scenarios.ts';
 
 const {values: args} = parseArgs({
   options: {
-    seconds: {type: 'string', default: '15'},
-    'lone-clients': {type: 'string', default: '10000'},
-    'flood-requests': {type: 'string', default: '800'},
+    // Every scenario once, short and small: shows it runs; its figures mean nothing.
+    quick: {type: 'boolean', default: false},
+    seconds: {type: 'string'},
+    'lone-clients': {type: 'string'},
+    'flood-requests': {type: 'string'},
     only: {type: 'string'},
     root: {type: 'string'},
-    out: {type: 'string', default: 'bench/fair-share.json'},
+    out: {type: 'string'},
+    'report-only': {type: 'boolean', default: false},
   },
 });
-const durationMs = Number(args.seconds) * 1000;
-const root = path.resolve(args.root ?? path.join(import.meta.dirname, '..'));
-
-/** The lone client: one address, many concurrent requests, nobody else. */
-async function lone(clients: number) {
-  const {url, child} = await start(root, {BACKEND_LATENCY_MIN_MS: '1000', BACKEND_LATENCY_MAX_MS: '2000'});
-  let peakOpen = 0;
-  const watch = setInterval(() => {
-    fetch(`${url}/metrics`)
-      .then((r) => r.text())
-      .then((text) => {
-        peakOpen = Math.max(peakOpen, Number(/^agent_batcher_open_requests (\d+)/m.exec(text)?.[1] ?? 0));
-      })
-      .catch(() => {});
-  }, 500);
-  const plan = mixedPlan({agents: 4, length: 16});
-  const counts = {requests: 0, refused: 0, errors: 0, wrong: 0};
-  const reasons: Record<string, number> = {};
-  const end = performance.now() + durationMs;
-  let seq = 0;
-  await Promise.all(
-    Array.from({length: clients}, async (_, c) => {
-      // Connections opened over the first 2 s: a burst of 10,000 connects overflows the listen queue.
-      await sleep((2000 * c) / clients);
-      const client = new Client(url, {pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000});
-      while (performance.now() < end) {
-        const {agents} = plan(seq++);
-        const answer = await send(client, agents).catch((error: {code?: string}) => {
-          const kind = error.code ?? 'transport';
-          reasons[kind] = (reasons[kind] ?? 0) + 1;
-          return undefined;
-        });
-        counts.requests++;
-        if (!answer) counts.errors++;
-        else if (answer.status === 503) {
-          counts.refused++;
-          const reason = answer.body.error?.message ?? '?';
-          reasons[reason] = (reasons[reason] ?? 0) + 1;
-        } else if (answer.status !== 200) {
-          counts.errors++;
-          reasons[answer.status] = (reasons[answer.status] ?? 0) + 1;
-        } else counts.wrong += wrongIn(answer, agents);
-      }
-      await client.close();
-    }),
-  );
-  clearInterval(watch);
-  await stop([child]);
-  return {clients, ...counts, peakOpen, refusedShare: counts.refused / counts.requests, reasons};
+const scenarios = ['lone', 'flood', 'proxy'];
+const only = args.only?.split(',') ?? scenarios;
+for (const id of only)
+  if (!scenarios.includes(id)) {
+    console.error(`fair-share: no scenario ${id}: --only takes ${scenarios.join(', ')}`);
+    process.exit(2);
+  }
+const quick = args.quick ?? false;
+const here = import.meta.dirname;
+const out = args.out ?? path.join(here, quick ? 'out/fair-share.json' : 'fair-share.json');
+if (args['report-only']) {
+  console.log(fairShareTable(JSON.parse(await readFile(out, 'utf8')) as FairShareResults));
+  process.exit(0);
 }
+const seconds = Number(args.seconds ?? (quick ? 3 : 15));
+const durationMs = seconds * 1000;
+const warmMs = quick ? 500 : 2000;
+// The flood asks for more than the mailbox holds (100 × 4 > 200 in the quick run).
+const mailbox = quick ? 200 : 2000;
+const inFlight = Number(args['flood-requests'] ?? (quick ? 100 : 800));
+const root = path.resolve(args.root ?? path.join(here, '..'));
 
-/** A normal client gives a request up after this many refusals. */
-const maxTries = 10;
-
-/** Flooding addresses beside 50 normal clients, all on one key. */
-async function flood(addresses: number, inFlight: number) {
-  const {url, child} = await start(root, {
-    MAX_PENDING_PER_MAILBOX: '2000',
-    BACKEND_LATENCY_MIN_MS: '1000',
-    BACKEND_LATENCY_MAX_MS: '1500',
-  });
-  const agents = (tag: number) =>
-    Object.fromEntries(
-      Array.from({length: 4}, (_, i) => [`a${i}`, {vector: [tag, i, 1], model: 'shared', agent_type: 'hot'}]),
-    );
-  const flooded = {requests: 0, admittedAgents: 0, refused: 0, wrong: 0};
-  let flooding = true;
-  const floodClients = Array.from({length: addresses}, (_, a) => `127.0.0.${2 + a}`);
-  const floods = Array.from({length: inFlight}, async (_, i) => {
-    const client = new Client(url, {
-      pipelining: 1,
-      localAddress: floodClients[i % addresses],
-      headersTimeout: 120_000,
-      bodyTimeout: 120_000,
-    });
-    for (let n = 0; flooding; n++) {
-      const mine = agents(1e6 + i * 1000 + (n % 1000));
-      const answer = await send(client, mine).catch(() => undefined);
-      flooded.requests++;
-      if (answer?.status === 200) {
-        flooded.admittedAgents += 4;
-        flooded.wrong += wrongIn(answer, mine);
-      } else {
-        flooded.refused++;
-        await sleep(20);
-      }
-    }
-    await client.close();
-  });
-  const normal = {
-    answered: 0,
-    gaveUp: 0,
-    tries: [] as number[],
-    latencies: [] as number[],
-    refusals: 0,
-    errors: 0,
-    wrong: 0,
-    admittedAgents: 0,
-  };
-  // The normal clients start once the flood has filled the mailbox.
-  await sleep(2000);
-  const end = performance.now() + durationMs;
-  const normals = Array.from({length: 50}, async (_, c) => {
-    const client = new Client(url, {
-      pipelining: 1,
-      localAddress: `127.0.0.${101 + c}`,
-      headersTimeout: 120_000,
-      bodyTimeout: 120_000,
-    });
-    for (let n = 0; performance.now() < end; n++) {
-      const mine = agents(c * 1000 + n);
-      const first = performance.now();
-      let tries = 0;
-      for (;;) {
-        tries++;
-        const answer = await send(client, mine).catch(() => undefined);
-        if (answer?.status === 200) {
-          normal.answered++;
-          normal.admittedAgents += 4;
-          normal.tries.push(tries);
-          normal.latencies.push(performance.now() - first);
-          normal.wrong += wrongIn(answer, mine);
-          break;
-        }
-        if (answer?.status !== 503) {
-          normal.errors++;
-          break;
-        }
-        normal.refusals++;
-        if (tries === maxTries) {
-          normal.gaveUp++;
-          break;
-        }
-        // An honest client: back after Retry-After.
-        await sleep(answer.retryAfter * 1000);
-      }
-    }
-    await client.close();
-  });
-  await Promise.all(normals);
-  flooding = false;
-  await Promise.all(floods);
-  await stop([child]);
-  const latencies = Float64Array.from(normal.latencies).sort();
-  const tries = Float64Array.from(normal.tries).sort();
-  return {
-    addresses,
-    inFlight,
-    normal: {
-      answered: normal.answered,
-      gaveUp: normal.gaveUp,
-      refusals: normal.refusals,
-      errors: normal.errors,
-      wrong: normal.wrong,
-      meanTries: normal.tries.reduce((a, b) => a + b, 0) / Math.max(1, normal.tries.length),
-      maxTries: tries[tries.length - 1] ?? 0,
-      p50Ms: quantile(latencies, 0.5),
-      p99Ms: quantile(latencies, 0.99),
-    },
-    flood: flooded,
-    floodShareOfAdmitted: flooded.admittedAgents / Math.max(1, flooded.admittedAgents + normal.admittedAgents),
-  };
+const normalAddresses = Array.from({length: 50}, (_, c) => `127.0.0.${101 + c}`);
+const results: {-readonly [K in keyof FairShareResults]: FairShareResults[K]} & {root: string} = {
+  root,
+  seconds,
+  quick,
+};
+if (only.includes('lone')) {
+  results.lone = await lone(root, Number(args['lone-clients'] ?? (quick ? 500 : 10_000)), durationMs);
+  console.log('lone: refusals by reason', results.lone.reasons);
 }
-
-const results: Record<string, unknown> = {root, seconds: durationMs / 1000};
-if (!args.only || args.only === 'lone') {
-  const r = await lone(Number(args['lone-clients']));
-  results.lone = r;
-  console.log(
-    `lone: ${r.clients} clients, ${r.requests} requests (at most ${r.peakOpen} held at once), ${(100 * r.refusedShare).toFixed(1)}% refused, ${r.errors} errors, ${r.wrong} wrong`,
-    r.reasons,
-  );
-}
-if (!args.only || args.only === 'flood') {
+if (only.includes('flood')) {
   const floods = [];
-  for (const addresses of [1, 2, 20]) {
-    const r = await flood(addresses, Number(args['flood-requests']));
-    floods.push(r);
-    const n = r.normal;
-    console.log(
-      `flood from ${addresses}: normal ${n.answered} answered (${n.gaveUp} given up after ${maxTries} tries), tries mean ${n.meanTries.toFixed(2)} max ${n.maxTries}, ` +
-        `p50 ${n.p50Ms.toFixed(0)} ms p99 ${n.p99Ms.toFixed(0)} ms, ${n.refusals} 503s, ${n.errors} errors, ${n.wrong} wrong; ` +
-        `flood ${r.flood.requests} requests, ${r.flood.refused} refused, ${(100 * r.floodShareOfAdmitted).toFixed(1)}% of admitted agents`,
-    );
+  for (const addresses of quick ? [1, 20] : [1, 2, 20]) {
+    const flood: Sender[] = Array.from({length: addresses}, (_, a) => ({address: `127.0.0.${2 + a}`}));
+    const normal = normalAddresses.map((address) => ({address}));
+    floods.push(await contended(root, {flood, inFlight, normal, durationMs, warmMs, mailbox}));
   }
   results.flood = floods;
 }
-await writeFile(args.out, `${JSON.stringify(results, null, 2)}\n`);
+if (only.includes('proxy')) {
+  const proxy = '127.0.0.200';
+  const keys = Array.from({length: 51}, (_, i) => `bench-tenant-${i}-key`);
+  const run = (withKeys: boolean) =>
+    contended(root, {
+      env: withKeys ? {API_KEYS: keys.join(',')} : {},
+      flood: [{address: proxy, key: withKeys ? keys[0] : undefined}],
+      inFlight,
+      normal: normalAddresses.map((_, c) => ({address: proxy, key: withKeys ? keys[1 + c] : undefined})),
+      durationMs,
+      warmMs,
+      mailbox,
+    });
+  results.proxy = {withoutKeys: await run(false), withKeys: await run(true)};
+}
+await mkdir(path.dirname(out), {recursive: true});
+await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(fairShareTable(results));
+console.log(`(written to ${path.relative(process.cwd(), out)})`);

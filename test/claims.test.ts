@@ -2,10 +2,10 @@
 // ahead of whom, replaced, dropped, expired and bounded (src/coordinator/claims.ts).
 
 import test from 'ava';
-import {setTimeout as sleep} from 'node:timers/promises';
 import {ClaimTable} from '../src/coordinator/claims.ts';
 import type {ClaimsOn} from '../src/coordinator/claims.ts';
 import type {ClientState} from '../src/coordinator/clients.ts';
+import {waitFor} from './helpers/wait-for.ts';
 
 const rows = (...entries: [string, number][]) => new Map(entries);
 /** A client holding `perKey` agents per key. */
@@ -62,27 +62,46 @@ test('a claim expires at its deadline and every tally goes back', async (t) => {
   t.teardown(() => claims.close());
   claims.claim(client('soon'), rows(['k', 2]), Date.now() + 20);
   claims.claim(client('later', ['k', 1]), rows(['k', 1]), later());
-  await sleep(60);
-  t.is(claims.size, 1);
+  await waitFor('the first claim expired', () => claims.size === 1);
   t.deepEqual(sum(claims.onKey('k')), {clients: 1, amount: 1});
   t.deepEqual(sum(claims.total), {clients: 1, amount: 1});
   t.deepEqual(sum(claims.mailboxes), empty);
 });
 
-test('at most maxClaims clients: a flood of claimants pushes out the claim due first, and the tallies stay exact', (t) => {
+test('at most maxClaims clients: a flood of new claimants pushes out only a claim that would be served after them, never the earlier small ones; the tallies stay exact', (t) => {
   const claims = new ClaimTable(3);
   t.teardown(() => claims.close());
   const now = Date.now();
-  claims.claim(client('first-due'), rows(['k', 5]), now + 1000);
-  claims.claim(client('b', ['k', 1]), rows(['k', 1]), now + 5000);
-  claims.claim(client('c', ['k', 1]), rows(['k', 1]), now + 6000);
-  for (let i = 0; i < 1000; i++) claims.claim(client(`flood-${i}`), rows([`k${i}`, 1]), now + 2000 + i);
-  t.is(claims.size, 3);
-  t.deepEqual(
-    sum(claims.onKey('k')),
-    {clients: 2, amount: 2},
-    'the later-due claims of b and c stay; the first-due went',
+  t.true(claims.claim(client('n1'), rows(['k', 1]), now + 1000));
+  t.true(claims.claim(client('big'), rows(['k', 5]), now + 9000));
+  t.true(claims.claim(client('n2'), rows(['k', 1]), now + 5000));
+  let kept = 0;
+  for (let i = 0; i < 1000; i++) if (claims.claim(client(`flood-${i}`), rows([`k${i}`, 1]), now + 2000 + i)) kept++;
+  t.is(
+    kept,
+    1,
+    'the first flood claim (1 agent) goes before the big claim (5), then the table is full of earlier ones',
   );
+  t.is(claims.size, 3);
+  t.deepEqual(sum(claims.onKey('k')), {clients: 2, amount: 2}, 'n1 and n2 stay; big gave way');
+  t.deepEqual(sum(claims.onKey('k0')), {clients: 1, amount: 1});
+  t.deepEqual(sum(claims.onKey('k1')), empty);
   t.deepEqual(sum(claims.total), {clients: 3, amount: 3});
-  t.deepEqual(sum(claims.mailboxes), {clients: 1, amount: 1});
+  t.deepEqual(sum(claims.mailboxes), {clients: 3, amount: 3});
+  t.is(typeof claims.drop('n1'), 'number');
+  t.true(claims.claim(client('flood-late'), rows(['k9', 1]), now + 3000), 'a place freed: the next one is kept');
+});
+
+test('what a claim adds to the max-min demands: its level beyond what its client holds now, as that falls', (t) => {
+  const claims = new ClaimTable();
+  t.teardown(() => claims.close());
+  const holder = client('holder', ['k', 2]);
+  claims.claim(holder, rows(['k', 3]), later());
+  claims.claim(client('fresh'), rows(['k', 1]), later());
+  t.is(claims.onKey('k').sumMin(10), 3 + 1, 'holder would hold 5 (holds 2), fresh 1');
+  t.is(claims.onKey('k').sumMin(2), 0 + 1, 'capped at 2: the holder adds nothing beyond its 2');
+  holder.perKey.set('k', 1);
+  holder.live = 1;
+  t.is(claims.onKey('k').sumMin(10), 4 + 1, 'its agents finishing, the claim stands for more beyond them');
+  t.is(claims.total.sumMin(10), 4 + 1);
 });

@@ -8,14 +8,25 @@
 //   - a request is admitted while it fits beside the claims it must give way to: with no claim, a
 //     lone client on an idle service is never refused while capacity remains, and any client may
 //     use capacity nobody else waits for;
-//   - a client's fair part is an equal split of the limit among the clients sharing it (those
-//     holding some of it, those with a claim on it, and itself). Above it, a client gives way to
-//     every claim and is refused `client_share`, leaving no claim. Within it, it gives way to the
-//     claims of clients that would hold less than it, or as much and asked first, and is refused
-//     with the limit's reason (`mailbox_full`, …), leaving a claim that keeps its place in line;
+//   - a client's fair part is its max-min share over the demands (demands.ts): what each client
+//     holds, or would hold with its claim, and what this client would hold with the request.
+//     Clients wanting less than an equal split keep all they want; the rest is split among the
+//     others. Above it, a client holding some of the limit gives way to every claim and is refused
+//     `client_share`, leaving no claim; a client holding none of it never is. Within it, it gives
+//     way to the claims of clients that would hold less than it, or as much and asked first, and
+//     is refused with the limit's reason (`mailbox_full`, …), leaving a claim that keeps its place;
 //   - so the capacity freed as admitted agents finish (admission cannot evict them) goes to the
 //     clients that claimed it, smallest first, in about one backend call, instead of going back
 //     to whoever fills fastest.
+//
+// MAX_MAILBOXES: a key with agents in flight has its mailbox, so a request only for such keys is
+// never refused by the limit. One that opens a mailbox (a new key, or an idle one: its actor went
+// when it emptied) takes one like any claim would, in line with the claims. A mailbox frees only
+// when its key drains, so a client above its share of the mailboxes while others claim one is
+// refused `client_share` for keeping its keys busy too: they drain, and each one idle is retired
+// for the first claim (or by the idle sweep, keys.ts). Its keys that other clients also hold are
+// refused to it as well (else a second address sharing every key would keep them all); for those
+// clients, within their share, nothing changes.
 //
 // Each client sharing a limit gets its part, N addresses or keys get N parts, never the whole
 // while others wait. A request larger than its client's fair part gets in only when the capacity
@@ -24,6 +35,7 @@
 import type {BatchingOptions} from '../config.ts';
 import type {ClaimsOn, ClaimTable} from './claims.ts';
 import type {ClientState, ClientTable} from './clients.ts';
+import type {Demands} from './demands.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
 export type RefusalReason =
@@ -77,11 +89,12 @@ export type Standing = 'fits' | 'full' | 'over_share';
 
 /**
  * Whether taking `need` more of a limit fits beside the claims the client gives way to; if not,
- * whether it would then hold more than its fair part (`over_share`) or is within it (`full`).
+ * whether it would then hold more than its max-min fair part (`over_share`: only a client that
+ * holds some of the limit, and more than one) or is within it (`full`).
  *
  * @param mine what the client holds of the limit now
  * @param usedAfter what all clients would hold of it with this request
- * @param holders clients holding some of it (the client included, if it does)
+ * @param holders what the clients holding some of it hold (the client included, if it does)
  * @param place the client's place in line (its last claim's), Infinity if it has none
  */
 export function standing(
@@ -89,15 +102,19 @@ export function standing(
   mine: number,
   need: number,
   usedAfter: number,
-  holders: number,
+  holders: Pick<Demands, 'sumMin'> | undefined,
   claims: ClaimsOn,
   place: number,
 ): Standing {
   if (usedAfter + claims.amount <= limit) return 'fits';
-  const sharing = holders + claims.clients + (mine > 0 ? 0 : 1);
+  const level = mine + need;
   // At least 1: with more clients than the limit, each may still hold one.
-  if (sharing > 1 && mine + need > Math.max(1, Math.floor(limit / sharing))) return 'over_share';
-  return usedAfter + claims.ahead(mine + need, place) <= limit ? 'fits' : 'full';
+  if (mine > 0 && level > 1) {
+    const others = (holders?.sumMin(level) ?? 0) - mine + claims.sumMin(level);
+    // Nobody else holding or waiting: the limit is full, no share binds.
+    if (others > 0 && others + level > limit) return 'over_share';
+  }
+  return usedAfter + claims.ahead(level, place) <= limit ? 'fits' : 'full';
 }
 
 /**
@@ -117,8 +134,9 @@ export function admit(
   for (const key of rowsPerKey.keys())
     if (!keys.canPlace(key)) return {reason: 'no_actor_threads', retryAfterSeconds: 1};
   let rows = 0;
+  /** Keys of the request not alive: each needs a mailbox of its own. */
   let newKeys = 0;
-  /** Keys of the request with nothing in flight: each takes a mailbox. */
+  /** Keys of the request with nothing in flight (new or idle): each takes a mailbox. */
   let idleKeys = 0;
   let newClientKeys = 0;
   let overShare = false;
@@ -137,7 +155,7 @@ export function admit(
       mine,
       n,
       used + n,
-      clients.holders(key),
+      clients.onKey(key),
       claims.onKey(key),
       place,
     );
@@ -152,22 +170,21 @@ export function admit(
     client.live,
     rows,
     keys.live + rows,
-    clients.size,
+    clients.total,
     claims.total,
     place,
   );
-  const mailboxes =
-    idleKeys > 0
-      ? standing(
-          limits.maxMailboxes,
-          client.perKey.size,
-          newClientKeys,
-          keys.busy + idleKeys,
-          clients.size,
-          claims.mailboxes,
-          place,
-        )
-      : 'fits';
+  let mailboxes = standing(
+    limits.maxMailboxes,
+    client.perKey.size,
+    newClientKeys,
+    keys.busy + idleKeys,
+    mailboxHolders(client, keys, clients),
+    claims.mailboxes,
+    place,
+  );
+  // Keys in flight take no mailbox: never refused by the limit, only by the share.
+  if (mailboxes === 'full' && idleKeys === 0) mailboxes = 'fits';
   let reason: RefusalReason | undefined;
   if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
   else if (mailboxFull) reason = 'mailbox_full';
@@ -184,6 +201,21 @@ export function admit(
         ? [...client.perKey.keys()].flatMap((k) => keys.get(k) ?? [])
         : [...keys.values()];
   return {reason, retryAfterSeconds: retryAfterSeconds(behind, batching)};
+}
+
+/**
+ * What the clients holding mailboxes hold of them, for the max-min share: each counts the keys it
+ * has agents in, so a key many clients share counts many times; but the others cannot want more
+ * mailboxes than the busy keys that are not this client's alone.
+ */
+function mailboxHolders(client: ClientState, keys: KeyTable, clients: ClientTable): Pick<Demands, 'sumMin'> {
+  return {
+    sumMin(x: number): number {
+      let alone = 0;
+      for (const [key, mine] of client.perKey) if (keys.get(key)?.live === mine) alone++;
+      return Math.min(clients.mailboxes.sumMin(x), client.perKey.size + keys.busy - alone);
+    },
+  };
 }
 
 /** Seconds until the backlog of these keys should have drained, from their measured latency. */

@@ -10,9 +10,11 @@
 // at its level to those ahead of it in line; the lowest-earliest claimant is never blocked by
 // another claim.
 //
-// Bounded: at most `maxClaims` clients (past that the claim due to expire first gives way), each
-// claim one request's keys. A client's claim is replaced by its next refusal (keeping its place)
-// and dropped when it is admitted.
+// Bounded: at most `maxClaims` clients, each claim one request's keys. Past that, the claim that
+// would be served last (the largest on the total, then the latest) gives way, or the new one is
+// not kept if it would be served later still: a flood of new addresses cannot push out the claims
+// of the clients that asked first for less. A client's claim is replaced by its next refusal
+// (keeping its place) and dropped when it is admitted.
 
 import type {ClientState} from './clients.ts';
 import {DeadlineQueue} from './deadlines.ts';
@@ -24,6 +26,8 @@ interface Share {
   readonly level: number;
   readonly amount: number;
   readonly place: number;
+  /** What the client holds of the limit now (only falls while it has a claim: asking drops it). */
+  readonly held: () => number;
 }
 
 /** The claims on one limit. */
@@ -34,6 +38,11 @@ export interface ClaimsOn {
   readonly amount: number;
   /** What the claims ahead of a client that would hold `level`, at `place` in line, ask for. */
   ahead(level: number, place: number): number;
+  /**
+   * For the max-min share: sum(min(level, x) - min(held, x)) over the claims, what the claimants'
+   * demands add beyond their holdings (already in the holders' histogram, demands.ts).
+   */
+  sumMin(x: number): number;
 }
 
 class Shares implements ClaimsOn {
@@ -45,6 +54,12 @@ class Shares implements ClaimsOn {
     let amount = 0;
     for (const s of this.#shares) if (s.level < level || (s.level === level && s.place < place)) amount += s.amount;
     return amount;
+  }
+
+  sumMin(x: number): number {
+    let sum = 0;
+    for (const s of this.#shares) sum += Math.min(s.level, x) - Math.min(s.held(), x);
+    return sum;
   }
 
   add(share: Share): void {
@@ -65,10 +80,12 @@ interface Claim extends Timed {
   readonly deadline: number;
   heapIndex: number;
   readonly place: number;
+  /** What it would hold of the total once admitted: the larger, the later it is served. */
+  readonly level: number;
   readonly shares: readonly (readonly [Shares, Share, string | undefined])[];
 }
 
-const none: ClaimsOn = Object.freeze({clients: 0, amount: 0, ahead: () => 0});
+const none: ClaimsOn = Object.freeze({clients: 0, amount: 0, ahead: () => 0, sumMin: () => 0});
 /** Clients with a claim at once, at most. */
 export const defaultMaxClaims = 1024;
 
@@ -107,29 +124,52 @@ export class ClaimTable {
 
   /**
    * The client's claim for a request of `rowsPerKey` agents per key, until `deadline` (epoch ms),
-   * at `place` in line (the one `drop` gave back, or a new one at the end).
+   * at `place` in line (the one `drop` gave back, or a new one at the end). False when the table
+   * is full of claims that would all be served before it: then it is not kept.
    */
-  claim(client: ClientState, rowsPerKey: ReadonlyMap<string, number>, deadline: number, place = ++this.#places): void {
+  claim(
+    client: ClientState,
+    rowsPerKey: ReadonlyMap<string, number>,
+    deadline: number,
+    place = ++this.#places,
+  ): boolean {
     this.drop(client.id);
-    if (this.#byClient.size >= this.#max) this.#remove(this.#expiry.first as Claim);
-    const shares: [Shares, Share, string | undefined][] = [];
     let rows = 0;
+    for (const n of rowsPerKey.values()) rows += n;
+    const level = client.live + rows;
+    if (this.#byClient.size >= this.#max) {
+      const last = this.#servedLast();
+      if (last.level < level || (last.level === level && last.place < place)) return false;
+      this.#remove(last);
+    }
+    const shares: [Shares, Share, string | undefined][] = [];
     let newKeys = 0;
     for (const [key, n] of rowsPerKey) {
-      rows += n;
       const mine = client.perKey.get(key) ?? 0;
       if (mine === 0) newKeys++;
       let onKey = this.#perKey.get(key);
       if (!onKey) this.#perKey.set(key, (onKey = new Shares()));
-      shares.push([onKey, {level: mine + n, amount: n, place}, key]);
+      const held = () => client.perKey.get(key) ?? 0;
+      shares.push([onKey, {level: mine + n, amount: n, place, held}, key]);
     }
-    shares.push([this.#total, {level: client.live + rows, amount: rows, place}, undefined]);
-    if (newKeys > 0)
-      shares.push([this.#mailboxes, {level: client.perKey.size + newKeys, amount: newKeys, place}, undefined]);
+    shares.push([this.#total, {level, amount: rows, place, held: () => client.live}, undefined]);
+    if (newKeys > 0) {
+      const held = () => client.perKey.size;
+      shares.push([this.#mailboxes, {level: client.perKey.size + newKeys, amount: newKeys, place, held}, undefined]);
+    }
     for (const [on, share] of shares) on.add(share);
-    const claim: Claim = {client: client.id, deadline, heapIndex: -1, place, shares};
+    const claim: Claim = {client: client.id, deadline, heapIndex: -1, place, level, shares};
     this.#byClient.set(client.id, claim);
     this.#expiry.add(claim);
+    return true;
+  }
+
+  /** The claim that would be served last: the largest on the total, then the latest in line. */
+  #servedLast(): Claim {
+    let last: Claim | undefined;
+    for (const c of this.#byClient.values())
+      if (!last || c.level > last.level || (c.level === last.level && c.place > last.place)) last = c;
+    return last as Claim;
   }
 
   /** The client's claim ends (it was admitted, or is asking again); its place in line, if it had one. */

@@ -13,7 +13,7 @@ import type {ResultsMessage, ResultVisitor} from '../protocol/messages.ts';
 import {admit, claimUntil} from './admission.ts';
 import type {AdmissionState} from './admission.ts';
 import {ClaimTable} from './claims.ts';
-import {ClientTable} from './clients.ts';
+import {ClientTable, clientGroup} from './clients.ts';
 import {DeadlineQueue} from './deadlines.ts';
 import {KeyTable} from './keys.ts';
 import type {
@@ -84,14 +84,14 @@ export class Coordinator implements Submitter {
   }
 
   submit(submission: Submission): Admission {
-    const {client: clientId, agents, deadline} = submission;
-    const client = this.#clients.peek(clientId);
+    const {agents, deadline} = submission;
+    const client = this.#clients.peek(clientGroup(submission.client));
     const keys = agents.map((a) => keyString(a.agentType, a.model));
     const rowsPerKey = this.#rowsPerKey;
     rowsPerKey.clear();
     for (const key of keys) rowsPerKey.set(key, (rowsPerKey.get(key) ?? 0) + 1);
     // A client asking again is judged without its own claim, in its place in line; admitted, it needs none.
-    const place = this.#claims.drop(clientId);
+    const place = this.#claims.drop(client.id);
     const refusal = admit(
       rowsPerKey,
       client,
