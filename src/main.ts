@@ -36,11 +36,11 @@ async function start(): Promise<Running> {
   }
   let service: Service;
   if (config.role === 'gateway') {
-    const {connectNats, nodeId} = await import('./cluster/nats.ts');
+    const {bootId, connectNats, nodeId} = await import('./cluster/nats.ts');
     const {GatewayTransport} = await import('./cluster/gateway-transport.ts');
     const {Service} = await import('./service/service.ts');
     const name = config.cluster!.node ?? nodeId();
-    const boot = nodeId();
+    const boot = bootId();
     const nc = await connectNats(config.nats!, `agent-batcher gateway ${name}`, log);
     service = new Service(config, log, {
       actors: (events) =>

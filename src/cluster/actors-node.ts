@@ -26,7 +26,7 @@ import {giveUp, raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import {ActorPool} from '../threads/pool.ts';
 import {poolOptions} from '../threads/pool-options.ts';
-import {connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
+import {bootId, bootStart, connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
 import {HeldParts} from './held-parts.ts';
 import {Wire} from './wire.ts';
@@ -34,7 +34,7 @@ import {Wire} from './wire.ts';
 export class ActorsNode {
   /** This host's name (CLUSTER_NODE, or random) and this start's boot. */
   readonly name: string;
-  readonly boot = nodeId();
+  readonly boot = bootId();
   readonly pool: ActorPool;
   readonly #config: Config;
   readonly #log: Logger;

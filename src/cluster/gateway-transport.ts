@@ -29,6 +29,7 @@ export const membershipLimits: MembershipLimits = {
   maxMembers: 1024,
   joinsPerSecond: 4,
   joinBurst: 32,
+  rememberMs: 60_000,
 };
 
 export interface GatewayOptions {
@@ -162,13 +163,10 @@ export class GatewayTransport implements Transport {
   #frame(subject: string, bytes: Uint8Array): void {
     const received = this.#wire.read(subject, bytes);
     if (!received) return;
-    const {frame, route} = received;
+    const {frame, route, started} = received;
     if (frame.kind === 'heartbeat') {
       const refused = this.#membership.heartbeat(
-        frame.sender,
-        frame.boot,
-        frame.threads,
-        frame.leaving === true,
+        {host: frame.sender, boot: frame.boot, started, threads: frame.threads, leaving: frame.leaving === true},
         Date.now(),
       );
       if (refused) this.#wire.refuse(refused, subject);
@@ -200,7 +198,8 @@ export class GatewayTransport implements Transport {
             subject: this.#subjects.thread(host, m.boot, m.thread, this.name),
             buffer: new DispatchBuffer(),
           });
-        this.#log.info({host, boot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
+        // Its boot as hostBoot: this logger's own `boot` (the gateway's) is on every line already.
+        this.#log.info({host, hostBoot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
         for (const m of members) this.#events.threadJoined?.(m.index);
       },
       leaving: (host, members) => {

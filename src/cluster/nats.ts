@@ -66,6 +66,21 @@ export function nodeId(): string {
   return randomBytes(5).toString('hex');
 }
 
+/**
+ * A boot: this start of a process, as 12 hex digits of its start time (ms since 1970) and 8
+ * random ones. It is inside every frame's signed envelope, so the start time is signed: a later
+ * start of a name replaces an earlier one, and an earlier one never comes back (replay.ts,
+ * membership.ts).
+ */
+export function bootId(started: number = Date.now()): string {
+  return `${Math.floor(started).toString(16).padStart(12, '0')}${randomBytes(4).toString('hex')}`;
+}
+
+/** The signed start time a boot carries, or undefined when it is not a boot of bootId's form. */
+export function bootStart(boot: string): number | undefined {
+  return /^[0-9a-f]{20}$/.test(boot) ? Number.parseInt(boot.slice(0, 12), 16) : undefined;
+}
+
 /** The servers of NATS_URL and the credentials they carried (user:pass@ or token@). */
 export function natsServers(url: string): {servers: string[]; user?: string; pass?: string; token?: string} {
   let user: string | undefined;

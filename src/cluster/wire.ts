@@ -6,7 +6,11 @@
 //   3. its header and columns read                      bad_header, bad_columns, bad_parts, …
 //   4. the subject is one of ours, for this kind, and
 //      names the sender the signed envelope names       bad_subject, wrong_kind, wrong_sender
-//   5. fresh, and not seen before from that sender      stale, replayed, too_many_senders
+//   5. its boot carries a start time (nats.ts bootId)
+//      no later than the frame's own signed time         bad_boot
+//   6. fresh, its seq not ahead of its sender's clock,
+//      of that name's latest start, not seen before     stale, seq_ahead, old_boot, replayed
+//                                                       (replay.ts)
 //
 // A refused frame is dropped, counted by its reason (agent_batcher_cluster_refused_total on a
 // gateway's /metrics) and logged at a bounded rate (refusals.ts). The roles add their own
@@ -21,7 +25,7 @@ import {decode, decodeProblems, preambleProblem} from '../protocol/codec.ts';
 import type {Frame, WireMessage} from '../protocol/codec.ts';
 import {membershipProblems} from './membership.ts';
 import type {Route} from './nats.ts';
-import {subjects} from './nats.ts';
+import {bootStart, subjects} from './nats.ts';
 import {Refusals} from './refusals.ts';
 import {freshnessProblems, ReplayGuard} from './replay.ts';
 import type {ReplayLimits} from './replay.ts';
@@ -34,6 +38,8 @@ export const clusterRefusals = [
   'bad_subject',
   'wrong_kind',
   'wrong_sender',
+  /** A boot that carries no start time, or one later than the frame's own time. */
+  'bad_boot',
   ...freshnessProblems,
   ...membershipProblems,
   /** Results from a host thread this gateway does not have as a member (gone, or never joined). */
@@ -64,10 +70,11 @@ export interface WireOptions {
   readonly logIntervalMs?: number;
 }
 
-/** A frame that passed every check, with the route its subject gave. */
+/** A frame that passed every check, with the route its subject gave and its sender's start time. */
 export interface Received {
   readonly frame: Frame;
   readonly route: Route;
+  readonly started: number;
 }
 
 export class Wire {
@@ -118,9 +125,14 @@ export class Wire {
     if (!route) return this.refuse('bad_subject', subject);
     if (!kindsOn[route.kind].includes(frame.kind)) return this.refuse('wrong_kind', subject, frame.kind);
     if (route.sender !== frame.sender) return this.refuse('wrong_sender', subject);
-    const stale = this.#replay.check(frame.sender, frame.boot, frame.seq, frame.ts, Date.now());
+    const started = bootStart(frame.boot);
+    if (started === undefined || started > frame.ts) return this.refuse('bad_boot', subject);
+    const stale = this.#replay.check(
+      {sender: frame.sender, boot: frame.boot, started, seq: frame.seq, ts: frame.ts},
+      Date.now(),
+    );
     if (stale) return this.refuse(stale, subject);
-    return {frame, route};
+    return {frame, route, started};
   }
 
   /** Counts (and maybe logs) a refusal; returns undefined, for `return wire.refuse(…)`. */
