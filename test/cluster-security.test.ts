@@ -9,6 +9,7 @@ import {createSecretKey, randomBytes} from 'node:crypto';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {connect} from '@nats-io/transport-node';
 import type {ConnectionOptions, Msg, NatsConnection} from '@nats-io/transport-node';
+import {bootId} from '../src/cluster/nats.ts';
 import {FrameSigner, signFrame} from '../src/cluster/signing.ts';
 import {decode, encode} from '../src/protocol/codec.ts';
 import type {Frame, WireMessage} from '../src/protocol/codec.ts';
@@ -21,6 +22,8 @@ import {parsePrometheus, total} from './helpers/prom-text.ts';
 
 const key = createSecretKey(Buffer.from(clusterKey));
 const wrongKey = createSecretKey(randomBytes(32));
+/** The key holder's start (a boot carries its start time: src/cluster/nats.ts). */
+const evilBoot = bootId();
 
 /** An attacker's connection (it does not hear its own frames), closed at teardown. */
 async function attacker(t: {teardown(fn: () => unknown): void}, options: ConnectionOptions): Promise<NatsConnection> {
@@ -89,7 +92,7 @@ test.serial(
   async (t) => {
     const {gateway, spy} = await oneHostCluster(t, {MAX_WAIT_MS: '20'});
     // A key holder (a compromised node) joins as a member that takes no keys, to answer for parts it was never sent.
-    const evil = new FrameSigner(key, {sender: 'evil', boot: 'e1'});
+    const evil = new FrameSigner(key, {sender: 'evil', boot: evilBoot});
     const beat = (leaving: boolean) =>
       spy.publish(
         'agent-batcher.members.evil',
@@ -237,7 +240,7 @@ test.serial(
 
     // A key holder's dispatch for thread 7 of a host with one thread (as a gateway fooled by a
     // forged heartbeat would send it): answered worker_failed at once, never left to time out.
-    const inbox = `agent-batcher.gateway.evilgw.e1.${hostName}`;
+    const inbox = `agent-batcher.gateway.evilgw.${evilBoot}.${hostName}`;
     const answers: Frame[] = [];
     spy.subscribe(inbox, {
       callback: (_err, msg) => {
@@ -245,7 +248,7 @@ test.serial(
       },
     });
     await spy.flush();
-    const evil = new FrameSigner(key, {sender: 'evilgw', boot: 'e1'});
+    const evil = new FrameSigner(key, {sender: 'evilgw', boot: evilBoot});
     const subject = `agent-batcher.host.${hostName}.${real.boot}.7.evilgw`;
     spy.publish(
       subject,
@@ -293,7 +296,7 @@ test.serial(
     for (let i = 0; i < 40; i++)
       reports.report({key: `t\nforged-${i}`, size: 1, backendMs: 5, result: 'ok', waitsMs: [1], windowMs: 5});
     const message: WireMessage = {...reports.take()!, thread: 0};
-    const evil = new FrameSigner(key, {sender: 'evil', boot: 'e1'});
+    const evil = new FrameSigner(key, {sender: 'evil', boot: evilBoot});
     spy.publish('agent-batcher.members.evil', evil.sign('agent-batcher.members.evil', {kind: 'heartbeat', threads: 1}));
     spy.publish(
       'agent-batcher.members.evil',

@@ -6,11 +6,10 @@
 //   3. its header and columns read                      bad_header, bad_columns, bad_parts, …
 //   4. the subject is one of ours, for this kind, and
 //      names the sender the signed envelope names       bad_subject, wrong_kind, wrong_sender
-//   5. its boot carries a start time (nats.ts bootId)
-//      no later than the frame's own signed time         bad_boot
-//   6. fresh, its seq not ahead of its sender's clock,
-//      of that name's latest start, not seen before     stale, seq_ahead, old_boot, replayed
-//                                                       (replay.ts)
+//   5. its boot carries a start time (nats.ts bootId)   bad_boot
+//   6. fresh, signed after its start, its seq not ahead
+//      of its sender's clock, of that name's latest
+//      start, not seen before (replay.ts)               stale, bad_boot, seq_ahead, old_boot, replayed
 //
 // A refused frame is dropped, counted by its reason (agent_batcher_cluster_refused_total on a
 // gateway's /metrics) and logged at a bounded rate (refusals.ts). The roles add their own
@@ -38,8 +37,7 @@ export const clusterRefusals = [
   'bad_subject',
   'wrong_kind',
   'wrong_sender',
-  /** A boot that carries no start time, or one later than the frame's own time. */
-  'bad_boot',
+  /** (With freshnessProblems) a boot that carries no start time, or one later than the frame's own time. */
   ...freshnessProblems,
   ...membershipProblems,
   /** Results from a host thread this gateway does not have as a member (gone, or never joined). */
@@ -126,7 +124,7 @@ export class Wire {
     if (!kindsOn[route.kind].includes(frame.kind)) return this.refuse('wrong_kind', subject, frame.kind);
     if (route.sender !== frame.sender) return this.refuse('wrong_sender', subject);
     const started = bootStart(frame.boot);
-    if (started === undefined || started > frame.ts) return this.refuse('bad_boot', subject);
+    if (started === undefined) return this.refuse('bad_boot', subject);
     const stale = this.#replay.check(
       {sender: frame.sender, boot: frame.boot, started, seq: frame.seq, ts: frame.ts},
       Date.now(),
