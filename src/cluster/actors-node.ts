@@ -11,6 +11,10 @@
 // goes to every gateway that had rows in the batch. Every part leaves exactly once: a result, or
 // `worker_failed` when its thread died (or is one this host never started), or nothing when its
 // gateway is gone (its deadline then empties the entry: nothing here grows with a dead gateway).
+// A host holds at most MAX_PENDING_TOTAL parts of one gateway (the most that gateway's own
+// admission lets it have pending, when the cluster shares its config): a part beyond that is
+// answered at once with `worker_failed` ("actor host overloaded: …"), counted as gateway_rows;
+// the other gateways' parts are not affected.
 //
 // SIGTERM: the host says it is leaving (gateways place no new keys here), cuts every batch now,
 // answers everything it holds, then exits 0.
@@ -42,7 +46,7 @@ export class ActorsNode {
   #nc: NatsConnection | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Parts sent to a thread and not yet answered for, by local id (held-parts.ts). */
-  readonly #held = new HeldParts();
+  readonly #held: HeldParts;
   readonly #wire: Wire;
   #leaving = false;
   #idle: (() => void) | undefined;
@@ -50,6 +54,7 @@ export class ActorsNode {
   constructor(config: Config, registry: Registry, log: Logger) {
     if (!config.nats || !config.cluster) throw new Error('ROLE=actors needs NATS_URL and CLUSTER_KEY');
     this.#config = config;
+    this.#held = new HeldParts(config.maxPendingTotal);
     this.name = config.cluster.node ?? nodeId();
     this.#log = log.child({host: this.name, boot: this.boot});
     this.#subjects = subjects(config.nats.prefix);
@@ -148,10 +153,27 @@ export class ActorsNode {
       return;
     }
     const {keys} = frame;
+    const gateway = frame.sender;
+    let refused: ResultsBuffer | undefined;
+    let refusedParts = 0;
     forEachPart(frame, (partId, keyIndex, deadline, vector) => {
       const key = keys[keyIndex];
-      this.pool.send(thread, key, this.#held.add({to, partId, thread, key}), deadline, vector);
+      const local = this.#held.add({gateway, to, partId, thread, key});
+      if (local !== undefined) this.pool.send(thread, key, local, deadline, vector);
+      else {
+        refused ??= new ResultsBuffer();
+        refusedParts++;
+        refused.error(
+          partId,
+          'worker_failed',
+          `actor host overloaded: it holds ${this.#config.maxPendingTotal} rows of this gateway (MAX_PENDING_TOTAL); retry later`,
+        );
+      }
     });
+    if (refused) {
+      this.#send(to, thread, refused);
+      this.#wire.refuse('gateway_rows', subject, gateway, refusedParts);
+    }
   }
 
   /** Withdraws parts of the gateway that sent them (its name and boot), never another's. */

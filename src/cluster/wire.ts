@@ -46,6 +46,8 @@ export const clusterRefusals = [
   'wrong_member',
   /** A dispatch for a thread the host has not started (its parts are answered worker_failed). */
   'no_such_thread',
+  /** Parts beyond what a host holds for one gateway (answered worker_failed: actor-node.ts), counted per part. */
+  'gateway_rows',
 ] as const;
 export type ClusterRefusal = (typeof clusterRefusals)[number];
 
