@@ -7,7 +7,8 @@
 // Who the members are is membership.ts, fed here with the heartbeats that passed every check of
 // wire.ts. A results frame counts only from a member this gateway has (its host, that start of
 // it, that thread), and each result in it only for a part that was sent to that member (the
-// coordinator checks the part's thread).
+// coordinator checks the part's thread); its batch reports only for keys sent to that member,
+// with every field in range (reports.ts).
 
 import type {KeyObject} from 'node:crypto';
 import type {NatsConnection, Subscription} from '@nats-io/transport-node';
@@ -19,6 +20,7 @@ import {Membership} from './membership.ts';
 import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
 import {heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
+import {acceptedReports} from './reports.ts';
 import {splitDispatch} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
@@ -40,10 +42,11 @@ export interface GatewayOptions {
   readonly key: KeyObject;
 }
 
-/** Where one member's parts go, and what this turn holds for it. */
+/** Where one member's parts go, what this turn holds for it, and the keys ever sent to it (reports.ts). */
 interface Outgoing {
   readonly subject: string;
   readonly buffer: DispatchBuffer;
+  readonly keys: Set<string>;
 }
 
 export class GatewayTransport implements Transport {
@@ -119,6 +122,7 @@ export class GatewayTransport implements Transport {
       return;
     }
     out.buffer.add(key, partId, deadline, vector);
+    out.keys.add(key);
     this.#outbox.schedule();
   }
 
@@ -184,7 +188,9 @@ export class GatewayTransport implements Transport {
       this.#wire.refuse('unknown_member', subject);
       return;
     }
-    const foreign = this.#events.results(frame, member.index);
+    const {reports, dropped} = acceptedReports(frame.reports, this.#outgoing.get(member.index)?.keys);
+    if (dropped > 0) this.#wire.refuse('bad_report', subject, undefined, dropped);
+    const foreign = this.#events.results(reports === frame.reports ? frame : {...frame, reports}, member.index);
     if (foreign) this.#wire.refuse('wrong_member', subject, undefined, foreign);
   }
 
@@ -197,6 +203,7 @@ export class GatewayTransport implements Transport {
           this.#outgoing.set(m.index, {
             subject: this.#subjects.thread(host, m.boot, m.thread, this.name),
             buffer: new DispatchBuffer(),
+            keys: new Set(),
           });
         // Its boot as hostBoot: this logger's own `boot` (the gateway's) is on every line already.
         this.#log.info({host, hostBoot: members[0]?.boot, threads: threads(members)}, 'actor host joined');

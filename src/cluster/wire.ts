@@ -44,6 +44,8 @@ export const clusterRefusals = [
   'unknown_member',
   /** A result for a part that was sent to another member (counted per result). */
   'wrong_member',
+  /** A batch report for a key not sent to that member, or out of range (counted per report: reports.ts). */
+  'bad_report',
   /** A dispatch for a thread the host has not started (its parts are answered worker_failed). */
   'no_such_thread',
   /** Parts beyond what a host holds for one gateway (answered worker_failed: actor-node.ts), counted per part. */
