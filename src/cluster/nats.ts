@@ -87,7 +87,14 @@ export function natsServers(url: string): {servers: string[]; user?: string; pas
   let pass: string | undefined;
   let token: string | undefined;
   const servers = url.split(',').map((raw) => {
-    const u = new URL(raw.trim());
+    // Config checked that it parses; should it not, the error must not carry the raw text (a
+    // URL parser's error has it as `input`, which a log line would show, password and all).
+    let u: URL;
+    try {
+      u = new URL(raw.trim());
+    } catch {
+      throw new Error(`NATS_URL: a server does not parse as a URL (${redactUrl(raw.trim())})`);
+    }
     if (u.username && u.password) {
       user = decodeURIComponent(u.username);
       pass = decodeURIComponent(u.password);
