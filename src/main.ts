@@ -41,11 +41,16 @@ async function start(): Promise<Running> {
     const {Service} = await import('./service/service.ts');
     const name = config.cluster!.node ?? nodeId();
     const boot = bootId();
-    const nc = await connectNats(config.nats!, `agent-batcher gateway ${name}`, log);
+    // Not awaited: the gateway listens at once, its /readyz 503 until NATS is reached.
+    const connection = connectNats(config.nats!, name, 'gateway', log);
+    connection.catch((error: unknown) => {
+      log.fatal({err: error}, 'could not connect to NATS');
+      process.exit(1);
+    });
     service = new Service(config, log, {
       actors: (events) =>
         new GatewayTransport(
-          nc,
+          connection,
           {name, boot, prefix: config.nats!.prefix, key: config.cluster!.key},
           events,
           log.child({gateway: name, boot}),

@@ -191,7 +191,12 @@ test.serial(
           subject,
           encode(
             {kind: 'heartbeat', threads: 1, leaving: true},
-            {sender: name, boot: h.boot, seq: (Date.now() - bootStart(h.boot)!) * replayLimits.seqPerMs + 100, ts: Date.now()},
+            {
+              sender: name,
+              boot: h.boot,
+              seq: (Date.now() - bootStart(h.boot)!) * replayLimits.seqPerMs + 100,
+              ts: Date.now(),
+            },
           ),
         ),
       );

@@ -11,7 +11,10 @@ test('attack: one gateway (in any number of its starts) holds at most its bound;
   t.is(rogue.filter((l) => l === undefined).length, 1, 'the fourth part of one gateway name is not taken');
   t.is(held.heldFor('evil'), 3);
   const normal = [add('gw1', 'g', 1), add('gw1', 'g', 2), add('gw1', 'g', 3)];
-  t.true(normal.every((l) => l !== undefined), 'another gateway is not affected');
+  t.true(
+    normal.every((l) => l !== undefined),
+    'another gateway is not affected',
+  );
   t.is(held.size, 6);
   t.like(held.release(rogue[0]!), {gateway: 'evil', partId: 1});
   t.not(add('evil', 'b4', 9), undefined, 'room again after one was answered');

@@ -131,7 +131,7 @@ test('attack: a key holder announcing a later start of a real host with 256 thre
   t.deepEqual(membership.counts, {live: 4, leaving: 0});
 });
 
-test('attack: a recorded heartbeat of a host\'s previous start, replayed to a fresh gateway, is replaced the moment the new start is heard, and what was placed on it fails at once', (t) => {
+test("attack: a recorded heartbeat of a host's previous start, replayed to a fresh gateway, is replaced the moment the new start is heard, and what was placed on it fails at once", (t) => {
   const {membership, events} = table();
   // The fresh gateway hears the replay first (still within the freshness window) and places a key.
   t.is(beat(membership, 'h1', 'b1', 2, false, 0), undefined);

@@ -30,7 +30,7 @@ import {giveUp, raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import {ActorPool} from '../threads/pool.ts';
 import {poolOptions} from '../threads/pool-options.ts';
-import {bootId, bootStart, connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
+import {bootId, closeNats, connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
 import {HeldParts} from './held-parts.ts';
 import {Wire} from './wire.ts';
@@ -79,12 +79,20 @@ export class ActorsNode {
 
   async start(): Promise<void> {
     await this.pool.ready();
-    const nc = await connectNats(this.#config.nats!, `agent-batcher actors ${this.name}`, this.#log);
+    const {nc, status} = await connectNats(this.#config.nats!, this.name, 'actors', this.#log);
     this.#nc = nc;
     nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {
-      callback: (_err, msg) => this.#frame(msg.subject, msg.data),
+      callback: (err, msg) => {
+        if (!err) this.#frame(msg.subject, msg.data);
+      },
     });
     this.#beat();
+    // A name its credentials do not allow (CLUSTER_NODE): one clear start-up error, not a deaf host.
+    const problem = await status.permissionProblem(nc);
+    if (problem) {
+      await nc.close().catch(() => {});
+      throw new Error(problem);
+    }
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
     this.#log.info({threads: this.pool.threads}, 'actor host up');
   }
@@ -111,7 +119,7 @@ export class ActorsNode {
       await raceTimeout(idle, this.#config.shutdownTimeoutMs, giveUp);
     }
     clearInterval(this.#heartbeat);
-    await this.#nc?.drain().catch(() => {});
+    await closeNats(this.#nc);
     this.#wire.close();
     await this.pool.close();
     this.#log.info('actor host stopped');

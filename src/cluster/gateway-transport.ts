@@ -18,8 +18,8 @@ import type {Frame} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import {Membership} from './membership.ts';
 import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
-import {heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
-import type {Route} from './nats.ts';
+import {closeNats, heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
+import type {ClusterConnection, Route} from './nats.ts';
 import {acceptedReports} from './reports.ts';
 import {splitDispatch} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
@@ -52,7 +52,6 @@ interface Outgoing {
 export class GatewayTransport implements Transport {
   readonly name: string;
   readonly boot: string;
-  readonly #nc: NatsConnection;
   readonly #subjects: ReturnType<typeof subjects>;
   readonly #events: TransportEvents;
   readonly #log: Logger;
@@ -65,17 +64,24 @@ export class GatewayTransport implements Transport {
   readonly #wire: Wire;
   /** A new key goes to the live member with the highest rendezvous score. */
   readonly placement: Placement;
-  #connected = true;
+  /** Set once NATS is reached (with every subscription it allows: see #attach). */
+  #nc: NatsConnection | undefined;
+  #connected = false;
+  #closed = false;
 
-  constructor(nc: NatsConnection, options: GatewayOptions, events: TransportEvents, log: Logger) {
-    this.#nc = nc;
+  /**
+   * Not ready until `connection` resolves: /readyz says 503 while NATS cannot be reached (and
+   * nats-status.ts says so in the log), and for good when NATS refuses a subject this gateway's
+   * name implies (CLUSTER_NODE vs its credentials: logged at error).
+   */
+  constructor(connection: Promise<ClusterConnection>, options: GatewayOptions, events: TransportEvents, log: Logger) {
     this.name = options.name;
     this.boot = options.boot;
     this.#subjects = subjects(options.prefix);
     this.#events = events;
     this.#log = log;
     this.#wire = new Wire({
-      connection: () => nc,
+      connection: () => this.#nc,
       key: options.key,
       identity: {sender: options.name, boot: options.boot},
       prefix: options.prefix,
@@ -83,25 +89,42 @@ export class GatewayTransport implements Transport {
     });
     this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
     this.placement = this.#membership;
-    this.#subscriptions.push(
-      nc.subscribe(this.#subjects.allMembers, {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
-      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {
-        callback: (_err, msg) => this.#frame(msg.subject, msg.data),
-      }),
-    );
     this.#sweeper = setInterval(() => this.#membership.sweep(Date.now()), heartbeatMs / 2);
     this.#sweeper.unref();
+    void connection.then((c) => this.#attach(c)).catch(() => {});
+  }
+
+  async #attach({nc, status}: ClusterConnection): Promise<void> {
+    if (this.#closed) {
+      await nc.close();
+      return;
+    }
+    const onFrame = (err: Error | null, msg: {subject: string; data: Uint8Array}) => {
+      if (!err) this.#frame(msg.subject, msg.data);
+    };
+    this.#subscriptions.push(
+      nc.subscribe(this.#subjects.allMembers, {callback: onFrame}),
+      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {callback: onFrame}),
+    );
+    const problem = await status.permissionProblem(nc);
+    if (problem) {
+      this.#log.error({problem}, 'not ready: NATS refused a subject this gateway needs');
+      this.#nc = nc;
+      return;
+    }
+    this.#nc = nc;
+    this.#connected = !this.#closed;
     void (async () => {
-      for await (const status of nc.status()) {
-        if (status.type === 'disconnect') this.#connected = false;
-        if (status.type === 'reconnect') this.#connected = true;
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.#connected = false;
+        if (s.type === 'reconnect') this.#connected = true;
       }
     })().catch(() => {});
   }
 
-  /** Connected to NATS and at least one actor thread takes new keys. */
+  /** Connected to NATS (every subject allowed) and at least one actor thread takes new keys. */
   available(): boolean {
-    return this.#connected && !this.#nc.isClosed() && this.#membership.available;
+    return this.#connected && this.#nc?.isClosed() === false && this.#membership.available;
   }
 
   /** Live members (threads) and those leaving. */
@@ -144,16 +167,17 @@ export class GatewayTransport implements Transport {
     while (!this.available() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   }
 
+  /** Stops; never waits long for NATS (a lost or refused connection is closed after 2 s). */
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#sweeper);
     this.#outbox.flushNow();
     this.#wire.close();
-    for (const sub of this.#subscriptions) sub.unsubscribe();
-    await this.#nc.drain().catch(() => {});
+    await closeNats(this.#nc);
   }
 
   #flush(): void {
-    const maxBytes = this.#nc.info?.max_payload ?? 1024 * 1024;
+    const maxBytes = this.#nc?.info?.max_payload ?? 1024 * 1024;
     for (const {subject, buffer} of this.#outgoing.values()) {
       if (buffer.isEmpty) continue;
       const dispatch = buffer.dispatch();

@@ -20,7 +20,9 @@ import {connect, credsAuthenticator} from '@nats-io/transport-node';
 import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {NatsOptions} from '../config.ts';
+import {raceTimeout} from '../race-timeout.ts';
 import {redactUrl} from '../redact.ts';
+import {NatsStatus, warnWhileConnecting} from './nats-status.ts';
 
 export const heartbeatMs = 400;
 /** A member not heard from for this long is gone: what it held fails with worker_failed. */
@@ -104,11 +106,25 @@ export function natsServers(url: string): {servers: string[]; user?: string; pas
   return {servers, user, pass, token};
 }
 
-/** Connects, reconnecting forever; status changes go to the log (without credentials). */
-export async function connectNats(options: NatsOptions, name: string, log: Logger): Promise<NatsConnection> {
+/** A connection and what its status said (nats-status.ts). */
+export interface ClusterConnection {
+  readonly nc: NatsConnection;
+  readonly status: NatsStatus;
+}
+
+/**
+ * Connects, reconnecting forever (and saying so at warn, at a bounded rate, while it cannot);
+ * status changes go to the log without credentials. `node` is this node's name (CLUSTER_NODE).
+ */
+export async function connectNats(
+  options: NatsOptions,
+  node: string,
+  role: string,
+  log: Logger,
+): Promise<ClusterConnection> {
   const {servers, user, pass, token} = natsServers(options.url);
   const creds = options.credsFile ? readFileSync(options.credsFile) : undefined;
-  const nc = await connect({
+  const connecting = connect({
     servers,
     user,
     pass,
@@ -118,20 +134,27 @@ export async function connectNats(options: NatsOptions, name: string, log: Logge
     // system's CAs), with this client's certificate when NATS_TLS_CERT is set. Unset: TLS when
     // the server offers it.
     ...(options.tls && {tls: {...options.tls}}),
-    name,
+    name: `agent-batcher ${role} ${node}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
   });
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'ping' || status.type === 'update') continue;
-      log.warn(
-        {nats: status.type, server: redactUrl(String((status as {server?: unknown}).server ?? ''))},
-        'NATS connection status',
-      );
-    }
-  })().catch(() => {});
+  const nc = await warnWhileConnecting(connecting, servers, log);
+  const status = new NatsStatus(nc, node, log);
   log.info({servers, tls: options.tls !== undefined}, 'connected to NATS');
-  return nc;
+  return {nc, status};
+}
+
+/** Drains a connection, and closes it when that takes over 2 s (lost, or refused subjects): shutdown never hangs on NATS. */
+export async function closeNats(nc: NatsConnection | undefined): Promise<void> {
+  if (!nc || nc.isClosed()) return;
+  const drained = await raceTimeout(
+    nc.drain().then(
+      () => true,
+      () => false,
+    ),
+    2000,
+    () => false,
+  );
+  if (!drained) await nc.close().catch(() => {});
 }

@@ -37,8 +37,6 @@ export function acceptedReports(
   sentKeys: ReadonlySet<string> | undefined,
 ): {reports: readonly BatchReport[]; dropped: number} {
   if (reports.length === 0) return {reports, dropped: 0};
-  const kept = reports
-    .slice(0, maxReportsPerFrame)
-    .filter((r) => sentKeys?.has(r.key) === true && reportInRange(r));
+  const kept = reports.slice(0, maxReportsPerFrame).filter((r) => sentKeys?.has(r.key) === true && reportInRange(r));
   return {reports: kept, dropped: reports.length - kept.length};
 }
