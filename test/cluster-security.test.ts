@@ -15,7 +15,7 @@ import {FrameSigner, signFrame} from '../src/cluster/signing.ts';
 import {decode, encode} from '../src/protocol/codec.ts';
 import type {Frame, WireMessage} from '../src/protocol/codec.ts';
 import {forEachPart, forEachResult} from '../src/protocol/messages.ts';
-import {ResultsBuffer} from '../src/protocol/outbox.ts';
+import {DispatchBuffer, ResultsBuffer} from '../src/protocol/outbox.ts';
 import {cleanup, clusterKey, startActors, startGateway, startLockedNats, startNats} from './helpers/cluster.ts';
 import type {Proc} from './helpers/cluster.ts';
 import {exactClients} from './helpers/checked-burst.ts';
@@ -334,6 +334,50 @@ test.serial(
       /"reason":"not_a_frame","subject":"agent-batcher\.host\./,
       'the junk reached the host (the rest is summed a while later)',
     );
+  },
+);
+
+test.serial(
+  'attack 5: a key holder speaking as a gateway sends a host 1,000 rows at once: the host holds its bound (MAX_PENDING_TOTAL), answers the rest worker_failed at once; the real gateway’s 60 clients get exact answers',
+  async (t) => {
+    const {host, gateway, spy, hostName, real} = await oneHostCluster(t, {
+      MAX_PENDING_TOTAL: '200',
+      MAX_PENDING_PER_MAILBOX: '200',
+      MAX_AGENTS_PER_REQUEST: '200',
+    });
+    const inbox = `agent-batcher.gateway.evilgw.${evilBoot}.${hostName}`;
+    const codes = new Map<string, number>();
+    const messages = new Set<string>();
+    spy.subscribe(inbox, {
+      callback: (_err, msg) => {
+        const frame = peek(msg);
+        if (frame?.kind === 'results')
+          forEachResult(frame, {
+            prediction: () => codes.set('prediction', (codes.get('prediction') ?? 0) + 1),
+            error: (_id, code, message) => {
+              codes.set(code, (codes.get(code) ?? 0) + 1);
+              messages.add(message);
+            },
+            withdrawn: () => codes.set('withdrawn', (codes.get('withdrawn') ?? 0) + 1),
+          });
+      },
+    });
+    await spy.flush();
+    const buffer = new DispatchBuffer();
+    for (let i = 1; i <= 1000; i++) buffer.add('t\nevil', i, Date.now() + 20_000, [i]);
+    const evil = new FrameSigner(key, {sender: 'evilgw', boot: evilBoot});
+    const subject = `agent-batcher.host.${hostName}.${real.boot}.0.evilgw`;
+    spy.publish(subject, evil.sign(subject, buffer.dispatch()!));
+    const problems = await exactClients([gateway.url], 60);
+    t.deepEqual(problems, [], 'the real gateway’s clients: exact answers');
+    await until(() => (codes.get('worker_failed') ?? 0) + (codes.get('prediction') ?? 0) >= 1000, 15_000);
+    t.is(codes.get('worker_failed'), 800, 'all beyond the bound, answered at once');
+    t.is(codes.get('prediction'), 200, 'the bound’s worth were served');
+    t.true(
+      [...messages].every((m) => m.startsWith('actor host overloaded')),
+      [...messages].join(' | '),
+    );
+    t.regex(host.output(), /"reason":"gateway_rows"/);
   },
 );
 
