@@ -50,7 +50,11 @@ test.serial(
     await until(async () => (await readyz(gateway.url)) === 200, 'ready once NATS is up and the host joined');
     t.deepEqual(await exactClients([gateway.url], 40), []);
     // Every line names each key once (pino writes a child's binding and a call's field both).
-    const joined = gateway.output().split('\n').find((l) => l.includes('actor host joined')) ?? '';
+    const joined =
+      gateway
+        .output()
+        .split('\n')
+        .find((l) => l.includes('actor host joined')) ?? '';
     t.is(joined.match(/"boot":/g)?.length, 1, joined);
     t.regex(joined, /"hostBoot":"[0-9a-f]{20}"/);
     // NATS lost: one warn line, and not ready until it is back.

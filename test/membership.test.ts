@@ -22,7 +22,8 @@ function table(overrides: Partial<MembershipLimits> = {}) {
       joined: (host, m) => events.push(`joined ${host} ${indexes(m)}`),
       leaving: (host, m) => events.push(`leaving ${host} ${indexes(m)}`),
       back: (host, m) => events.push(`back ${host} ${indexes(m)}`),
-      gone: (host, m, silentMs) => events.push(`gone ${host} ${indexes(m)} ${silentMs ?? 'restarted'}`),
+      gone: (host, m, silentMs, left) =>
+        events.push(`gone ${host} ${indexes(m)} ${silentMs ?? 'restarted'}${left ? ' left' : ''}`),
     },
     0,
   );
@@ -159,4 +160,14 @@ test('the starts of hosts that are gone are forgotten after rememberMs', (t) => 
   t.is(beat(membership, 'h1', 'b1', 1, false, 2001), 'old_boot');
   membership.sweep(7001);
   t.is(beat(membership, 'h1', 'b1', 1, false, 7002), undefined);
+});
+
+test('a host that said it was leaving and then went silent is gone as one that left (the gateway logs it at info)', (t) => {
+  const {membership, events} = table();
+  beat(membership, 'h1', 'b1', 2, false, 0);
+  beat(membership, 'h2', 'b2', 1, false, 0);
+  beat(membership, 'h1', 'b1', 2, true, 100);
+  beat(membership, 'h2', 'b2', 1, false, 1000);
+  membership.sweep(1601);
+  t.deepEqual(events, ['joined h1 0,1', 'joined h2 2', 'leaving h1 0,1', 'gone h1 0,1 1501 left']);
 });

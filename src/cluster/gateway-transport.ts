@@ -241,11 +241,13 @@ export class GatewayTransport implements Transport {
         this.#log.info({host, threads: threads(members)}, 'actor host heartbeats again: it takes new keys');
         for (const m of members) this.#events.threadJoined?.(m.index);
       },
-      gone: (host, members, silentMs) => {
+      gone: (host, members, silentMs, left) => {
         for (const m of members) this.#outgoing.get(m.index)?.buffer.clear();
         for (const m of members) this.#outgoing.delete(m.index);
         if (silentMs === undefined)
           this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
+        // A host that said it was leaving and then stopped is a planned leave: info, not a warning.
+        else if (left) this.#log.info({host, threads: threads(members), silentMs}, 'actor host left');
         else this.#log.warn({host, threads: threads(members), silentMs}, 'actor host gone');
         for (const m of members) this.#events.threadFailed(m.index);
       },

@@ -50,8 +50,8 @@ export interface MembershipEvents {
   leaving(host: string, members: readonly Member[]): void;
   /** A leaving host heartbeats as a live one again. */
   back(host: string, members: readonly Member[]): void;
-  /** Silent for too long (`silentMs`), or restarted (`silentMs` undefined). */
-  gone(host: string, members: readonly Member[], silentMs?: number): void;
+  /** Silent for too long (`silentMs`), or restarted (`silentMs` undefined); `left` when it had said it was leaving. */
+  gone(host: string, members: readonly Member[], silentMs: number | undefined, left: boolean): void;
 }
 
 export const membershipProblems = ['join_rate', 'member_limit', 'thread_change'] as const;
@@ -211,7 +211,7 @@ export class Membership implements Placement {
     this.#members -= entry.members.length;
     if (this.#placeable.delete(host)) this.#live -= entry.members.length;
     for (const m of entry.members) this.#byIndex.delete(m.index);
-    this.#events.gone(host, entry.members, silentMs);
+    this.#events.gone(host, entry.members, silentMs, entry.leaving);
   }
 
   /** Whether `threads` more members may join now (within the table and the join rate). */
