@@ -5,21 +5,17 @@
 //   gateways ══ <prefix>.host.<host>.<boot>.<thread>.<gateway> ══▶ bridge ── pool ──▶ actor thread <thread>
 //            ◀═ <prefix>.gateway.<gateway>.<its boot>.<host>  ══ bridge ◀── results of each thread, per turn
 //
-// Every frame in and out is signed and checked (wire.ts). Part ids are a gateway's own, so the
-// bridge gives every incoming part a local id (held-parts.ts), and a withdrawal reaches only the
-// parts of the gateway that sent it (the sender its subject and signature name). A batch report
-// goes to every gateway that had rows in the batch. Every part leaves exactly once: a result, or
-// `worker_failed` when its thread died (or is one this host never started), or nothing when its
-// gateway is gone (its deadline then empties the entry: nothing here grows with a dead gateway).
-// A host holds at most MAX_PENDING_TOTAL parts of one gateway (the most that gateway's own
-// admission lets it have pending, when the cluster shares its config): a part beyond that is
-// answered at once with `worker_failed` ("actor host overloaded: …"), counted as gateway_rows;
-// the other gateways' parts are not affected.
+// Every frame in and out is signed and checked (wire.ts). Each incoming part gets a local id
+// (held-parts.ts: at most MAX_PENDING_TOTAL per gateway name), and a withdrawal reaches only the
+// parts of the gateway that sent it. A batch report goes to every gateway that had rows in the
+// batch. Every part leaves exactly once: a result; `worker_failed` when its thread died, was never
+// started here, or its gateway has its most parts held here ("actor host overloaded", the other
+// gateways unaffected); or nothing when its gateway is gone (its deadline empties the entry).
 //
 // SIGTERM: the host says it is leaving (gateways place no new keys here), cuts every batch now,
 // answers everything it holds, then exits 0.
 
-import type {NatsConnection} from '@nats-io/transport-node';
+import type {Msg, NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {forEachPart, forEachResult} from '../protocol/messages.ts';
@@ -47,6 +43,8 @@ export class ActorsNode {
   #heartbeat: NodeJS.Timeout | undefined;
   /** Parts sent to a thread and not yet answered for, by local id (held-parts.ts). */
   readonly #held: HeldParts;
+  /** What a part beyond this gateway's bound is answered. */
+  readonly #overloaded: string;
   readonly #wire: Wire;
   #leaving = false;
   #idle: (() => void) | undefined;
@@ -55,6 +53,7 @@ export class ActorsNode {
     if (!config.nats || !config.cluster) throw new Error('ROLE=actors needs NATS_URL and CLUSTER_KEY');
     this.#config = config;
     this.#held = new HeldParts(config.maxPendingTotal);
+    this.#overloaded = `actor host overloaded: it holds ${config.maxPendingTotal} rows of this gateway (MAX_PENDING_TOTAL); retry later`;
     this.name = config.cluster.node ?? nodeId();
     this.#log = log.child({host: this.name, boot: this.boot});
     this.#subjects = subjects(config.nats.prefix);
@@ -81,11 +80,8 @@ export class ActorsNode {
     await this.pool.ready();
     const {nc, status} = await connectNats(this.#config.nats!, this.name, 'actors', this.#log);
     this.#nc = nc;
-    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {
-      callback: (err, msg) => {
-        if (!err) this.#frame(msg.subject, msg.data);
-      },
-    });
+    const callback = (err: Error | null, msg: Msg) => void (err || this.#frame(msg.subject, msg.data));
+    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {callback});
     this.#beat();
     // A name its credentials do not allow (CLUSTER_NODE): one clear start-up error, not a deaf host.
     const problem = await status.permissionProblem(nc);
@@ -146,42 +142,32 @@ export class ActorsNode {
     else if (frame.kind === 'withdraw') this.#withdraw(frame, route, subject);
   }
 
+  /**
+   * Each part to its thread, held until answered; answered `worker_failed` at once (none waits for
+   * its deadline) when the thread was never started here (a gateway that believes a forged
+   * heartbeat) or when this gateway has its most parts held here.
+   */
   #dispatch(frame: Extract<Frame, {kind: 'dispatch'}>, route: Extract<Route, {kind: 'host'}>, subject: string): void {
     const to = this.#subjects.gateway(frame.sender, frame.boot, this.name);
     const {thread} = route;
-    if (thread >= this.pool.threads) {
-      // Never started here (a gateway that believes a forged heartbeat): its parts are answered
-      // at once, so that none waits for its deadline.
-      const buffer = new ResultsBuffer();
-      forEachPart(frame, (partId) =>
-        buffer.error(partId, 'worker_failed', `actor thread ${thread} does not exist on this host`),
-      );
-      this.#send(to, thread, buffer);
-      this.#wire.refuse('no_such_thread', subject);
-      return;
-    }
-    const {keys} = frame;
-    const gateway = frame.sender;
-    let refused: ResultsBuffer | undefined;
-    let refusedParts = 0;
+    const missing = thread >= this.pool.threads;
+    const failed = new ResultsBuffer();
+    let refused = 0;
     forEachPart(frame, (partId, keyIndex, deadline, vector) => {
-      const key = keys[keyIndex];
-      const local = this.#held.add({gateway, to, partId, thread, key});
-      if (local !== undefined) this.pool.send(thread, key, local, deadline, vector);
-      else {
-        refused ??= new ResultsBuffer();
-        refusedParts++;
-        refused.error(
-          partId,
-          'worker_failed',
-          `actor host overloaded: it holds ${this.#config.maxPendingTotal} rows of this gateway (MAX_PENDING_TOTAL); retry later`,
-        );
-      }
+      const key = frame.keys[keyIndex];
+      const local = missing ? undefined : this.#held.add({gateway: frame.sender, to, partId, thread, key});
+      if (local !== undefined) return this.pool.send(thread, key, local, deadline, vector);
+      refused++;
+      failed.error(
+        partId,
+        'worker_failed',
+        missing ? `actor thread ${thread} does not exist on this host` : this.#overloaded,
+      );
     });
-    if (refused) {
-      this.#send(to, thread, refused);
-      this.#wire.refuse('gateway_rows', subject, gateway, refusedParts);
-    }
+    if (refused === 0) return;
+    this.#send(to, thread, failed);
+    if (missing) this.#wire.refuse('no_such_thread', subject);
+    else this.#wire.refuse('gateway_rows', subject, frame.sender, refused);
   }
 
   /** Withdraws parts of the gateway that sent them (its name and boot), never another's. */
