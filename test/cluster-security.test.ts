@@ -19,6 +19,7 @@ import {DispatchBuffer, ResultsBuffer} from '../src/protocol/outbox.ts';
 import {cleanup, clusterKey, startActors, startGateway, startLockedNats, startNats} from './helpers/cluster.ts';
 import type {Proc} from './helpers/cluster.ts';
 import {exactClients} from './helpers/checked-burst.ts';
+import {post} from './helpers/service.ts';
 import {parsePrometheus, total} from './helpers/prom-text.ts';
 
 const key = createSecretKey(Buffer.from(clusterKey));
@@ -70,6 +71,16 @@ function watchHosts(nc: NatsConnection): Map<string, {boot: string; seq: number;
 
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   for (const stop = Date.now() + timeoutMs; !condition() && Date.now() < stop; ) await sleep(20);
+}
+
+async function untilAsync(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  for (const stop = Date.now() + timeoutMs; !(await condition()) && Date.now() < stop; ) await sleep(20);
+}
+
+/** agent_batcher_open_requests on a gateway's /metrics. */
+async function openRequests(url: string): Promise<number> {
+  const samples = parsePrometheus(await (await fetch(`${url}/metrics`)).text());
+  return samples.find((s) => s.name === 'agent_batcher_open_requests')?.value ?? 0;
 }
 
 /**
@@ -378,6 +389,44 @@ test.serial(
       [...messages].join(' | '),
     );
     t.regex(host.output(), /"reason":"gateway_rows"/);
+  },
+);
+
+test.serial(
+  'attack 6: a heartbeat of a host’s previous start, replayed to a fresh gateway, is believed only until the live start is heard: what was placed on it fails worker_failed, not at its deadline, and the replays change nothing after; 60 clients then get exact answers',
+  async (t) => {
+    const nats = await startNats();
+    const first = await startActors(nats.url, {CLUSTER_NODE: 'h'});
+    cleanup(t, nats, first);
+    const spy = await attacker(t, {servers: nats.url});
+    const seen = watchHosts(spy);
+    await until(() => seen.size === 1);
+    const oldBoot = seen.get('h')!.boot;
+    await first.stop('SIGKILL');
+    // The previous start's heartbeat, again and again (signed anew: a key holder, or a recording still fresh).
+    const old = new FrameSigner(key, {sender: 'h', boot: oldBoot});
+    const replay = setInterval(
+      () =>
+        spy.publish('agent-batcher.members.h', old.sign('agent-batcher.members.h', {kind: 'heartbeat', threads: 1})),
+      100,
+    );
+    t.teardown(() => clearInterval(replay));
+    const gateway = await startGateway(nats.url);
+    cleanup(t, gateway);
+    t.regex(gateway.output(), new RegExp(`"hostBoot":"${oldBoot}"`), 'the fresh gateway took the old start');
+    // A request placed on the old start (nobody serves it), its deadline 30 s away.
+    const placed = post(`${gateway.url}/predict`, {agents: {a: {vector: [1, 2], model: 'm0', agent_type: 't'}}});
+    await untilAsync(async () => (await openRequests(gateway.url)) === 1);
+    t.is(await openRequests(gateway.url), 1, 'the request waits on the old start');
+    const second = await startActors(nats.url, {CLUSTER_NODE: 'h'});
+    cleanup(t, second);
+    const reply = await placed;
+    t.is(reply.status, 502);
+    t.regex(JSON.stringify(reply.body), /worker_failed/, 'failed when the live start was heard, not at its deadline');
+    t.deepEqual(await exactClients([gateway.url], 60), [], 'every key on the live start, the replays go on');
+    t.true((await refusals(gateway.url)).old_boot > 0, 'the old start’s heartbeats are refused now');
+    t.is(logLines(gateway, 'actor host restarted'), 1);
+    t.is(logLines(gateway, 'actor host joined'), 2);
   },
 );
 
