@@ -11,7 +11,7 @@
 // with every field in range (reports.ts).
 
 import type {KeyObject} from 'node:crypto';
-import type {NatsConnection, Subscription} from '@nats-io/transport-node';
+import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
 import type {Frame} from '../protocol/codec.ts';
@@ -59,7 +59,6 @@ export class GatewayTransport implements Transport {
   /** Member index -> its subject and this turn's buffer, while it is a member. */
   readonly #outgoing = new Map<number, Outgoing>();
   readonly #outbox = new Outbox(() => this.#flush());
-  readonly #subscriptions: Subscription[] = [];
   readonly #sweeper: NodeJS.Timeout;
   readonly #wire: Wire;
   /** A new key goes to the live member with the highest rendezvous score. */
@@ -102,17 +101,14 @@ export class GatewayTransport implements Transport {
     const onFrame = (err: Error | null, msg: {subject: string; data: Uint8Array}) => {
       if (!err) this.#frame(msg.subject, msg.data);
     };
-    this.#subscriptions.push(
-      nc.subscribe(this.#subjects.allMembers, {callback: onFrame}),
-      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {callback: onFrame}),
-    );
+    nc.subscribe(this.#subjects.allMembers, {callback: onFrame});
+    nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {callback: onFrame});
     const problem = await status.permissionProblem(nc);
+    this.#nc = nc;
     if (problem) {
       this.#log.error({problem}, 'not ready: NATS refused a subject this gateway needs');
-      this.#nc = nc;
       return;
     }
-    this.#nc = nc;
     this.#connected = !this.#closed;
     void (async () => {
       for await (const s of nc.status()) {
