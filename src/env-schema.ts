@@ -6,6 +6,10 @@ import {createPrivateKey, createSecretKey, X509Certificate} from 'node:crypto';
 import {readFileSync} from 'node:fs';
 import {z} from 'zod';
 import {httpUrl} from './http-url.ts';
+import {credentialsDecode, credentialsMessage} from './redact.ts';
+
+/** One server of NATS_URL (credentials without `/`, `@` or spaces: percent-encode them). */
+const natsServerShape = /^(nats|tls):\/\/([^/@\s]+@)?[^/@\s:]+(:\d{1,5})?\/?$/;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -170,12 +174,21 @@ export const envSchema = z
     SHUTDOWN_TIMEOUT_MS: ms(0).default(15_000),
     LOG_LEVEL: z.enum(levels, `one of ${levels.join(', ')}`).default('info'),
     ROLE: z.enum(roles, `one of ${roles.join(', ')}`).default('all'),
+    // Checked here as the NATS client will read it (src/cluster/nats.ts natsServers), so that no
+    // start-up path meets a value it cannot parse: a URL parser's error carries its raw input.
     NATS_URL: z
       .string()
       .trim()
       .refine(
-        (v) => v.split(',').every((u) => /^(nats|tls):\/\/([^/@\s]+@)?[^/@\s:]+(:\d{1,5})?\/?$/.test(u.trim())),
-        'nats://[user:pass@|token@]host[:port], comma-separated for several servers',
+        (v) => v.split(',').every((u) => natsServerShape.test(u.trim())),
+        'nats://[user:pass@|token@]host[:port], comma-separated for several servers (a password with /, @ or spaces percent-encoded)',
+      )
+      .refine(
+        (v) =>
+          v
+            .split(',')
+            .every((u) => !natsServerShape.test(u.trim()) || (URL.canParse(u.trim()) && credentialsDecode(u.trim()))),
+        `each server a URL that parses (a host name of letters, digits, '-' and '.'): ${credentialsMessage}`,
       )
       .optional(),
     NATS_TOKEN: z.string().trim().min(1).optional(),

@@ -36,16 +36,21 @@ async function start(): Promise<Running> {
   }
   let service: Service;
   if (config.role === 'gateway') {
-    const {connectNats, nodeId} = await import('./cluster/nats.ts');
+    const {bootId, connectNats, nodeId} = await import('./cluster/nats.ts');
     const {GatewayTransport} = await import('./cluster/gateway-transport.ts');
     const {Service} = await import('./service/service.ts');
     const name = config.cluster!.node ?? nodeId();
-    const boot = nodeId();
-    const nc = await connectNats(config.nats!, `agent-batcher gateway ${name}`, log);
+    const boot = bootId();
+    // Not awaited: the gateway listens at once, its /readyz 503 until NATS is reached.
+    const connection = connectNats(config.nats!, name, 'gateway', log);
+    connection.catch((error: unknown) => {
+      log.fatal({err: error}, 'could not connect to NATS');
+      process.exit(1);
+    });
     service = new Service(config, log, {
       actors: (events) =>
         new GatewayTransport(
-          nc,
+          connection,
           {name, boot, prefix: config.nats!.prefix, key: config.cluster!.key},
           events,
           log.child({gateway: name, boot}),

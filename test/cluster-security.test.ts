@@ -9,18 +9,23 @@ import {createSecretKey, randomBytes} from 'node:crypto';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {connect} from '@nats-io/transport-node';
 import type {ConnectionOptions, Msg, NatsConnection} from '@nats-io/transport-node';
+import {bootId, bootStart} from '../src/cluster/nats.ts';
+import {replayLimits} from '../src/cluster/replay.ts';
 import {FrameSigner, signFrame} from '../src/cluster/signing.ts';
 import {decode, encode} from '../src/protocol/codec.ts';
 import type {Frame, WireMessage} from '../src/protocol/codec.ts';
 import {forEachPart, forEachResult} from '../src/protocol/messages.ts';
-import {ResultsBuffer} from '../src/protocol/outbox.ts';
+import {DispatchBuffer, ResultsBuffer} from '../src/protocol/outbox.ts';
 import {cleanup, clusterKey, startActors, startGateway, startLockedNats, startNats} from './helpers/cluster.ts';
 import type {Proc} from './helpers/cluster.ts';
 import {exactClients} from './helpers/checked-burst.ts';
+import {post} from './helpers/service.ts';
 import {parsePrometheus, total} from './helpers/prom-text.ts';
 
 const key = createSecretKey(Buffer.from(clusterKey));
 const wrongKey = createSecretKey(randomBytes(32));
+/** The key holder's start (a boot carries its start time: src/cluster/nats.ts). */
+const evilBoot = bootId();
 
 /** An attacker's connection (it does not hear its own frames), closed at teardown. */
 async function attacker(t: {teardown(fn: () => unknown): void}, options: ConnectionOptions): Promise<NatsConnection> {
@@ -68,6 +73,16 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
   for (const stop = Date.now() + timeoutMs; !condition() && Date.now() < stop; ) await sleep(20);
 }
 
+async function untilAsync(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  for (const stop = Date.now() + timeoutMs; !(await condition()) && Date.now() < stop; ) await sleep(20);
+}
+
+/** agent_batcher_open_requests on a gateway's /metrics. */
+async function openRequests(url: string): Promise<number> {
+  const samples = parsePrometheus(await (await fetch(`${url}/metrics`)).text());
+  return samples.find((s) => s.name === 'agent_batcher_open_requests')?.value ?? 0;
+}
+
 /**
  * nats-server, one actor host (with `hostEnv`) and one gateway, killed at teardown, and an
  * attacker on the bus who has heard the host's heartbeats (`seen` keeps the newest).
@@ -89,7 +104,7 @@ test.serial(
   async (t) => {
     const {gateway, spy} = await oneHostCluster(t, {MAX_WAIT_MS: '20'});
     // A key holder (a compromised node) joins as a member that takes no keys, to answer for parts it was never sent.
-    const evil = new FrameSigner(key, {sender: 'evil', boot: 'e1'});
+    const evil = new FrameSigner(key, {sender: 'evil', boot: evilBoot});
     const beat = (leaving: boolean) =>
       spy.publish(
         'agent-batcher.members.evil',
@@ -176,7 +191,8 @@ test.serial(
     t.is(logLines(gateway, 'actor host leaving'), 0);
 
     // A key holder signs a leaving beat in the host's name and start (with a sequence number the
-    // host has not used yet): the gateway believes it, until the host's next heartbeat (400 ms).
+    // host has not used yet: a little ahead of its clock, src/cluster/replay.ts): the gateway
+    // believes it, until the host's next heartbeat (400 ms).
     for (const [name, h] of seen) {
       const subject = `agent-batcher.members.${name}`;
       spy.publish(
@@ -186,7 +202,12 @@ test.serial(
           subject,
           encode(
             {kind: 'heartbeat', threads: 1, leaving: true},
-            {sender: name, boot: h.boot, seq: h.seq + 100, ts: Date.now()},
+            {
+              sender: name,
+              boot: h.boot,
+              seq: (Date.now() - bootStart(h.boot)!) * replayLimits.seqPerMs + 100,
+              ts: Date.now(),
+            },
           ),
         ),
       );
@@ -237,7 +258,7 @@ test.serial(
 
     // A key holder's dispatch for thread 7 of a host with one thread (as a gateway fooled by a
     // forged heartbeat would send it): answered worker_failed at once, never left to time out.
-    const inbox = `agent-batcher.gateway.evilgw.e1.${hostName}`;
+    const inbox = `agent-batcher.gateway.evilgw.${evilBoot}.${hostName}`;
     const answers: Frame[] = [];
     spy.subscribe(inbox, {
       callback: (_err, msg) => {
@@ -245,7 +266,7 @@ test.serial(
       },
     });
     await spy.flush();
-    const evil = new FrameSigner(key, {sender: 'evilgw', boot: 'e1'});
+    const evil = new FrameSigner(key, {sender: 'evilgw', boot: evilBoot});
     const subject = `agent-batcher.host.${hostName}.${real.boot}.7.evilgw`;
     spy.publish(
       subject,
@@ -293,7 +314,7 @@ test.serial(
     for (let i = 0; i < 40; i++)
       reports.report({key: `t\nforged-${i}`, size: 1, backendMs: 5, result: 'ok', waitsMs: [1], windowMs: 5});
     const message: WireMessage = {...reports.take()!, thread: 0};
-    const evil = new FrameSigner(key, {sender: 'evil', boot: 'e1'});
+    const evil = new FrameSigner(key, {sender: 'evil', boot: evilBoot});
     spy.publish('agent-batcher.members.evil', evil.sign('agent-batcher.members.evil', {kind: 'heartbeat', threads: 1}));
     spy.publish(
       'agent-batcher.members.evil',
@@ -324,6 +345,88 @@ test.serial(
       /"reason":"not_a_frame","subject":"agent-batcher\.host\./,
       'the junk reached the host (the rest is summed a while later)',
     );
+  },
+);
+
+test.serial(
+  'attack 5: a key holder speaking as a gateway sends a host 1,000 rows at once: the host holds its bound (MAX_PENDING_TOTAL), answers the rest worker_failed at once; the real gateway’s 60 clients get exact answers',
+  async (t) => {
+    const {host, gateway, spy, hostName, real} = await oneHostCluster(t, {
+      MAX_PENDING_TOTAL: '200',
+      MAX_PENDING_PER_MAILBOX: '200',
+      MAX_AGENTS_PER_REQUEST: '200',
+    });
+    const inbox = `agent-batcher.gateway.evilgw.${evilBoot}.${hostName}`;
+    const codes = new Map<string, number>();
+    const messages = new Set<string>();
+    spy.subscribe(inbox, {
+      callback: (_err, msg) => {
+        const frame = peek(msg);
+        if (frame?.kind === 'results')
+          forEachResult(frame, {
+            prediction: () => codes.set('prediction', (codes.get('prediction') ?? 0) + 1),
+            error: (_id, code, message) => {
+              codes.set(code, (codes.get(code) ?? 0) + 1);
+              messages.add(message);
+            },
+            withdrawn: () => codes.set('withdrawn', (codes.get('withdrawn') ?? 0) + 1),
+          });
+      },
+    });
+    await spy.flush();
+    const buffer = new DispatchBuffer();
+    for (let i = 1; i <= 1000; i++) buffer.add('t\nevil', i, Date.now() + 20_000, [i]);
+    const evil = new FrameSigner(key, {sender: 'evilgw', boot: evilBoot});
+    const subject = `agent-batcher.host.${hostName}.${real.boot}.0.evilgw`;
+    spy.publish(subject, evil.sign(subject, buffer.dispatch()!));
+    const problems = await exactClients([gateway.url], 60);
+    t.deepEqual(problems, [], 'the real gateway’s clients: exact answers');
+    await until(() => (codes.get('worker_failed') ?? 0) + (codes.get('prediction') ?? 0) >= 1000, 15_000);
+    t.is(codes.get('worker_failed'), 800, 'all beyond the bound, answered at once');
+    t.is(codes.get('prediction'), 200, 'the bound’s worth were served');
+    t.true(
+      [...messages].every((m) => m.startsWith('actor host overloaded')),
+      [...messages].join(' | '),
+    );
+    t.regex(host.output(), /"reason":"gateway_rows"/);
+  },
+);
+
+test.serial(
+  'attack 6: a heartbeat of a host’s previous start, replayed to a fresh gateway, is believed only until the live start is heard: what was placed on it fails worker_failed, not at its deadline, and the replays change nothing after; 60 clients then get exact answers',
+  async (t) => {
+    const nats = await startNats();
+    const first = await startActors(nats.url, {CLUSTER_NODE: 'h'});
+    cleanup(t, nats, first);
+    const spy = await attacker(t, {servers: nats.url});
+    const seen = watchHosts(spy);
+    await until(() => seen.size === 1);
+    const oldBoot = seen.get('h')!.boot;
+    await first.stop('SIGKILL');
+    // The previous start's heartbeat, again and again (signed anew: a key holder, or a recording still fresh).
+    const old = new FrameSigner(key, {sender: 'h', boot: oldBoot});
+    const replay = setInterval(
+      () =>
+        spy.publish('agent-batcher.members.h', old.sign('agent-batcher.members.h', {kind: 'heartbeat', threads: 1})),
+      100,
+    );
+    t.teardown(() => clearInterval(replay));
+    const gateway = await startGateway(nats.url);
+    cleanup(t, gateway);
+    t.regex(gateway.output(), new RegExp(`"hostBoot":"${oldBoot}"`), 'the fresh gateway took the old start');
+    // A request placed on the old start (nobody serves it), its deadline 30 s away.
+    const placed = post(`${gateway.url}/predict`, {agents: {a: {vector: [1, 2], model: 'm0', agent_type: 't'}}});
+    await untilAsync(async () => (await openRequests(gateway.url)) === 1);
+    t.is(await openRequests(gateway.url), 1, 'the request waits on the old start');
+    const second = await startActors(nats.url, {CLUSTER_NODE: 'h'});
+    cleanup(t, second);
+    const reply = await placed;
+    t.is(reply.status, 502);
+    t.regex(JSON.stringify(reply.body), /worker_failed/, 'failed when the live start was heard, not at its deadline');
+    t.deepEqual(await exactClients([gateway.url], 60), [], 'every key on the live start, the replays go on');
+    t.true((await refusals(gateway.url)).old_boot > 0, 'the old start’s heartbeats are refused now');
+    t.is(logLines(gateway, 'actor host restarted'), 1);
+    t.is(logLines(gateway, 'actor host joined'), 2);
   },
 );
 

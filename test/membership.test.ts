@@ -4,7 +4,14 @@ import test from 'ava';
 import {Membership} from '../src/cluster/membership.ts';
 import type {Member, MembershipLimits} from '../src/cluster/membership.ts';
 
-const limits: MembershipLimits = {timeoutMs: 1500, maxMembers: 16, joinsPerSecond: 2, joinBurst: 3};
+const limits: MembershipLimits = {timeoutMs: 1500, maxMembers: 16, joinsPerSecond: 2, joinBurst: 3, rememberMs: 60_000};
+
+/** Boots in these tests start in the order of their names: b1 before b2 before b3. */
+const startOf = (boot: string) => Number(boot.replace(/\D/g, '') || 0);
+
+/** A heartbeat of `host` in start `boot`. */
+const beat = (membership: Membership, host: string, boot: string, threads: number, leaving: boolean, now: number) =>
+  membership.heartbeat({host, boot, started: startOf(boot), threads, leaving}, now);
 
 function table(overrides: Partial<MembershipLimits> = {}) {
   const events: string[] = [];
@@ -15,7 +22,8 @@ function table(overrides: Partial<MembershipLimits> = {}) {
       joined: (host, m) => events.push(`joined ${host} ${indexes(m)}`),
       leaving: (host, m) => events.push(`leaving ${host} ${indexes(m)}`),
       back: (host, m) => events.push(`back ${host} ${indexes(m)}`),
-      gone: (host, m, silentMs) => events.push(`gone ${host} ${indexes(m)} ${silentMs ?? 'restarted'}`),
+      gone: (host, m, silentMs, left) =>
+        events.push(`gone ${host} ${indexes(m)} ${silentMs ?? 'restarted'}${left ? ' left' : ''}`),
     },
     0,
   );
@@ -25,8 +33,8 @@ function table(overrides: Partial<MembershipLimits> = {}) {
 test('a host joins with one member per thread; keys are placed only on members taking new keys', (t) => {
   const {membership, events} = table();
   t.false(membership.available);
-  t.is(membership.heartbeat('h1', 'b1', 2, false, 0), undefined);
-  t.is(membership.heartbeat('h1', 'b1', 2, false, 400), undefined, 'a second beat changes nothing');
+  t.is(beat(membership, 'h1', 'b1', 2, false, 0), undefined);
+  t.is(beat(membership, 'h1', 'b1', 2, false, 400), undefined, 'a second beat changes nothing');
   t.deepEqual(events, ['joined h1 0,1']);
   t.deepEqual(membership.counts, {live: 2, leaving: 0});
   t.like(membership.find('h1', 'b1', 1), {index: 1, name: 'h1/1', thread: 1});
@@ -38,55 +46,128 @@ test('a host joins with one member per thread; keys are placed only on members t
 
 test('leaving is a state a host leaves by heartbeating again (a stray leaving beat cannot take it out for good)', (t) => {
   const {membership, events} = table();
-  membership.heartbeat('h1', 'b1', 1, false, 0);
-  membership.heartbeat('h2', 'b2', 1, false, 0);
-  membership.heartbeat('h1', 'b1', 1, true, 100);
+  beat(membership, 'h1', 'b1', 1, false, 0);
+  beat(membership, 'h2', 'b2', 1, false, 0);
+  beat(membership, 'h1', 'b1', 1, true, 100);
   t.deepEqual(membership.counts, {live: 1, leaving: 1});
   t.true(
     Array.from({length: 20}, (_, i) => membership.place(`k${i}`)).every((index) => index === 1),
     'no new key for the leaving host',
   );
-  membership.heartbeat('h1', 'b1', 1, false, 400);
+  beat(membership, 'h1', 'b1', 1, false, 400);
   t.deepEqual(membership.counts, {live: 2, leaving: 0});
   t.deepEqual(events, ['joined h1 0', 'joined h2 1', 'leaving h1 0', 'back h1 0']);
   t.deepEqual([...new Set(Array.from({length: 40}, (_, i) => membership.place(`k${i}`)))].sort(), [0, 1]);
   // A host we never had saying it leaves is nothing to act on.
-  t.is(membership.heartbeat('h3', 'b3', 1, true, 500), undefined);
+  t.is(beat(membership, 'h3', 'b3', 1, true, 500), undefined);
   t.deepEqual(membership.counts, {live: 2, leaving: 0});
 });
 
-test('a silent host is gone after the timeout; a restarted one (new boot or thread count) replaces its old members', (t) => {
+test('a silent host is gone after the timeout; a restarted one (a later start) replaces its old members', (t) => {
   const {membership, events} = table();
-  membership.heartbeat('h1', 'b1', 2, false, 0);
-  membership.heartbeat('h2', 'b2', 1, false, 0);
+  beat(membership, 'h1', 'b1', 2, false, 0);
+  beat(membership, 'h2', 'b2', 1, false, 0);
   membership.sweep(1500);
   t.is(events.length, 2, 'not yet');
-  membership.heartbeat('h2', 'b2', 1, false, 1000);
+  beat(membership, 'h2', 'b2', 1, false, 1000);
   membership.sweep(1501);
   t.deepEqual(events.slice(2), ['gone h1 0,1 1501']);
-  membership.heartbeat('h2', 'b3', 1, false, 1600);
-  membership.heartbeat('h2', 'b3', 3, false, 1700);
+  beat(membership, 'h2', 'b3', 1, false, 1600);
+  t.is(beat(membership, 'h2', 'b3', 3, false, 1650), 'thread_change', 'threads change only with a new start');
+  t.is(beat(membership, 'h2', 'b4', 3, false, 1700), undefined);
   t.deepEqual(
     events.slice(3),
     ['gone h2 2 restarted', 'joined h2 3', 'gone h2 3 restarted', 'joined h2 4,5,6'],
     'indexes are never reused',
   );
   t.is(membership.member(2), undefined);
-  t.like(membership.member(6), {name: 'h2/2', boot: 'b3'});
+  t.like(membership.member(6), {name: 'h2/2', boot: 'b4'});
 });
 
 test('the member table and the join rate are bounded: a flood of new hosts is refused, then joins resume', (t) => {
   const {membership, events} = table();
   const refused: (string | undefined)[] = [];
-  for (let i = 0; i < 20; i++) refused.push(membership.heartbeat(`fake${i}`, 'b', 1, false, 0));
+  for (let i = 0; i < 20; i++) refused.push(beat(membership, `fake${i}`, 'b', 1, false, 0));
   t.is(refused.filter((r) => r === undefined).length, 3, 'the burst');
   t.true(refused.slice(3).every((r) => r === 'join_rate'));
-  t.is(membership.heartbeat('real', 'b', 1, false, 499), 'join_rate');
-  t.is(membership.heartbeat('real', 'b', 1, false, 500), undefined, 'the next beat, after a token came back');
+  t.is(beat(membership, 'real', 'b', 1, false, 499), 'join_rate');
+  t.is(beat(membership, 'real', 'b', 1, false, 500), undefined, 'the next beat, after a token came back');
   t.is(events.length, 4, 'one event per host that joined, none per refused beat');
   const big = table({joinBurst: 100});
-  t.is(big.membership.heartbeat('h1', 'b', 10, false, 0), undefined);
-  t.is(big.membership.heartbeat('h2', 'b', 7, false, 0), 'member_limit', '17 members > 16');
-  t.is(big.membership.heartbeat('h2', 'b', 6, false, 0), undefined);
+  t.is(beat(big.membership, 'h1', 'b', 10, false, 0), undefined);
+  t.is(beat(big.membership, 'h2', 'b', 7, false, 0), 'member_limit', '17 members > 16');
+  t.is(beat(big.membership, 'h2', 'b', 6, false, 0), undefined);
   t.deepEqual(big.membership.counts, {live: 16, leaving: 0});
+});
+
+/** Which member names `keys` are placed on. */
+const owners = (membership: Membership, keys: readonly string[]) =>
+  keys.map((k) => membership.member(membership.place(k) ?? -1)?.name);
+
+test('attack: a key holder announcing a later start of a real host with 256 threads moves no key to another host, and the real host takes back exactly its own keys', (t) => {
+  const {membership, events} = table({maxMembers: 1024, joinBurst: 10});
+  beat(membership, 'h1', 'b1', 2, false, 0);
+  beat(membership, 'h2', 'b2', 2, false, 0);
+  const keys = Array.from({length: 400}, (_, i) => `agent\nm${i}`);
+  const before = owners(membership, keys);
+  t.deepEqual([...new Set(before)].sort(), ['h1/0', 'h1/1', 'h2/0', 'h2/1']);
+  // The forged start of h1: 256 threads. Keys of h2 stay on h2; only h1's names can gain keys.
+  t.is(beat(membership, 'h1', 'b9', 256, false, 100), undefined);
+  const during = owners(membership, keys);
+  for (const [i, owner] of during.entries())
+    if (before[i]?.startsWith('h2/')) t.is(owner, before[i], `key ${i} stays on h2`);
+    else t.regex(owner ?? '', /^h1\//, `key ${i} stays on a name of h1`);
+  // The forger tries to grow or shrink its start without a new boot: refused.
+  t.is(beat(membership, 'h1', 'b9', 128, false, 200), 'thread_change');
+  // The real host restarts (a later start, its own 2 threads): the same names, the same keys as before.
+  t.is(beat(membership, 'h1', 'b10', 2, false, 300), undefined);
+  t.deepEqual(owners(membership, keys), before, 'every key back on the member it had');
+  t.deepEqual(events.slice(-2), [
+    `gone h1 ${Array.from({length: 256}, (_, i) => i + 4).join(',')} restarted`,
+    'joined h1 260,261',
+  ]);
+  // The forged start (earlier) never comes back, nor does the real host's first start.
+  t.is(beat(membership, 'h1', 'b9', 256, false, 400), 'old_boot');
+  t.is(beat(membership, 'h1', 'b1', 2, false, 400), 'old_boot');
+  t.deepEqual(membership.counts, {live: 4, leaving: 0});
+});
+
+test("attack: a recorded heartbeat of a host's previous start, replayed to a fresh gateway, is replaced the moment the new start is heard, and what was placed on it fails at once", (t) => {
+  const {membership, events} = table();
+  // The fresh gateway hears the replay first (still within the freshness window) and places a key.
+  t.is(beat(membership, 'h1', 'b1', 2, false, 0), undefined);
+  const placed = membership.place('agent\nm');
+  t.not(placed, undefined);
+  // The live start's heartbeat, 400 ms later: the old members are gone now ("restarted"), so the
+  // coordinator fails what it sent them with worker_failed instead of waiting for the deadline.
+  t.is(beat(membership, 'h1', 'b2', 2, false, 400), undefined);
+  t.deepEqual(events, ['joined h1 0,1', 'gone h1 0,1 restarted', 'joined h1 2,3']);
+  t.is(membership.member(placed ?? -1), undefined, 'the member the key was on is gone');
+  t.is(membership.member(membership.place('agent\nm') ?? -1)?.name, `h1/${placed}`, 'the same name, its new start');
+  // More replays of the old start: refused, nothing changes.
+  for (let now = 500; now < 10_000; now += 400) t.is(beat(membership, 'h1', 'b1', 2, false, now), 'old_boot');
+  t.is(events.length, 3);
+  // Even after the new start went silent and is gone, the old one is refused while remembered.
+  membership.sweep(20_000);
+  t.is(beat(membership, 'h1', 'b1', 2, false, 20_001), 'old_boot');
+  t.is(beat(membership, 'h1', 'b3', 2, false, 20_002), undefined, 'a later start joins');
+});
+
+test('the starts of hosts that are gone are forgotten after rememberMs', (t) => {
+  const {membership} = table({rememberMs: 5000});
+  beat(membership, 'h1', 'b2', 1, false, 0);
+  membership.sweep(2000);
+  t.is(beat(membership, 'h1', 'b1', 1, false, 2001), 'old_boot');
+  membership.sweep(7001);
+  t.is(beat(membership, 'h1', 'b1', 1, false, 7002), undefined);
+});
+
+test('a host that said it was leaving and then went silent is gone as one that left (the gateway logs it at info)', (t) => {
+  const {membership, events} = table();
+  beat(membership, 'h1', 'b1', 2, false, 0);
+  beat(membership, 'h2', 'b2', 1, false, 0);
+  beat(membership, 'h1', 'b1', 2, true, 100);
+  beat(membership, 'h2', 'b2', 1, false, 1000);
+  membership.sweep(1601);
+  t.deepEqual(events, ['joined h1 0,1', 'joined h2 2', 'leaving h1 0,1', 'gone h1 0,1 1501 left']);
 });

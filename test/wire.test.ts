@@ -6,8 +6,8 @@ import test from 'ava';
 import {createSecretKey, randomBytes} from 'node:crypto';
 import {setTimeout as sleep} from 'node:timers/promises';
 import type {NatsConnection} from '@nats-io/transport-node';
-import {subjects} from '../src/cluster/nats.ts';
-import {FrameSigner} from '../src/cluster/signing.ts';
+import {bootId, subjects} from '../src/cluster/nats.ts';
+import {FrameSigner, signFrame} from '../src/cluster/signing.ts';
 import {Wire} from '../src/cluster/wire.ts';
 import {createLogger} from '../src/log.ts';
 import {encode} from '../src/protocol/codec.ts';
@@ -25,6 +25,10 @@ function dispatchOf(vectors: number[][]): WireMessage {
   return buffer.dispatch()!;
 }
 
+/** Each test node's start, a minute ago (a boot carries its start time). */
+const boots = new Map<string, string>();
+const bootOf = (sender: string) => boots.get(sender) ?? boots.set(sender, bootId(Date.now() - 60_000)).get(sender)!;
+
 /** A node's wire on a fake connection: what it publishes is kept, its log lines too. */
 function node(sender: string, options: {key?: typeof key; logIntervalMs?: number} = {}) {
   const sent: {subject: string; bytes: Uint8Array}[] = [];
@@ -35,7 +39,7 @@ function node(sender: string, options: {key?: typeof key; logIntervalMs?: number
   const wire = new Wire({
     connection: () => connection,
     key: options.key ?? key,
-    identity: {sender, boot: `${sender}-boot`},
+    identity: {sender, boot: bootOf(sender)},
     prefix: 'agent-batcher',
     log: createLogger('info', {write: (line: string) => lines.push(line)}),
     logIntervalMs: options.logIntervalMs,
@@ -49,7 +53,7 @@ test('a signed frame reads back whole, with who sent it', (t) => {
   gw1.wire.publish(toHost1, dispatchOf([[1, 2.5], [-3]]));
   const received = host1.wire.read(gw1.last().subject, gw1.last().bytes);
   t.truthy(received);
-  t.like(received?.frame, {kind: 'dispatch', sender: 'gw1', boot: 'gw1-boot', seq: 1});
+  t.like(received?.frame, {kind: 'dispatch', sender: 'gw1', boot: bootOf('gw1')});
   t.like(received?.route, {kind: 'host', host: 'host1', boot: 'hb', thread: 0, sender: 'gw1'});
   const vectors: number[][] = [];
   if (received?.frame.kind === 'dispatch') forEachPart(received.frame, (_id, _k, _d, v) => vectors.push([...v]));
@@ -104,11 +108,11 @@ test('a replayed frame is refused; frames that overtake each other are not', (t)
 test('a frame signed more than 10 s before or after our clock is stale', (t) => {
   const host1 = node('host1');
   for (const skew of [-60_000, 60_000]) {
-    const signer = new FrameSigner(key, {sender: 'gw1', boot: 'b'}, () => Date.now() + skew);
+    const signer = new FrameSigner(key, {sender: 'gw1', boot: bootOf('gw1')}, () => Date.now() + skew);
     t.is(host1.wire.read(toHost1, signer.sign(toHost1, dispatchOf([[1]]))), undefined);
   }
   t.is(host1.wire.refusals.get('stale'), 2);
-  const onTime = new FrameSigner(key, {sender: 'gw1', boot: 'b'}, () => Date.now() - 2000);
+  const onTime = new FrameSigner(key, {sender: 'gw1', boot: bootOf('gw1')}, () => Date.now() - 2000);
   t.truthy(host1.wire.read(toHost1, onTime.sign(toHost1, dispatchOf([[1]]))), 'two seconds late is fresh');
 });
 
@@ -143,4 +147,22 @@ test('a flood of forged frames on 2,000 subjects is counted in full and logged i
   t.is(host1.lines.length, 2, 'the rest summed in one line');
   t.regex(host1.lines[1], /"refused":\{"bad_signature":1999\}/);
   host1.wire.close();
+});
+
+test('attack: a key holder’s frames with a boot that carries no start time, signed before their start, or with seq 2^53-1 are refused; the real sender is heard on', (t) => {
+  const host1 = node('host1');
+  const gw1 = node('gw1');
+  const refusedAs = (envelope: {boot: string; seq: number; ts: number}) => {
+    const bytes = signFrame(key, toHost1, encode(dispatchOf([[9]]), {sender: 'gw1', ...envelope}));
+    t.is(host1.wire.read(toHost1, bytes), undefined);
+  };
+  refusedAs({boot: 'e1', seq: 1, ts: Date.now()});
+  refusedAs({boot: bootId(Date.now() + 5000), seq: 1, ts: Date.now()});
+  refusedAs({boot: bootOf('gw1'), seq: Number.MAX_SAFE_INTEGER, ts: Date.now()});
+  t.is(host1.wire.refusals.get('bad_boot'), 2);
+  t.is(host1.wire.refusals.get('seq_ahead'), 1);
+  for (let i = 0; i < 3; i++) {
+    gw1.wire.publish(toHost1, dispatchOf([[i]]));
+    t.truthy(host1.wire.read(toHost1, gw1.last().bytes), 'the real gw1, after the attack');
+  }
 });

@@ -5,17 +5,17 @@
 //   gateways ══ <prefix>.host.<host>.<boot>.<thread>.<gateway> ══▶ bridge ── pool ──▶ actor thread <thread>
 //            ◀═ <prefix>.gateway.<gateway>.<its boot>.<host>  ══ bridge ◀── results of each thread, per turn
 //
-// Every frame in and out is signed and checked (wire.ts). Part ids are a gateway's own, so the
-// bridge gives every incoming part a local id (held-parts.ts), and a withdrawal reaches only the
-// parts of the gateway that sent it (the sender its subject and signature name). A batch report
-// goes to every gateway that had rows in the batch. Every part leaves exactly once: a result, or
-// `worker_failed` when its thread died (or is one this host never started), or nothing when its
-// gateway is gone (its deadline then empties the entry: nothing here grows with a dead gateway).
+// Every frame in and out is signed and checked (wire.ts). Each incoming part gets a local id
+// (held-parts.ts: at most MAX_PENDING_TOTAL per gateway name), and a withdrawal reaches only the
+// parts of the gateway that sent it. A batch report goes to every gateway that had rows in the
+// batch. Every part leaves exactly once: a result; `worker_failed` when its thread died, was never
+// started here, or its gateway has its most parts held here ("actor host overloaded", the other
+// gateways unaffected); or nothing when its gateway is gone (its deadline empties the entry).
 //
 // SIGTERM: the host says it is leaving (gateways place no new keys here), cuts every batch now,
 // answers everything it holds, then exits 0.
 
-import type {NatsConnection} from '@nats-io/transport-node';
+import type {Msg, NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import {forEachPart, forEachResult} from '../protocol/messages.ts';
@@ -26,7 +26,7 @@ import {giveUp, raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import {ActorPool} from '../threads/pool.ts';
 import {poolOptions} from '../threads/pool-options.ts';
-import {connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
+import {bootId, closeNats, connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
 import {HeldParts} from './held-parts.ts';
 import {Wire} from './wire.ts';
@@ -34,7 +34,7 @@ import {Wire} from './wire.ts';
 export class ActorsNode {
   /** This host's name (CLUSTER_NODE, or random) and this start's boot. */
   readonly name: string;
-  readonly boot = nodeId();
+  readonly boot = bootId();
   readonly pool: ActorPool;
   readonly #config: Config;
   readonly #log: Logger;
@@ -42,7 +42,9 @@ export class ActorsNode {
   #nc: NatsConnection | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Parts sent to a thread and not yet answered for, by local id (held-parts.ts). */
-  readonly #held = new HeldParts();
+  readonly #held: HeldParts;
+  /** What a part beyond this gateway's bound is answered. */
+  readonly #overloaded: string;
   readonly #wire: Wire;
   #leaving = false;
   #idle: (() => void) | undefined;
@@ -50,6 +52,8 @@ export class ActorsNode {
   constructor(config: Config, registry: Registry, log: Logger) {
     if (!config.nats || !config.cluster) throw new Error('ROLE=actors needs NATS_URL and CLUSTER_KEY');
     this.#config = config;
+    this.#held = new HeldParts(config.maxPendingTotal);
+    this.#overloaded = `actor host overloaded: it holds ${config.maxPendingTotal} rows of this gateway (MAX_PENDING_TOTAL); retry later`;
     this.name = config.cluster.node ?? nodeId();
     this.#log = log.child({host: this.name, boot: this.boot});
     this.#subjects = subjects(config.nats.prefix);
@@ -74,12 +78,17 @@ export class ActorsNode {
 
   async start(): Promise<void> {
     await this.pool.ready();
-    const nc = await connectNats(this.#config.nats!, `agent-batcher actors ${this.name}`, this.#log);
+    const {nc, status} = await connectNats(this.#config.nats!, this.name, 'actors', this.#log);
     this.#nc = nc;
-    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {
-      callback: (_err, msg) => this.#frame(msg.subject, msg.data),
-    });
+    const callback = (err: Error | null, msg: Msg) => void (err || this.#frame(msg.subject, msg.data));
+    nc.subscribe(this.#subjects.hostInbox(this.name, this.boot), {callback});
     this.#beat();
+    // A name its credentials do not allow (CLUSTER_NODE): one clear start-up error, not a deaf host.
+    const problem = await status.permissionProblem(nc);
+    if (problem) {
+      await nc.close().catch(() => {});
+      throw new Error(problem);
+    }
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
     this.#log.info({threads: this.pool.threads}, 'actor host up');
   }
@@ -106,7 +115,7 @@ export class ActorsNode {
       await raceTimeout(idle, this.#config.shutdownTimeoutMs, giveUp);
     }
     clearInterval(this.#heartbeat);
-    await this.#nc?.drain().catch(() => {});
+    await closeNats(this.#nc);
     this.#wire.close();
     await this.pool.close();
     this.#log.info('actor host stopped');
@@ -133,25 +142,32 @@ export class ActorsNode {
     else if (frame.kind === 'withdraw') this.#withdraw(frame, route, subject);
   }
 
+  /**
+   * Each part to its thread, held until answered; answered `worker_failed` at once (none waits for
+   * its deadline) when the thread was never started here (a gateway that believes a forged
+   * heartbeat) or when this gateway has its most parts held here.
+   */
   #dispatch(frame: Extract<Frame, {kind: 'dispatch'}>, route: Extract<Route, {kind: 'host'}>, subject: string): void {
     const to = this.#subjects.gateway(frame.sender, frame.boot, this.name);
     const {thread} = route;
-    if (thread >= this.pool.threads) {
-      // Never started here (a gateway that believes a forged heartbeat): its parts are answered
-      // at once, so that none waits for its deadline.
-      const buffer = new ResultsBuffer();
-      forEachPart(frame, (partId) =>
-        buffer.error(partId, 'worker_failed', `actor thread ${thread} does not exist on this host`),
-      );
-      this.#send(to, thread, buffer);
-      this.#wire.refuse('no_such_thread', subject);
-      return;
-    }
-    const {keys} = frame;
+    const missing = thread >= this.pool.threads;
+    const failed = new ResultsBuffer();
+    let refused = 0;
     forEachPart(frame, (partId, keyIndex, deadline, vector) => {
-      const key = keys[keyIndex];
-      this.pool.send(thread, key, this.#held.add({to, partId, thread, key}), deadline, vector);
+      const key = frame.keys[keyIndex];
+      const local = missing ? undefined : this.#held.add({gateway: frame.sender, to, partId, thread, key});
+      if (local !== undefined) return this.pool.send(thread, key, local, deadline, vector);
+      refused++;
+      failed.error(
+        partId,
+        'worker_failed',
+        missing ? `actor thread ${thread} does not exist on this host` : this.#overloaded,
+      );
     });
+    if (refused === 0) return;
+    this.#send(to, thread, failed);
+    if (missing) this.#wire.refuse('no_such_thread', subject);
+    else this.#wire.refuse('gateway_rows', subject, frame.sender, refused);
   }
 
   /** Withdraws parts of the gateway that sent them (its name and boot), never another's. */

@@ -7,18 +7,20 @@
 // Who the members are is membership.ts, fed here with the heartbeats that passed every check of
 // wire.ts. A results frame counts only from a member this gateway has (its host, that start of
 // it, that thread), and each result in it only for a part that was sent to that member (the
-// coordinator checks the part's thread).
+// coordinator checks the part's thread); its batch reports only for keys sent to that member,
+// with every field in range (reports.ts).
 
 import type {KeyObject} from 'node:crypto';
-import type {NatsConnection, Subscription} from '@nats-io/transport-node';
+import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
 import type {Frame} from '../protocol/codec.ts';
 import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
 import {Membership} from './membership.ts';
 import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
-import {heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
-import type {Route} from './nats.ts';
+import {closeNats, heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
+import type {ClusterConnection, Route} from './nats.ts';
+import {acceptedReports} from './reports.ts';
 import {splitDispatch} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
@@ -29,6 +31,7 @@ export const membershipLimits: MembershipLimits = {
   maxMembers: 1024,
   joinsPerSecond: 4,
   joinBurst: 32,
+  rememberMs: 60_000,
 };
 
 export interface GatewayOptions {
@@ -39,16 +42,16 @@ export interface GatewayOptions {
   readonly key: KeyObject;
 }
 
-/** Where one member's parts go, and what this turn holds for it. */
+/** Where one member's parts go, what this turn holds for it, and the keys ever sent to it (reports.ts). */
 interface Outgoing {
   readonly subject: string;
   readonly buffer: DispatchBuffer;
+  readonly keys: Set<string>;
 }
 
 export class GatewayTransport implements Transport {
   readonly name: string;
   readonly boot: string;
-  readonly #nc: NatsConnection;
   readonly #subjects: ReturnType<typeof subjects>;
   readonly #events: TransportEvents;
   readonly #log: Logger;
@@ -56,22 +59,28 @@ export class GatewayTransport implements Transport {
   /** Member index -> its subject and this turn's buffer, while it is a member. */
   readonly #outgoing = new Map<number, Outgoing>();
   readonly #outbox = new Outbox(() => this.#flush());
-  readonly #subscriptions: Subscription[] = [];
   readonly #sweeper: NodeJS.Timeout;
   readonly #wire: Wire;
   /** A new key goes to the live member with the highest rendezvous score. */
   readonly placement: Placement;
-  #connected = true;
+  /** Set once NATS is reached (with every subscription it allows: see #attach). */
+  #nc: NatsConnection | undefined;
+  #connected = false;
+  #closed = false;
 
-  constructor(nc: NatsConnection, options: GatewayOptions, events: TransportEvents, log: Logger) {
-    this.#nc = nc;
+  /**
+   * Not ready until `connection` resolves: /readyz says 503 while NATS cannot be reached (and
+   * nats-status.ts says so in the log), and for good when NATS refuses a subject this gateway's
+   * name implies (CLUSTER_NODE vs its credentials: logged at error).
+   */
+  constructor(connection: Promise<ClusterConnection>, options: GatewayOptions, events: TransportEvents, log: Logger) {
     this.name = options.name;
     this.boot = options.boot;
     this.#subjects = subjects(options.prefix);
     this.#events = events;
     this.#log = log;
     this.#wire = new Wire({
-      connection: () => nc,
+      connection: () => this.#nc,
       key: options.key,
       identity: {sender: options.name, boot: options.boot},
       prefix: options.prefix,
@@ -79,25 +88,39 @@ export class GatewayTransport implements Transport {
     });
     this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
     this.placement = this.#membership;
-    this.#subscriptions.push(
-      nc.subscribe(this.#subjects.allMembers, {callback: (_err, msg) => this.#frame(msg.subject, msg.data)}),
-      nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {
-        callback: (_err, msg) => this.#frame(msg.subject, msg.data),
-      }),
-    );
     this.#sweeper = setInterval(() => this.#membership.sweep(Date.now()), heartbeatMs / 2);
     this.#sweeper.unref();
+    void connection.then((c) => this.#attach(c)).catch(() => {});
+  }
+
+  async #attach({nc, status}: ClusterConnection): Promise<void> {
+    if (this.#closed) {
+      await nc.close();
+      return;
+    }
+    const onFrame = (err: Error | null, msg: {subject: string; data: Uint8Array}) => {
+      if (!err) this.#frame(msg.subject, msg.data);
+    };
+    nc.subscribe(this.#subjects.allMembers, {callback: onFrame});
+    nc.subscribe(this.#subjects.gatewayInbox(this.name, this.boot), {callback: onFrame});
+    const problem = await status.permissionProblem(nc);
+    this.#nc = nc;
+    if (problem) {
+      this.#log.error({problem}, 'not ready: NATS refused a subject this gateway needs');
+      return;
+    }
+    this.#connected = !this.#closed;
     void (async () => {
-      for await (const status of nc.status()) {
-        if (status.type === 'disconnect') this.#connected = false;
-        if (status.type === 'reconnect') this.#connected = true;
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.#connected = false;
+        if (s.type === 'reconnect') this.#connected = true;
       }
     })().catch(() => {});
   }
 
-  /** Connected to NATS and at least one actor thread takes new keys. */
+  /** Connected to NATS (every subject allowed) and at least one actor thread takes new keys. */
   available(): boolean {
-    return this.#connected && !this.#nc.isClosed() && this.#membership.available;
+    return this.#connected && this.#nc?.isClosed() === false && this.#membership.available;
   }
 
   /** Live members (threads) and those leaving. */
@@ -118,6 +141,7 @@ export class GatewayTransport implements Transport {
       return;
     }
     out.buffer.add(key, partId, deadline, vector);
+    out.keys.add(key);
     this.#outbox.schedule();
   }
 
@@ -139,16 +163,17 @@ export class GatewayTransport implements Transport {
     while (!this.available() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   }
 
+  /** Stops; never waits long for NATS (a lost or refused connection is closed after 2 s). */
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#sweeper);
     this.#outbox.flushNow();
     this.#wire.close();
-    for (const sub of this.#subscriptions) sub.unsubscribe();
-    await this.#nc.drain().catch(() => {});
+    await closeNats(this.#nc);
   }
 
   #flush(): void {
-    const maxBytes = this.#nc.info?.max_payload ?? 1024 * 1024;
+    const maxBytes = this.#nc?.info?.max_payload ?? 1024 * 1024;
     for (const {subject, buffer} of this.#outgoing.values()) {
       if (buffer.isEmpty) continue;
       const dispatch = buffer.dispatch();
@@ -162,13 +187,10 @@ export class GatewayTransport implements Transport {
   #frame(subject: string, bytes: Uint8Array): void {
     const received = this.#wire.read(subject, bytes);
     if (!received) return;
-    const {frame, route} = received;
+    const {frame, route, started} = received;
     if (frame.kind === 'heartbeat') {
       const refused = this.#membership.heartbeat(
-        frame.sender,
-        frame.boot,
-        frame.threads,
-        frame.leaving === true,
+        {host: frame.sender, boot: frame.boot, started, threads: frame.threads, leaving: frame.leaving === true},
         Date.now(),
       );
       if (refused) this.#wire.refuse(refused, subject);
@@ -186,7 +208,9 @@ export class GatewayTransport implements Transport {
       this.#wire.refuse('unknown_member', subject);
       return;
     }
-    const foreign = this.#events.results(frame, member.index);
+    const {reports, dropped} = acceptedReports(frame.reports, this.#outgoing.get(member.index)?.keys);
+    if (dropped > 0) this.#wire.refuse('bad_report', subject, undefined, dropped);
+    const foreign = this.#events.results(reports === frame.reports ? frame : {...frame, reports}, member.index);
     if (foreign) this.#wire.refuse('wrong_member', subject, undefined, foreign);
   }
 
@@ -199,8 +223,10 @@ export class GatewayTransport implements Transport {
           this.#outgoing.set(m.index, {
             subject: this.#subjects.thread(host, m.boot, m.thread, this.name),
             buffer: new DispatchBuffer(),
+            keys: new Set(),
           });
-        this.#log.info({host, boot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
+        // Its boot as hostBoot: this logger's own `boot` (the gateway's) is on every line already.
+        this.#log.info({host, hostBoot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
         for (const m of members) this.#events.threadJoined?.(m.index);
       },
       leaving: (host, members) => {
@@ -211,11 +237,13 @@ export class GatewayTransport implements Transport {
         this.#log.info({host, threads: threads(members)}, 'actor host heartbeats again: it takes new keys');
         for (const m of members) this.#events.threadJoined?.(m.index);
       },
-      gone: (host, members, silentMs) => {
+      gone: (host, members, silentMs, left) => {
         for (const m of members) this.#outgoing.get(m.index)?.buffer.clear();
         for (const m of members) this.#outgoing.delete(m.index);
         if (silentMs === undefined)
           this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
+        // A host that said it was leaving and then stopped is a planned leave: info, not a warning.
+        else if (left) this.#log.info({host, threads: threads(members), silentMs}, 'actor host left');
         else this.#log.warn({host, threads: threads(members), silentMs}, 'actor host gone');
         for (const m of members) this.#events.threadFailed(m.index);
       },

@@ -1,21 +1,37 @@
 // Who is in the cluster, as a gateway hears it. Each actor host announces its threads in a
 // signed heartbeat every 400 ms (the signature, freshness and sender were checked before this
-// sees it: src/cluster/wire.ts); each thread is a *member* that keys are placed on, by
-// rendezvous over the names of the members that take new keys. Pure: the clock is passed in;
+// sees it: src/cluster/wire.ts); each thread is a *member* that keys are placed on. A key's host
+// is chosen by rendezvous over the names of the hosts taking new keys, then its thread by
+// rendezvous over that host's members, named `<host>/<thread>`. Names are the same in every start
+// of a host: a host that restarts gets its own keys back, and however many threads a host claims,
+// it takes no key of another host (only its own share of keys spreads over more threads). Pure: the clock is passed in;
 // gateway-transport.ts wires it to NATS and to the coordinator.
 //
-//   heartbeat, new host        joins (one member per thread), within the join rate and the table
-//   heartbeat, leaving         takes no new keys; what it holds is still answered
-//   heartbeat again, not leaving  takes new keys again (a leaving state is left, never stuck)
-//   heartbeat, other boot or thread count   the host restarted: its old members are gone (what
-//                              they held fails), the new ones join
-//   silent for timeoutMs       gone: what its members held fails with worker_failed
+// One start per host name. Each heartbeat carries its boot and the boot's signed start time
+// (nats.ts bootId); starts are ordered by that time (equal times: by boot id).
 //
-// Bounded: at most `maxMembers` members in all, and new hosts join at most `joinsPerSecond` (a
-// burst of `joinBurst`): a heartbeat past either is refused, and the host's next one tries again.
-// Each index (the coordinator's thread number) is used once in the life of this process.
+//   heartbeat, new host           joins (one member per thread), within the join rate and the table
+//   heartbeat, leaving            takes no new keys; what it holds is still answered
+//   heartbeat again, not leaving  takes new keys again (a leaving state is left, never stuck)
+//   heartbeat, later start        the host restarted: its old members are gone at once (what they
+//                                 held fails with worker_failed, nothing waits for its deadline),
+//                                 the new ones join
+//   heartbeat, earlier start      refused (old_boot): an earlier start never comes back, while the
+//                                 host is a member and for `rememberMs` after it is gone (a
+//                                 recorded heartbeat is stale long before: freshness is 10 s)
+//   heartbeat, same start, other thread count   refused (thread_change): threads change only
+//                                 with a new start; the count is 1..256 (ACTOR_POOL_SIZE's bound,
+//                                 checked when the frame is read: frame-schema.ts)
+//   silent for timeoutMs          gone: what its members held fails with worker_failed
+//
+// Bounded: at most `maxMembers` members in all, and new hosts (and new starts) join at most
+// `joinsPerSecond` (a burst of `joinBurst`): a heartbeat past either is refused, and the host's
+// next one tries again. The starts of hosts that are gone are remembered for `rememberMs` (so at
+// most joinsPerSecond × rememberMs / 1000 + joinBurst of them). Each index (the coordinator's
+// thread number) is used once in the life of this process.
 
 import type {Placement} from '../coordinator/transport.ts';
+import {startsLater} from './replay.ts';
 import {rendezvous} from './rendezvous.ts';
 
 export interface Member {
@@ -34,11 +50,11 @@ export interface MembershipEvents {
   leaving(host: string, members: readonly Member[]): void;
   /** A leaving host heartbeats as a live one again. */
   back(host: string, members: readonly Member[]): void;
-  /** Silent for too long (`silentMs`), or restarted (`silentMs` undefined). */
-  gone(host: string, members: readonly Member[], silentMs?: number): void;
+  /** Silent for too long (`silentMs`), or restarted (`silentMs` undefined); `left` when it had said it was leaving. */
+  gone(host: string, members: readonly Member[], silentMs: number | undefined, left: boolean): void;
 }
 
-export const membershipProblems = ['join_rate', 'member_limit'] as const;
+export const membershipProblems = ['join_rate', 'member_limit', 'thread_change'] as const;
 export type MembershipProblem = (typeof membershipProblems)[number];
 
 export interface MembershipLimits {
@@ -48,10 +64,27 @@ export interface MembershipLimits {
   readonly maxMembers: number;
   readonly joinsPerSecond: number;
   readonly joinBurst: number;
+  /** How long the start of a host that is gone is remembered (an earlier one is refused meanwhile). */
+  readonly rememberMs: number;
 }
 
-interface HostEntry {
+/** One heartbeat, as wire.ts read it. */
+export interface Heartbeat {
+  readonly host: string;
   readonly boot: string;
+  /** The boot's signed start time. */
+  readonly started: number;
+  readonly threads: number;
+  readonly leaving: boolean;
+}
+
+/** A start of a host: its boot and that boot's start time. */
+interface Start {
+  readonly boot: string;
+  readonly started: number;
+}
+
+interface HostEntry extends Start {
   readonly members: readonly Member[];
   lastSeen: number;
   leaving: boolean;
@@ -62,8 +95,12 @@ export class Membership implements Placement {
   readonly #events: MembershipEvents;
   readonly #hosts = new Map<string, HostEntry>();
   readonly #byIndex = new Map<number, Member>();
-  /** Name -> member, of the members that take new keys. */
-  readonly #placeable = new Map<string, Member>();
+  /** The hosts that take new keys (not leaving). */
+  readonly #placeable = new Set<string>();
+  /** Members of those hosts. */
+  #live = 0;
+  /** Host -> its latest start and when it was gone, for hosts that are gone (rememberMs). */
+  readonly #retired = new Map<string, Start & {readonly goneAt: number}>();
   #nextIndex = 0;
   #members = 0;
   #joinTokens: number;
@@ -78,7 +115,7 @@ export class Membership implements Placement {
 
   /** Members taking new keys, and members leaving. */
   get counts(): {live: number; leaving: number} {
-    return {live: this.#placeable.size, leaving: this.#members - this.#placeable.size};
+    return {live: this.#live, leaving: this.#members - this.#live};
   }
 
   /** Some member takes new keys. */
@@ -96,48 +133,48 @@ export class Membership implements Placement {
     return entry?.boot === boot ? entry.members[thread] : undefined;
   }
 
-  /** The member a new key goes to (rendezvous over those taking new keys), or undefined. */
+  /** The member a new key goes to (its host by rendezvous over hosts taking new keys, then its thread), or undefined. */
   place(key: string): number | undefined {
-    const owner = rendezvous(key, this.#placeable.keys());
-    return owner === undefined ? undefined : this.#placeable.get(owner)?.index;
+    const host = rendezvous(key, this.#placeable);
+    const members = host === undefined ? undefined : this.#hosts.get(host)?.members;
+    if (!members) return undefined;
+    const name = rendezvous(
+      key,
+      members.map((m) => m.name),
+    );
+    return members.find((m) => m.name === name)?.index;
   }
 
-  /** A signed heartbeat from `host`: why it is refused, if it is. */
-  heartbeat(host: string, boot: string, threads: number, leaving: boolean, now: number): MembershipProblem | undefined {
+  /** A signed heartbeat: why it is refused, if it is. */
+  heartbeat(beat: Heartbeat, now: number): MembershipProblem | 'old_boot' | undefined {
+    const {host, boot, started, threads, leaving} = beat;
     let entry = this.#hosts.get(host);
-    if (entry && (entry.boot !== boot || entry.members.length !== threads)) {
-      this.#remove(host, entry);
+    if (entry && entry.boot === boot && entry.members.length !== threads) return 'thread_change';
+    if (entry && entry.boot !== boot) {
+      if (!startsLater(started, boot, entry)) return 'old_boot';
+      this.#remove(host, entry, now);
       entry = undefined;
     }
     if (!entry) {
+      const retired = this.#retired.get(host);
+      if (retired && retired.boot !== boot && !startsLater(started, boot, retired)) return 'old_boot';
       // A host we do not have, saying it leaves: nothing to take from it.
       if (leaving) return undefined;
       const problem = this.#mayJoin(threads, now);
       if (problem) return problem;
-      const members = Array.from({length: threads}, (_, thread) => ({
-        index: this.#nextIndex++,
-        name: `${host}/${thread}`,
-        host,
-        boot,
-        thread,
-      }));
-      this.#hosts.set(host, {boot, members, lastSeen: now, leaving: false});
-      this.#members += threads;
-      for (const m of members) {
-        this.#byIndex.set(m.index, m);
-        this.#placeable.set(m.name, m);
-      }
-      this.#events.joined(host, members);
+      this.#join(beat, now);
       return undefined;
     }
     entry.lastSeen = now;
     if (leaving === entry.leaving) return undefined;
     entry.leaving = leaving;
     if (leaving) {
-      for (const m of entry.members) this.#placeable.delete(m.name);
+      this.#placeable.delete(host);
+      this.#live -= entry.members.length;
       this.#events.leaving(host, entry.members);
     } else {
-      for (const m of entry.members) this.#placeable.set(m.name, m);
+      this.#placeable.add(host);
+      this.#live += entry.members.length;
       this.#events.back(host, entry.members);
     }
     return undefined;
@@ -146,17 +183,35 @@ export class Membership implements Placement {
   /** Ends every host silent for longer than timeoutMs. */
   sweep(now: number): void {
     for (const [host, entry] of this.#hosts)
-      if (now - entry.lastSeen > this.#limits.timeoutMs) this.#remove(host, entry, now - entry.lastSeen);
+      if (now - entry.lastSeen > this.#limits.timeoutMs) this.#remove(host, entry, now, now - entry.lastSeen);
+    for (const [host, retired] of this.#retired)
+      if (now - retired.goneAt > this.#limits.rememberMs) this.#retired.delete(host);
   }
 
-  #remove(host: string, entry: HostEntry, silentMs?: number): void {
+  #join({host, boot, started, threads}: Heartbeat, now: number): void {
+    this.#retired.delete(host);
+    const members = Array.from({length: threads}, (_, thread) => ({
+      index: this.#nextIndex++,
+      name: `${host}/${thread}`,
+      host,
+      boot,
+      thread,
+    }));
+    this.#hosts.set(host, {boot, started, members, lastSeen: now, leaving: false});
+    this.#members += threads;
+    for (const m of members) this.#byIndex.set(m.index, m);
+    this.#placeable.add(host);
+    this.#live += threads;
+    this.#events.joined(host, members);
+  }
+
+  #remove(host: string, entry: HostEntry, now: number, silentMs?: number): void {
     this.#hosts.delete(host);
+    this.#retired.set(host, {boot: entry.boot, started: entry.started, goneAt: now});
     this.#members -= entry.members.length;
-    for (const m of entry.members) {
-      this.#byIndex.delete(m.index);
-      if (this.#placeable.get(m.name) === m) this.#placeable.delete(m.name);
-    }
-    this.#events.gone(host, entry.members, silentMs);
+    if (this.#placeable.delete(host)) this.#live -= entry.members.length;
+    for (const m of entry.members) this.#byIndex.delete(m.index);
+    this.#events.gone(host, entry.members, silentMs, entry.leaving);
   }
 
   /** Whether `threads` more members may join now (within the table and the join rate). */

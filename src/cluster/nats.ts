@@ -20,7 +20,9 @@ import {connect, credsAuthenticator} from '@nats-io/transport-node';
 import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {NatsOptions} from '../config.ts';
+import {raceTimeout} from '../race-timeout.ts';
 import {redactUrl} from '../redact.ts';
+import {NatsStatus, warnWhileConnecting} from './nats-status.ts';
 
 export const heartbeatMs = 400;
 /** A member not heard from for this long is gone: what it held fails with worker_failed. */
@@ -66,13 +68,35 @@ export function nodeId(): string {
   return randomBytes(5).toString('hex');
 }
 
+/**
+ * A boot: this start of a process, as 12 hex digits of its start time (ms since 1970) and 8
+ * random ones. It is inside every frame's signed envelope, so the start time is signed: a later
+ * start of a name replaces an earlier one, and an earlier one never comes back (replay.ts,
+ * membership.ts).
+ */
+export function bootId(started: number = Date.now()): string {
+  return `${Math.floor(started).toString(16).padStart(12, '0')}${randomBytes(4).toString('hex')}`;
+}
+
+/** The signed start time a boot carries, or undefined when it is not a boot of bootId's form. */
+export function bootStart(boot: string): number | undefined {
+  return /^[0-9a-f]{20}$/.test(boot) ? Number.parseInt(boot.slice(0, 12), 16) : undefined;
+}
+
 /** The servers of NATS_URL and the credentials they carried (user:pass@ or token@). */
 export function natsServers(url: string): {servers: string[]; user?: string; pass?: string; token?: string} {
   let user: string | undefined;
   let pass: string | undefined;
   let token: string | undefined;
   const servers = url.split(',').map((raw) => {
-    const u = new URL(raw.trim());
+    // Config checked that it parses; should it not, the error must not carry the raw text (a
+    // URL parser's error has it as `input`, which a log line would show, password and all).
+    let u: URL;
+    try {
+      u = new URL(raw.trim());
+    } catch {
+      throw new Error(`NATS_URL: a server does not parse as a URL (${redactUrl(raw.trim())})`);
+    }
     if (u.username && u.password) {
       user = decodeURIComponent(u.username);
       pass = decodeURIComponent(u.password);
@@ -82,11 +106,25 @@ export function natsServers(url: string): {servers: string[]; user?: string; pas
   return {servers, user, pass, token};
 }
 
-/** Connects, reconnecting forever; status changes go to the log (without credentials). */
-export async function connectNats(options: NatsOptions, name: string, log: Logger): Promise<NatsConnection> {
+/** A connection and what its status said (nats-status.ts). */
+export interface ClusterConnection {
+  readonly nc: NatsConnection;
+  readonly status: NatsStatus;
+}
+
+/**
+ * Connects, reconnecting forever (and saying so at warn, at a bounded rate, while it cannot);
+ * status changes go to the log without credentials. `node` is this node's name (CLUSTER_NODE).
+ */
+export async function connectNats(
+  options: NatsOptions,
+  node: string,
+  role: string,
+  log: Logger,
+): Promise<ClusterConnection> {
   const {servers, user, pass, token} = natsServers(options.url);
   const creds = options.credsFile ? readFileSync(options.credsFile) : undefined;
-  const nc = await connect({
+  const connecting = connect({
     servers,
     user,
     pass,
@@ -96,20 +134,27 @@ export async function connectNats(options: NatsOptions, name: string, log: Logge
     // system's CAs), with this client's certificate when NATS_TLS_CERT is set. Unset: TLS when
     // the server offers it.
     ...(options.tls && {tls: {...options.tls}}),
-    name,
+    name: `agent-batcher ${role} ${node}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
   });
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'ping' || status.type === 'update') continue;
-      log.warn(
-        {nats: status.type, server: redactUrl(String((status as {server?: unknown}).server ?? ''))},
-        'NATS connection status',
-      );
-    }
-  })().catch(() => {});
+  const nc = await warnWhileConnecting(connecting, servers, log);
+  const status = new NatsStatus(nc, node, log);
   log.info({servers, tls: options.tls !== undefined}, 'connected to NATS');
-  return nc;
+  return {nc, status};
+}
+
+/** Drains a connection, and closes it when that takes over 2 s (lost, or refused subjects): shutdown never hangs on NATS. */
+export async function closeNats(nc: NatsConnection | undefined): Promise<void> {
+  if (!nc || nc.isClosed()) return;
+  const drained = await raceTimeout(
+    nc.drain().then(
+      () => true,
+      () => false,
+    ),
+    2000,
+    () => false,
+  );
+  if (!drained) await nc.close().catch(() => {});
 }

@@ -5,6 +5,10 @@
 // signed header (sender, boot, seq, ts) is what the receiver then checks for freshness and
 // replays (replay.ts). Signatures are compared in constant time.
 //
+// A signer's sequence numbers are tied to time: each frame's seq is one more than the last, and
+// never less than `seqPerMs` per ms since its boot's start (the boot carries it: nats.ts), so a
+// receiver can refuse a seq far ahead of that (replay.ts) and a forged jump is overtaken in time.
+//
 // What the key stops: anyone on the bus without it (an outsider with a NATS connection, a leaked
 // NATS credential) can neither forge nor alter a frame, nor replay one (replay.ts). What it does
 // not stop: every holder of the key can sign as any node; binding a node's name to its NATS
@@ -14,6 +18,8 @@ import {createHmac, timingSafeEqual} from 'node:crypto';
 import type {KeyObject} from 'node:crypto';
 import {encode, signatureOf, signedPart} from '../protocol/codec.ts';
 import type {WireMessage} from '../protocol/codec.ts';
+import {bootStart} from './nats.ts';
+import {replayLimits} from './replay.ts';
 
 export const signatureProblems = ['unsigned', 'bad_signature'] as const;
 export type SignatureProblem = (typeof signatureProblems)[number];
@@ -32,6 +38,8 @@ export class FrameSigner {
   readonly boot: string;
   readonly #key: KeyObject;
   readonly #now: () => number;
+  /** The boot's start time, when its id carries one. */
+  readonly #started: number | undefined;
   #seq = 0;
 
   constructor(
@@ -43,15 +51,15 @@ export class FrameSigner {
     this.sender = identity.sender;
     this.boot = identity.boot;
     this.#now = now;
+    this.#started = bootStart(identity.boot);
   }
 
   /** The signed frame of `message`, good only on `subject`. */
   sign(subject: string, message: WireMessage): Uint8Array {
-    return signFrame(
-      this.#key,
-      subject,
-      encode(message, {sender: this.sender, boot: this.boot, seq: ++this.#seq, ts: this.#now()}),
-    );
+    const ts = this.#now();
+    const byTime = this.#started === undefined ? 0 : Math.floor((ts - this.#started) * replayLimits.seqPerMs);
+    this.#seq = Math.max(this.#seq + 1, byTime);
+    return signFrame(this.#key, subject, encode(message, {sender: this.sender, boot: this.boot, seq: this.#seq, ts}));
   }
 }
 

@@ -6,7 +6,10 @@
 //   3. its header and columns read                      bad_header, bad_columns, bad_parts, …
 //   4. the subject is one of ours, for this kind, and
 //      names the sender the signed envelope names       bad_subject, wrong_kind, wrong_sender
-//   5. fresh, and not seen before from that sender      stale, replayed, too_many_senders
+//   5. its boot carries a start time (nats.ts bootId)   bad_boot
+//   6. fresh, signed after its start, its seq not ahead
+//      of its sender's clock, of that name's latest
+//      start, not seen before (replay.ts)               stale, bad_boot, seq_ahead, old_boot, replayed
 //
 // A refused frame is dropped, counted by its reason (agent_batcher_cluster_refused_total on a
 // gateway's /metrics) and logged at a bounded rate (refusals.ts). The roles add their own
@@ -21,7 +24,7 @@ import {decode, decodeProblems, preambleProblem} from '../protocol/codec.ts';
 import type {Frame, WireMessage} from '../protocol/codec.ts';
 import {membershipProblems} from './membership.ts';
 import type {Route} from './nats.ts';
-import {subjects} from './nats.ts';
+import {bootStart, subjects} from './nats.ts';
 import {Refusals} from './refusals.ts';
 import {freshnessProblems, ReplayGuard} from './replay.ts';
 import type {ReplayLimits} from './replay.ts';
@@ -34,14 +37,19 @@ export const clusterRefusals = [
   'bad_subject',
   'wrong_kind',
   'wrong_sender',
+  /** (With freshnessProblems) a boot that carries no start time, or one later than the frame's own time. */
   ...freshnessProblems,
   ...membershipProblems,
   /** Results from a host thread this gateway does not have as a member (gone, or never joined). */
   'unknown_member',
   /** A result for a part that was sent to another member (counted per result). */
   'wrong_member',
+  /** A batch report for a key not sent to that member, or out of range (counted per report: reports.ts). */
+  'bad_report',
   /** A dispatch for a thread the host has not started (its parts are answered worker_failed). */
   'no_such_thread',
+  /** Parts beyond what a host holds for one gateway (answered worker_failed: actor-node.ts), counted per part. */
+  'gateway_rows',
 ] as const;
 export type ClusterRefusal = (typeof clusterRefusals)[number];
 
@@ -64,10 +72,11 @@ export interface WireOptions {
   readonly logIntervalMs?: number;
 }
 
-/** A frame that passed every check, with the route its subject gave. */
+/** A frame that passed every check, with the route its subject gave and its sender's start time. */
 export interface Received {
   readonly frame: Frame;
   readonly route: Route;
+  readonly started: number;
 }
 
 export class Wire {
@@ -118,9 +127,14 @@ export class Wire {
     if (!route) return this.refuse('bad_subject', subject);
     if (!kindsOn[route.kind].includes(frame.kind)) return this.refuse('wrong_kind', subject, frame.kind);
     if (route.sender !== frame.sender) return this.refuse('wrong_sender', subject);
-    const stale = this.#replay.check(frame.sender, frame.boot, frame.seq, frame.ts, Date.now());
+    const started = bootStart(frame.boot);
+    if (started === undefined) return this.refuse('bad_boot', subject);
+    const stale = this.#replay.check(
+      {sender: frame.sender, boot: frame.boot, started, seq: frame.seq, ts: frame.ts},
+      Date.now(),
+    );
     if (stale) return this.refuse(stale, subject);
-    return {frame, route};
+    return {frame, route, started};
   }
 
   /** Counts (and maybe logs) a refusal; returns undefined, for `return wire.refuse(…)`. */

@@ -6,7 +6,7 @@ import {execFileSync, spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
 import {once} from 'node:events';
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, rmSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
@@ -121,53 +121,18 @@ export interface Certificates {
   remove(): void;
 }
 
-/** Makes a CA and certificates with openssl (P-256, valid one day) in a new temporary folder. */
+/** Makes a CA and certificates (P-256, valid one day) in a new temporary folder, with scripts/nats/make-certs.sh. */
 export function makeCertificates(): Certificates {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'agent-batcher-tls-'));
   const at = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: ['ignore', 'ignore', 'pipe']});
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const script = path.join(import.meta.dirname, '../../scripts/nats/make-certs.sh');
   try {
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=agent-batcher test CA',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-    );
-    for (const [name, ext] of [
-      ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'],
-      ['client', 'extendedKeyUsage=clientAuth\n'],
-    ]) {
-      writeFileSync(at(`${name}.ext`), ext);
-      openssl('req', ...ec, '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-      openssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '1',
-        '-extfile',
-        `${name}.ext`,
-        '-out',
-        `${name}.pem`,
-      );
-    }
+    execFileSync('sh', [script, dir, 'IP:127.0.0.1,DNS:localhost', 'client', '1'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   } catch (error) {
     rmSync(dir, {recursive: true, force: true});
-    throw new Error(`openssl is needed for the TLS tests (apt-get install -y openssl): ${(error as Error).message}`);
+    throw new Error(`scripts/nats/make-certs.sh failed (it needs openssl): ${(error as Error).message}`);
   }
   return {
     dir,
