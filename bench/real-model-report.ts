@@ -43,7 +43,7 @@ function oneAgentLines(r: RealModelRecord): string[] {
     '',
     `(iv) against (ii), one agent a request: **${f1(one.iv.saturation.rowsPerSecond / one.ii.saturation.rowsPerSecond)}×** (target ≥ 10×); (ii) is held near the`,
     `batch-1 ceiling of ${f0(batch1?.rowsPerSecond ?? Number.NaN)} rows/s, less its HTTP and validation per request. (iv) against (i): **${f2(one.iv.saturation.rowsPerSecond / r.best.rowsPerSecond)}×**;`,
-    `here the HTTP round trip is paid per row, by the server and by the load generator on the same cores, which is what bounds it.`,
+    'here every row pays an HTTP round trip, in the server and in the load generator on the same cores.',
   ];
 }
 
