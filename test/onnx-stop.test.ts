@@ -30,7 +30,13 @@ function load(url: string, m: Mlp, clients: number, agents: number) {
       if (reply.status === 0) return;
       vectors.forEach((v, i) => {
         const result = reply.body?.results?.[`a${i}`];
-        if (result?.error) codes.add(result.error.code);
+        // A batch cut after its thread was told to stop meets a closed session: refused, never run on it.
+        if (result?.error)
+          codes.add(
+            result.error.code === 'backend_error' && /session is closed/.test(result.error.message)
+              ? 'backend_error (session closed)'
+              : result.error.code,
+          );
         else if (closeTo(result?.prediction, mlpPredict(m, v))) answered++;
         else wrong.push(`client ${c} a${i}: ${reply.status} ${JSON.stringify(result ?? reply.body)}`);
       });
@@ -78,7 +84,9 @@ test.serial(
     t.deepEqual(wrong, []);
     t.true(answered >= 64);
     t.true(
-      codes.every((code) => ['shutting_down', 'worker_failed', 'deadline_exceeded'].includes(code)),
+      codes.every((code) =>
+        ['shutting_down', 'worker_failed', 'deadline_exceeded', 'backend_error (session closed)'].includes(code),
+      ),
       codes.join(),
     );
   },
