@@ -8,7 +8,9 @@
 //   (iv)  this service as shipped (work-conserving, latency_slo_ms 50, examples/models.json's settings).
 //
 // Rows/s at saturation (closed loop), p50/p99 latency at 10, 50 and 80 % of (i)'s rate (open
-// loop), CPU per row (the server's processes, all threads). The three servers run side by side,
+// loop), CPU per row (the server's processes, all threads); each with two payloads, in the same
+// run: 16 agents a request, and one agent a request (many small clients, where batching across
+// clients is the whole of what the gateway adds). The three servers run side by side,
 // each measurement in rounds (three in the full run), the median round kept. The load generator runs on the same
 // two cores as the server: every figure of (ii)–(iv) pays for it, (i) does not. Writes
 // bench/real-model.json (or the --out folder's), and the RESULTS.md section and the README
@@ -31,6 +33,8 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const sizes = [16, 1024, 1024, 1];
 const d = sizes[0];
 export const agentsPerRequest = 16;
+/** The second payload: one agent a request. */
+export const oneAgent = 1;
 export const loads = [0.1, 0.5, 0.8] as const;
 export const sloMs = 50;
 
@@ -40,29 +44,33 @@ export interface RealModelRecord {
   model: string;
   ceiling: {batch: number; rowsPerSecond: number; batchMs: number; cpuMsPerRow: number}[];
   best: {batch: number; rowsPerSecond: number; batchMs: number};
-  servers: Record<
-    ServerKey,
-    {
-      name: string;
-      saturation: {rowsPerSecond: number; cpuMsPerRow: number; errors: number};
-      loads: {fraction: number; rowsPerSecond: number; p50: number; p99: number; errors: number}[];
-    }
-  >;
+  /** With `agentsPerRequest` agents a request. */
+  servers: Record<ServerKey, ServerRecord>;
+  /** The same, with one agent a request (absent from runs before it was measured). */
+  oneAgent?: Record<ServerKey, ServerRecord>;
   /** Rounds of each measurement (server after server); the median is kept. */
   rounds: number;
   /** The machine's 1-minute load average at the start and end of the run: other work on the same cores shows here. */
   loadAverage: [number, number];
 }
 type ServerKey = 'ii' | 'iii' | 'iv';
+export interface ServerRecord {
+  name: string;
+  saturation: {rowsPerSecond: number; cpuMsPerRow: number; errors: number};
+  loads: {fraction: number; rowsPerSecond: number; p50: number; p99: number; errors: number}[];
+}
 
-const plan = (seq: number): RequestPlan => {
-  const agents: RequestPlan['agents'] = {};
-  for (let i = 0; i < agentsPerRequest; i++) {
-    const vector = Array.from({length: d}, (_, j) => (((seq * 31 + i * 7 + j) % 97) - 48) / 50);
-    agents[`agent-${i}`] = {vector, model: 'policy-mlp', agent_type: `critic-${(seq + i) % 4}`};
-  }
-  return {agents};
-};
+/** Requests of `count` agents each, over four agent types. */
+const planOf =
+  (count: number) =>
+  (seq: number): RequestPlan => {
+    const agents: RequestPlan['agents'] = {};
+    for (let i = 0; i < count; i++) {
+      const vector = Array.from({length: d}, (_, j) => (((seq * 31 + i * 7 + j) % 97) - 48) / 50);
+      agents[`agent-${i}`] = {vector, model: 'policy-mlp', agent_type: `critic-${(seq + i) % 4}`};
+    }
+    return {agents};
+  };
 
 async function ceiling(modelPath: string, seconds: number): Promise<RealModelRecord['ceiling']> {
   const ort = await import('onnxruntime-node');
@@ -129,6 +137,83 @@ async function startServer(
   return {children: [child], url};
 }
 
+const names: Record<ServerKey, string> = {
+  ii: '(ii) Koa + zod + one session.run per request, inline',
+  iii: '(iii) agent-batcher, fixed 20 ms window',
+  iv: `(iv) agent-batcher as shipped (work-conserving, latency_slo_ms ${sloMs})`,
+};
+const keys = ['ii', 'iii', 'iv'] as const;
+type Started = Record<ServerKey, {children: ChildProcess[]; url: string}>;
+const median = <T>(xs: T[], by: (x: T) => number): T =>
+  [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)];
+
+/**
+ * Saturation and the loads, with requests of `agents` agents, for each server, in rounds (server
+ * after server, the median round kept). The open loop's request rate is the load's rows/s over
+ * `agents`: the same rows/s whatever the payload.
+ */
+async function measure(
+  started: Started,
+  agents: number,
+  {rounds, seconds, best}: {rounds: number; seconds: number; best: {rowsPerSecond: number}},
+): Promise<Record<ServerKey, ServerRecord>> {
+  const plan = planOf(agents);
+  const out = {} as Record<ServerKey, ServerRecord>;
+  const saturation = {ii: [], iii: [], iv: []} as Record<ServerKey, ServerRecord['saturation'][]>;
+  const atLoads = {} as Record<ServerKey, ServerRecord['loads'][number][][]>;
+  for (const key of keys) atLoads[key] = loads.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const key of keys) {
+      const {children, url} = started[key];
+      const cpu0 = await cpuSeconds(children);
+      const sat = await runLoad({
+        url,
+        clients: 128,
+        durationMs: seconds * 1000,
+        plan,
+        progress: false,
+        label: `${key} saturation, ${agents} a request`,
+      });
+      const cpu = (await cpuSeconds(children)) - cpu0;
+      saturation[key].push({
+        rowsPerSecond: (sat.agents * 1000) / sat.durationMs,
+        cpuMsPerRow: (cpu * 1000) / Math.max(1, sat.agents),
+        errors: sat.errors,
+      });
+    }
+    for (const [i, fraction] of loads.entries()) {
+      for (const key of keys) {
+        const rate = (fraction * best.rowsPerSecond) / agents;
+        const r = await runLoad({
+          url: started[key].url,
+          clients: 4000,
+          rate,
+          durationMs: seconds * 1000,
+          plan,
+          progress: false,
+          label: `${key} at ${fraction * 100}%, ${agents} a request`,
+        });
+        atLoads[key][i].push({
+          fraction,
+          rowsPerSecond: (r.agents * 1000) / r.durationMs,
+          p50: quantile(r.latencies, 0.5),
+          p99: quantile(r.latencies, 0.99),
+          errors: r.errors,
+        });
+      }
+    }
+  }
+  for (const key of keys) {
+    const sat = median(saturation[key], (x) => x.rowsPerSecond);
+    const at = atLoads[key].map((xs) => median(xs, (x) => x.p99));
+    out[key] = {name: names[key], saturation: sat, loads: at};
+    console.log(
+      `real-model ${names[key]}, ${agents} a request: ${Math.round(sat.rowsPerSecond)} rows/s at saturation; ${at.map((l) => `${l.fraction * 100}%: p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors`).join('; ')}`,
+    );
+  }
+  return out;
+}
+
 export async function runRealModel(options: {quick: boolean; outDir: URL}): Promise<RealModelRecord> {
   const dir = fileURLToPath(new URL('real-model/', options.outDir));
   const modelPath = path.join(dir, 'policy-mlp.onnx');
@@ -140,79 +225,19 @@ export async function runRealModel(options: {quick: boolean; outDir: URL}): Prom
   console.log(
     `real-model (i) ceiling: ${Math.round(best.rowsPerSecond)} rows/s at batch ${best.batch} (${best.batchMs.toFixed(2)} ms a batch)`,
   );
-  const names: Record<ServerKey, string> = {
-    ii: '(ii) Koa + zod + one session.run per request, inline',
-    iii: '(iii) agent-batcher, fixed 20 ms window',
-    iv: `(iv) agent-batcher as shipped (work-conserving, latency_slo_ms ${sloMs})`,
-  };
-  const servers = {} as RealModelRecord['servers'];
+  let servers = {} as RealModelRecord['servers'];
+  let single = {} as RealModelRecord['servers'];
   // All three servers stay up (an idle one costs nothing) and every measurement runs in rounds,
   // server after server, the median round kept: a shared machine's load drifts over minutes, and
   // measuring one server after the other would charge the drift to whichever came last.
-  const keys = ['ii', 'iii', 'iv'] as const;
-  const started = {} as Record<ServerKey, {children: ChildProcess[]; url: string}>;
+  const started = {} as Started;
   try {
     for (const key of keys) started[key] = await startServer(key, modelPath, dir);
-    for (const key of keys)
-      await runLoad({url: started[key].url, clients: 128, durationMs: 2000, plan, progress: false});
+    const warm = {clients: 128, durationMs: 2000, plan: planOf(agentsPerRequest), progress: false};
+    for (const key of keys) await runLoad({url: started[key].url, ...warm});
     const rounds = options.quick ? 1 : 3;
-    const median = <T>(xs: T[], by: (x: T) => number): T =>
-      [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)];
-    const saturation = {} as Record<ServerKey, RealModelRecord['servers'][ServerKey]['saturation'][]>;
-    const atLoads = {} as Record<ServerKey, RealModelRecord['servers'][ServerKey]['loads'][number][][]>;
-    for (const key of keys) {
-      saturation[key] = [];
-      atLoads[key] = loads.map(() => []);
-    }
-    for (let round = 0; round < rounds; round++) {
-      for (const key of keys) {
-        const {children, url} = started[key];
-        const cpu0 = await cpuSeconds(children);
-        const sat = await runLoad({
-          url,
-          clients: 128,
-          durationMs: seconds * 1000,
-          plan,
-          progress: false,
-          label: `${key} saturation`,
-        });
-        const cpu = (await cpuSeconds(children)) - cpu0;
-        saturation[key].push({
-          rowsPerSecond: (sat.agents * 1000) / sat.durationMs,
-          cpuMsPerRow: (cpu * 1000) / Math.max(1, sat.agents),
-          errors: sat.errors,
-        });
-      }
-      for (const [i, fraction] of loads.entries()) {
-        for (const key of keys) {
-          const rate = (fraction * best.rowsPerSecond) / agentsPerRequest;
-          const r = await runLoad({
-            url: started[key].url,
-            clients: 4000,
-            rate,
-            durationMs: seconds * 1000,
-            plan,
-            progress: false,
-            label: `${key} at ${fraction * 100}%`,
-          });
-          atLoads[key][i].push({
-            fraction,
-            rowsPerSecond: (r.agents * 1000) / r.durationMs,
-            p50: quantile(r.latencies, 0.5),
-            p99: quantile(r.latencies, 0.99),
-            errors: r.errors,
-          });
-        }
-      }
-    }
-    for (const key of keys) {
-      const sat = median(saturation[key], (x) => x.rowsPerSecond);
-      const at = atLoads[key].map((xs) => median(xs, (x) => x.p99));
-      servers[key] = {name: names[key], saturation: sat, loads: at};
-      console.log(
-        `real-model ${names[key]}: ${Math.round(sat.rowsPerSecond)} rows/s at saturation; ${at.map((l) => `${l.fraction * 100}%: p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors`).join('; ')}`,
-      );
-    }
+    servers = await measure(started, agentsPerRequest, {rounds, seconds, best});
+    single = await measure(started, oneAgent, {rounds, seconds, best});
   } finally {
     await stop(keys.flatMap((key) => started[key]?.children ?? []));
   }
@@ -223,6 +248,7 @@ export async function runRealModel(options: {quick: boolean; outDir: URL}): Prom
     ceiling: table,
     best,
     servers,
+    oneAgent: single,
     rounds: options.quick ? 1 : 3,
     loadAverage: [loadAtStart, os.loadavg()[0]],
   };

@@ -33,7 +33,7 @@ results.json and the charts (the full run into bench/, --quick into bench/out/).
   --quick        every scenario once, at one small load, 2 s each: shows it all still runs
                  (under 2 minutes here); its figures mean nothing
   --only         these scenarios (${scenarioIds().join(', ')}); the others keep
-                 their last figures
+                 their last figures; or real-model alone (bench/real-model.ts)
   --out          where to write (default bench/, or bench/out/ with --quick)
   --report-only  rewrite RESULTS.md and the charts from the last results.json
 `;
@@ -45,8 +45,11 @@ const args = parseCli('bench', usage, {
   // Rewrites RESULTS.md (and the charts) from the results.json of an earlier run.
   'report-only': {type: 'boolean', default: false},
 });
-const unknown = args.only?.split(',').filter((id) => !scenarioIds().includes(id)) ?? [];
-if (unknown.length > 0) fail('bench', `no scenario ${unknown.join(', ')}: --only takes ${scenarioIds().join(', ')}`, 2);
+// real-model runs alone, with a runner of its own (below); the others are bench/scenarios.ts's.
+const known = [...scenarioIds(), 'real-model'];
+const unknown =
+  args.only === 'real-model' ? [] : (args.only?.split(',').filter((id) => !scenarioIds().includes(id)) ?? []);
+if (unknown.length > 0) fail('bench', `no scenario ${unknown.join(', ')}: --only takes ${known.join(', ')}`, 2);
 const quick = args.quick!;
 const here = new URL('./', import.meta.url);
 const outDir = new URL(args.out ?? (quick ? './out/' : './'), here);

@@ -60,7 +60,18 @@ export class ActorThread implements ActorThreadApi {
    */
   readonly #superseded = new Map<Actor, BackendOptions>();
 
-  constructor(options: ThreadOptions, log: Logger, clock: Clock = systemClock, backends = new BackendClients()) {
+  #stopping: Promise<void> | undefined;
+  readonly #exit: () => void;
+
+  /** `exit` ends the thread once a stop message has closed its backends (process.exit in a worker). */
+  constructor(
+    options: ThreadOptions,
+    log: Logger,
+    clock: Clock = systemClock,
+    backends = new BackendClients(),
+    exit: () => void = () => {},
+  ) {
+    this.#exit = exit;
     this.#registry = options.registry;
     const batchPrefix = options.batchPrefix ? `${options.batchPrefix}.` : '';
     this.#backends = backends;
@@ -143,7 +154,23 @@ export class ActorThread implements ActorThreadApi {
       case 'registry':
         this.#reload(message.registry);
         return;
+      case 'stop':
+        void this.stop().then(this.#exit);
+        return;
     }
+  }
+
+  /**
+   * The pool is closing: rows that come now are not taken, the backend calls under way finish,
+   * every backend closes (an ONNX session is released after its last run, awaited), then `exit`.
+   * The thread ends from its own event loop, between two turns: never inside a native run.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#ctx.log.debug('stopping: closing backends');
+      await this.#backends.closeAll();
+    })();
+    return this.#stopping;
   }
 
   stats(): ThreadStats {
@@ -164,6 +191,8 @@ export class ActorThread implements ActorThreadApi {
   }
 
   #dispatch(message: DispatchMessage): void {
+    // Stopping: the pool is closed and nobody waits for these rows.
+    if (this.#stopping) return;
     const {keys} = message;
     const byKey: Part[][] = keys.map(() => []);
     const now = this.#ctx.clock.now();
@@ -229,5 +258,9 @@ export class ActorThread implements ActorThreadApi {
 if (parentPort && workerData?.kind === 'actor-thread') {
   const options = workerData.options as ThreadOptions;
   const log = createLogger(options.logLevel as 'info').child({thread: options.thread, instance: options.instance});
-  expose(new ActorThread(options, log), nodeEndpoint(parentPort));
+  // process.exit in a worker ends this thread only, with code 0, from its own loop.
+  expose(
+    new ActorThread(options, log, systemClock, new BackendClients(), () => process.exit(0)),
+    nodeEndpoint(parentPort),
+  );
 }

@@ -5,7 +5,7 @@
 //
 //   main thread                                          worker thread (actor thread)
 //   pool ── comlink: ActorThreadApi.connect(port), stats() ──▶ ActorThread
-//        ══ data port: ThreadMessage (Dispatch | Withdraw | Drain) ══▶ actors (one per key)
+//        ══ data port: ThreadMessage (Dispatch | Withdraw | Drain | Registry | Stop) ══▶ actors (one per key)
 //        ◀═ data port: ResultsMessage (tagged per part) ══════════
 //
 // The data plane is one-way messages on a MessageChannel handed over through comlink: a comlink
@@ -77,7 +77,17 @@ export interface RegistryMessage {
   readonly registry: Registry;
 }
 
-export type ThreadMessage = DispatchMessage | WithdrawMessage | DrainMessage | RegistryMessage;
+/**
+ * The pool is closing: the thread lets its backend calls under way finish, closes its backends
+ * (an ONNX session is released only after its last run) and exits by itself, between two turns.
+ * A thread is never terminated from outside while it may be inside a native call (ONNX Runtime's
+ * run): that aborts the whole process (src/threads/pooled-thread.ts, stopInstance).
+ */
+export interface StopMessage {
+  readonly kind: 'stop';
+}
+
+export type ThreadMessage = DispatchMessage | WithdrawMessage | DrainMessage | RegistryMessage | StopMessage;
 
 export interface BatchInfo {
   readonly id: string;

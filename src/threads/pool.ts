@@ -21,7 +21,7 @@ import {Outbox} from '../protocol/outbox.ts';
 import {raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import type {PoolOptions} from './pool-options.ts';
-import {pooledThread, startInstance} from './pooled-thread.ts';
+import {pooledThread, startInstance, stopInstance} from './pooled-thread.ts';
 import type {PooledThread} from './pooled-thread.ts';
 import {failuresInARow, restartDelayMs} from './restart-policy.ts';
 import type {ThreadOptions, ThreadStats} from '../protocol/messages.ts';
@@ -32,10 +32,17 @@ export class ThreadStartError extends Error {
 }
 
 const defaultEntry = new URL('../../workers/actor-thread.ts', import.meta.url);
+/** How long close() lets a thread finish its runs and exit before terminating it. */
+const stopTimeoutMs = 10_000;
 const emptyStats: ThreadStats = {actors: 0, pending: 0, inflight: 0, keys: []};
 
 /** Where a pool started before its coordinator sends events: nothing arrives before the first part is sent. */
 const noEvents: TransportEvents = {results: () => undefined, threadFailed: () => {}};
+
+function hostsOnnx(registry: Registry): boolean {
+  for (const model of registry.models?.values() ?? []) if (model.backend.kind === 'onnx') return true;
+  return false;
+}
 
 export class ActorPool implements Transport {
   /** A new key goes to the thread hosting the fewest keys. */
@@ -52,6 +59,8 @@ export class ActorPool implements Transport {
   #instanceSeq = 0;
   #closed = false;
   #restarts = 0;
+  /** Some registry the threads were given has an onnx model: they may hold ONNX sessions. */
+  #onnx: boolean;
 
   /**
    * Starts every thread at once. `events` may come later (attach): a pool can start while the
@@ -61,6 +70,7 @@ export class ActorPool implements Transport {
     this.#options = options;
     this.placement = fewestKeys(options.size);
     this.#threadOptions = options.threadOptions;
+    this.#onnx = hostsOnnx(options.threadOptions.registry);
     this.#events = events;
     this.#starting = options.size;
     // ready() may never be asked (a pool under test): its failure is not an unhandled rejection.
@@ -109,6 +119,7 @@ export class ActorPool implements Transport {
   reconfigure(registry: Registry): void {
     this.#outbox.flushNow();
     this.#threadOptions = {...this.#threadOptions, registry};
+    this.#onnx ||= hostsOnnx(registry);
     for (const thread of this.#threads) thread.port?.postMessage({kind: 'registry', registry});
   }
 
@@ -135,10 +146,17 @@ export class ActorPool implements Transport {
     return this.#threads[thread].worker;
   }
 
+  /**
+   * Stops every thread. Threads that may hold an ONNX session (a registry they were given has an
+   * onnx model) are asked to stop and exit by themselves after their last run (pooled-thread.ts,
+   * stopInstance); the others never enter native code and are terminated at once.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#ready.resolve();
-    await Promise.all(this.#threads.map((thread) => thread.worker?.terminate()));
+    await Promise.all(
+      this.#threads.map((thread) => (this.#onnx ? stopInstance(thread, stopTimeoutMs) : thread.worker?.terminate())),
+    );
   }
 
   #start(thread: PooledThread): void {

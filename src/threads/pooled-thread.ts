@@ -108,3 +108,23 @@ export function startInstance(thread: PooledThread, spawn: InstanceSpawn, events
     events.exited(code);
   });
 }
+
+/**
+ * Stops the current instance and resolves when it has exited. The thread is asked (a stop
+ * message): it finishes its backend calls under way, releases its ONNX sessions and exits from
+ * its own event loop. It is not terminated from here: terminate() lands at any instruction, and
+ * inside ONNX Runtime's synchronous run (or session load) the addon's error on the way out cannot
+ * be thrown into a stopping thread and aborts the whole process (`terminate called after
+ * throwing an instance of 'Napi::Error'`). terminate() is only the fallback for a thread that has
+ * not exited after `timeoutMs` (stuck in JavaScript, or never took its port).
+ */
+export async function stopInstance(thread: PooledThread, timeoutMs: number): Promise<void> {
+  const worker = thread.worker;
+  if (!worker) return;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // Queued on the channel until the instance has taken its data port, if it has not yet.
+  thread.port?.postMessage({kind: 'stop'});
+  const fallback = setTimeout(() => void worker.terminate(), timeoutMs);
+  await exited;
+  clearTimeout(fallback);
+}

@@ -84,6 +84,9 @@ class CountedBackend implements Backend {
 
 export class BackendClients {
   readonly #clients = new Map<string, CountedBackend>();
+  /** Every client made and not yet closed, superseded ones included; and closes under way. */
+  readonly #open = new Set<CountedBackend>();
+  readonly #closing = new Set<Promise<void>>();
   readonly #create: (options: BackendOptions) => Backend;
 
   constructor(create: (options: BackendOptions) => Backend = createBackend) {
@@ -101,6 +104,7 @@ export class BackendClients {
       const created: CountedBackend = new CountedBackend(this.#create(options), () => this.#close(id, created));
       client = created;
       this.#clients.set(id, client);
+      this.#open.add(client);
     }
     return client;
   }
@@ -120,13 +124,27 @@ export class BackendClients {
     for (const client of this.#clients.values()) client.registryReloaded();
   }
 
+  /**
+   * Closes every client, those a reload superseded included, and resolves once each has closed
+   * (an ONNX session after its last run): a stopping thread exits only then.
+   */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.#clients.values()].map((c) => c.close()));
+    for (const client of this.#open) this.#closeOne(client);
     this.#clients.clear();
+    await Promise.all(this.#closing);
   }
 
   #close(id: string, client: CountedBackend): void {
     if (this.#clients.get(id) === client) this.#clients.delete(id);
-    void client.close().catch(() => {});
+    this.#closeOne(client);
+  }
+
+  #closeOne(client: CountedBackend): void {
+    if (!this.#open.delete(client)) return;
+    const closing: Promise<void> = client
+      .close()
+      .catch(() => {})
+      .finally(() => this.#closing.delete(closing));
+    this.#closing.add(closing);
   }
 }

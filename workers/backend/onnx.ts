@@ -39,6 +39,8 @@ export class OnnxBackend implements Backend {
   readonly #options: OnnxBackendOptions;
   #opened: Promise<{model: OpenedModel; signature: OnnxSignature}> | undefined;
   #closed = false;
+  /** Runs scheduled or under way: close() waits for them before it releases the session. */
+  readonly #runs = new Set<Promise<void>>();
 
   constructor(options: OnnxBackendOptions) {
     this.#options = options;
@@ -46,6 +48,7 @@ export class OnnxBackend implements Backend {
 
   /** Opens the session now (a thread opens the models of its registry before traffic); never rejects. */
   async warm(): Promise<void> {
+    if (this.#closed) return;
     await this.#open().catch(() => {});
   }
 
@@ -76,8 +79,10 @@ export class OnnxBackend implements Backend {
   async predict(call: BackendCall): Promise<BackendReply> {
     let opened: {model: OpenedModel; signature: OnnxSignature};
     try {
+      this.#refuseIfClosed();
       opened = await this.#open();
     } catch (error) {
+      if (error instanceof BackendError) throw error;
       throw new BackendError(
         'backend_error',
         refusal(
@@ -94,11 +99,26 @@ export class OnnxBackend implements Backend {
         'backend_rejected',
         `the model takes vectors of ${d} numbers, this one has ${call.rows[0].length}`,
       );
+    // Closed while the session opened: the session is released, or about to be.
+    this.#refuseIfClosed();
     // Batches of the model's keys cut in the same turn share one run (below).
     const {promise, resolve, reject} = Promise.withResolvers<BackendReply>();
     this.#waiting.push({rows: call.rows, resolve, reject});
-    if (this.#waiting.length === 1) setImmediate(() => void this.#runWaiting(opened));
+    if (this.#waiting.length === 1) {
+      const run: Promise<void> = new Promise<void>((done) =>
+        setImmediate(() => void this.#runWaiting(opened).finally(done)),
+      ).finally(() => this.#runs.delete(run));
+      this.#runs.add(run);
+    }
     return promise;
+  }
+
+  #refuseIfClosed(): void {
+    if (this.#closed)
+      throw new BackendError(
+        'backend_error',
+        `model file ${this.#options.file}: its session is closed (thread stopping or model replaced)`,
+      );
   }
 
   /**
@@ -161,9 +181,15 @@ export class OnnxBackend implements Backend {
     return (output?.data as Float32Array | Float64Array | undefined) ?? new Float32Array(0);
   }
 
+  /**
+   * Releases the session once no run is scheduled or under way (a batch handed to predict() before
+   * close() is still run and answered); predict() after close() is refused. Never release a session
+   * under a run, and never end a thread inside one (src/threads/pooled-thread.ts, stopInstance).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    while (this.#runs.size > 0) await Promise.allSettled([...this.#runs]);
     const opened = await this.#opened?.catch(() => undefined);
     await opened?.model.session.release().catch(() => {});
   }
