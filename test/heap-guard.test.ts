@@ -62,8 +62,8 @@ test('a flood of open requests against a small heap is refused in part; the proc
       LOG_LEVEL: 'silent',
       ACTOR_POOL_SIZE: '1',
       // Long enough that the flood is all open at once however slowly a loaded machine sends it.
-      BACKEND_LATENCY_MIN_MS: '4000',
-      BACKEND_LATENCY_MAX_MS: '5000',
+      BACKEND_LATENCY_MIN_MS: '10000',
+      BACKEND_LATENCY_MAX_MS: '12000',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -3,6 +3,7 @@
 
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
+import {effectiveCpus} from '../cpus.ts';
 import type {ThreadOptions} from '../protocol/messages.ts';
 import type {Registry} from '../registry.ts';
 
@@ -15,6 +16,8 @@ export interface PoolOptions {
   readonly entry?: URL;
   /** Per-thread heap limits, so one runaway thread dies alone. */
   readonly resourceLimits?: {maxOldGenerationSizeMb?: number};
+  /** Threads loading at the same time (default: all): the rest start as these answer. */
+  readonly startAtOnce?: number;
 }
 
 /** Each actor thread's heap: a runaway thread dies alone (and is restarted) instead of the process. */
@@ -36,5 +39,7 @@ export function poolOptions(
     log: log.child({component: 'pool'}),
     entry,
     resourceLimits: {maxOldGenerationSizeMb: threadHeapMb},
+    // As many loading at once as there are CPUs to load them: the main thread keeps its share.
+    startAtOnce: effectiveCpus(),
   };
 }
