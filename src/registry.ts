@@ -114,6 +114,14 @@ export function loadRegistry(config: Config): Registry {
       .map((i) => `  ${i.path.join('.') || '(top level)'}: ${redactUrl(i.message)}`);
     throw new RegistryError(`MODELS_FILE ${path} is invalid:\n${lines.join('\n')}`);
   }
+  // A model whose vectors no request may carry would fail every request: refused here instead.
+  const tooLong = Object.entries(parsed.data.models)
+    .filter(([, m]) => m.vector_length !== undefined && m.vector_length > config.maxVectorLength)
+    .map(
+      ([name, m]) =>
+        `  models.${name}.vector_length: ${m.vector_length} is more than MAX_VECTOR_LENGTH (${config.maxVectorLength}); raise MAX_VECTOR_LENGTH or lower vector_length`,
+    );
+  if (tooLong.length > 0) throw new RegistryError(`MODELS_FILE ${path} is invalid:\n${tooLong.join('\n')}`);
   const models = new Map<string, ModelEntry>();
   for (const [name, m] of Object.entries(parsed.data.models)) {
     const backend = backendOf(m, config, dirname(resolve(path)));
