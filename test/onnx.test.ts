@@ -142,7 +142,8 @@ test.serial(
       ],
       [
         {backend: {kind: 'onnx', path: 'missing.onnx'}},
-        /model "bad", file missing\.onnx: expected an ONNX model file; found no readable file \(ENOENT\)/,
+        // A missing file is named by its full path too (relative ones are to MODELS_FILE's folder).
+        /model "bad", file missing\.onnx \(\/.+\/missing\.onnx\): expected an ONNX model file; found no readable file \(ENOENT\)/,
       ],
       [
         {backend: {kind: 'onnx', path: 'garbage.onnx'}},
