@@ -14,7 +14,7 @@ import {httpBackend} from './config.ts';
 import {httpUrl} from './http-url.ts';
 import {describeModelServer, TfServingSpec, tfServingBackend, V2Spec, v2Backend} from './model-servers.ts';
 import {Name} from './names.ts';
-import {jsonErrorWhere, redactUrl} from './redact.ts';
+import {jsonErrorWhere, redactQuoted, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {
@@ -111,7 +111,7 @@ export function loadRegistry(config: Config): Registry {
   if (!parsed.success) {
     const lines = parsed.error.issues
       .slice(0, 20)
-      .map((i) => `  ${i.path.join('.') || '(top level)'}: ${redactUrl(i.message)}`);
+      .map((i) => `  ${i.path.join('.') || '(top level)'}: ${redactQuoted(i.message)}`);
     throw new RegistryError(`MODELS_FILE ${path} is invalid:\n${lines.join('\n')}`);
   }
   // A model whose vectors no request may carry would fail every request: refused here instead.
