@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
+import {scenarioIds} from '../bench/scenarios.ts';
 import {modelsFile} from './helpers/models-file.ts';
 import {needPart} from './helpers/parts.ts';
 import {startService} from './helpers/service.ts';
@@ -108,4 +109,10 @@ test('npm run model: --help, and one line with exit code 2 for each bad argument
   t.is(good.code, 0);
   t.is(good.stdout, `wrote ${out}: MLP 4 -> 8 -> 1 (ReLU, float32, seed 20)\n`);
   t.true(existsSync(out));
+});
+
+test('npm run bench -- --help names every scenario, real-model and the protocols bench', async (t) => {
+  const help = await command(process.execPath, ['bench/run.ts', '--help']);
+  t.is(help.code, 0);
+  for (const id of [...scenarioIds(), 'real-model', 'bench/protocols.ts']) t.true(help.stdout.includes(id), id);
 });
