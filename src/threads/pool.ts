@@ -12,8 +12,8 @@
 // is no time limit: a slow machine (32 threads on 2 loaded cores) keeps the service not ready for
 // as long as its threads take, never ends it. A thread that dies before it ever answered (its
 // module throws: a broken install) fails ready() with its error, once; the pool keeps restarting
-// it with backoff as it would any thread. At most `startAtOnce` threads load at a time (the CPUs
-// the process may use): a big pool on few cores leaves the main thread its share, so /healthz
+// it with backoff as it would any thread. At most `startAtOnce` threads load at a time (twice the
+// CPUs the process may use): a big pool on few cores leaves the main thread its share, so /healthz
 // answers while the rest start.
 
 import type {Worker} from 'node:worker_threads';
