@@ -8,6 +8,7 @@ import {existsSync, readFileSync} from 'node:fs';
 import {writeFile} from 'node:fs/promises';
 import test from 'ava';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
+import {AnswerServer} from '../src/service/http-server.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {modelsFile} from './helpers/models-file.ts';
 import {post} from './helpers/service.ts';
@@ -81,4 +82,36 @@ test('a SIGHUP while the service starts is not lost and does not end it: once up
   t.is(reply.body.results.a.prediction, predictRow(bias('latest', 't'), [3, 4]));
   t.is((await post(`${url}/predict`, {agents: {a: {vector: [1], model: 'first', agent_type: 't'}}})).status, 422);
   t.is(child.exitCode, null);
+});
+
+test('before the app is served the bound port answers /healthz 200 and /readyz 503 starting, and holds every other request for the app', async (t) => {
+  const http = new AnswerServer(undefined, 100);
+  const address = await http.listen(0, '127.0.0.1');
+  t.teardown(() => http.server.close());
+  const url = `http://127.0.0.1:${address.port}`;
+  const healthz = await fetch(`${url}/healthz?probe=1`);
+  t.is(healthz.status, 200);
+  t.deepEqual(await healthz.json(), {status: 'ok'});
+  const readyz = await fetch(`${url}/readyz`);
+  t.is(readyz.status, 503);
+  t.deepEqual(await readyz.json(), {status: 'starting'});
+  let arrived = 0;
+  http.server.on('request', () => arrived++);
+  let answered = false;
+  const held = fetch(`${url}/predict`, {method: 'POST', body: '{"agents": {}}'}).then(async (r) => {
+    answered = true;
+    return [r.status, await r.text()];
+  });
+  const posted = fetch(`${url}/healthz`, {method: 'POST'}).then((r) => r.status);
+  // Both are in the server, held: only serve() answers them.
+  await until(() => arrived === 2);
+  t.false(answered);
+  http.serve((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => res.end(`app: ${req.method} ${req.url} ${body}`));
+  });
+  t.deepEqual(await held, [200, 'app: POST /predict {"agents": {}}']);
+  t.is(await posted, 200);
+  t.is(await (await fetch(`${url}/healthz`)).text(), 'app: GET /healthz ');
 });
