@@ -4,11 +4,16 @@
 
 import {spawn} from 'node:child_process';
 import {once} from 'node:events';
-import {existsSync, readFileSync} from 'node:fs';
+import {existsSync, mkdtempSync, readFileSync} from 'node:fs';
 import {writeFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
+import {createLogger} from '../src/log.ts';
+import type {Registry} from '../src/registry.ts';
 import {AnswerServer} from '../src/service/http-server.ts';
+import {ActorPool} from '../src/threads/pool.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {modelsFile} from './helpers/models-file.ts';
 import {post} from './helpers/service.ts';
@@ -114,4 +119,35 @@ test('before the app is served the bound port answers /healthz 200 and /readyz 5
   t.deepEqual(await held, [200, 'app: POST /predict {"agents": {}}']);
   t.is(await posted, 200);
   t.is(await (await fetch(`${url}/healthz`)).text(), 'app: GET /healthz ');
+});
+
+test('a pool starts at most startAtOnce threads at a time: the next starts when one has answered', async (t) => {
+  // gated-thread.ts waits for this file before it loads the real thread.
+  const gate = path.join(mkdtempSync(path.join(os.tmpdir(), 'agent-batcher-gate-')), 'open');
+  process.env.AGENT_BATCHER_TEST_GATE = gate;
+  const registry: Registry = {
+    models: undefined,
+    defaults: {
+      backend: {kind: 'simulated', latencyMinMs: 0, latencyMaxMs: 0},
+      batching: {maxBatchSize: 4, maxWaitMs: 5, waitFraction: 0.02, maxConcurrentBatches: 0},
+    },
+  };
+  const pool = new ActorPool({
+    size: 3,
+    startAtOnce: 1,
+    threadOptions: {registry, logLevel: 'silent'},
+    log: createLogger('silent'),
+    entry: new URL('./fixtures/gated-thread.ts', import.meta.url),
+  });
+  delete process.env.AGENT_BATCHER_TEST_GATE;
+  t.teardown(() => pool.close());
+  t.truthy(pool.workerOf(0));
+  t.is(pool.workerOf(1), undefined, 'not started while the first has not answered');
+  t.is(pool.workerOf(2), undefined);
+  // The later threads start after the variable is gone: they do not wait for the gate.
+  await writeFile(gate, '');
+  await pool.ready();
+  t.truthy(pool.workerOf(1));
+  t.truthy(pool.workerOf(2));
+  t.is((await pool.stats()).length, 3);
 });
