@@ -7,11 +7,12 @@ ENV NODE_ENV=production
 ENV NODE_COMPILE_CACHE=/tmp/node-compile-cache
 WORKDIR /app
 
-# .npmrc skips onnxruntime-node's install script (it fetches GPU libraries from outside; the CPU build
-# ships in the package); the pruning keeps only its linux binaries.
+# No install scripts run (--ignore-scripts, as .ci/run's copy of this recipe; .npmrc would skip
+# onnxruntime-node's anyway: it fetches GPU libraries from outside, and the CPU build ships in the
+# package); the pruning keeps only its linux binaries.
 COPY package.json package-lock.json .npmrc ./
 COPY scripts/prune-onnxruntime.ts ./scripts/
-RUN npm ci --omit=dev && node scripts/prune-onnxruntime.ts && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts && node scripts/prune-onnxruntime.ts && npm cache clean --force
 
 COPY src ./src
 COPY workers ./workers

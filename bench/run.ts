@@ -33,9 +33,12 @@ results.json and the charts (the full run into bench/, --quick into bench/out/).
   --quick        every scenario once, at one small load, 2 s each: shows it all still runs
                  (under 2 minutes here); its figures mean nothing
   --only         these scenarios (${scenarioIds().join(', ')}); the others keep
-                 their last figures; or real-model alone (bench/real-model.ts)
+                 their last figures; or real-model alone: a real ONNX model served four ways
+                 (bench/real-model.ts; with --quick a short run)
   --out          where to write (default bench/, or bench/out/ with --quick)
   --report-only  rewrite RESULTS.md and the charts from the last results.json
+
+One batch through each backend protocol, JSON and binary, is its own tool: node bench/protocols.ts [--quick].
 `;
 
 const args = parseCli('bench', usage, {

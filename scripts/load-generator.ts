@@ -38,6 +38,8 @@ export interface LoadResult {
   readonly agents: number;
   readonly errors: number;
   readonly statuses: Record<string, number>;
+  /** The first error seen of each status (or agent error code): its body, cut to 300 characters. */
+  readonly firstErrors: Record<string, string>;
   /** Sorted, ms. */
   readonly latencies: Float64Array;
   readonly batches: Map<string, number>;
@@ -98,6 +100,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const batchUrls = new Map<string, number>();
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
+  const firstErrors: Record<string, string> = {};
   const batches = new Map<string, number>();
   const kept: LoadResult['kept'] = [];
   let requests = 0;
@@ -147,13 +150,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     agents += ids.length;
     if (status !== 200) {
       errors++;
+      firstErrors[status] ??= text.slice(0, 300);
       return;
     }
     const reply = JSON.parse(text) as {
       errors: boolean;
-      results: Record<string, {prediction?: number; batch?: {id: string; size: number}}>;
+      results: Record<string, {prediction?: number; batch?: {id: string; size: number}; error?: {code: string}}>;
     };
-    if (reply.errors) errors++;
+    if (reply.errors) {
+      errors++;
+      const failed = Object.values(reply.results).find((r) => r.error);
+      if (failed?.error) firstErrors[`200 with ${failed.error.code}`] ??= JSON.stringify(failed.error).slice(0, 300);
+    }
     for (const id of ids) {
       const batch = reply.results[id]?.batch;
       if (batch) {
@@ -236,6 +244,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     agents,
     errors,
     statuses,
+    firstErrors,
     latencies: sorted,
     batches,
     sharedAcrossUrls,

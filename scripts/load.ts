@@ -69,6 +69,8 @@ const result = await runLoad({
   checkEvery: values.check ? 10 : 0,
   label: 'load',
 });
+/** What the service said when it refused: the first error body of each status. */
+const said = Object.entries(result.firstErrors).map(([status, body]) => `${status}: ${body}`);
 if (result.requests === 0 && result.errors > 0)
   fail(
     'load',
@@ -85,6 +87,7 @@ const lines = [
   `batches seen  ${result.batches.size}, mean size ${(rows / Math.max(1, result.batches.size)).toFixed(1)}${urls.length > 1 ? `, ${result.sharedAcrossUrls} carried rows sent to more than one of the ${urls.length} front ends` : ''}`,
   `checked       ${values.check ? `every 10th answer against the simulated formula: ${result.wrongPredictions} wrong` : 'not checked (--no-check)'}`,
   `errors        ${result.errors}`,
+  ...said.map((line) => `  first ${line}`),
 ];
 if (result.notSent > 0) {
   lines.push(

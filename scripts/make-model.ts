@@ -239,9 +239,6 @@ export function writeMlp(path: string, m: Mlp): Mlp {
 /** The value network examples/models.json serves. */
 export const exampleModel = {path: 'examples/models/policy-mlp.onnx', sizes: [16, 1024, 1024, 1]} as const;
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const out = process.argv[2] ?? exampleModel.path;
-  const sizes = process.argv[3] ? process.argv[3].split(',').map(Number) : exampleModel.sizes;
-  const m = writeMlp(out, mlp(sizes));
-  process.stdout.write(`wrote ${out}: MLP ${m.sizes.join(' -> ')} (ReLU, ${m.type}, seed 20)\n`);
-}
+// Run as a program (`npm run model`): its arguments are checked in model-cli.ts.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1])
+  void import('./model-cli.ts').then((cli) => cli.runModelCli(process.argv.slice(2)));

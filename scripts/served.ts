@@ -44,7 +44,7 @@ export async function servedKeys(program: string, url: string): Promise<ServedKe
   if (!response.ok) fail(program, `${base}/models answered ${response.status}: is this an agent-batcher service?`);
   const reply = (await response.json()) as ModelsReply;
   if (reply.any_model) return exampleKeys();
-  return Object.entries(reply.models)
+  const keys = Object.entries(reply.models)
     .filter(([, m]) => byFormula(m.backend))
     .flatMap(([model, m]) =>
       (m.agent_types ?? exampleAgentTypes).map((agentType) => ({
@@ -53,4 +53,11 @@ export async function servedKeys(program: string, url: string): Promise<ServedKe
         ...(m.vector_length !== null && {vectorLength: m.vector_length}),
       })),
     );
+  if (keys.length === 0) fail(program, nothingToSend(base, Object.keys(reply.models)));
+  return keys;
+}
+
+/** The one line when every served model is computed by something other than the formula. */
+export function nothingToSend(url: string, models: readonly string[]): string {
+  return `nothing to send: every model ${url} serves (${models.join(', ')}) is onnx, v2 or tfserving, whose answers this tool cannot check; start the service without MODELS_FILE, or with a registry that has a simulated or http model`;
 }

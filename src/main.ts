@@ -2,16 +2,20 @@
 // the role's process, signals. ROLE=all (the default) is the whole service in one process; the
 // cluster roles load the NATS client, and only they do.
 //
-// Start-up order (ROLE=all): config and registry, then the actor threads, then the HTTP stack
-// (Koa, prom-client, the schemas): the threads load their modules on the other cores while this
-// thread loads its own, so `/readyz` answers 200 after the slower of the two, not their sum.
+// Start-up order: the signal handlers first (service/signals.ts, imported before anything else:
+// a SIGHUP while starting is kept and acted on once up), then config and registry; a role that
+// serves HTTP binds its port next ("listening" with the pid; /healthz 200, /readyz 503 starting,
+// /predict held), then (ROLE=all) the actor threads start and the HTTP stack (Koa, prom-client,
+// the schemas) loads meanwhile: `/readyz` answers 200 after the slower of the two, not their sum.
 
+import {started, whileStarting} from './service/signals.ts';
 import {loadConfigOrExit} from './config.ts';
 import {listenProblem} from './listen-error.ts';
 import {createLogger} from './log.ts';
 import {loadRegistry, RegistryError} from './registry.ts';
 import {RegistryReloads} from './registry-reloads.ts';
 import {checkModels} from './onnx-models.ts';
+import {AnswerServer, listeningLine} from './service/http-server.ts';
 import type {Service} from './service/service.ts';
 import {ActorPool, ThreadStartError} from './threads/pool.ts';
 import {poolOptions} from './threads/pool-options.ts';
@@ -34,6 +38,11 @@ async function start(): Promise<Running> {
     const reloads = new RegistryReloads(config, log, (next) => node.reconfigure(next));
     return {shutdown: () => node.shutdown(), reload: () => reloads.reload()};
   }
+  // A bad MODELS_FILE stops the start before the port is bound.
+  const registry = loadRegistry(config);
+  // Then the port: a big pool takes seconds to start, and the user sees it is on its way.
+  const http = new AnswerServer(undefined, config.maxConnections);
+  listeningLine(log, await http.listen(config.port, config.host));
   let service: Service;
   if (config.role === 'gateway') {
     const {bootId, connectNats, nodeId} = await import('./cluster/nats.ts');
@@ -48,6 +57,8 @@ async function start(): Promise<Running> {
       process.exit(1);
     });
     service = new Service(config, log, {
+      http,
+      registry,
       actors: (events) =>
         new GatewayTransport(
           connection,
@@ -57,10 +68,9 @@ async function start(): Promise<Running> {
         ),
     });
   } else {
-    const registry = loadRegistry(config);
     const pool = new ActorPool(poolOptions(config, registry, log));
     const {Service} = await import('./service/service.ts');
-    service = new Service(config, log, {registry, pool});
+    service = new Service(config, log, {registry, pool, http});
   }
   // A signal from now on drains: requests held while the threads start get 503 not_ready.
   running = {shutdown: () => service.shutdown(), reload: () => service.reloadRegistry()};
@@ -71,7 +81,7 @@ async function start(): Promise<Running> {
 /** What a signal stops: the role's process, as soon as it can drain. */
 let running: Running | undefined;
 let signals = 0;
-const onSignal = (signal: NodeJS.Signals) => {
+const stop = (signal: NodeJS.Signals) => {
   if (++signals > 1 || !running) {
     log.warn({signal}, running ? 'second signal: exiting now' : 'signal while starting: exiting now');
     process.exit(running ? 1 : 0);
@@ -85,12 +95,12 @@ const onSignal = (signal: NodeJS.Signals) => {
     },
   );
 };
-process.on('SIGTERM', onSignal);
-process.on('SIGINT', onSignal);
-process.on('SIGHUP', () => void running?.reload());
+whileStarting(stop);
 
 try {
   running = await start();
+  const up = running;
+  if (started({stop, reload: () => void up.reload()})) log.info('SIGHUP while starting: registry read again now');
 } catch (error) {
   // What a newcomer can fix gets one line on stderr, no stack.
   const line =

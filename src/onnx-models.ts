@@ -45,7 +45,10 @@ export async function checkModels(registry: Registry): Promise<Registry> {
   for (const result of results) {
     const entry = models.get(result.model) as ModelEntry;
     const backend = entry.backend as OnnxBackendOptions;
-    if ('expected' in result) problems.push(refusal(result.model, backend.file, result.expected, result.found));
+    // A file that is not there is named by its full path too: relative ones are to MODELS_FILE's folder.
+    const missing = 'found' in result && result.found.startsWith('no readable file');
+    const file = missing ? `${backend.file} (${backend.path})` : backend.file;
+    if ('expected' in result) problems.push(refusal(result.model, file, result.expected, result.found));
     else
       models.set(result.model, {
         ...entry,

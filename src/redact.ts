@@ -26,6 +26,14 @@ export function redactUrl(value: string): string {
 }
 
 /**
+ * A validation message with every value it quotes redacted, and the sentence around them kept
+ * (`Unrecognized key: "http://[redacted]@host"`): the reader still sees what was refused and why.
+ */
+export function redactQuoted(message: string): string {
+  return message.replace(/"((?:[^"\\]|\\.)*)"/g, (_, inner: string) => `"${redactUrl(inner)}"`);
+}
+
+/**
  * Whether a URL's user and password decode (the HTTP backend sends them decoded, as a Basic
  * header): `%zz` is not percent-encoding. Checked where URLs are validated, so that no thread
  * ever meets one it cannot use.

@@ -14,7 +14,7 @@ import {httpBackend} from './config.ts';
 import {httpUrl} from './http-url.ts';
 import {describeModelServer, TfServingSpec, tfServingBackend, V2Spec, v2Backend} from './model-servers.ts';
 import {Name} from './names.ts';
-import {jsonErrorWhere, redactUrl} from './redact.ts';
+import {jsonErrorWhere, redactQuoted, redactUrl} from './redact.ts';
 
 /** One model's effective settings: absent fields of the file take the global setting. */
 export interface ModelEntry {
@@ -111,9 +111,17 @@ export function loadRegistry(config: Config): Registry {
   if (!parsed.success) {
     const lines = parsed.error.issues
       .slice(0, 20)
-      .map((i) => `  ${i.path.join('.') || '(top level)'}: ${redactUrl(i.message)}`);
+      .map((i) => `  ${i.path.join('.') || '(top level)'}: ${redactQuoted(i.message)}`);
     throw new RegistryError(`MODELS_FILE ${path} is invalid:\n${lines.join('\n')}`);
   }
+  // A model whose vectors no request may carry would fail every request: refused here instead.
+  const tooLong = Object.entries(parsed.data.models)
+    .filter(([, m]) => m.vector_length !== undefined && m.vector_length > config.maxVectorLength)
+    .map(
+      ([name, m]) =>
+        `  models.${name}.vector_length: ${m.vector_length} is more than MAX_VECTOR_LENGTH (${config.maxVectorLength}); raise MAX_VECTOR_LENGTH or lower vector_length`,
+    );
+  if (tooLong.length > 0) throw new RegistryError(`MODELS_FILE ${path} is invalid:\n${tooLong.join('\n')}`);
   const models = new Map<string, ModelEntry>();
   for (const [name, m] of Object.entries(parsed.data.models)) {
     const backend = backendOf(m, config, dirname(resolve(path)));

@@ -9,21 +9,33 @@ import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {heapGuard} from '../src/http/heap-guard.ts';
 import {post, randomVector, startService} from './helpers/service.ts';
+import {until} from './helpers/until.ts';
 
-test('the guard says full only above its fraction of the limit, and reads the heap at most every 20 ms', async (t) => {
+test('the guard says full only above its fraction of the limit, and reads the heap at most every 20 ms', (t) => {
   let used = 50;
   let reads = 0;
-  const full = heapGuard(0.8, () => {
-    reads++;
-    return {used_heap_size: used, heap_size_limit: 100};
-  });
+  let now = 1000;
+  const full = heapGuard(
+    0.8,
+    () => {
+      reads++;
+      return {used_heap_size: used, heap_size_limit: 100};
+    },
+    () => now,
+  );
   t.false(full());
   used = 81;
+  now += 19;
   t.false(full(), 'the last reading stands within 20 ms');
   t.is(reads, 1);
-  await new Promise((r) => setTimeout(r, 30));
+  now += 1;
   t.true(full());
   t.is(reads, 2);
+  used = 80;
+  t.true(full(), 'exactly 80% is not above the fraction, but is not read yet');
+  now += 20;
+  t.false(full(), '80% of the limit is not above it');
+  t.is(reads, 3);
 });
 
 test('past MAX_HEAP_FRACTION, /predict is refused with 503 overloaded and Retry-After, before its body is read', async (t) => {
@@ -49,14 +61,15 @@ test('a flood of open requests against a small heap is refused in part; the proc
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
       ACTOR_POOL_SIZE: '1',
-      BACKEND_LATENCY_MIN_MS: '1500',
-      BACKEND_LATENCY_MAX_MS: '2500',
+      // Long enough that the flood is all open at once however slowly a loaded machine sends it.
+      BACKEND_LATENCY_MIN_MS: '10000',
+      BACKEND_LATENCY_MAX_MS: '12000',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   t.teardown(() => child.kill('SIGKILL'));
   const url = `http://127.0.0.1:${port}`;
-  await waitUntilUp(`${url}/readyz`, {child});
+  await waitUntilUp(`${url}/readyz`, {child, timeoutMs: 50_000});
   const clients = 3000;
   const pool = new Pool(url, {connections: clients, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000});
   const statuses = new Map<number, number>();
@@ -96,12 +109,11 @@ test('a flood of open requests against a small heap is refused in part; the proc
   );
   t.is(wrong, 0);
   // Once the flood is over, the heap is collected and requests get in again.
-  let after = 0;
-  for (let tries = 0; tries < 50 && after !== 200; tries++) {
-    after = (await post(`${url}/predict`, {agents: {x: {vector: [1, 2], model: 'm0', agent_type: 'scout'}}})).status;
-    if (after !== 200) await new Promise((r) => setTimeout(r, 200));
-  }
-  t.is(after, 200);
+  const after = await until(async () => {
+    const reply = await post(`${url}/predict`, {agents: {x: {vector: [1, 2], model: 'm0', agent_type: 'scout'}}});
+    return reply.status === 200 ? reply : undefined;
+  }, 200);
+  t.is(after.body.results.x.prediction, predictRow(bias('m0', 'scout'), [1, 2]));
   child.kill('SIGTERM');
   await once(child, 'exit');
 });

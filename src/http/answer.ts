@@ -40,6 +40,8 @@ export function outcomeLine(id: string, outcome: AgentOutcome): string {
 export function answerStreamed(ctx: FrontContext, stream: PassThrough, outcomes: Promise<AgentOutcome[]>): void {
   ctx.status = 200;
   ctx.type = ndjson;
+  // A proxy in front (nginx) must pass each line on as it comes, not hold the answer back.
+  ctx.set('X-Accel-Buffering', 'no');
   ctx.body = stream;
   setAnswerHeaders(ctx);
   ctx.res.flushHeaders();

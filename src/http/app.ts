@@ -64,7 +64,13 @@ export function createApp(deps: AppDeps): Koa<State> {
     registry: deps.registry,
     readiness: deps.readiness,
     started: deps.started,
-    gate: gate(deps.readiness, config.apiKeys, heapGuard(config.maxHeapFraction), () => metrics.refused('heap_full')),
+    gate: gate(
+      deps.readiness,
+      config.apiKeys,
+      heapGuard(config.maxHeapFraction),
+      () => metrics.refused('heap_full'),
+      config.maxBodyBytes,
+    ),
     readBody: bodyReader(config.maxBodyBytes),
   });
   // One middleware level in front of everything: request id, error shaping and the log line,

@@ -1,5 +1,5 @@
 // The gate: what POST /predict checks before its body is read, in order: readiness, the heap,
-// the bearer key, the media type. A request refused here costs no parsing.
+// the bearer key, the media type, the declared size. A request refused here costs no parsing.
 
 import {createHash, timingSafeEqual} from 'node:crypto';
 import type {Context} from 'koa';
@@ -18,13 +18,15 @@ export const notReadyWhy: Record<Exclude<Readiness, 'ready'>, string> = {
  * The gate: what /predict checks before reading the body, in order: readiness (503 not_ready while
  * draining or without reachable threads; starting is let through, to be held), the heap
  * (503 overloaded past MAX_HEAP_FRACTION of its limit), bearer key when API_KEYS is set (401;
- * compared in constant time, every key compared), media type (415).
+ * compared in constant time, every key compared), media type (415), a Content-Length above
+ * `maxBodyBytes` (413 at once: not a byte of the body is read, however large the number).
  */
 export function gate(
   readiness: () => Readiness,
   keys: readonly string[],
   heapFull: () => boolean,
   refusedForHeap: () => void,
+  maxBodyBytes: number,
 ) {
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
   return (ctx: Context): void => {
@@ -49,6 +51,8 @@ export function gate(
       ctx.state.client = `addr:${ctx.request.ip}`;
     }
     checkMediaType(ctx);
+    // Node's parser lets only digits through; a chunked body is limited as it is read (body.ts).
+    if (Number(ctx.req.headers['content-length']) > maxBodyBytes) throw Errors.payloadTooLarge(maxBodyBytes);
   };
 }
 

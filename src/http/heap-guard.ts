@@ -10,17 +10,18 @@ import type {HeapInfo} from 'node:v8';
 /** The heap is read at most this often: admission stays a comparison, not a V8 call. */
 const sampleEveryMs = 20;
 
-/** True while the heap in use is above `fraction` of its limit. */
+/** True while the heap in use is above `fraction` of its limit (`now` in ms: tests pass their clock). */
 export function heapGuard(
   fraction: number,
   stats: () => Pick<HeapInfo, 'used_heap_size' | 'heap_size_limit'> = getHeapStatistics,
+  now: () => number = () => performance.now(),
 ): () => boolean {
   let readAt = Number.NEGATIVE_INFINITY;
   let full = false;
   return () => {
-    const now = performance.now();
-    if (now - readAt >= sampleEveryMs) {
-      readAt = now;
+    const at = now();
+    if (at - readAt >= sampleEveryMs) {
+      readAt = at;
       const heap = stats();
       full = heap.used_heap_size > fraction * heap.heap_size_limit;
     }

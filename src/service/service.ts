@@ -22,7 +22,7 @@ import {RegistryReloads} from '../registry-reloads.ts';
 import {ActorPool} from '../threads/pool.ts';
 import {poolOptions} from '../threads/pool-options.ts';
 import type {ActorSide} from './actor-side.ts';
-import {AnswerServer} from './http-server.ts';
+import {AnswerServer, listeningLine} from './http-server.ts';
 import {modelsOpen} from './models-open.ts';
 
 /** An HTTP backend's latency assumed before a key's first call is measured (for Retry-After). */
@@ -47,6 +47,8 @@ export interface ServiceOptions {
    * stack, so that both load at once); built with poolOptions() from the same config and registry.
    */
   readonly pool?: ActorPool;
+  /** The HTTP server, already listening (main.ts binds the port before loading the rest). */
+  readonly http?: AnswerServer;
 }
 
 export class Service {
@@ -124,7 +126,8 @@ export class Service {
       started: () => this.#started.promise,
       registry: () => this.#registry,
     });
-    this.#http = new AnswerServer(app.callback(), config.maxConnections);
+    this.#http = options.http ?? new AnswerServer(undefined, config.maxConnections);
+    this.#http.serve(app.callback());
   }
 
   get server(): AnswerServer['server'] {
@@ -170,7 +173,9 @@ export class Service {
    * port cannot be had, or a thread dies before it ever answered.
    */
   async start(port = this.config.port, host = this.config.host): Promise<AddressInfo> {
+    const bound = this.server.listening;
     const address = await this.#http.listen(port, host);
+    if (!bound) listeningLine(this.#log, address);
     await this.#checkModels();
     await this.actors.ready();
     if (this.#readiness !== 'starting') return address; // drained while starting
@@ -179,6 +184,7 @@ export class Service {
     this.#log.info(
       {
         address: `${address.address}:${address.port}`,
+        pid: process.pid,
         // Since the process started: module loading included (README, "Start-up").
         readyMs: Math.round(performance.now()),
         threads: this.#pool?.threads ?? 0,
@@ -186,7 +192,7 @@ export class Service {
         batching: this.config.batching,
         models: this.#registry.models ? [...this.#registry.models.keys()] : 'any',
       },
-      'listening',
+      'ready',
     );
     return address;
   }

@@ -12,7 +12,9 @@
 // is no time limit: a slow machine (32 threads on 2 loaded cores) keeps the service not ready for
 // as long as its threads take, never ends it. A thread that dies before it ever answered (its
 // module throws: a broken install) fails ready() with its error, once; the pool keeps restarting
-// it with backoff as it would any thread.
+// it with backoff as it would any thread. At most `startAtOnce` threads load at a time (twice the
+// CPUs the process may use): a big pool on few cores leaves the main thread its share, so /healthz
+// answers while the rest start.
 
 import type {Worker} from 'node:worker_threads';
 import {fewestKeys} from '../coordinator/placement.ts';
@@ -57,13 +59,15 @@ export class ActorPool implements Transport {
   /** What every (re)started thread gets: the registry changes on SIGHUP. */
   #threadOptions: Omit<ThreadOptions, 'thread' | 'instance'>;
   #instanceSeq = 0;
+  /** Threads not started yet: each starts when one before it answers. */
+  readonly #unstarted: PooledThread[];
   #closed = false;
   #restarts = 0;
   /** Some registry the threads were given has an onnx model: they may hold ONNX sessions. */
   #onnx: boolean;
 
   /**
-   * Starts every thread at once. `events` may come later (attach): a pool can start while the
+   * Starts the threads, `startAtOnce` at a time (default: all at once). `events` may come later (attach): a pool can start while the
    * rest of the process is still loading.
    */
   constructor(options: PoolOptions, events: TransportEvents = noEvents) {
@@ -76,7 +80,14 @@ export class ActorPool implements Transport {
     // ready() may never be asked (a pool under test): its failure is not an unhandled rejection.
     this.#ready.promise.catch(() => {});
     this.#threads = Array.from({length: options.size}, (_, index) => pooledThread(index));
-    for (const thread of this.#threads) this.#start(thread);
+    const atOnce = Math.max(1, options.startAtOnce ?? options.size);
+    this.#unstarted = this.#threads.slice(atOnce);
+    for (const thread of this.#threads.slice(0, atOnce)) this.#start(thread);
+  }
+
+  #startNext(): void {
+    const next = this.#unstarted.shift();
+    if (next && !this.#closed) this.#start(next);
   }
 
   /** The coordinator's events, for a pool started before it. */
@@ -170,11 +181,13 @@ export class ActorPool implements Transport {
         up: () => {
           if (thread.everUp) return;
           thread.everUp = true;
+          this.#startNext();
           if (--this.#starting === 0) this.#ready.resolve();
         },
         exited: (code) => {
           if (this.#closed) return;
           if (!thread.everUp) {
+            this.#startNext();
             const why =
               thread.error instanceof Error
                 ? `${thread.error.name}: ${thread.error.message}`
