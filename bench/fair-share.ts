@@ -23,24 +23,35 @@
 
 import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {parseArgs} from 'node:util';
+import {parseCli} from '../scripts/cli.ts';
 import {fairShareTable} from './fair-share-report.ts';
 import type {FairShareResults} from './fair-share-report.ts';
 import {contended, lone} from './fair-share-scenarios.ts';
 import type {Sender} from './fair-share-scenarios.ts';
 
-const {values: args} = parseArgs({
-  options: {
-    // Every scenario once, short and small: shows it runs; its figures mean nothing.
-    quick: {type: 'boolean', default: false},
-    seconds: {type: 'string'},
-    'lone-clients': {type: 'string'},
-    'flood-requests': {type: 'string'},
-    only: {type: 'string'},
-    root: {type: 'string'},
-    out: {type: 'string'},
-    'report-only': {type: 'boolean', default: false},
-  },
+const usage = `
+node bench/fair-share.ts [--quick] [--seconds 15] [--lone-clients 10000] [--flood-requests N]
+                         [--only lone,flood,proxy] [--root DIR] [--out FILE] [--report-only]
+
+The fair share measured both ways against the service in its own process, every answer checked:
+  lone   one address, many concurrent clients on an idle service (all should be admitted)
+  flood  1, 2 and 20 flooding addresses beside 50 normal clients on one key
+  proxy  everyone behind one address, without and with API keys
+
+  --quick        every scenario short and small (bench/out/fair-share.json): its figures mean nothing
+  --root DIR     run another checkout's src/main.ts (the code before, for comparison)
+  --report-only  print the table of the last run's file
+`;
+const args = parseCli('fair-share', usage, {
+  // Every scenario once, short and small: shows it runs; its figures mean nothing.
+  quick: {type: 'boolean', default: false},
+  seconds: {type: 'string'},
+  'lone-clients': {type: 'string'},
+  'flood-requests': {type: 'string'},
+  only: {type: 'string'},
+  root: {type: 'string'},
+  out: {type: 'string'},
+  'report-only': {type: 'boolean', default: false},
 });
 const scenarios = ['lone', 'flood', 'proxy'];
 const only = args.only?.split(',') ?? scenarios;

@@ -14,7 +14,7 @@ import {existsSync} from 'node:fs';
 import {once} from 'node:events';
 import {mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {parseArgs} from 'node:util';
+import {parseCli} from '../scripts/cli.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {runLoad} from '../scripts/load-generator.ts';
 import {mixedPlan} from '../scripts/load-plan.ts';
@@ -34,15 +34,24 @@ const kindNames: Record<string, string> = {
   'closure onevent': "ee-first's listeners (Koa's on-finished)",
 };
 
-const {values} = parseArgs({
-  options: {
-    server: {type: 'string', default: 'd'},
-    open: {type: 'string', default: '10000'},
-    'node-arg': {type: 'string', multiple: true, default: []},
-    top: {type: 'string', default: '30'},
-    label: {type: 'string'},
-    root: {type: 'string'},
-  },
+const usage = `
+node --max-old-space-size=8192 bench/heap.ts [--server d|a] [--open 10000] [--label L] [--root DIR]
+                                             [--node-arg ARG …] [--top 30]
+
+Holds N requests open in one server, writes a heap snapshot of its main thread and prints what
+each open request keeps alive, by object kind. Snapshots land in bench/out/heap/; the figures go
+to bench/heap.json under the label (default: the server). Run --server a first.
+  --server d   this service (ACTOR_POOL_SIZE=1, in-process simulated backend)
+  --server a   baseline (a): raw node:http holding each request for the backend's delay
+  --root DIR   a checkout of another commit to measure, for before/after
+`;
+const values = parseCli('heap', usage, {
+  server: {type: 'string', default: 'd'},
+  open: {type: 'string', default: '10000'},
+  'node-arg': {type: 'string', multiple: true, default: []},
+  top: {type: 'string', default: '30'},
+  label: {type: 'string'},
+  root: {type: 'string'},
 });
 const open = Number(values.open);
 const label = values.label ?? values.server;

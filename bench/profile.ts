@@ -10,7 +10,7 @@
 import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import {mkdir, readdir, readFile, rm} from 'node:fs/promises';
-import {parseArgs} from 'node:util';
+import {parseCli} from '../scripts/cli.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {quantile, runLoad} from '../scripts/load-generator.ts';
 import {mixedPlan} from '../scripts/load-plan.ts';
@@ -19,25 +19,35 @@ import type {ServerId} from './server-specs.ts';
 import {cpuSeconds} from './servers.ts';
 import {startRecorder} from './recorder.ts';
 
-const {values} = parseArgs({
-  allowNegative: true,
-  options: {
-    clients: {type: 'string', default: '256'},
-    seconds: {type: 'string', default: '6'},
-    agents: {type: 'string', default: '4'},
-    length: {type: 'string', default: '16'},
-    pool: {type: 'string', default: '1'},
-    top: {type: 'string', default: '25'},
-    server: {type: 'string', default: 'd1'},
-    /** Open loop at this many requests/s (--clients then caps those in flight); default closed loop. */
-    rate: {type: 'string'},
-    /** The in-process backend's latency range in ms (default 0,1: gateway-bound). */
-    latency: {type: 'string', default: '0,1'},
-    'http-backend': {type: 'boolean', default: false},
-    /** --no-profile: the same run without --cpu-prof, for CPU per request alone. */
-    profile: {type: 'boolean', default: true},
-    alloc: {type: 'boolean', default: false},
-  },
+const usage = `
+node bench/profile.ts [--server d1|b|…] [--clients 256] [--seconds 6] [--agents 4] [--length 16] [--pool 1]
+                      [--rate R] [--latency MIN,MAX] [--http-backend] [--no-profile] [--alloc] [--top 25]
+
+Runs one of the bench's servers (default d1: this service as shipped) under --cpu-prof with a
+gateway-bound load and prints its CPU per request and the top functions by self time, per thread.
+  --rate R          open loop at R requests/s (--clients then caps those in flight)
+  --latency A,B     the in-process backend's latency range in ms (default 0,1)
+  --http-backend    the recording backend over HTTP in its own process
+  --no-profile      the same run without --cpu-prof (CPU per request alone)
+  --alloc           also sample the main thread's allocations, bytes per request by function
+Profiles land in bench/out/profile/.
+`;
+const values = parseCli('profile', usage, {
+  clients: {type: 'string', default: '256'},
+  seconds: {type: 'string', default: '6'},
+  agents: {type: 'string', default: '4'},
+  length: {type: 'string', default: '16'},
+  pool: {type: 'string', default: '1'},
+  top: {type: 'string', default: '25'},
+  server: {type: 'string', default: 'd1'},
+  /** Open loop at this many requests/s (--clients then caps those in flight); default closed loop. */
+  rate: {type: 'string'},
+  /** The in-process backend's latency range in ms (default 0,1: gateway-bound). */
+  latency: {type: 'string', default: '0,1'},
+  'http-backend': {type: 'boolean', default: false},
+  /** --no-profile: the same run without --cpu-prof, for CPU per request alone. */
+  profile: {type: 'boolean', default: true},
+  alloc: {type: 'boolean', default: false},
 });
 const dir = new URL('./out/profile/', import.meta.url).pathname;
 await rm(dir, {recursive: true, force: true});

@@ -19,11 +19,11 @@
 
 import {spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
-import {mkdtemp, readFile, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {parseArgs} from 'node:util';
+import {parseCli} from '../scripts/cli.ts';
 import {freePort, waitUntilUp} from '../scripts/up.ts';
 import {writeBetweenMarkers} from './markers.ts';
 import {kinds, names, registryBackend} from './protocol-kinds.ts';
@@ -33,8 +33,19 @@ import {protocolsHeadline, protocolsSection} from './protocols-report.ts';
 import {stop} from './servers.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const {values: args} = parseArgs({
-  options: {quick: {type: 'boolean', default: false}, 'report-only': {type: 'boolean', default: false}},
+const usage = `
+node bench/protocols.ts [--quick] [--report-only]
+
+What each backend protocol costs per batch (ours, v2 JSON and binary, TF Serving), side by side:
+the codec alone, the HTTP client against the stand-in, and through the gateway.
+
+  --quick        one short round: shows it runs; its figures mean nothing and go to bench/out/
+                 (the README and RESULTS.md keep the last full run's)
+  --report-only  rewrite the RESULTS.md section and README headline from bench/protocols.json
+`;
+const args = parseCli('protocols', usage, {
+  quick: {type: 'boolean', default: false},
+  'report-only': {type: 'boolean', default: false},
 });
 const rounds = args.quick ? 1 : 3;
 const sizes = [
@@ -122,12 +133,20 @@ async function measure(): Promise<ProtocolsRecord> {
 }
 
 if (import.meta.main) {
-  const recordFile = new URL('protocols.json', import.meta.url);
+  // A quick run's figures mean nothing: they go to bench/out/, never into the tracked files.
+  const quick = args.quick && !args['report-only'];
+  const recordFile = new URL(quick ? 'out/protocols.json' : 'protocols.json', import.meta.url);
   const record: ProtocolsRecord = args['report-only']
     ? JSON.parse(await readFile(recordFile, 'utf8'))
     : await measure();
-  if (!args['report-only']) await writeFile(recordFile, `${JSON.stringify(record, null, 2)}\n`);
-  await writeBetweenMarkers(path.join(root, 'bench/RESULTS.md'), 'section', protocolsSection(record), 'protocols');
-  await writeBetweenMarkers(path.join(root, 'README.md'), 'headline', protocolsHeadline(record), 'protocols');
+  if (!args['report-only']) {
+    await mkdir(new URL('./', recordFile), {recursive: true});
+    await writeFile(recordFile, `${JSON.stringify(record, null, 2)}\n`);
+  }
+  if (!quick) {
+    await writeBetweenMarkers(path.join(root, 'bench/RESULTS.md'), 'section', protocolsSection(record), 'protocols');
+    await writeBetweenMarkers(path.join(root, 'README.md'), 'headline', protocolsHeadline(record), 'protocols');
+  }
   console.log(protocolsSection(record));
+  if (quick) console.log(`(quick run: ${recordFile.pathname}; README and RESULTS.md unchanged)`);
 }
