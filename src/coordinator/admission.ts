@@ -43,6 +43,7 @@ export type RefusalReason =
   | 'mailbox_full'
   | 'pending_full'
   | 'too_many_mailboxes'
+  | 'claims_queued'
   | 'no_actor_threads'
   | 'heap_full';
 
@@ -51,6 +52,8 @@ export const refusalMessages: Readonly<Record<RefusalReason, string>> = {
   mailbox_full: 'mailbox pending limit reached',
   pending_full: 'pending agents limit reached',
   too_many_mailboxes: 'too many mailboxes alive',
+  claims_queued:
+    'the capacity free now is promised to clients refused before this one, until they come back (claims queued ahead)',
   no_actor_threads: 'no actor threads are up',
   heap_full: 'the gateway is short of memory',
 };
@@ -75,38 +78,57 @@ export interface AdmissionState {
 }
 
 /** Refusals that leave a claim: the client was within its fair part and a limit was full. */
-const claimedOn: ReadonlySet<RefusalReason> = new Set(['mailbox_full', 'pending_full', 'too_many_mailboxes']);
+const claimedOn: ReadonlySet<RefusalReason> = new Set([
+  'mailbox_full',
+  'pending_full',
+  'too_many_mailboxes',
+  'claims_queued',
+]);
 /** A claim holds for the refusal's Retry-After and this much more, for the client to come back. */
-const claimGraceMs = 2000;
+export const claimGraceMs = 1000;
 
 /** Until when a refusal's claim holds (epoch ms), or undefined when it leaves none (claims.ts). */
 export function claimUntil(refusal: Refusal, now: number): number | undefined {
   return claimedOn.has(refusal.reason) ? now + refusal.retryAfterSeconds * 1000 + claimGraceMs : undefined;
 }
 
-/** Where a request stands on one limit. */
-export type Standing = 'fits' | 'full' | 'over_share';
+/**
+ * Where a request stands on one limit: it fits; the limit is really full (`full`: what is held
+ * and the request exceed it); it fits what is held but not beside the claims it gives way to
+ * (`queued`: the capacity is freeing for them); or the client would hold more than its fair part.
+ */
+export type Standing = 'fits' | 'full' | 'queued' | 'over_share';
+
+/** One limit as a request sees it. */
+export interface OnLimit {
+  readonly limit: number;
+  /** What the client holds of it now. */
+  readonly mine: number;
+  /** What the request would take of it. */
+  readonly need: number;
+  /** What all clients hold of it now. */
+  readonly used: number;
+  /** What they would hold with this request. */
+  readonly usedAfter: number;
+  /** What the clients holding some of it hold (the client included, if it does). */
+  readonly holders: Pick<Demands, 'sumMin'> | undefined;
+  readonly claims: ClaimsOn;
+}
 
 /**
- * Whether taking `need` more of a limit fits beside the claims the client gives way to; if not,
- * whether it would then hold more than its max-min fair part (`over_share`: only a client that
- * holds some of the limit, and more than one) or is within it (`full`).
+ * Whether taking `need` more of a limit fits beside the claims (claims.ts). They stake only what
+ * was held when they were made: free capacity they never hold back. Beyond what they stake, a
+ * client holding some of the limit that would hold more than its max-min fair part is
+ * `over_share` (so capacity held above a share is given back to them); the others are `full` if
+ * what is held exceeds the limit, or `queued` if only the capacity freed since the claims ahead
+ * of them were made is missing (it is theirs until they come back).
  *
- * @param mine what the client holds of the limit now
- * @param usedAfter what all clients would hold of it with this request
- * @param holders what the clients holding some of it hold (the client included, if it does)
  * @param place the client's place in line (its last claim's), Infinity if it has none
  */
-export function standing(
-  limit: number,
-  mine: number,
-  need: number,
-  usedAfter: number,
-  holders: Pick<Demands, 'sumMin'> | undefined,
-  claims: ClaimsOn,
-  place: number,
-): Standing {
-  if (usedAfter + claims.amount <= limit) return 'fits';
+export function standing(on: OnLimit, place: number): Standing {
+  const {limit, mine, need, used, usedAfter, holders, claims} = on;
+  const all = claims.queue(Infinity, Infinity);
+  if (usedAfter + Math.min(all.wants, all.heldThen) <= limit) return 'fits';
   const level = mine + need;
   // At least 1: with more clients than the limit, each may still hold one.
   if (mine > 0 && level > 1) {
@@ -114,7 +136,9 @@ export function standing(
     // Nobody else holding or waiting: the limit is full, no share binds.
     if (others > 0 && others + level > limit) return 'over_share';
   }
-  return usedAfter + claims.ahead(level, place) <= limit ? 'fits' : 'full';
+  if (usedAfter > limit) return 'full';
+  const ahead = claims.queue(level, place);
+  return usedAfter + Math.min(ahead.wants, Math.max(0, ahead.heldThen - used)) <= limit ? 'fits' : 'queued';
 }
 
 /**
@@ -130,6 +154,7 @@ export function admit(
   {keys, clients, claims}: AdmissionState,
   limits: AdmissionLimits,
   batching: BatchingOptions,
+  now = Date.now(),
 ): Refusal | undefined {
   for (const key of rowsPerKey.keys())
     if (!keys.canPlace(key)) return {reason: 'no_actor_threads', retryAfterSeconds: 1};
@@ -139,9 +164,16 @@ export function admit(
   /** Keys of the request with nothing in flight (new or idle): each takes a mailbox. */
   let idleKeys = 0;
   let newClientKeys = 0;
-  let overShare = false;
-  let mailboxFull = false;
+  const found = new Set<Standing>();
   const full: KeyState[] = [];
+  /** When the claims the request waits behind end unless renewed (epoch ms). */
+  let queuedUntil = 0;
+  const judge = (on: OnLimit): Standing => {
+    const result = standing(on, place);
+    found.add(result);
+    if (result === 'queued') queuedUntil = Math.max(queuedUntil, on.claims.queue(on.mine + on.need, place).until);
+    return result;
+  };
   for (const [key, n] of rowsPerKey) {
     rows += n;
     const mine = client.perKey.get(key) ?? 0;
@@ -150,50 +182,44 @@ export function admit(
     const used = state?.live ?? 0;
     if (!state) newKeys++;
     if (used === 0) idleKeys++;
-    const onKey = standing(
-      limits.maxPendingPerMailbox,
-      mine,
-      n,
-      used + n,
-      clients.onKey(key),
-      claims.onKey(key),
-      place,
-    );
-    if (onKey === 'over_share') overShare = true;
-    else if (onKey === 'full') {
-      mailboxFull = true;
-      if (state) full.push(state);
-    }
+    const {maxPendingPerMailbox: limit} = limits;
+    const onKey = judge({limit, mine, need: n, used, usedAfter: used + n, holders: clients.onKey(key), claims: claims.onKey(key)});
+    if (onKey === 'full' && state) full.push(state);
   }
-  const total = standing(
-    limits.maxPendingTotal,
-    client.live,
-    rows,
-    keys.live + rows,
-    clients.total,
-    claims.total,
-    place,
-  );
-  let mailboxes = standing(
-    limits.maxMailboxes,
-    client.perKey.size,
-    newClientKeys,
-    keys.busy + idleKeys,
-    mailboxHolders(client, keys, clients),
-    claims.mailboxes,
-    place,
-  );
+  const mailboxFull = found.has('full');
+  const total = judge({
+    limit: limits.maxPendingTotal,
+    mine: client.live,
+    need: rows,
+    used: keys.live,
+    usedAfter: keys.live + rows,
+    holders: clients.total,
+    claims: claims.total,
+  });
+  const onMailboxes: OnLimit = {
+    limit: limits.maxMailboxes,
+    mine: client.perKey.size,
+    need: newClientKeys,
+    used: keys.busy,
+    usedAfter: keys.busy + idleKeys,
+    holders: mailboxHolders(client, keys, clients),
+    claims: claims.mailboxes,
+  };
   // Keys in flight take no mailbox: never refused by the limit, only by the share.
-  if (mailboxes === 'full' && idleKeys === 0) mailboxes = 'fits';
+  let mailboxes = idleKeys > 0 ? judge(onMailboxes) : standing(onMailboxes, place);
+  if (mailboxes !== 'over_share' && idleKeys === 0) mailboxes = 'fits';
   let reason: RefusalReason | undefined;
-  if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
+  if (found.has('over_share') || mailboxes === 'over_share') reason = 'client_share';
   else if (mailboxFull) reason = 'mailbox_full';
   else if (total === 'full') reason = 'pending_full';
   else if (mailboxes === 'full') reason = 'too_many_mailboxes';
+  else if (found.has('queued')) reason = 'claims_queued';
   // Room for the new keys: idle keys (none of this request's) give theirs up, oldest first.
   else if (keys.size + newKeys > limits.maxMailboxes)
     keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
   if (!reason) return undefined;
+  // Queued: capacity is expected when the claims ahead are served or lapse.
+  if (reason === 'claims_queued') return {reason, retryAfterSeconds: Math.max(1, Math.ceil((queuedUntil - now) / 1000))};
   const behind =
     reason === 'mailbox_full'
       ? full
