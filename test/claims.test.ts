@@ -48,15 +48,15 @@ test('ahead of a client are the claims that would hold less, or as much and were
   claims.claim(client('big'), rows(['k', 4]), later(), nothingHeld);
   claims.claim(client('holder', ['k', 2]), rows(['k', 2]), later(), nothingHeld);
   const onKey = claims.onKey('k');
-  t.is(onKey.ahead(1, Infinity), 1, 'a newcomer asking 1 gives way to the claim of 1 only');
-  t.is(onKey.ahead(4, Infinity), 7, 'asking 4, to all three (levels 1, 4 and 2 + 2)');
+  t.is(onKey.queue(1, Infinity).wants, 1, 'a newcomer asking 1 gives way to the claim of 1 only');
+  t.is(onKey.queue(4, Infinity).wants, 7, 'asking 4, to all three (levels 1, 4 and 2 + 2)');
   // "small" asks again: judged in its place, first in line, nothing ahead of it.
   const place = claims.drop('small') as number;
-  t.is(claims.onKey('k').ahead(1, place), 0);
+  t.is(claims.onKey('k').queue(1, place).wants, 0);
   claims.claim(client('small'), rows(['k', 1]), later(), nothingHeld, place);
   claims.claim(client('late'), rows(['k', 1]), later(), nothingHeld);
   const late = claims.drop('late') as number;
-  t.is(claims.onKey('k').ahead(1, late), 1, 'the late one gives way to the earlier claim at its level');
+  t.is(claims.onKey('k').queue(1, late).wants, 1, 'the late one gives way to the earlier claim at its level');
 });
 
 test('a claim expires at its deadline and every tally goes back', async (t) => {
@@ -78,7 +78,8 @@ test('at most maxClaims clients: a flood of new claimants pushes out only a clai
   t.true(claims.claim(client('big'), rows(['k', 5]), now + 9000, nothingHeld));
   t.true(claims.claim(client('n2'), rows(['k', 1]), now + 5000, nothingHeld));
   let kept = 0;
-  for (let i = 0; i < 1000; i++) if (claims.claim(client(`flood-${i}`), rows([`k${i}`, 1]), now + 2000 + i, nothingHeld)) kept++;
+  for (let i = 0; i < 1000; i++)
+    if (claims.claim(client(`flood-${i}`), rows([`k${i}`, 1]), now + 2000 + i, nothingHeld)) kept++;
   t.is(
     kept,
     1,
@@ -91,7 +92,10 @@ test('at most maxClaims clients: a flood of new claimants pushes out only a clai
   t.deepEqual(sum(claims.total), {clients: 3, amount: 3});
   t.deepEqual(sum(claims.mailboxes), {clients: 3, amount: 3});
   t.is(typeof claims.drop('n1'), 'number');
-  t.true(claims.claim(client('flood-late'), rows(['k9', 1]), now + 3000, nothingHeld), 'a place freed: the next one is kept');
+  t.true(
+    claims.claim(client('flood-late'), rows(['k9', 1]), now + 3000, nothingHeld),
+    'a place freed: the next one is kept',
+  );
 });
 
 test('what a claim adds to the max-min demands: its level beyond what its client holds now, as that falls', (t) => {

@@ -400,7 +400,11 @@ test('claims are served smallest first, then in order: a fresh address asking mo
   t.is(reasonOf(ask2('first', 1)), 'mailbox_full');
   t.is(reasonOf(ask2('second', 1)), 'mailbox_full');
   answer(t2, c2, 1, answered2);
-  t.is(reasonOf(ask2('second', 1)), 'claims_queued', 'behind the first, at the same level: the slot is free, it is queued');
+  t.is(
+    reasonOf(ask2('second', 1)),
+    'claims_queued',
+    'behind the first, at the same level: the slot is free, it is queued',
+  );
   t.is(reasonOf(ask2('first', 1)), 'admitted');
   answer(t2, c2, 1, answered2);
   t.is(reasonOf(ask2('second', 1)), 'admitted');

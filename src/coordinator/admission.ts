@@ -5,23 +5,27 @@
 // MAX_PENDING_PER_MAILBOX, MAX_PENDING_TOTAL, and MAX_MAILBOXES (the keys a client holds). A client
 // that finds a limit full leaves a claim (claims.ts): what it asked for. On each limit:
 //
-//   - a request is admitted while it fits beside the claims it must give way to: with no claim, a
-//     lone client on an idle service is never refused while capacity remains, and any client may
-//     use capacity nobody else waits for;
+//   - capacity free now is never held back from whoever asks now: a claim stakes only what was
+//     held of the limit when it was made (held still, or freed since), and lapses a second after
+//     its Retry-After unless its client asks again. A lone client on an idle service, or any
+//     client beside claims that stake nothing, is never refused while capacity remains;
 //   - a client's fair part is its max-min share over the demands (demands.ts): what each client
 //     holds, or would hold with its claim, and what this client would hold with the request.
 //     Clients wanting less than an equal split keep all they want; the rest is split among the
-//     others. Above it, a client holding some of the limit gives way to every claim and is refused
-//     `client_share`, leaving no claim; a client holding none of it never is. Within it, it gives
-//     way to the claims of clients that would hold less than it, or as much and asked first, and
-//     is refused with the limit's reason (`mailbox_full`, …), leaving a claim that keeps its place;
+//     others. Above it, a client holding some of the limit gives way to every claim staking
+//     capacity and is refused `client_share`, leaving no claim; a client holding none never is.
+//     Within it, it is refused with the limit's reason (`mailbox_full`, `pending_full`,
+//     `too_many_mailboxes`) only when what is held and its request exceed the limit; when what it
+//     lacks is the capacity freed for the claims ahead of it (those that would hold less, or as
+//     much and asked first), with `claims_queued` and a Retry-After until they lapse. Either way
+//     it leaves a claim that keeps its place;
 //   - so the capacity freed as admitted agents finish (admission cannot evict them) goes to the
 //     clients that claimed it, smallest first, in about one backend call, instead of going back
 //     to whoever fills fastest.
 //
 // MAX_MAILBOXES: a key with agents in flight has its mailbox, so a request only for such keys is
-// never refused by the limit. One that opens a mailbox (a new key, or an idle one: its actor went
-// when it emptied) takes one like any claim would, in line with the claims. A mailbox frees only
+// never refused by the limit, and a claim counts none for them. One that opens a mailbox (a new
+// key, or an idle one: its actor went when it emptied) takes one, in line with the claims. A mailbox frees only
 // when its key drains, so a client above its share of the mailboxes while others claim one is
 // refused `client_share` for keeping its keys busy too: they drain, and each one idle is retired
 // for the first claim (or by the idle sweep, keys.ts). Its keys that other clients also hold are
@@ -36,6 +40,7 @@ import type {BatchingOptions} from '../config.ts';
 import type {ClaimsOn, ClaimTable} from './claims.ts';
 import type {ClientState, ClientTable} from './clients.ts';
 import type {Demands} from './demands.ts';
+import {drainSeconds} from './keys.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
 export type RefusalReason =
@@ -92,36 +97,30 @@ export function claimUntil(refusal: Refusal, now: number): number | undefined {
   return claimedOn.has(refusal.reason) ? now + refusal.retryAfterSeconds * 1000 + claimGraceMs : undefined;
 }
 
-/**
- * Where a request stands on one limit: it fits; the limit is really full (`full`: what is held
- * and the request exceed it); it fits what is held but not beside the claims it gives way to
- * (`queued`: the capacity is freeing for them); or the client would hold more than its fair part.
- */
+/** Where a request stands on one limit (see `standing`). */
 export type Standing = 'fits' | 'full' | 'queued' | 'over_share';
 
-/** One limit as a request sees it. */
+/**
+ * One limit as a request sees it: what the client holds of it (`mine`) and would take (`need`),
+ * what all clients hold now (`used`) and would with the request (`usedAfter`), what the clients
+ * holding some hold (the client included, if it does), and the claims on it.
+ */
 export interface OnLimit {
   readonly limit: number;
-  /** What the client holds of it now. */
   readonly mine: number;
-  /** What the request would take of it. */
   readonly need: number;
-  /** What all clients hold of it now. */
   readonly used: number;
-  /** What they would hold with this request. */
   readonly usedAfter: number;
-  /** What the clients holding some of it hold (the client included, if it does). */
   readonly holders: Pick<Demands, 'sumMin'> | undefined;
   readonly claims: ClaimsOn;
 }
 
 /**
- * Whether taking `need` more of a limit fits beside the claims (claims.ts). They stake only what
- * was held when they were made: free capacity they never hold back. Beyond what they stake, a
- * client holding some of the limit that would hold more than its max-min fair part is
- * `over_share` (so capacity held above a share is given back to them); the others are `full` if
- * what is held exceeds the limit, or `queued` if only the capacity freed since the claims ahead
- * of them were made is missing (it is theirs until they come back).
+ * Whether taking `need` more of a limit `fits` beside the claims, which stake only what was held
+ * when they were made (claims.ts). If not: `over_share` for a client holding some of it that
+ * would then hold more than its max-min fair part (more than one); else `full` if what is held
+ * and the request exceed the limit, or `queued` if what it lacks is the capacity freed since the
+ * claims ahead of it were made (theirs until they come back or lapse).
  *
  * @param place the client's place in line (its last claim's), Infinity if it has none
  */
@@ -182,8 +181,15 @@ export function admit(
     const used = state?.live ?? 0;
     if (!state) newKeys++;
     if (used === 0) idleKeys++;
-    const {maxPendingPerMailbox: limit} = limits;
-    const onKey = judge({limit, mine, need: n, used, usedAfter: used + n, holders: clients.onKey(key), claims: claims.onKey(key)});
+    const onKey = judge({
+      limit: limits.maxPendingPerMailbox,
+      mine,
+      need: n,
+      used,
+      usedAfter: used + n,
+      holders: clients.onKey(key),
+      claims: claims.onKey(key),
+    });
     if (onKey === 'full' && state) full.push(state);
   }
   const mailboxFull = found.has('full');
@@ -219,14 +225,15 @@ export function admit(
     keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
   if (!reason) return undefined;
   // Queued: capacity is expected when the claims ahead are served or lapse.
-  if (reason === 'claims_queued') return {reason, retryAfterSeconds: Math.max(1, Math.ceil((queuedUntil - now) / 1000))};
+  if (reason === 'claims_queued')
+    return {reason, retryAfterSeconds: Math.max(1, Math.ceil((queuedUntil - now) / 1000))};
   const behind =
     reason === 'mailbox_full'
       ? full
       : reason === 'client_share'
         ? [...client.perKey.keys()].flatMap((k) => keys.get(k) ?? [])
         : [...keys.values()];
-  return {reason, retryAfterSeconds: retryAfterSeconds(behind, batching)};
+  return {reason, retryAfterSeconds: drainSeconds(behind, batching)};
 }
 
 /**
@@ -242,16 +249,4 @@ function mailboxHolders(client: ClientState, keys: KeyTable, clients: ClientTabl
       return Math.min(clients.mailboxes.sumMin(x), client.perKey.size + keys.busy - alone);
     },
   };
-}
-
-/** Seconds until the backlog of these keys should have drained, from their measured latency. */
-export function retryAfterSeconds(keys: Iterable<KeyState>, batching: BatchingOptions): number {
-  const {maxBatchSize, maxConcurrentBatches} = batching;
-  let worstMs = 0;
-  for (const key of keys) {
-    const batches = Math.ceil(key.live / maxBatchSize);
-    const rounds = maxConcurrentBatches === 0 ? Math.min(1, batches) : Math.ceil(batches / maxConcurrentBatches);
-    worstMs = Math.max(worstMs, rounds * key.latencyMs);
-  }
-  return Math.max(1, Math.ceil(worstMs / 1000));
 }

@@ -2,10 +2,11 @@
 // evict admitted agents, so a client that finds a limit full leaves a claim: until it comes back
 // (its Retry-After and a short grace), it counts among the clients sharing each limit, and as the
 // others' agents finish, the freed capacity waits for it instead of going back to whoever fills
-// fastest. A claim holds back only capacity freeing since it was made: at most what was held of
-// the limit then (`heldThen`) beyond what is held now. Capacity already free when it was made,
-// or taken again since, it never withholds: a claim left on an idle service holds nothing back.
-// A mailbox claim counts only the keys of its request that have no busy mailbox now.
+// fastest. A claim stakes at most what was held of the limit when it was made (`heldThen`): of
+// the capacity free now it holds back only what was freed since (held then, not now), never what
+// was already free: a claim left on an idle service holds nothing back, and claims cannot keep
+// capacity reserved by being renewed on it. A mailbox claim counts only the keys of its request
+// without a busy mailbox now.
 //
 // Claims are served as max-min fairness fills levels: on each limit a claim has a level, what its
 // client would hold of the limit once admitted, and a place in line (the order of first refusal,
@@ -58,8 +59,6 @@ export interface ClaimsOn {
   readonly clients: number;
   /** Agents (or mailboxes) they claim. */
   readonly amount: number;
-  /** What the claims ahead of a client that would hold `level`, at `place` in line, ask for. */
-  ahead(level: number, place: number): number;
   /** The claims ahead of a client that would hold `level`, at `place` (Infinity, Infinity: all). */
   queue(level: number, place: number): Queue;
   /**
@@ -73,12 +72,6 @@ class Shares implements ClaimsOn {
   clients = 0;
   amount = 0;
   readonly #shares = new Set<Share>();
-
-  ahead(level: number, place: number): number {
-    let amount = 0;
-    for (const s of this.#shares) if (before(s, level, place)) amount += s.amount;
-    return amount;
-  }
 
   queue(level: number, place: number): Queue {
     let wants = 0;
@@ -137,7 +130,6 @@ interface Claim extends Timed {
 const none: ClaimsOn = Object.freeze({
   clients: 0,
   amount: 0,
-  ahead: () => 0,
   queue: () => Object.freeze({wants: 0, heldThen: 0, until: 0}),
   sumMin: () => 0,
 });
