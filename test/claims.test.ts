@@ -111,3 +111,27 @@ test('what a claim adds to the max-min demands: its level beyond what its client
   t.is(claims.onKey('k').sumMin(10), 4 + 1, 'its agents finishing, the claim stands for more beyond them');
   t.is(claims.total.sumMin(10), 4 + 1);
 });
+
+test('what claims stake: at most what was held of the limit when the latest-held of them was made; a mailbox claim counts only keys without a busy mailbox now; until when the last lapses', (t) => {
+  const claims = new ClaimTable();
+  t.teardown(() => claims.close());
+  const live = new Map<string, number>([['busy', 3]]);
+  const usage = {live: 6, busy: 2, get: (key: string) => (live.has(key) ? {live: live.get(key) ?? 0} : undefined)};
+  const now = Date.now();
+  claims.claim(client('a'), rows(['x', 2], ['busy', 1]), now + 5000, usage);
+  usage.live = 0;
+  usage.busy = 0;
+  claims.claim(client('b'), rows(['y', 1]), now + 9000, usage);
+  t.deepEqual(claims.total.queue(Infinity, Infinity), {wants: 4, heldThen: 6, until: now + 9000});
+  // a claimed mailboxes for x and busy, b for y; busy has its mailbox (agents in flight).
+  t.deepEqual(claims.mailboxes.queue(Infinity, Infinity), {wants: 2, heldThen: 2, until: now + 9000});
+  t.deepEqual(claims.onKey('busy').queue(Infinity, Infinity), {wants: 1, heldThen: 3, until: now + 5000});
+  // b's claim was made with nothing held: it stakes nothing, whatever it wants.
+  t.deepEqual(claims.total.queue(1, Infinity), {wants: 1, heldThen: 0, until: now + 9000});
+  // x opens (another client's agent in flight): a's claim wants no mailbox for it any more.
+  live.set('x', 1);
+  t.is(claims.mailboxes.queue(Infinity, Infinity).wants, 1);
+  t.is(claims.mailboxes.amount, 3, 'what was claimed stays counted as claimed');
+  t.is(typeof claims.drop('a'), 'number');
+  t.deepEqual(claims.mailboxes.queue(Infinity, Infinity), {wants: 1, heldThen: 0, until: now + 9000});
+});
