@@ -44,19 +44,20 @@ test('claims add up per key, on the total and on the mailboxes; a new refusal re
 test('ahead of a client are the claims that would hold less, or as much and were made first; a claim asked again keeps its place', (t) => {
   const claims = new ClaimTable();
   t.teardown(() => claims.close());
+  const now = Date.now();
   claims.claim(client('small'), rows(['k', 1]), later(), nothingHeld);
   claims.claim(client('big'), rows(['k', 4]), later(), nothingHeld);
   claims.claim(client('holder', ['k', 2]), rows(['k', 2]), later(), nothingHeld);
   const onKey = claims.onKey('k');
-  t.is(onKey.queue(1, Infinity).wants, 1, 'a newcomer asking 1 gives way to the claim of 1 only');
-  t.is(onKey.queue(4, Infinity).wants, 7, 'asking 4, to all three (levels 1, 4 and 2 + 2)');
+  t.is(onKey.queue(1, Infinity, now).wants, 1, 'a newcomer asking 1 gives way to the claim of 1 only');
+  t.is(onKey.queue(4, Infinity, now).wants, 7, 'asking 4, to all three (levels 1, 4 and 2 + 2)');
   // "small" asks again: judged in its place, first in line, nothing ahead of it.
   const place = claims.drop('small') as number;
-  t.is(claims.onKey('k').queue(1, place).wants, 0);
+  t.is(claims.onKey('k').queue(1, place, now).wants, 0);
   claims.claim(client('small'), rows(['k', 1]), later(), nothingHeld, place);
   claims.claim(client('late'), rows(['k', 1]), later(), nothingHeld);
   const late = claims.drop('late') as number;
-  t.is(claims.onKey('k').queue(1, late).wants, 1, 'the late one gives way to the earlier claim at its level');
+  t.is(claims.onKey('k').queue(1, late, now).wants, 1, 'the late one gives way to the earlier claim at its level');
 });
 
 test('a claim expires at its deadline and every tally goes back', async (t) => {
@@ -122,16 +123,18 @@ test('what claims stake: at most what was held of the limit when the latest-held
   usage.live = 0;
   usage.busy = 0;
   claims.claim(client('b'), rows(['y', 1]), now + 9000, usage);
-  t.deepEqual(claims.total.queue(Infinity, Infinity), {wants: 4, heldThen: 6, until: now + 9000});
+  t.deepEqual(claims.total.queue(Infinity, Infinity, now), {wants: 4, heldThen: 6, until: now + 9000});
   // a claimed mailboxes for x and busy, b for y; busy has its mailbox (agents in flight).
-  t.deepEqual(claims.mailboxes.queue(Infinity, Infinity), {wants: 2, heldThen: 2, until: now + 9000});
-  t.deepEqual(claims.onKey('busy').queue(Infinity, Infinity), {wants: 1, heldThen: 3, until: now + 5000});
+  t.deepEqual(claims.mailboxes.queue(Infinity, Infinity, now), {wants: 2, heldThen: 2, until: now + 9000});
+  t.deepEqual(claims.onKey('busy').queue(Infinity, Infinity, now), {wants: 1, heldThen: 3, until: now + 5000});
   // b's claim was made with nothing held: it stakes nothing, whatever it wants.
-  t.deepEqual(claims.total.queue(1, Infinity), {wants: 1, heldThen: 0, until: now + 9000});
+  t.deepEqual(claims.total.queue(1, Infinity, now), {wants: 1, heldThen: 0, until: now + 9000});
+  // At its deadline a claim stops counting, whether or not its timer has run yet.
+  t.deepEqual(claims.total.queue(Infinity, Infinity, now + 5000), {wants: 1, heldThen: 0, until: now + 9000});
   // x opens (another client's agent in flight): a's claim wants no mailbox for it any more.
   live.set('x', 1);
-  t.is(claims.mailboxes.queue(Infinity, Infinity).wants, 1);
+  t.is(claims.mailboxes.queue(Infinity, Infinity, now).wants, 1);
   t.is(claims.mailboxes.amount, 3, 'what was claimed stays counted as claimed');
   t.is(typeof claims.drop('a'), 'number');
-  t.deepEqual(claims.mailboxes.queue(Infinity, Infinity), {wants: 1, heldThen: 0, until: now + 9000});
+  t.deepEqual(claims.mailboxes.queue(Infinity, Infinity, now), {wants: 1, heldThen: 0, until: now + 9000});
 });

@@ -124,9 +124,9 @@ export interface OnLimit {
  *
  * @param place the client's place in line (its last claim's), Infinity if it has none
  */
-export function standing(on: OnLimit, place: number): Standing {
+export function standing(on: OnLimit, place: number, now: number): Standing {
   const {limit, mine, need, used, usedAfter, holders, claims} = on;
-  const all = claims.queue(Infinity, Infinity);
+  const all = claims.queue(Infinity, Infinity, now);
   if (usedAfter + Math.min(all.wants, all.heldThen) <= limit) return 'fits';
   const level = mine + need;
   // At least 1: with more clients than the limit, each may still hold one.
@@ -136,7 +136,7 @@ export function standing(on: OnLimit, place: number): Standing {
     if (others > 0 && others + level > limit) return 'over_share';
   }
   if (usedAfter > limit) return 'full';
-  const ahead = claims.queue(level, place);
+  const ahead = claims.queue(level, place, now);
   return usedAfter + Math.min(ahead.wants, Math.max(0, ahead.heldThen - used)) <= limit ? 'fits' : 'queued';
 }
 
@@ -168,9 +168,9 @@ export function admit(
   /** When the claims the request waits behind end unless renewed (epoch ms). */
   let queuedUntil = 0;
   const judge = (on: OnLimit): Standing => {
-    const result = standing(on, place);
+    const result = standing(on, place, now);
     found.add(result);
-    if (result === 'queued') queuedUntil = Math.max(queuedUntil, on.claims.queue(on.mine + on.need, place).until);
+    if (result === 'queued') queuedUntil = Math.max(queuedUntil, on.claims.queue(on.mine + on.need, place, now).until);
     return result;
   };
   for (const [key, n] of rowsPerKey) {
@@ -212,7 +212,7 @@ export function admit(
     claims: claims.mailboxes,
   };
   // Keys in flight take no mailbox: never refused by the limit, only by the share.
-  let mailboxes = idleKeys > 0 ? judge(onMailboxes) : standing(onMailboxes, place);
+  let mailboxes = idleKeys > 0 ? judge(onMailboxes) : standing(onMailboxes, place, now);
   if (mailboxes !== 'over_share' && idleKeys === 0) mailboxes = 'fits';
   let reason: RefusalReason | undefined;
   if (found.has('over_share') || mailboxes === 'over_share') reason = 'client_share';

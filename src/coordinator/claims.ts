@@ -59,8 +59,11 @@ export interface ClaimsOn {
   readonly clients: number;
   /** Agents (or mailboxes) they claim. */
   readonly amount: number;
-  /** The claims ahead of a client that would hold `level`, at `place` (Infinity, Infinity: all). */
-  queue(level: number, place: number): Queue;
+  /**
+   * The claims ahead of a client that would hold `level`, at `place` (Infinity, Infinity: all),
+   * not lapsed at `now` (a claim stops counting at its deadline, before its timer runs).
+   */
+  queue(level: number, place: number, now: number): Queue;
   /**
    * For the max-min share: sum(min(level, x) - min(held, x)) over the claims, what the claimants'
    * demands add beyond their holdings (already in the holders' histogram, demands.ts).
@@ -73,12 +76,12 @@ class Shares implements ClaimsOn {
   amount = 0;
   readonly #shares = new Set<Share>();
 
-  queue(level: number, place: number): Queue {
+  queue(level: number, place: number, now: number): Queue {
     let wants = 0;
     let heldThen = 0;
     let until = 0;
     for (const s of this.#shares) {
-      if (!before(s, level, place)) continue;
+      if (!before(s, level, place) || s.deadline <= now) continue;
       wants += s.wants();
       heldThen = Math.max(heldThen, s.heldThen);
       until = Math.max(until, s.deadline);
