@@ -107,7 +107,8 @@ test('a claim holds back capacity held or freed since it was made, never capacit
   t.is(refusal(six)?.reason, 'claims_queued', 'six would leave two of the three promised');
   const five = askKeys(coordinator, 'addr:10.0.0.7', l(5, 'y'));
   t.is(reasonOf(five), 'admitted', 'five leave the three promised');
-  // Five busy: the three left cannot serve the claim of six, and were not held when it was made.
+  // Five busy, more than the three held when the claim was made: nothing freed since is left to
+  // promise, the three free mailboxes go to whoever asks.
   const steadyAgain = ask('addr:10.0.0.3', 1, 's9');
   t.is(reasonOf(steadyAgain), 'admitted');
   answer();

@@ -90,7 +90,7 @@ const claimedOn: ReadonlySet<RefusalReason> = new Set([
   'claims_queued',
 ]);
 /** A claim holds for the refusal's Retry-After and this much more, for the client to come back. */
-export const claimGraceMs = 1000;
+const claimGraceMs = 1000;
 
 /** Until when a refusal's claim holds (epoch ms), or undefined when it leaves none (claims.ts). */
 export function claimUntil(refusal: Refusal, now: number): number | undefined {
