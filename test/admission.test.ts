@@ -218,14 +218,17 @@ test('one address holding every mailbox cannot keep them: new clients claim one,
   // A key in flight has its mailbox: another client's request for it is never refused by the limit.
   const beside = postFrom('127.0.0.9', url, {agents: agents(['h2'], 7)});
   await waitFor('the request beside in flight', () => stats(running).liveParts === 5);
+  // Still full: asking again renews each claim (a claim not renewed lapses a second after its Retry-After).
+  for (const i of [0, 1]) t.regex(reason(await normal(i)), /too many mailboxes/);
 
   backend.open();
   exact(await hogFirst, hogKeys, 1);
   exact(await beside, ['h2'], 7);
   await waitFor('every part answered for', () => stats(running).liveParts === 0);
   backend.shut();
-  // The hog, holding nothing now, tries to take every idle mailbox back: in line behind the claims.
-  t.regex(reason(await hog(hogKeys, 3)), /too many mailboxes/);
+  // The hog, holding nothing now, tries to take every idle mailbox back: in line behind the claims,
+  // told so (no mailbox is busy: not "too many mailboxes").
+  t.regex(reason(await hog(hogKeys, 3)), /promised to clients refused before this one/);
   // Each claimant gets in, an idle key retired for it, and is answered exact.
   const firsts = [normal(0), normal(1)];
   await waitFor('both claimants in flight', () => stats(running).liveParts === 2);
@@ -235,4 +238,45 @@ test('one address holding every mailbox cannot keep them: new clients claim one,
   exact(n2, ['n2'], 11);
   t.is(stats(running).claims, 1, "only the hog's own claim is left");
   exact(await hog(hogKeys.slice(0, 2), 4), hogKeys.slice(0, 2), 4);
+});
+
+test('claims left while every mailbox was busy stop counting when not renewed: a newcomer meanwhile is told the freed mailboxes are promised, then a multi-key request on the idle service is admitted, exact', async (t) => {
+  const backend = await startGatedBackend();
+  t.teardown(() => backend.close());
+  const running = await startService({
+    BACKEND_URL: backend.url,
+    MAX_MAILBOXES: '4',
+    MAX_KEYS_PER_REQUEST: '4',
+    MAX_AGENTS_PER_REQUEST: '8',
+  });
+  t.teardown(() => running.close());
+  const url = `${running.url}/predict`;
+  const agents = (types: string[], v: number) =>
+    Object.fromEntries(types.map((type, i) => [`${type}-${i}`, {vector: [v, i], model: 'm', agent_type: type}]));
+  const exact = (reply: Reply, types: string[], v: number) => {
+    t.is(reply.status, 200, JSON.stringify(reply.body));
+    for (const [i, type] of types.entries())
+      t.is(reply.body.results[`${type}-${i}`].prediction, predictRow(bias('m', type), [v, i]));
+  };
+  const reason = (reply: Reply) => (reply.status === 200 ? 'admitted' : String(reply.body?.error?.message));
+  // Four addresses hold a mailbox each; six others ask for a new key once and never come back.
+  const boot = [0, 1, 2, 3].map((i) => postFrom(`127.0.0.${2 + i}`, url, {agents: agents([`b${i}`], i)}));
+  await waitFor('every mailbox busy', () => stats(running).liveParts === 4);
+  for (let i = 0; i < 6; i++)
+    t.regex(reason(await postFrom(`127.0.1.${i}`, url, {agents: agents([`atk${i}`], 1)})), /too many mailboxes/);
+  t.is(stats(running).claims, 6);
+  backend.open();
+  for (const [i, reply] of (await Promise.all(boot)).entries()) exact(reply, [`b${i}`], i);
+  await waitFor('every part answered for', () => stats(running).liveParts === 0);
+  // Nothing busy. If the six still stand, the mailboxes freed for them are promised: said so.
+  const early = await postFrom('127.0.0.20', url, {agents: agents(['nA', 'nB'], 20)});
+  if (early.status === 503) {
+    t.regex(reason(early), /promised to clients refused before this one/);
+    t.notRegex(reason(early), /too many mailboxes/);
+    t.true(Number(early.headers.get('retry-after')) >= 1);
+  } else exact(early, ['nA', 'nB'], 20);
+  await waitFor('the six claims lapsed', () => stats(running).claims <= 1);
+  exact(await postFrom('127.0.0.20', url, {agents: agents(['nA', 'nB'], 21)}), ['nA', 'nB'], 21);
+  exact(await postFrom('127.0.0.21', url, {agents: agents(['nC', 'nD', 'nE'], 22)}), ['nC', 'nD', 'nE'], 22);
+  t.is(stats(running).claims, 0);
 });

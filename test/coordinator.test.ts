@@ -340,8 +340,8 @@ test('N identities get N parts: three addresses fill a mailbox; each is held to 
   answer(transport, coordinator, 4, answered);
   t.is(
     reasonOf(ask('a1', 4)),
-    'mailbox_full',
-    'more than its part, but a1 holds none of the mailbox now: never client_share, it waits its turn',
+    'claims_queued',
+    'more than its part, but a1 holds none of the mailbox now: never client_share, it waits its turn behind the claim',
   );
   t.is(reasonOf(ask('a1', 3)), 'admitted', 'its part');
   t.is(reasonOf(ask('a1', 1)), 'client_share');
@@ -384,7 +384,7 @@ test('claims are served smallest first, then in order: a fresh address asking mo
   t.is(reasonOf(ask('n2', 1)), 'mailbox_full');
   t.is(reasonOf(ask('fresh', 4)), 'mailbox_full', 'within its part (5 of 20 among four), but the mailbox is full');
   answer(transport, coordinator, 4, answered);
-  t.is(reasonOf(ask('fresh', 4)), 'mailbox_full', '4 are free, but n1 and n2 asked for less, first');
+  t.is(reasonOf(ask('fresh', 4)), 'claims_queued', '4 are free, but n1 and n2 asked for less, first');
   t.is(reasonOf(ask('n2', 1)), 'admitted');
   t.is(reasonOf(ask('n1', 1)), 'admitted');
   t.is(reasonOf(ask('fresh', 4)), 'mailbox_full', 'still its turn next: 2 free');
@@ -400,7 +400,11 @@ test('claims are served smallest first, then in order: a fresh address asking mo
   t.is(reasonOf(ask2('first', 1)), 'mailbox_full');
   t.is(reasonOf(ask2('second', 1)), 'mailbox_full');
   answer(t2, c2, 1, answered2);
-  t.is(reasonOf(ask2('second', 1)), 'mailbox_full', 'behind the first, at the same level');
+  t.is(
+    reasonOf(ask2('second', 1)),
+    'claims_queued',
+    'behind the first, at the same level: the slot is free, it is queued',
+  );
   t.is(reasonOf(ask2('first', 1)), 'admitted');
   answer(t2, c2, 1, answered2);
   t.is(reasonOf(ask2('second', 1)), 'admitted');

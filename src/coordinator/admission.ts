@@ -5,23 +5,27 @@
 // MAX_PENDING_PER_MAILBOX, MAX_PENDING_TOTAL, and MAX_MAILBOXES (the keys a client holds). A client
 // that finds a limit full leaves a claim (claims.ts): what it asked for. On each limit:
 //
-//   - a request is admitted while it fits beside the claims it must give way to: with no claim, a
-//     lone client on an idle service is never refused while capacity remains, and any client may
-//     use capacity nobody else waits for;
+//   - capacity free now is never held back from whoever asks now: a claim stakes only what was
+//     held of the limit when it was made (held still, or freed since), and lapses a second after
+//     its Retry-After unless its client asks again. A lone client on an idle service, or any
+//     client beside claims that stake nothing, is never refused while capacity remains;
 //   - a client's fair part is its max-min share over the demands (demands.ts): what each client
 //     holds, or would hold with its claim, and what this client would hold with the request.
 //     Clients wanting less than an equal split keep all they want; the rest is split among the
-//     others. Above it, a client holding some of the limit gives way to every claim and is refused
-//     `client_share`, leaving no claim; a client holding none of it never is. Within it, it gives
-//     way to the claims of clients that would hold less than it, or as much and asked first, and
-//     is refused with the limit's reason (`mailbox_full`, …), leaving a claim that keeps its place;
+//     others. Above it, a client holding some of the limit gives way to every claim staking
+//     capacity and is refused `client_share`, leaving no claim; a client holding none never is.
+//     Within it, it is refused with the limit's reason (`mailbox_full`, `pending_full`,
+//     `too_many_mailboxes`) only when what is held and its request exceed the limit; when what it
+//     lacks is the capacity freed for the claims ahead of it (those that would hold less, or as
+//     much and asked first), with `claims_queued` and a Retry-After until they lapse. Either way
+//     it leaves a claim that keeps its place;
 //   - so the capacity freed as admitted agents finish (admission cannot evict them) goes to the
 //     clients that claimed it, smallest first, in about one backend call, instead of going back
 //     to whoever fills fastest.
 //
 // MAX_MAILBOXES: a key with agents in flight has its mailbox, so a request only for such keys is
-// never refused by the limit. One that opens a mailbox (a new key, or an idle one: its actor went
-// when it emptied) takes one like any claim would, in line with the claims. A mailbox frees only
+// never refused by the limit, and a claim counts none for them. One that opens a mailbox (a new
+// key, or an idle one: its actor went when it emptied) takes one, in line with the claims. A mailbox frees only
 // when its key drains, so a client above its share of the mailboxes while others claim one is
 // refused `client_share` for keeping its keys busy too: they drain, and each one idle is retired
 // for the first claim (or by the idle sweep, keys.ts). Its keys that other clients also hold are
@@ -36,6 +40,7 @@ import type {BatchingOptions} from '../config.ts';
 import type {ClaimsOn, ClaimTable} from './claims.ts';
 import type {ClientState, ClientTable} from './clients.ts';
 import type {Demands} from './demands.ts';
+import {drainSeconds} from './keys.ts';
 import type {KeyState, KeyTable} from './keys.ts';
 
 export type RefusalReason =
@@ -43,6 +48,7 @@ export type RefusalReason =
   | 'mailbox_full'
   | 'pending_full'
   | 'too_many_mailboxes'
+  | 'claims_queued'
   | 'no_actor_threads'
   | 'heap_full';
 
@@ -51,6 +57,8 @@ export const refusalMessages: Readonly<Record<RefusalReason, string>> = {
   mailbox_full: 'mailbox pending limit reached',
   pending_full: 'pending agents limit reached',
   too_many_mailboxes: 'too many mailboxes alive',
+  claims_queued:
+    'the capacity free now is promised to clients refused before this one, until they come back (claims queued ahead)',
   no_actor_threads: 'no actor threads are up',
   heap_full: 'the gateway is short of memory',
 };
@@ -75,38 +83,51 @@ export interface AdmissionState {
 }
 
 /** Refusals that leave a claim: the client was within its fair part and a limit was full. */
-const claimedOn: ReadonlySet<RefusalReason> = new Set(['mailbox_full', 'pending_full', 'too_many_mailboxes']);
+const claimedOn: ReadonlySet<RefusalReason> = new Set([
+  'mailbox_full',
+  'pending_full',
+  'too_many_mailboxes',
+  'claims_queued',
+]);
 /** A claim holds for the refusal's Retry-After and this much more, for the client to come back. */
-const claimGraceMs = 2000;
+const claimGraceMs = 1000;
 
 /** Until when a refusal's claim holds (epoch ms), or undefined when it leaves none (claims.ts). */
 export function claimUntil(refusal: Refusal, now: number): number | undefined {
   return claimedOn.has(refusal.reason) ? now + refusal.retryAfterSeconds * 1000 + claimGraceMs : undefined;
 }
 
-/** Where a request stands on one limit. */
-export type Standing = 'fits' | 'full' | 'over_share';
+/** Where a request stands on one limit (see `standing`). */
+export type Standing = 'fits' | 'full' | 'queued' | 'over_share';
 
 /**
- * Whether taking `need` more of a limit fits beside the claims the client gives way to; if not,
- * whether it would then hold more than its max-min fair part (`over_share`: only a client that
- * holds some of the limit, and more than one) or is within it (`full`).
+ * One limit as a request sees it: what the client holds of it (`mine`) and would take (`need`),
+ * what all clients hold now (`used`) and would with the request (`usedAfter`), what the clients
+ * holding some hold (the client included, if it does), and the claims on it.
+ */
+export interface OnLimit {
+  readonly limit: number;
+  readonly mine: number;
+  readonly need: number;
+  readonly used: number;
+  readonly usedAfter: number;
+  readonly holders: Pick<Demands, 'sumMin'> | undefined;
+  readonly claims: ClaimsOn;
+}
+
+/**
+ * Whether taking `need` more of a limit `fits` beside the claims, which stake only what was held
+ * when they were made (claims.ts). If not: `over_share` for a client holding some of it that
+ * would then hold more than its max-min fair part (more than one); else `full` if what is held
+ * and the request exceed the limit, or `queued` if what it lacks is the capacity freed since the
+ * claims ahead of it were made (theirs until they come back or lapse).
  *
- * @param mine what the client holds of the limit now
- * @param usedAfter what all clients would hold of it with this request
- * @param holders what the clients holding some of it hold (the client included, if it does)
  * @param place the client's place in line (its last claim's), Infinity if it has none
  */
-export function standing(
-  limit: number,
-  mine: number,
-  need: number,
-  usedAfter: number,
-  holders: Pick<Demands, 'sumMin'> | undefined,
-  claims: ClaimsOn,
-  place: number,
-): Standing {
-  if (usedAfter + claims.amount <= limit) return 'fits';
+export function standing(on: OnLimit, place: number, now: number): Standing {
+  const {limit, mine, need, used, usedAfter, holders, claims} = on;
+  const all = claims.queue(Infinity, Infinity, now);
+  if (usedAfter + Math.min(all.wants, all.heldThen) <= limit) return 'fits';
   const level = mine + need;
   // At least 1: with more clients than the limit, each may still hold one.
   if (mine > 0 && level > 1) {
@@ -114,7 +135,9 @@ export function standing(
     // Nobody else holding or waiting: the limit is full, no share binds.
     if (others > 0 && others + level > limit) return 'over_share';
   }
-  return usedAfter + claims.ahead(level, place) <= limit ? 'fits' : 'full';
+  if (usedAfter > limit) return 'full';
+  const ahead = claims.queue(level, place, now);
+  return usedAfter + Math.min(ahead.wants, Math.max(0, ahead.heldThen - used)) <= limit ? 'fits' : 'queued';
 }
 
 /**
@@ -130,6 +153,7 @@ export function admit(
   {keys, clients, claims}: AdmissionState,
   limits: AdmissionLimits,
   batching: BatchingOptions,
+  now = Date.now(),
 ): Refusal | undefined {
   for (const key of rowsPerKey.keys())
     if (!keys.canPlace(key)) return {reason: 'no_actor_threads', retryAfterSeconds: 1};
@@ -139,9 +163,16 @@ export function admit(
   /** Keys of the request with nothing in flight (new or idle): each takes a mailbox. */
   let idleKeys = 0;
   let newClientKeys = 0;
-  let overShare = false;
-  let mailboxFull = false;
+  const found = new Set<Standing>();
   const full: KeyState[] = [];
+  /** When the claims the request waits behind end unless renewed (epoch ms). */
+  let queuedUntil = 0;
+  const judge = (on: OnLimit): Standing => {
+    const result = standing(on, place, now);
+    found.add(result);
+    if (result === 'queued') queuedUntil = Math.max(queuedUntil, on.claims.queue(on.mine + on.need, place, now).until);
+    return result;
+  };
   for (const [key, n] of rowsPerKey) {
     rows += n;
     const mine = client.perKey.get(key) ?? 0;
@@ -150,57 +181,59 @@ export function admit(
     const used = state?.live ?? 0;
     if (!state) newKeys++;
     if (used === 0) idleKeys++;
-    const onKey = standing(
-      limits.maxPendingPerMailbox,
+    const onKey = judge({
+      limit: limits.maxPendingPerMailbox,
       mine,
-      n,
-      used + n,
-      clients.onKey(key),
-      claims.onKey(key),
-      place,
-    );
-    if (onKey === 'over_share') overShare = true;
-    else if (onKey === 'full') {
-      mailboxFull = true;
-      if (state) full.push(state);
-    }
+      need: n,
+      used,
+      usedAfter: used + n,
+      holders: clients.onKey(key),
+      claims: claims.onKey(key),
+    });
+    if (onKey === 'full' && state) full.push(state);
   }
-  const total = standing(
-    limits.maxPendingTotal,
-    client.live,
-    rows,
-    keys.live + rows,
-    clients.total,
-    claims.total,
-    place,
-  );
-  let mailboxes = standing(
-    limits.maxMailboxes,
-    client.perKey.size,
-    newClientKeys,
-    keys.busy + idleKeys,
-    mailboxHolders(client, keys, clients),
-    claims.mailboxes,
-    place,
-  );
+  const mailboxFull = found.has('full');
+  const total = judge({
+    limit: limits.maxPendingTotal,
+    mine: client.live,
+    need: rows,
+    used: keys.live,
+    usedAfter: keys.live + rows,
+    holders: clients.total,
+    claims: claims.total,
+  });
+  const onMailboxes: OnLimit = {
+    limit: limits.maxMailboxes,
+    mine: client.perKey.size,
+    need: newClientKeys,
+    used: keys.busy,
+    usedAfter: keys.busy + idleKeys,
+    holders: mailboxHolders(client, keys, clients),
+    claims: claims.mailboxes,
+  };
   // Keys in flight take no mailbox: never refused by the limit, only by the share.
-  if (mailboxes === 'full' && idleKeys === 0) mailboxes = 'fits';
+  let mailboxes = idleKeys > 0 ? judge(onMailboxes) : standing(onMailboxes, place, now);
+  if (mailboxes !== 'over_share' && idleKeys === 0) mailboxes = 'fits';
   let reason: RefusalReason | undefined;
-  if (overShare || total === 'over_share' || mailboxes === 'over_share') reason = 'client_share';
+  if (found.has('over_share') || mailboxes === 'over_share') reason = 'client_share';
   else if (mailboxFull) reason = 'mailbox_full';
   else if (total === 'full') reason = 'pending_full';
   else if (mailboxes === 'full') reason = 'too_many_mailboxes';
+  else if (found.has('queued')) reason = 'claims_queued';
   // Room for the new keys: idle keys (none of this request's) give theirs up, oldest first.
   else if (keys.size + newKeys > limits.maxMailboxes)
     keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
   if (!reason) return undefined;
+  // Queued: capacity is expected when the claims ahead are served or lapse.
+  if (reason === 'claims_queued')
+    return {reason, retryAfterSeconds: Math.max(1, Math.ceil((queuedUntil - now) / 1000))};
   const behind =
     reason === 'mailbox_full'
       ? full
       : reason === 'client_share'
         ? [...client.perKey.keys()].flatMap((k) => keys.get(k) ?? [])
         : [...keys.values()];
-  return {reason, retryAfterSeconds: retryAfterSeconds(behind, batching)};
+  return {reason, retryAfterSeconds: drainSeconds(behind, batching)};
 }
 
 /**
@@ -216,16 +249,4 @@ function mailboxHolders(client: ClientState, keys: KeyTable, clients: ClientTabl
       return Math.min(clients.mailboxes.sumMin(x), client.perKey.size + keys.busy - alone);
     },
   };
-}
-
-/** Seconds until the backlog of these keys should have drained, from their measured latency. */
-export function retryAfterSeconds(keys: Iterable<KeyState>, batching: BatchingOptions): number {
-  const {maxBatchSize, maxConcurrentBatches} = batching;
-  let worstMs = 0;
-  for (const key of keys) {
-    const batches = Math.ceil(key.live / maxBatchSize);
-    const rounds = maxConcurrentBatches === 0 ? Math.min(1, batches) : Math.ceil(batches / maxConcurrentBatches);
-    worstMs = Math.max(worstMs, rounds * key.latencyMs);
-  }
-  return Math.max(1, Math.ceil(worstMs / 1000));
 }

@@ -1,8 +1,12 @@
 // Claims: what clients refused within their fair part asked for (admission.ts). Admission cannot
 // evict admitted agents, so a client that finds a limit full leaves a claim: until it comes back
-// (its Retry-After and a grace), the capacity it asked for is kept from clients that would hold
-// more than it, and it counts among the clients sharing each limit. As the others' agents finish,
-// the freed capacity waits for it instead of going back to whoever fills fastest.
+// (its Retry-After and a short grace), it counts among the clients sharing each limit, and as the
+// others' agents finish, the freed capacity waits for it instead of going back to whoever fills
+// fastest. A claim stakes at most what was held of the limit when it was made (`heldThen`): of
+// the capacity free now it holds back only what was freed since (held then, not now), never what
+// was already free: a claim left on an idle service holds nothing back, and claims cannot keep
+// capacity reserved by being renewed on it. A mailbox claim counts only the keys of its request
+// without a busy mailbox now.
 //
 // Claims are served as max-min fairness fills levels: on each limit a claim has a level, what its
 // client would hold of the limit once admitted, and a place in line (the order of first refusal,
@@ -28,6 +32,25 @@ interface Share {
   readonly place: number;
   /** What the client holds of the limit now (only falls while it has a claim: asking drops it). */
   readonly held: () => number;
+  /** What it would take of the limit now (a mailbox claim: its keys without a busy mailbox). */
+  readonly wants: () => number;
+  /** What all clients held of the limit when the claim was made. */
+  readonly heldThen: number;
+  /** Until when the claim holds (epoch ms). */
+  readonly deadline: number;
+}
+
+/** Some claims on one limit. */
+export interface Queue {
+  /** What they would take of the limit now. */
+  readonly wants: number;
+  /**
+   * The most that was held of the limit when one of them was made: they stake no more than that,
+   * what was held then being held still or freed since (never capacity that was free then).
+   */
+  readonly heldThen: number;
+  /** When the last of them ends unless renewed (epoch ms), 0 with none. */
+  readonly until: number;
 }
 
 /** The claims on one limit. */
@@ -36,8 +59,11 @@ export interface ClaimsOn {
   readonly clients: number;
   /** Agents (or mailboxes) they claim. */
   readonly amount: number;
-  /** What the claims ahead of a client that would hold `level`, at `place` in line, ask for. */
-  ahead(level: number, place: number): number;
+  /**
+   * The claims ahead of a client that would hold `level`, at `place` (Infinity, Infinity: all),
+   * not lapsed at `now` (a claim stops counting at its deadline, before its timer runs).
+   */
+  queue(level: number, place: number, now: number): Queue;
   /**
    * For the max-min share: sum(min(level, x) - min(held, x)) over the claims, what the claimants'
    * demands add beyond their holdings (already in the holders' histogram, demands.ts).
@@ -50,10 +76,17 @@ class Shares implements ClaimsOn {
   amount = 0;
   readonly #shares = new Set<Share>();
 
-  ahead(level: number, place: number): number {
-    let amount = 0;
-    for (const s of this.#shares) if (s.level < level || (s.level === level && s.place < place)) amount += s.amount;
-    return amount;
+  queue(level: number, place: number, now: number): Queue {
+    let wants = 0;
+    let heldThen = 0;
+    let until = 0;
+    for (const s of this.#shares) {
+      if (!before(s, level, place) || s.deadline <= now) continue;
+      wants += s.wants();
+      heldThen = Math.max(heldThen, s.heldThen);
+      until = Math.max(until, s.deadline);
+    }
+    return {wants, heldThen, until};
   }
 
   sumMin(x: number): number {
@@ -75,6 +108,18 @@ class Shares implements ClaimsOn {
   }
 }
 
+/** Whether a claim is served before a client that would hold `level`, at `place` in line. */
+const before = (s: Share, level: number, place: number) => s.level < level || (s.level === level && s.place < place);
+
+/** What is held of each limit now (the key table, keys.ts). */
+export interface Usage {
+  /** Agents in flight, all keys. */
+  readonly live: number;
+  /** Keys with agents in flight (mailboxes held). */
+  readonly busy: number;
+  get(key: string): {readonly live: number} | undefined;
+}
+
 interface Claim extends Timed {
   readonly client: string;
   readonly deadline: number;
@@ -85,7 +130,12 @@ interface Claim extends Timed {
   readonly shares: readonly (readonly [Shares, Share, string | undefined])[];
 }
 
-const none: ClaimsOn = Object.freeze({clients: 0, amount: 0, ahead: () => 0, sumMin: () => 0});
+const none: ClaimsOn = Object.freeze({
+  clients: 0,
+  amount: 0,
+  queue: () => Object.freeze({wants: 0, heldThen: 0, until: 0}),
+  sumMin: () => 0,
+});
 /** Clients with a claim at once, at most. */
 export const defaultMaxClaims = 1024;
 
@@ -124,13 +174,15 @@ export class ClaimTable {
 
   /**
    * The client's claim for a request of `rowsPerKey` agents per key, until `deadline` (epoch ms),
-   * at `place` in line (the one `drop` gave back, or a new one at the end). False when the table
-   * is full of claims that would all be served before it: then it is not kept.
+   * with `usage` what is held of each limit now, at `place` in line (the one `drop` gave back, or
+   * a new one at the end). False when the table is full of claims that would all be served before
+   * it: then it is not kept.
    */
   claim(
     client: ClientState,
     rowsPerKey: ReadonlyMap<string, number>,
     deadline: number,
+    usage: Usage,
     place = ++this.#places,
   ): boolean {
     this.drop(client.id);
@@ -143,19 +195,24 @@ export class ClaimTable {
       this.#remove(last);
     }
     const shares: [Shares, Share, string | undefined][] = [];
-    let newKeys = 0;
+    const newKeys: string[] = [];
+    const fixed = (amount: number) => () => amount;
     for (const [key, n] of rowsPerKey) {
       const mine = client.perKey.get(key) ?? 0;
-      if (mine === 0) newKeys++;
+      if (mine === 0) newKeys.push(key);
       let onKey = this.#perKey.get(key);
       if (!onKey) this.#perKey.set(key, (onKey = new Shares()));
       const held = () => client.perKey.get(key) ?? 0;
-      shares.push([onKey, {level: mine + n, amount: n, place, held}, key]);
+      const heldThen = usage.get(key)?.live ?? 0;
+      shares.push([onKey, {level: mine + n, amount: n, place, held, wants: fixed(n), heldThen, deadline}, key]);
     }
-    shares.push([this.#total, {level, amount: rows, place, held: () => client.live}, undefined]);
-    if (newKeys > 0) {
+    const total = {level, amount: rows, place, held: () => client.live, wants: fixed(rows), deadline};
+    shares.push([this.#total, {...total, heldThen: usage.live}, undefined]);
+    if (newKeys.length > 0) {
       const held = () => client.perKey.size;
-      shares.push([this.#mailboxes, {level: client.perKey.size + newKeys, amount: newKeys, place, held}, undefined]);
+      const wants = () => newKeys.filter((key) => !((usage.get(key)?.live ?? 0) > 0)).length;
+      const mailboxes = {level: client.perKey.size + newKeys.length, amount: newKeys.length, place, held, wants};
+      shares.push([this.#mailboxes, {...mailboxes, heldThen: usage.busy, deadline}, undefined]);
     }
     for (const [on, share] of shares) on.add(share);
     const claim: Claim = {client: client.id, deadline, heapIndex: -1, place, level, shares};

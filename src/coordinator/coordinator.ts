@@ -102,7 +102,7 @@ export class Coordinator implements Submitter {
     );
     if (refusal) {
       const until = claimUntil(refusal, Date.now());
-      if (until !== undefined) this.#claims.claim(client, rowsPerKey, until, place);
+      if (until !== undefined) this.#claims.claim(client, rowsPerKey, until, this.#keys, place);
       this.#refused++;
       this.#observer.refused(refusal.reason);
       return {admitted: false, refusal};

@@ -6,6 +6,7 @@
 // retired (forgotten here; its actor retired itself in its thread when it went empty), and may
 // come back on another thread.
 
+import type {BatchingOptions} from '../config.ts';
 import {smoothed} from '../latency-estimate.ts';
 import type {Placement} from './transport.ts';
 
@@ -157,4 +158,16 @@ export class KeyTable {
   close(): void {
     clearInterval(this.#sweeper);
   }
+}
+
+/** Seconds until the backlog of these keys should have drained, from their measured latency. */
+export function drainSeconds(keys: Iterable<KeyState>, batching: BatchingOptions): number {
+  const {maxBatchSize, maxConcurrentBatches} = batching;
+  let worstMs = 0;
+  for (const key of keys) {
+    const batches = Math.ceil(key.live / maxBatchSize);
+    const rounds = maxConcurrentBatches === 0 ? Math.min(1, batches) : Math.ceil(batches / maxConcurrentBatches);
+    worstMs = Math.max(worstMs, rounds * key.latencyMs);
+  }
+  return Math.max(1, Math.ceil(worstMs / 1000));
 }
