@@ -56,8 +56,16 @@ export interface RealModelRecord {
 type ServerKey = 'ii' | 'iii' | 'iv';
 export interface ServerRecord {
   name: string;
-  saturation: {rowsPerSecond: number; cpuMsPerRow: number; errors: number};
-  loads: {fraction: number; rowsPerSecond: number; p50: number; p99: number; errors: number}[];
+  // statuses: what the errors were (status or error code → count), when there were any.
+  saturation: {rowsPerSecond: number; cpuMsPerRow: number; errors: number; statuses?: Record<string, number>};
+  loads: {
+    fraction: number;
+    rowsPerSecond: number;
+    p50: number;
+    p99: number;
+    errors: number;
+    statuses?: Record<string, number>;
+  }[];
 }
 
 /** Requests of `count` agents each, over four agent types. */
@@ -179,6 +187,7 @@ async function measure(
         rowsPerSecond: (sat.agents * 1000) / sat.durationMs,
         cpuMsPerRow: (cpu * 1000) / Math.max(1, sat.agents),
         errors: sat.errors,
+        ...(sat.errors > 0 ? {statuses: sat.statuses} : {}),
       });
     }
     for (const [i, fraction] of loads.entries()) {
@@ -199,6 +208,7 @@ async function measure(
           p50: quantile(r.latencies, 0.5),
           p99: quantile(r.latencies, 0.99),
           errors: r.errors,
+          ...(r.errors > 0 ? {statuses: r.statuses} : {}),
         });
       }
     }
@@ -208,7 +218,7 @@ async function measure(
     const at = atLoads[key].map((xs) => median(xs, (x) => x.p99));
     out[key] = {name: names[key], saturation: sat, loads: at};
     console.log(
-      `real-model ${names[key]}, ${agents} a request: ${Math.round(sat.rowsPerSecond)} rows/s at saturation; ${at.map((l) => `${l.fraction * 100}%: p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors`).join('; ')}`,
+      `real-model ${names[key]}, ${agents} a request: ${Math.round(sat.rowsPerSecond)} rows/s at saturation; ${at.map((l) => `${l.fraction * 100}%: p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms, ${l.errors} errors${l.statuses ? ` ${JSON.stringify(l.statuses)}` : ''}`).join('; ')}`,
     );
   }
   return out;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""A client of agent-batcher in plain Python (standard library only), like the seed's requests
-script: sends N concurrent multi-agent requests, and checks every answer against the simulated
-backend's exact formula (DESIGN section 4), agent by agent.
+"""A client of agent-batcher in plain Python (standard library only): sends N concurrent
+multi-agent requests, and checks every answer against the simulated backend's exact formula (given in
+the README's "Example" section), agent by agent.
 
     python3 examples/client.py --url http://127.0.0.1:8000 --clients 20 --agents 4 [--key TOKEN]
 

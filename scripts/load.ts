@@ -81,7 +81,8 @@ let rows = 0;
 for (const size of result.batches.values()) rows += size;
 const ms = (q: number) => `${quantile(result.latencies, q).toFixed(1)} ms`;
 const lines = [
-  `requests      ${result.requests} (${(result.requests / s).toFixed(1)} req/s), agents ${result.agents} (${(result.agents / s).toFixed(1)}/s)`,
+  // Sent for `seconds`, then the last answers awaited (up to a backend call more): both rates.
+  `requests      ${result.requests} answered, agents ${result.agents}: ${(result.requests / seconds).toFixed(1)} req/s over the ${seconds} s of sending, ${(result.requests / s).toFixed(1)} req/s over the whole ${s.toFixed(1)} s (the last answers awaited)`,
   `statuses      ${JSON.stringify(result.statuses)}`,
   `latency       p50 ${ms(0.5)}, p90 ${ms(0.9)}, p99 ${ms(0.99)}, max ${(result.latencies[result.latencies.length - 1] ?? NaN).toFixed(1)} ms`,
   `batches seen  ${result.batches.size}, mean size ${(rows / Math.max(1, result.batches.size)).toFixed(1)}${urls.length > 1 ? `, ${result.sharedAcrossUrls} carried rows sent to more than one of the ${urls.length} front ends` : ''}`,
