@@ -56,17 +56,26 @@ const backoffMaxMs = 5000;
 /** How much of an error reply is read (for the log; the rest is dropped) so that the connection can be reused. */
 const errorBodyLimit = 64 * 1024;
 
-/** The calls a batch may make to isolate refused rows: `total`, of which `left` are not made yet. */
-interface Budget {
+/**
+ * One batch's isolation of refused rows: `total` calls while every call is refused, of which
+ * `left` are not made yet; whether any call was accepted; the calls in flight; and the branches
+ * waiting to know whether one was, before they refuse their rows together.
+ */
+interface Isolation {
   readonly total: number;
   left: number;
+  accepted: boolean;
+  inFlight: number;
+  readonly waiting: (() => void)[];
 }
 
 /**
- * The calls one batch of `rows` may cost: 1 + 4·⌈log2 rows⌉. Isolating one refused row by halves
- * takes 1 + 2·⌈log2 rows⌉, so two culprits are isolated row by row; a refusal of every row (a
- * 4xx about the whole request that the protocol cannot tell apart) stops there instead of
- * costing about 2·rows calls, and the rows not isolated yet are refused together.
+ * The calls one batch of `rows` may cost while the server refuses every one of them:
+ * 1 + 4·⌈log2 rows⌉. Isolating one refused row by halves takes 1 + 2·⌈log2 rows⌉; a refusal of
+ * every row (a 4xx about the whole request that the protocol cannot tell apart) stops there
+ * instead of costing about 2·rows calls. Once any call is accepted the server is not refusing
+ * everything, and isolation goes on to single rows, whatever it costs (at most 2·rows − 1 calls):
+ * a row is never refused because other rows of its batch were.
  */
 export function isolationBudget(rows: number): number {
   return 1 + 4 * Math.ceil(Math.log2(Math.max(1, rows)));
@@ -109,7 +118,8 @@ export class HttpClient implements Backend, Exchanger {
     const rejected = new Map<number, string>();
     const values = new Array<unknown>(call.rows.length);
     const total = isolationBudget(call.rows.length);
-    await this.#solve(call, 0, call.rows.length, values, rejected, {total, left: total - 1});
+    const isolation: Isolation = {total, left: total - 1, accepted: false, inFlight: 0, waiting: []};
+    await this.#solve(call, 0, call.rows.length, values, rejected, isolation);
     return rejected.size > 0 ? {values, rejected} : {values};
   }
 
@@ -150,8 +160,10 @@ export class HttpClient implements Backend, Exchanger {
   }
 
   /**
-   * Predicts rows [from, to): whole if the backend accepts them, else by halves while the batch's
-   * budget of calls lasts (`left` counts the calls not yet made; a split takes two at once).
+   * Predicts rows [from, to): whole if the backend accepts them, else by halves. While every call
+   * of the batch so far was refused, a split takes two of the budget's calls; a part refused with
+   * the budget spent waits for the calls in flight: if one of them is accepted it splits on, if
+   * none is its rows are refused together.
    */
   async #solve(
     call: BackendCall,
@@ -159,35 +171,49 @@ export class HttpClient implements Backend, Exchanger {
     to: number,
     values: unknown[],
     rejected: Map<number, string>,
-    budget: Budget,
+    iso: Isolation,
   ) {
     const whole = from === 0 && to === call.rows.length;
     const id = whole ? (call.batchId ?? 'batch') : `${call.batchId ?? 'batch'}:${from}-${to}`;
     const rows = whole ? call.rows : call.rows.slice(from, to);
-    const outcome = await this.exchange(this.#protocol.encode(call, rows, id), call.deadline);
+    iso.inFlight++;
+    let outcome: Exchange;
+    try {
+      outcome = await this.exchange(this.#protocol.encode(call, rows, id), call.deadline);
+    } catch (error) {
+      iso.inFlight--;
+      wake(iso);
+      throw error;
+    }
+    iso.inFlight--;
     if (outcome.kind === 'ok') {
+      iso.accepted = true;
+      wake(iso);
       const got = this.#protocol.decode(outcome.reply, call, to - from, id);
       const wrongCount = countProblem(got.length, to - from);
       if (wrongCount) throw new BackendError('backend_bad_response', wrongCount);
       for (let i = 0; i < got.length; i++) values[from + i] = got[i];
       return;
     }
+    wake(iso);
     const batchFailure = this.#protocol.wholeBatch?.(outcome, call);
     if (batchFailure) throw batchFailure;
     if (to - from === 1) {
       rejected.set(from, `backend refused this row (HTTP ${outcome.status})`);
       return;
     }
-    if (budget.left < 2) {
-      const why = `backend refused this row's part of the batch (HTTP ${outcome.status}); not isolated further: the batch's ${budget.total} calls are spent`;
+    while (!iso.accepted && iso.left < 2 && iso.inFlight > 0)
+      await new Promise<void>((resolve) => iso.waiting.push(resolve));
+    if (!iso.accepted && iso.left < 2) {
+      const why = `backend refused this row's part of the batch (HTTP ${outcome.status}), as it refused every call of the batch; not isolated further: the batch's ${iso.total} calls are spent`;
       for (let row = from; row < to; row++) rejected.set(row, why);
       return;
     }
-    budget.left -= 2;
+    if (!iso.accepted) iso.left -= 2;
     const mid = from + Math.ceil((to - from) / 2);
     await Promise.all([
-      this.#solve(call, from, mid, values, rejected, budget),
-      this.#solve(call, mid, to, values, rejected, budget),
+      this.#solve(call, from, mid, values, rejected, iso),
+      this.#solve(call, mid, to, values, rejected, iso),
     ]);
   }
 
@@ -235,6 +261,12 @@ export class HttpClient implements Backend, Exchanger {
     }
     return {kind: 'ok', reply: {headers: response.headers, body}};
   }
+}
+
+/** Wakes the parts waiting on `iso` once a call was accepted or none is in flight (they decide again). */
+function wake(iso: Isolation): void {
+  if (!iso.accepted && iso.inFlight > 0) return;
+  for (const resolve of iso.waiting.splice(0)) resolve();
 }
 
 /** A short reason for a client to read: the error's code, never addresses or internal messages (those go to the log). */
