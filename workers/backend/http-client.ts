@@ -6,7 +6,9 @@
 //
 // - One pooled keep-alive connection pool (undici) per client.
 // - Credentials in the URL (`user:password@`) travel as an `Authorization: Basic` header, never in
-//   the URL, so no error or log line about a request can carry them.
+//   the URL. A server may echo them, or a query-string token, into anything it sends: every error
+//   a batch's call throws has them cut out (redact.ts `scrubError`) in `predict`, before it goes
+//   to a log or a client, whatever message quotes the server.
 // - Connection errors, timeouts, 429 and 5xx are retried `retries` times with exponential backoff
 //   and full jitter, honouring Retry-After, and never past the batch's earliest deadline.
 // - A reply larger than `maxReplyBytes` is cut off while it streams in: `backend_bad_response`,
@@ -16,9 +18,11 @@
 //   row by row, as for every backend: a non-finite value fails its row only.
 // - Any other 4xx means the backend refused something in the matrix: the batch is split in
 //   halves, recursively, until the refused rows are isolated (`backend_rejected`); the others
-//   get their predictions. A refused row costs about 2·log2(n) extra calls, and a batch at most
-//   1 + 4·⌈log2 n⌉ calls (`isolationBudget`): past it, the rows not isolated yet are refused
-//   together, so a server refusing every row costs about 4·log2(n) calls, not 2n. A protocol
+//   get their predictions. A refused row costs about 2·log2(n) extra calls. While every call of
+//   the batch is refused, it costs at most 1 + 4·⌈log2 n⌉ calls (`isolationBudget`): past it,
+//   the rows not isolated yet are refused together, so a server refusing every row costs about
+//   4·log2(n) calls, not 2n. Once any call is accepted, isolation goes on to single rows (at
+//   most 2n − 1 calls): a client's rows never fail because of another's. A protocol
 //   may say that a refusal is about the whole batch instead (a v2 or TF Serving 404: the server
 //   does not know the model), which fails the batch at once, unsplit.
 // - The backend's own words (an `{"error": …}` body) go to the log as the error's cause, never
@@ -27,7 +31,7 @@
 import {createRequire} from 'node:module';
 import type {Agent, Dispatcher} from 'undici';
 import type {HttpBackendOptions, TfServingBackendOptions, V2BackendOptions} from '../../src/config.ts';
-import {credentialForms} from '../../src/redact.ts';
+import {credentialForms, scrubError} from '../../src/redact.ts';
 import {countProblem} from '../reply-check.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
@@ -113,14 +117,23 @@ export class HttpClient implements Backend, Exchanger {
     this.#agent = new (loadUndici().Agent)({keepAliveTimeout: 10_000, pipelining: 1});
   }
 
+  /**
+   * The batch's values. Every error it throws (message, stack, causes) has the client's secrets
+   * cut out first, here, once: a message may quote what the server sent (a tensor name, an id, a
+   * datatype), and a server may echo what it was sent.
+   */
   async predict(call: BackendCall): Promise<BackendReply> {
-    await this.#protocol.prepare?.(call, this);
-    const rejected = new Map<number, string>();
-    const values = new Array<unknown>(call.rows.length);
-    const total = isolationBudget(call.rows.length);
-    const isolation: Isolation = {total, left: total - 1, accepted: false, inFlight: 0, waiting: []};
-    await this.#solve(call, 0, call.rows.length, values, rejected, isolation);
-    return rejected.size > 0 ? {values, rejected} : {values};
+    try {
+      await this.#protocol.prepare?.(call, this);
+      const rejected = new Map<number, string>();
+      const values = new Array<unknown>(call.rows.length);
+      const total = isolationBudget(call.rows.length);
+      const isolation: Isolation = {total, left: total - 1, accepted: false, inFlight: 0, waiting: []};
+      await this.#solve(call, 0, call.rows.length, values, rejected, isolation);
+      return rejected.size > 0 ? {values, rejected} : {values};
+    } catch (error) {
+      throw scrubError(error, this.#secrets);
+    }
   }
 
   registryReloaded(): void {
