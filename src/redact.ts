@@ -110,7 +110,7 @@ export function credentialForms(url: URL): string[] {
     if (!url.password || user.length >= shortestSecretUser) forms.push(url.username, user, encodeURIComponent(user));
   }
   if (url.search.length > 1) {
-    forms.push(url.search.slice(1));
+    if (url.search.length > shortestSecretUser) forms.push(url.search.slice(1));
     for (const part of url.search.slice(1).split('&')) {
       const [name, raw = ''] = part.split(/=(.*)/s);
       const value = safeDecode(raw.replaceAll('+', ' '));
