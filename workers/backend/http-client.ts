@@ -1,7 +1,6 @@
 // The HTTP backend client, one per backend per worker thread, shared by every protocol it speaks
-// (DESIGN §4 and §10). A protocol is a small encoder/decoder pair (`WireProtocol`,
-// wire-protocol.ts): ours
-// (`http.ts`), the Open Inference Protocol (`v2.ts`) and TensorFlow Serving (`tfserving.ts`).
+// (DESIGN §4 and §10). A protocol is a small encoder/decoder pair (`WireProtocol`, wire-protocol.ts):
+// ours (`http.ts`), the Open Inference Protocol (`v2.ts`) and TensorFlow Serving (`tfserving.ts`).
 // Everything else is here, once:
 //
 // - One pooled keep-alive connection pool (undici) per client.
@@ -18,13 +17,9 @@
 //   row by row, as for every backend: a non-finite value fails its row only.
 // - Any other 4xx means the backend refused something in the matrix: the batch is split in
 //   halves, recursively, until the refused rows are isolated (`backend_rejected`); the others
-//   get their predictions. A refused row costs about 2·log2(n) extra calls. While every call of
-//   the batch is refused, it costs at most 1 + 4·⌈log2 n⌉ calls (`isolationBudget`): past it,
-//   the rows not isolated yet are refused together, so a server refusing every row costs about
-//   4·log2(n) calls, not 2n. Once any call is accepted, isolation goes on to single rows (at
-//   most 2n − 1 calls): a client's rows never fail because of another's. A protocol
-//   may say that a refusal is about the whole batch instead (a v2 or TF Serving 404: the server
-//   does not know the model), which fails the batch at once, unsplit.
+//   get their predictions. The calls this may cost, and why no client's rows fail because of
+//   another's: isolation.ts. A protocol may say that a refusal is about the whole batch instead
+//   (a v2 or TF Serving 404: the server does not know the model): the batch fails at once, unsplit.
 // - The backend's own words (an `{"error": …}` body) go to the log as the error's cause, never
 //   into a client's answer: only the status is passed on.
 
@@ -37,6 +32,10 @@ import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {errorText, readLimited, retryAfterMs} from './http-reply.ts';
 import type {Exchange, Exchanger, WireProtocol, WireRequest} from './wire-protocol.ts';
+import {newIsolation, shuffle, wake} from './isolation.ts';
+import type {Isolation} from './isolation.ts';
+
+export {isolationBudget} from './isolation.ts';
 
 /**
  * The options of any of the three HTTP backends (config.ts): the client reads their `url` (the
@@ -59,31 +58,6 @@ const backoffMaxMs = 5000;
 
 /** How much of an error reply is read (for the log; the rest is dropped) so that the connection can be reused. */
 const errorBodyLimit = 64 * 1024;
-
-/**
- * One batch's isolation of refused rows: `total` calls while every call is refused, of which
- * `left` are not made yet; whether any call was accepted; the calls in flight; and the branches
- * waiting to know whether one was, before they refuse their rows together.
- */
-interface Isolation {
-  readonly total: number;
-  left: number;
-  accepted: boolean;
-  inFlight: number;
-  readonly waiting: (() => void)[];
-}
-
-/**
- * The calls one batch of `rows` may cost while the server refuses every one of them:
- * 1 + 4·⌈log2 rows⌉. Isolating one refused row by halves takes 1 + 2·⌈log2 rows⌉; a refusal of
- * every row (a 4xx about the whole request that the protocol cannot tell apart) stops there
- * instead of costing about 2·rows calls. Once any call is accepted the server is not refusing
- * everything, and isolation goes on to single rows, whatever it costs (at most 2·rows − 1 calls):
- * a row is never refused because other rows of its batch were.
- */
-export function isolationBudget(rows: number): number {
-  return 1 + 4 * Math.ceil(Math.log2(Math.max(1, rows)));
-}
 
 type Attempt = Exchange | {kind: 'retry'; reason: string; retryAfterMs: number; cause?: unknown};
 
@@ -127,10 +101,9 @@ export class HttpClient implements Backend, Exchanger {
       await this.#protocol.prepare?.(call, this);
       const rejected = new Map<number, string>();
       const values = new Array<unknown>(call.rows.length);
-      const total = isolationBudget(call.rows.length);
-      const isolation: Isolation = {total, left: total - 1, accepted: false, inFlight: 0, waiting: []};
-      await this.#solve(call, 0, call.rows.length, values, rejected, isolation);
-      return rejected.size > 0 ? {values, rejected} : {values};
+      await this.#solve(call, 0, call.rows.length, values, rejected, newIsolation(call.rows.length));
+      if (rejected.size === 0) return {values};
+      return {values, rejected: new Map([...rejected].sort((a, b) => a[0] - b[0]))};
     } catch (error) {
       throw scrubError(error, this.#secrets);
     }
@@ -173,7 +146,8 @@ export class HttpClient implements Backend, Exchanger {
   }
 
   /**
-   * Predicts rows [from, to): whole if the backend accepts them, else by halves. While every call
+   * Predicts the rows at positions [from, to) of `iso.order`: whole if the backend accepts them,
+   * else by halves (the whole batch's rows shuffled first). While every call
    * of the batch so far was refused, a split takes two of the budget's calls; a part refused with
    * the budget spent waits for the calls in flight: if one of them is accepted it splits on, if
    * none is its rows are refused together.
@@ -188,7 +162,8 @@ export class HttpClient implements Backend, Exchanger {
   ) {
     const whole = from === 0 && to === call.rows.length;
     const id = whole ? (call.batchId ?? 'batch') : `${call.batchId ?? 'batch'}:${from}-${to}`;
-    const rows = whole ? call.rows : call.rows.slice(from, to);
+    const {order} = iso;
+    const rows = whole ? call.rows : order.slice(from, to).map((row) => call.rows[row]);
     iso.inFlight++;
     let outcome: Exchange;
     try {
@@ -205,29 +180,44 @@ export class HttpClient implements Backend, Exchanger {
       const got = this.#protocol.decode(outcome.reply, call, to - from, id);
       const wrongCount = countProblem(got.length, to - from);
       if (wrongCount) throw new BackendError('backend_bad_response', wrongCount);
-      for (let i = 0; i < got.length; i++) values[from + i] = got[i];
+      for (let i = 0; i < got.length; i++) values[order[from + i]] = got[i];
       return;
     }
     wake(iso);
     const batchFailure = this.#protocol.wholeBatch?.(outcome, call);
     if (batchFailure) throw batchFailure;
     if (to - from === 1) {
-      rejected.set(from, `backend refused this row (HTTP ${outcome.status})`);
+      rejected.set(order[from], `backend refused this row (HTTP ${outcome.status})`);
       return;
     }
     while (!iso.accepted && iso.left < 2 && iso.inFlight > 0)
       await new Promise<void>((resolve) => iso.waiting.push(resolve));
     if (!iso.accepted && iso.left < 2) {
-      const why = `backend refused this row's part of the batch (HTTP ${outcome.status}), as it refused every call of the batch; not isolated further: the batch's ${iso.total} calls are spent`;
-      for (let row = from; row < to; row++) rejected.set(row, why);
+      // Every call so far refused: single rows picked at random say whether the server refuses everything.
+      iso.probing ??= this.#probe(call, values, rejected, iso);
+      await iso.probing;
+    }
+    if (!iso.accepted && iso.left < 2) {
+      const why = `backend refused this row's part of the batch (HTTP ${outcome.status}), as it refused every call of the batch (${iso.probes} single rows picked at random too); not isolated further: the batch's ${iso.total} calls are spent`;
+      for (let at = from; at < to; at++) rejected.set(order[at], why);
       return;
     }
     if (!iso.accepted) iso.left -= 2;
+    if (whole) shuffle(order);
     const mid = from + Math.ceil((to - from) / 2);
     await Promise.all([
       this.#solve(call, from, mid, values, rejected, iso),
       this.#solve(call, mid, to, values, rejected, iso),
     ]);
+  }
+
+  /** Up to `iso.probes` rows not known to be refused, picked at random, each sent alone (at once). */
+  async #probe(call: BackendCall, values: unknown[], rejected: Map<number, string>, iso: Isolation) {
+    const open = [];
+    for (let at = 0; at < iso.order.length; at++) if (!rejected.has(iso.order[at])) open.push(at);
+    shuffle(open);
+    const picked = open.slice(0, iso.probes);
+    await Promise.all(picked.map((at) => this.#solve(call, at, at + 1, values, rejected, iso)));
   }
 
   async #attempt(wire: WireRequest, timeoutMs: number): Promise<Attempt> {
@@ -274,12 +264,6 @@ export class HttpClient implements Backend, Exchanger {
     }
     return {kind: 'ok', reply: {headers: response.headers, body}};
   }
-}
-
-/** Wakes the parts waiting on `iso` once a call was accepted or none is in flight (they decide again). */
-function wake(iso: Isolation): void {
-  if (!iso.accepted && iso.inFlight > 0) return;
-  for (const resolve of iso.waiting.splice(0)) resolve();
 }
 
 /** A short reason for a client to read: the error's code, never addresses or internal messages (those go to the log). */
