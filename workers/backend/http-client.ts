@@ -27,13 +27,11 @@ import {createRequire} from 'node:module';
 import type {Agent, Dispatcher} from 'undici';
 import type {HttpBackendOptions, TfServingBackendOptions, V2BackendOptions} from '../../src/config.ts';
 import {credentialForms, scrubError} from '../../src/redact.ts';
-import {countProblem} from '../reply-check.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {errorText, readLimited, retryAfterMs} from './http-reply.ts';
 import type {Exchange, Exchanger, WireProtocol, WireRequest} from './wire-protocol.ts';
-import {newIsolation, shuffle, wake} from './isolation.ts';
-import type {Isolation} from './isolation.ts';
+import {isolate} from './isolation.ts';
 
 export {isolationBudget} from './isolation.ts';
 
@@ -99,11 +97,7 @@ export class HttpClient implements Backend, Exchanger {
   async predict(call: BackendCall): Promise<BackendReply> {
     try {
       await this.#protocol.prepare?.(call, this);
-      const rejected = new Map<number, string>();
-      const values = new Array<unknown>(call.rows.length);
-      await this.#solve(call, 0, call.rows.length, values, rejected, newIsolation(call.rows.length));
-      if (rejected.size === 0) return {values};
-      return {values, rejected: new Map([...rejected].sort((a, b) => a[0] - b[0]))};
+      return await isolate(call, this.#protocol, this);
     } catch (error) {
       throw scrubError(error, this.#secrets);
     }
@@ -143,81 +137,6 @@ export class HttpClient implements Backend, Exchanger {
     throw new BackendError('backend_error', `backend failed after ${attempts} attempt(s): ${last.reason}`, {
       cause: last.cause,
     });
-  }
-
-  /**
-   * Predicts the rows at positions [from, to) of `iso.order`: whole if the backend accepts them,
-   * else by halves (the whole batch's rows shuffled first). While every call
-   * of the batch so far was refused, a split takes two of the budget's calls; a part refused with
-   * the budget spent waits for the calls in flight: if one of them is accepted it splits on, if
-   * none is its rows are refused together.
-   */
-  async #solve(
-    call: BackendCall,
-    from: number,
-    to: number,
-    values: unknown[],
-    rejected: Map<number, string>,
-    iso: Isolation,
-  ) {
-    const whole = from === 0 && to === call.rows.length;
-    const id = whole ? (call.batchId ?? 'batch') : `${call.batchId ?? 'batch'}:${from}-${to}`;
-    const {order} = iso;
-    const rows = whole ? call.rows : order.slice(from, to).map((row) => call.rows[row]);
-    iso.inFlight++;
-    let outcome: Exchange;
-    try {
-      outcome = await this.exchange(this.#protocol.encode(call, rows, id), call.deadline);
-    } catch (error) {
-      iso.inFlight--;
-      wake(iso);
-      throw error;
-    }
-    iso.inFlight--;
-    if (outcome.kind === 'ok') {
-      iso.accepted = true;
-      wake(iso);
-      const got = this.#protocol.decode(outcome.reply, call, to - from, id);
-      const wrongCount = countProblem(got.length, to - from);
-      if (wrongCount) throw new BackendError('backend_bad_response', wrongCount);
-      for (let i = 0; i < got.length; i++) values[order[from + i]] = got[i];
-      return;
-    }
-    wake(iso);
-    const batchFailure = this.#protocol.wholeBatch?.(outcome, call);
-    if (batchFailure) throw batchFailure;
-    if (to - from === 1) {
-      rejected.set(order[from], `backend refused this row (HTTP ${outcome.status})`);
-      return;
-    }
-    while (!iso.accepted && iso.left < 2 && iso.inFlight > 0)
-      await new Promise<void>((resolve) => iso.waiting.push(resolve));
-    if (!iso.accepted && iso.left < 2) {
-      // Every call so far refused: single rows picked at random say whether the server refuses everything.
-      iso.probing ??= this.#probe(call, values, rejected, iso);
-      await iso.probing;
-    }
-    if (!iso.accepted && iso.left < 2) {
-      const why = `backend refused this row's part of the batch (HTTP ${outcome.status}), as it refused every call of the batch (${iso.probes} single rows picked at random too); not isolated further: the batch's ${iso.total} calls are spent`;
-      for (let at = from; at < to; at++) rejected.set(order[at], why);
-      return;
-    }
-    if (!iso.accepted) iso.left -= 2;
-    if (whole) shuffle(order);
-    const mid = from + Math.ceil((to - from) / 2);
-    await Promise.all([
-      this.#solve(call, from, mid, values, rejected, iso),
-      this.#solve(call, mid, to, values, rejected, iso),
-    ]);
-  }
-
-  /** Up to `iso.probes` rows not known to be refused, picked at random, each sent alone (at once). */
-  async #probe(call: BackendCall, values: unknown[], rejected: Map<number, string>, iso: Isolation) {
-    const open = [];
-    for (let at = 0; at < iso.order.length; at++) if (!rejected.has(iso.order[at])) open.push(at);
-    shuffle(open);
-    const picked = open.slice(0, iso.probes);
-    await Promise.all(picked.map((at) => this.#solve(call, at, at + 1, values, rejected, iso)));
   }
 
   async #attempt(wire: WireRequest, timeoutMs: number): Promise<Attempt> {
