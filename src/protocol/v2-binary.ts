@@ -35,7 +35,7 @@ export function splitBody(
   const length = /^\d{1,15}$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
   if (!(length >= 2 && length <= body.length)) {
     throw new FramingError(
-      `Inference-Header-Content-Length ${JSON.stringify(text.slice(0, 32))} does not fit a body of ${body.length} bytes`,
+      `Inference-Header-Content-Length ${shown(text)} does not fit a body of ${body.length} bytes`,
     );
   }
   return {json: body.subarray(0, length), binary: body.subarray(length)};
