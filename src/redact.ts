@@ -66,26 +66,84 @@ export const credentialsMessage =
 /**
  * The text with every occurrence of each secret replaced by `[redacted]`, longest first (a server
  * may echo what it was sent: a Basic header, the password it decoded from it, or that password
- * percent-encoded). Empty secrets are ignored.
+ * percent-encoded), and the start of one (3 characters or more) cut short just before a `…`.
+ * Empty secrets are ignored.
  */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  const sorted = [...secrets].filter((s) => s !== '').sort((a, b) => b.length - a.length);
   let out = text;
-  for (const secret of [...secrets].filter((s) => s !== '').sort((a, b) => b.length - a.length))
-    out = out.replaceAll(secret, '[redacted]');
-  return out;
+  for (const secret of sorted) out = out.replaceAll(secret, '[redacted]');
+  // A quoted value cut short ends `…`: the start of a secret just before it is a secret too.
+  if (!out.includes('…')) return out;
+  return out.replace(/[^…]{1,256}…/g, (cut) => {
+    const head = cut.slice(0, -1);
+    for (const secret of sorted)
+      for (let k = Math.min(secret.length - 1, head.length); k >= 3; k--)
+        if (head.endsWith(secret.slice(0, k))) return `${head.slice(0, -k)}[redacted]…`;
+    return cut;
+  });
+}
+
+/** A user name shorter than this is not cut out of texts when a password comes with it ("admin" is a word, not a secret). */
+const shortestSecretUser = 6;
+
+/** Query parameters whose value is cut out of texts whatever its length; any other value from 6 characters on. */
+const secretParameter = /key|token|secret|pass|auth|sig|cred/i;
+
+/**
+ * What may show a URL's secrets once the client sends its credentials as
+ * `Authorization: Basic <token>` and its query string as it is: the password as written
+ * (percent-encoded), decoded, encoded again and in base64 alone; the token; the user likewise
+ * when it is the only credential (`https://TOKEN@host`) or 6 characters or more; and the query
+ * string whole and each of its values (a value under 6 characters only when its name says key,
+ * token, secret, pass, auth, sig or cred: `?v=1` must not turn every 1 into `[redacted]`).
+ * Empty when the URL has none.
+ */
+export function credentialForms(url: URL): string[] {
+  const forms: string[] = [];
+  if (url.username || url.password) {
+    const user = safeDecode(url.username);
+    const password = safeDecode(url.password);
+    forms.push(Buffer.from(`${user}:${password}`).toString('base64'));
+    if (url.password)
+      forms.push(url.password, password, encodeURIComponent(password), Buffer.from(password).toString('base64'));
+    if (!url.password || user.length >= shortestSecretUser) forms.push(url.username, user, encodeURIComponent(user));
+  }
+  if (url.search.length > 1) {
+    if (url.search.length > shortestSecretUser) forms.push(url.search.slice(1));
+    for (const part of url.search.slice(1).split('&')) {
+      const [name, raw = ''] = part.split(/=(.*)/s);
+      const value = safeDecode(raw.replaceAll('+', ' '));
+      if (raw.length >= shortestSecretUser || (raw !== '' && secretParameter.test(safeDecode(name))))
+        forms.push(raw, value, encodeURIComponent(value));
+    }
+  }
+  return [...new Set(forms.filter((form) => form !== ''))];
 }
 
 /**
- * What may show a URL's credentials once the client sends them as `Authorization: Basic <token>`:
- * the user and the password, each as written (percent-encoded) and decoded, and the token. The
- * user too: `https://TOKEN@host` carries its secret there. Empty when the URL has none.
+ * The error with every secret cut out of its message and stack, and of its causes' (and an
+ * AggregateError's errors'), a few levels deep; changed in place, so that its class and code stay.
+ * Where a backend client's errors leave it: no message written later can forget to.
  */
-export function credentialForms(url: URL): string[] {
-  if (!url.username && !url.password) return [];
-  const user = safeDecode(url.username);
-  const password = safeDecode(url.password);
-  const token = Buffer.from(`${user}:${password}`).toString('base64');
-  return [url.username, user, url.password, password, encodeURIComponent(password), token];
+export function scrubError<T>(error: T, secrets: readonly string[], depth = 0): T {
+  if (secrets.length === 0 || depth > 4) return error;
+  if (typeof error === 'string') return scrubSecrets(error, secrets) as T;
+  if (!(error instanceof Error)) return error;
+  const message = scrubSecrets(String(error.message), secrets);
+  const stack = typeof error.stack === 'string' ? scrubSecrets(error.stack, secrets) : undefined;
+  try {
+    // An own property, also over a getter (a DOMException's message).
+    Object.defineProperty(error, 'message', {value: message, writable: true, configurable: true});
+    Object.defineProperty(error, 'stack', {value: stack, writable: true, configurable: true});
+  } catch {
+    const copy = Object.assign(new Error(message), {name: error.name, stack});
+    return scrubError(Object.assign(copy, {cause: error.cause}), secrets, depth) as T;
+  }
+  if (error.cause !== undefined) error.cause = scrubError(error.cause, secrets, depth + 1);
+  if (error instanceof AggregateError)
+    error.errors = error.errors.map((e: unknown) => scrubError(e, secrets, depth + 1));
+  return error;
 }
 
 function safeDecode(text: string): string {

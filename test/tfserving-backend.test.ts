@@ -100,6 +100,20 @@ test('a 400 {"error"} on one row: halving isolates it, the others get exact valu
   t.true(server.infers('poison').length <= 1 + 2 * 2);
 });
 
+test('8 poisoned rows among 24 normal ones (every 4th row): the culprits are refused alone, every normal row exact, at most 2n − 1 + 2·⌈log2 n⌉ calls', async (t) => {
+  const rows32 = Array.from({length: 32}, (_, i) => (i % 4 === 2 ? [666, i] : [i, 1]));
+  const reply = await predict(options('poisontf'), rows32);
+  const culprits = rows32.flatMap((r, i) => (r[0] === 666 ? [i] : []));
+  t.deepEqual(
+    [...(reply.rejected?.keys() ?? [])].sort((a, b) => a - b),
+    culprits,
+  );
+  rows32.forEach((r, i) => {
+    if (r[0] !== 666) t.is(reply.values[i], served('poisontf', r), `row ${i}`);
+  });
+  t.true(server.infers('poisontf').length <= 63 + 10);
+});
+
 test('a 503 is retried', async (t) => {
   const reply = await predict(options('flaky'), [[2, 2]]);
   t.deepEqual(Array.from(reply.values), [served('flaky', [2, 2])]);

@@ -466,7 +466,7 @@ test('a server refusing every row costs 1 + 4·log2(n) calls, not 2n; one refuse
   const reasons = new Set(all.rejected?.values());
   t.true(
     reasons.has(
-      "backend refused this row's part of the batch (HTTP 400); not isolated further: the batch's 25 calls are spent",
+      "backend refused this row's part of the batch (HTTP 400), as it refused every call of the batch (12 single rows picked at random too); not isolated further: the batch's 25 calls are spent",
     ),
   );
   // The culprit (666) among 63 normal rows: 1 + 2·6 calls, every other row exact.
@@ -479,6 +479,55 @@ test('a server refusing every row costs 1 + 4·log2(n) calls, not 2n; one refuse
   rows.forEach((r, i) => {
     if (i !== 37) t.is(reply.values[i], served('poison64', r), `row ${i}`);
   });
+});
+
+test('one client cannot fail others through the isolation budget: 8 poisoned rows among 24 normal ones (every 4th row), every normal row exact', async (t) => {
+  const named = {input: 'input', output: 'output', datatype: 'FP64' as const};
+  // The attack: one address's rows where the budget of 1 + 4·5 = 21 calls ran out with 18 normal rows unsettled.
+  const rows = manyRows(32);
+  const culprits = [1, 5, 9, 13, 17, 21, 25, 29];
+  for (const i of culprits) rows[i] = [666, i];
+  const reply = await predict(options('poison32', named), rows);
+  t.deepEqual(
+    [...(reply.rejected?.keys() ?? [])].sort((a, b) => a - b),
+    culprits,
+  );
+  for (const i of culprits) t.is(reply.rejected?.get(i), 'backend refused this row (HTTP 400)');
+  rows.forEach((r, i) => {
+    if (!culprits.includes(i)) t.is(reply.values[i], served('poison32', r), `row ${i}`);
+  });
+  // Past the budget, as documented: once a part is accepted, isolation goes on to single rows, at most 2n − 1 + 2·⌈log2 n⌉ calls.
+  const calls = server.infers('poison32').length;
+  t.true(calls > isolationBudget(32) && calls <= 2 * 32 - 1 + 10, `${calls} calls`);
+  // Culprits anywhere (here 10 of 32, two side by side): the same.
+  const scattered = manyRows(32);
+  const others = [0, 3, 4, 11, 12, 18, 22, 27, 30, 31];
+  for (const i of others) scattered[i] = [666, -i];
+  const second = await predict(options('poison32b', named), scattered);
+  t.deepEqual(
+    [...(second.rejected?.keys() ?? [])].sort((a, b) => a - b),
+    others,
+  );
+  scattered.forEach((r, i) => {
+    if (!others.includes(i)) t.is(second.values[i], served('poison32b', r), `row ${i}`);
+  });
+  t.true(server.infers('poison32b').length <= 63 + 10);
+});
+
+test('half the batch poisoned, every other row: no normal row is refused (the rows are shuffled and single rows probed before a part is refused whole)', async (t) => {
+  const named = {input: 'input', output: 'output', datatype: 'FP64' as const};
+  const rows = manyRows(64).map((r, i) => (i % 2 === 0 ? [666, i] : r));
+  // Refused whole only if every call within the bound is refused, the last of them 12 single rows
+  // picked at random among the 64: all 12 among the 32 poisoned ones has odds below C(32,12)/C(64,12) ≈ 7·10⁻⁵.
+  const reply = await predict(options('poisonhalf', named), rows);
+  t.deepEqual(
+    [...(reply.rejected?.keys() ?? [])],
+    rows.flatMap((_, i) => (i % 2 === 0 ? [i] : [])),
+  );
+  rows.forEach((r, i) => {
+    if (i % 2 === 1) t.is(reply.values[i], served('poisonhalf', r), `row ${i}`);
+  });
+  t.true(server.infers('poisonhalf').length <= 2 * 64 - 1 + 12);
 });
 
 test('the reply cap holds for inference replies and for the metadata: past it, backend_bad_response naming the cap, not retried', async (t) => {

@@ -35,10 +35,17 @@ export function splitBody(
   const length = /^\d{1,15}$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
   if (!(length >= 2 && length <= body.length)) {
     throw new FramingError(
-      `Inference-Header-Content-Length ${JSON.stringify(text.slice(0, 32))} does not fit a body of ${body.length} bytes`,
+      `Inference-Header-Content-Length ${shown(text)} does not fit a body of ${body.length} bytes`,
     );
   }
   return {json: body.subarray(0, length), binary: body.subarray(length)};
+}
+
+/** A value the peer sent, shown briefly: a short string or number as JSON, else what kind of thing it is (never stringified whole). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return Array.isArray(value) ? 'a list' : 'an object';
 }
 
 /** A tensor's `parameters.binary_data_size`, or undefined when it is sent as JSON. */
@@ -46,7 +53,7 @@ export function binaryDataSize(tensor: unknown): number | undefined {
   const size = (tensor as {parameters?: {binary_data_size?: unknown}} | null)?.parameters?.binary_data_size;
   if (size === undefined) return undefined;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
-    throw new FramingError(`binary_data_size ${JSON.stringify(size)} is not a size in bytes`);
+    throw new FramingError(`binary_data_size ${shown(size)} is not a size in bytes`);
   return size;
 }
 

@@ -1,12 +1,13 @@
 // The HTTP backend client, one per backend per worker thread, shared by every protocol it speaks
-// (DESIGN §4 and §10). A protocol is a small encoder/decoder pair (`WireProtocol`,
-// wire-protocol.ts): ours
-// (`http.ts`), the Open Inference Protocol (`v2.ts`) and TensorFlow Serving (`tfserving.ts`).
+// (DESIGN §4 and §10). A protocol is a small encoder/decoder pair (`WireProtocol`, wire-protocol.ts):
+// ours (`http.ts`), the Open Inference Protocol (`v2.ts`) and TensorFlow Serving (`tfserving.ts`).
 // Everything else is here, once:
 //
 // - One pooled keep-alive connection pool (undici) per client.
 // - Credentials in the URL (`user:password@`) travel as an `Authorization: Basic` header, never in
-//   the URL, so no error or log line about a request can carry them.
+//   the URL. A server may echo them, or a query-string token, into anything it sends: every error
+//   a batch's call throws has them cut out (redact.ts `scrubError`) in `predict`, before it goes
+//   to a log or a client, whatever message quotes the server.
 // - Connection errors, timeouts, 429 and 5xx are retried `retries` times with exponential backoff
 //   and full jitter, honouring Retry-After, and never past the batch's earliest deadline.
 // - A reply larger than `maxReplyBytes` is cut off while it streams in: `backend_bad_response`,
@@ -16,23 +17,23 @@
 //   row by row, as for every backend: a non-finite value fails its row only.
 // - Any other 4xx means the backend refused something in the matrix: the batch is split in
 //   halves, recursively, until the refused rows are isolated (`backend_rejected`); the others
-//   get their predictions. A refused row costs about 2·log2(n) extra calls, and a batch at most
-//   1 + 4·⌈log2 n⌉ calls (`isolationBudget`): past it, the rows not isolated yet are refused
-//   together, so a server refusing every row costs about 4·log2(n) calls, not 2n. A protocol
-//   may say that a refusal is about the whole batch instead (a v2 or TF Serving 404: the server
-//   does not know the model), which fails the batch at once, unsplit.
+//   get their predictions. The calls this may cost, and why no client's rows fail because of
+//   another's: isolation.ts. A protocol may say that a refusal is about the whole batch instead
+//   (a v2 or TF Serving 404: the server does not know the model): the batch fails at once, unsplit.
 // - The backend's own words (an `{"error": …}` body) go to the log as the error's cause, never
 //   into a client's answer: only the status is passed on.
 
 import {createRequire} from 'node:module';
 import type {Agent, Dispatcher} from 'undici';
 import type {HttpBackendOptions, TfServingBackendOptions, V2BackendOptions} from '../../src/config.ts';
-import {credentialForms} from '../../src/redact.ts';
-import {countProblem} from '../reply-check.ts';
+import {credentialForms, scrubError} from '../../src/redact.ts';
 import {BackendError} from './backend.ts';
 import type {Backend, BackendCall, BackendReply} from './backend.ts';
 import {errorText, readLimited, retryAfterMs} from './http-reply.ts';
 import type {Exchange, Exchanger, WireProtocol, WireRequest} from './wire-protocol.ts';
+import {isolate} from './isolation.ts';
+
+export {isolationBudget} from './isolation.ts';
 
 /**
  * The options of any of the three HTTP backends (config.ts): the client reads their `url` (the
@@ -55,22 +56,6 @@ const backoffMaxMs = 5000;
 
 /** How much of an error reply is read (for the log; the rest is dropped) so that the connection can be reused. */
 const errorBodyLimit = 64 * 1024;
-
-/** The calls a batch may make to isolate refused rows: `total`, of which `left` are not made yet. */
-interface Budget {
-  readonly total: number;
-  left: number;
-}
-
-/**
- * The calls one batch of `rows` may cost: 1 + 4·⌈log2 rows⌉. Isolating one refused row by halves
- * takes 1 + 2·⌈log2 rows⌉, so two culprits are isolated row by row; a refusal of every row (a
- * 4xx about the whole request that the protocol cannot tell apart) stops there instead of
- * costing about 2·rows calls, and the rows not isolated yet are refused together.
- */
-export function isolationBudget(rows: number): number {
-  return 1 + 4 * Math.ceil(Math.log2(Math.max(1, rows)));
-}
 
 type Attempt = Exchange | {kind: 'retry'; reason: string; retryAfterMs: number; cause?: unknown};
 
@@ -104,13 +89,18 @@ export class HttpClient implements Backend, Exchanger {
     this.#agent = new (loadUndici().Agent)({keepAliveTimeout: 10_000, pipelining: 1});
   }
 
+  /**
+   * The batch's values. Every error it throws (message, stack, causes) has the client's secrets
+   * cut out first, here, once: a message may quote what the server sent (a tensor name, an id, a
+   * datatype), and a server may echo what it was sent.
+   */
   async predict(call: BackendCall): Promise<BackendReply> {
-    await this.#protocol.prepare?.(call, this);
-    const rejected = new Map<number, string>();
-    const values = new Array<unknown>(call.rows.length);
-    const total = isolationBudget(call.rows.length);
-    await this.#solve(call, 0, call.rows.length, values, rejected, {total, left: total - 1});
-    return rejected.size > 0 ? {values, rejected} : {values};
+    try {
+      await this.#protocol.prepare?.(call, this);
+      return await isolate(call, this.#protocol, this);
+    } catch (error) {
+      throw scrubError(error, this.#secrets);
+    }
   }
 
   registryReloaded(): void {
@@ -147,48 +137,6 @@ export class HttpClient implements Backend, Exchanger {
     throw new BackendError('backend_error', `backend failed after ${attempts} attempt(s): ${last.reason}`, {
       cause: last.cause,
     });
-  }
-
-  /**
-   * Predicts rows [from, to): whole if the backend accepts them, else by halves while the batch's
-   * budget of calls lasts (`left` counts the calls not yet made; a split takes two at once).
-   */
-  async #solve(
-    call: BackendCall,
-    from: number,
-    to: number,
-    values: unknown[],
-    rejected: Map<number, string>,
-    budget: Budget,
-  ) {
-    const whole = from === 0 && to === call.rows.length;
-    const id = whole ? (call.batchId ?? 'batch') : `${call.batchId ?? 'batch'}:${from}-${to}`;
-    const rows = whole ? call.rows : call.rows.slice(from, to);
-    const outcome = await this.exchange(this.#protocol.encode(call, rows, id), call.deadline);
-    if (outcome.kind === 'ok') {
-      const got = this.#protocol.decode(outcome.reply, call, to - from, id);
-      const wrongCount = countProblem(got.length, to - from);
-      if (wrongCount) throw new BackendError('backend_bad_response', wrongCount);
-      for (let i = 0; i < got.length; i++) values[from + i] = got[i];
-      return;
-    }
-    const batchFailure = this.#protocol.wholeBatch?.(outcome, call);
-    if (batchFailure) throw batchFailure;
-    if (to - from === 1) {
-      rejected.set(from, `backend refused this row (HTTP ${outcome.status})`);
-      return;
-    }
-    if (budget.left < 2) {
-      const why = `backend refused this row's part of the batch (HTTP ${outcome.status}); not isolated further: the batch's ${budget.total} calls are spent`;
-      for (let row = from; row < to; row++) rejected.set(row, why);
-      return;
-    }
-    budget.left -= 2;
-    const mid = from + Math.ceil((to - from) / 2);
-    await Promise.all([
-      this.#solve(call, from, mid, values, rejected, budget),
-      this.#solve(call, mid, to, values, rejected, budget),
-    ]);
   }
 
   async #attempt(wire: WireRequest, timeoutMs: number): Promise<Attempt> {

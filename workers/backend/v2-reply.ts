@@ -8,7 +8,9 @@
 //   (FP16 is refused rather than decoded: no metadata this gateway accepts declares it.)
 // - The reply is measured before it is parsed (json-wire.ts): deeper than 32 levels or more values
 //   than 64 per row (+65,536) is `backend_bad_response`. Every value of the reply shown in a message
-//   is shown briefly (`brief`), never stringified whole.
+//   is shown briefly (`brief`), never stringified whole, and so is the output's name (it may come from
+//   the server's metadata). What is quoted may still hold an echo of the credentials: the client
+//   cuts them out of every error it throws (http-client.ts).
 
 import {BackendError} from './backend.ts';
 import type {WireReply} from './wire-protocol.ts';
@@ -47,27 +49,26 @@ export function decodeInferReply(
   const outputs: unknown[] = response.outputs;
   const slices = split ? binarySlices(outputs, split.binary) : undefined;
   const index = outputs.findIndex((o) => (o as {name?: unknown} | null)?.name === output);
-  if (index < 0) throw bad(`has no output ${JSON.stringify(output)}`);
+  if (index < 0) throw bad(`has no output ${brief(output)}`);
   const tensor = outputs[index] as {shape?: unknown; datatype?: unknown; data?: unknown};
   const shape = tensor.shape;
   const shaped =
     Array.isArray(shape) && shape[0] === rows && (shape.length === 1 || (shape.length === 2 && shape[1] === 1));
-  if (!shaped)
-    throw bad(`output ${JSON.stringify(output)} has shape ${brief(shape)}; expected [${rows}] or [${rows}, 1]`);
+  if (!shaped) throw bad(`output ${brief(output)} has shape ${brief(shape)}; expected [${rows}] or [${rows}, 1]`);
   const datatype = tensor.datatype;
   if (datatype !== 'FP32' && datatype !== 'FP64') {
     throw new BackendError(
       'backend_error',
-      `${label}: output ${JSON.stringify(output)} has datatype ${brief(datatype, 16)}; this gateway reads FP32 or FP64 outputs only`,
+      `${label}: output ${brief(output)} has datatype ${brief(datatype, 16)}; this gateway reads FP32 or FP64 outputs only`,
     );
   }
   const bytes = slices?.get(index);
   if (bytes !== undefined || binaryDataSize(tensor) !== undefined) {
     if (bytes?.length !== rows * elementBytes[datatype])
-      throw bad(`output ${JSON.stringify(output)} has ${bytes?.length ?? 0} bytes for ${rows} ${datatype} values`);
+      throw bad(`output ${brief(output)} has ${bytes?.length ?? 0} bytes for ${rows} ${datatype} values`);
     return floatsFromBytes(bytes, datatype);
   }
-  if (!Array.isArray(tensor.data)) throw bad(`output ${JSON.stringify(output)} has no "data"`);
+  if (!Array.isArray(tensor.data)) throw bad(`output ${brief(output)} has no "data"`);
   // Tensor data may be flat or in its natural nested form ("Tensor Data"): [[p], [q]] is [p, q].
   return tensor.data.map((v: unknown) => (Array.isArray(v) && v.length === 1 ? v[0] : v));
 }

@@ -6,6 +6,7 @@
 // protocol (v2.ts) fetches the metadata and turns a refusal into a clear error.
 
 import type {V2BackendOptions, V2Datatype} from '../../src/config.ts';
+import {brief} from './json-wire.ts';
 
 export interface V2Signature {
   readonly input: string;
@@ -94,7 +95,10 @@ function list(ts: readonly Tensor[]): string {
   return ts.slice(0, 4).map(show).join(', ') + (ts.length > 4 ? `, and ${ts.length - 4} more` : '');
 }
 
-/** `x FP32 [-1, 16]`, names quoted and cut short (a server's metadata is not ours to print whole). */
+/**
+ * `"x" FP32 [-1, 16]`, the name quoted, name and datatype cut short with `…` (a server's metadata is
+ * not ours to print whole; the client cuts its secrets out of the message, a cut one too).
+ */
 function show(t: Tensor): string {
-  return `${JSON.stringify(t.name.slice(0, 64))} ${t.datatype.slice(0, 16)} [${t.shape.slice(0, 8).join(', ')}${t.shape.length > 8 ? ', …' : ''}]`;
+  return `${brief(t.name)} ${t.datatype.length > 16 ? `${t.datatype.slice(0, 16)}…` : t.datatype} [${t.shape.slice(0, 8).join(', ')}${t.shape.length > 8 ? ', …' : ''}]`;
 }

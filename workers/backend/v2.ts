@@ -33,7 +33,7 @@ import type {BackendCall} from './backend.ts';
 import {HttpClient} from './http-client.ts';
 import type {Exchanger, Refusal, WireProtocol, WireReply, WireRequest} from './wire-protocol.ts';
 import {jsonRows} from '../../src/protocol/json-floats.ts';
-import {jsonHeaders, parseJsonReply} from './json-wire.ts';
+import {brief, jsonHeaders, parseJsonReply} from './json-wire.ts';
 import type {JsonBounds} from './json-wire.ts';
 import {binaryBody, FramingError, floatsToBytes, headerLengthHeader, rowsTensor} from '../../src/protocol/v2-binary.ts';
 import {decodeInferReply} from './v2-reply.ts';
@@ -76,7 +76,7 @@ export class V2Protocol implements WireProtocol {
     if (signature.d !== -1 && length !== signature.d) {
       throw new BackendError(
         'backend_rejected',
-        `${this.#label} takes rows of ${signature.d} floats (input ${JSON.stringify(signature.input)}); this row has ${length} (vector_length ${signature.d} in MODELS_FILE refuses such rows at the door)`,
+        `${this.#label} takes rows of ${signature.d} floats (input ${brief(signature.input)}); this row has ${length} (vector_length ${signature.d} in MODELS_FILE refuses such rows at the door)`,
       );
     }
     this.#prepared.set(call, signature);
