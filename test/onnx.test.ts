@@ -207,7 +207,7 @@ test.serial(
 
     // Load running while the new file is put in place (atomically, as a deploy would) and SIGHUP comes.
     const outcome: {
-      which: 'before' | 'after' | 'wrong';
+      which: 'before' | 'after' | 'either' | 'wrong';
       batch: string;
       startedAfterReload: boolean;
       doneBeforeReload: boolean;
@@ -227,11 +227,11 @@ test.serial(
         const doneBeforeReload = !reloadStarted;
         vectors.forEach((v, i) => {
           const result = reply.body?.results?.[`a${i}`];
-          const which = closeTo(result?.prediction, mlpPredict(before, v))
-            ? 'before'
-            : closeTo(result?.prediction, mlpPredict(after, v))
-              ? 'after'
-              : 'wrong';
+          // Both models' outputs sit near 1: for a rare row they agree within the tolerance, and
+          // that answer tells neither model apart (it fits either).
+          const old = closeTo(result?.prediction, mlpPredict(before, v));
+          const fresh = closeTo(result?.prediction, mlpPredict(after, v));
+          const which = old && fresh ? 'either' : old ? 'before' : fresh ? 'after' : 'wrong';
           outcome.push({which, batch: result?.batch?.id, startedAfterReload, doneBeforeReload});
         });
       }
@@ -255,17 +255,18 @@ test.serial(
       'every agent has the old or the new model value',
     );
     t.true(
-      outcome.filter((o) => o.doneBeforeReload).every((o) => o.which === 'before'),
+      outcome.filter((o) => o.doneBeforeReload).every((o) => o.which === 'before' || o.which === 'either'),
       'answers before the reload: old model',
     );
     const late = outcome.filter((o) => o.startedAfterReload);
     t.deepEqual(
-      late.filter((o) => o.which !== 'after'),
+      late.filter((o) => o.which !== 'after' && o.which !== 'either'),
       [],
       'requests sent after the reload: new model',
     );
     const modelOfBatch = new Map<string, string>();
     for (const o of outcome) {
+      if (o.which === 'either') continue;
       t.true((modelOfBatch.get(o.batch) ?? o.which) === o.which, `batch ${o.batch} ran on one session`);
       modelOfBatch.set(o.batch, o.which);
     }
