@@ -15,13 +15,15 @@ import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
 import type {Frame} from '../protocol/codec.ts';
-import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
+import type {DispatchMessage} from '../protocol/messages.ts';
+import {forEachPart} from '../protocol/messages.ts';
+import {DispatchBuffer, Outbox, ResultsBuffer} from '../protocol/outbox.ts';
 import {Membership} from './membership.ts';
 import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
 import {closeNats, heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
 import type {ClusterConnection, Route} from './nats.ts';
 import {acceptedReports} from './reports.ts';
-import {splitDispatch} from './split-dispatch.ts';
+import {splitDispatch, splitWithdrawal} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
 
@@ -174,14 +176,26 @@ export class GatewayTransport implements Transport {
 
   #flush(): void {
     const maxBytes = this.#nc?.info?.max_payload ?? 1024 * 1024;
-    for (const {subject, buffer} of this.#outgoing.values()) {
+    for (const [index, {subject, buffer}] of this.#outgoing) {
       if (buffer.isEmpty) continue;
       const dispatch = buffer.dispatch();
-      if (dispatch) for (const piece of splitDispatch(dispatch, maxBytes)) this.#wire.publish(subject, piece);
       const withdrawal = buffer.withdrawal();
-      if (withdrawal) this.#wire.publish(subject, withdrawal);
       buffer.clear();
+      for (const piece of dispatch ? splitDispatch(dispatch, maxBytes) : []) {
+        const unsent = this.#wire.publish(subject, piece);
+        if (unsent) this.#failUnsent(index, piece, unsent);
+      }
+      for (const piece of withdrawal ? splitWithdrawal(withdrawal, maxBytes) : []) this.#wire.publish(subject, piece);
     }
+  }
+
+  /** A piece NATS refused (over max_payload, connection closed): its agents fail now, never at their deadline. */
+  #failUnsent(index: number, piece: DispatchMessage, reason: string): void {
+    const results = new ResultsBuffer();
+    const message = `the agent could not be sent to its actor host: ${reason.slice(0, 200)}`;
+    forEachPart(piece, (partId) => results.error(partId, 'worker_failed', message));
+    const taken = results.take();
+    if (taken) queueMicrotask(() => this.#events.results(taken, index));
   }
 
   #frame(subject: string, bytes: Uint8Array): void {

@@ -86,7 +86,8 @@ export class Wire {
   readonly #subjects: ReturnType<typeof subjects>;
   readonly #replay: ReplayGuard;
   readonly #refusals: Refusals<ClusterRefusal>;
-  readonly #log: Logger;
+  /** Publishes that failed, by the error's message (max_payload, a closed connection), logged at a bounded rate. */
+  readonly #unsent: Refusals<string>;
 
   constructor(options: WireOptions) {
     this.#connection = options.connection;
@@ -94,8 +95,11 @@ export class Wire {
     this.#signer = new FrameSigner(options.key, options.identity);
     this.#subjects = subjects(options.prefix);
     this.#replay = new ReplayGuard(options.replay);
-    this.#log = options.log;
     this.#refusals = new Refusals(options.log, {intervalMs: options.logIntervalMs});
+    this.#unsent = new Refusals(options.log, {
+      intervalMs: options.logIntervalMs,
+      lines: {first: 'could not publish to NATS', more: 'could not publish more frames to NATS (not each logged)'},
+    });
   }
 
   /** Refusals so far, by reason. */
@@ -103,13 +107,19 @@ export class Wire {
     return this.#refusals.counts;
   }
 
-  /** Signs `message` for `subject` and publishes it. */
-  publish(subject: string, message: WireMessage): void {
+  /**
+   * Signs `message` for `subject` and publishes it. Returns why NATS refused it (over the
+   * server's max_payload, a closed connection), or undefined: the caller answers what was lost.
+   */
+  publish(subject: string, message: WireMessage): string | undefined {
     const bytes = this.#signer.sign(subject, message);
     try {
       this.#connection()?.publish(subject, bytes);
+      return undefined;
     } catch (error) {
-      this.#log.warn({err: error, subject}, 'could not publish to NATS');
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#unsent.refuse(reason.slice(0, 200), subject, `${bytes.length} bytes`);
+      return reason;
     }
   }
 
@@ -145,5 +155,6 @@ export class Wire {
 
   close(): void {
     this.#refusals.close();
+    this.#unsent.close();
   }
 }
