@@ -33,6 +33,8 @@ export const membershipLimits: MembershipLimits = {
   maxMembers: 1024,
   joinsPerSecond: 4,
   joinBurst: 32,
+  restartMs: 1000,
+  backAfterMs: 5000,
   rememberMs: 60_000,
 };
 
