@@ -48,8 +48,10 @@ export const clusterRefusals = [
   'bad_report',
   /** A dispatch for a thread the host has not started (its parts are answered worker_failed). */
   'no_such_thread',
-  /** Parts beyond what a host holds for one gateway (answered worker_failed: actor-node.ts), counted per part. */
+  /** Parts beyond what a host holds for one gateway, in parts or floats (answered worker_failed: actor-node.ts), counted per part. */
   'gateway_rows',
+  /** Parts whose vector is longer than their model takes (answered backend_rejected: actor-node.ts), counted per part. */
+  'too_long',
 ] as const;
 export type ClusterRefusal = (typeof clusterRefusals)[number];
 
