@@ -34,7 +34,7 @@ test.serial(
     const nats = await startNats(undefined, ['-c', conf]);
     const env = {MAX_VECTOR_LENGTH: '20000', BACKEND_LATENCY_MIN_MS: '5', BACKEND_LATENCY_MAX_MS: '10'};
     const host = await startActors(nats.url, env);
-    const gateway = await startGateway(nats.url, {...env, REQUEST_TIMEOUT_MS: '8000'});
+    const gateway = await startGateway(nats.url, {...env, REQUEST_TIMEOUT_MS: '60000'});
     cleanup(t, nats, host, gateway);
     const name = (c: string, i: number) => `${c}${'x'.repeat(118)}${String(i).padStart(6, '0')}`;
     const vector = Array.from({length: 1000}, (_, j) => (j % 7) / 8);
@@ -55,8 +55,22 @@ test.serial(
     ]);
     t.deepEqual(problems, []);
     t.log(replies.map((r) => JSON.stringify(r.body).slice(0, 300)).join('\n'));
-    t.log(gateway.output().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(0, 5).join('\n'));
-    t.log(host.output().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(0, 5).join('\n'));
+    t.log(
+      gateway
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(40|50)/.test(l))
+        .slice(0, 5)
+        .join('\n'),
+    );
+    t.log(
+      host
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(40|50)/.test(l))
+        .slice(0, 5)
+        .join('\n'),
+    );
     let exact = 0;
     for (const [r, reply] of replies.entries())
       for (const [id, agent] of Object.entries(requests[r]))
@@ -76,7 +90,7 @@ test.serial(
 );
 
 test.serial(
-  'attack H2: a key holder sending a host parts longer than MAX_VECTOR_LENGTH gets each answered backend_rejected at once; nothing is held; normal clients exact',
+  'attack H2: a key holder sending a host parts longer than MAX_VECTOR_LENGTH gets each answered backend_rejected at once; normal clients exact',
   async (t) => {
     // a4-hostmem: 2,000 parts of 120,000 floats took a host to 2.1 GB.
     const nats = await startNats();

@@ -31,6 +31,7 @@ import {bootId, closeNats, connectNats, heartbeatMs, nodeId, subjects} from './n
 import type {Route} from './nats.ts';
 import {HeldParts, maxFloatsPerGateway} from './held-parts.ts';
 import {parseKey} from '../protocol/mailbox-key.ts';
+import {splitResults} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 
 export class ActorsNode {
@@ -185,9 +186,8 @@ export class ActorsNode {
     if (refused + tooLong === 0) return;
     this.#send(to, thread, failed);
     if (tooLong > 0) this.#wire.refuse('too_long', subject, frame.sender, tooLong);
-    if (refused === 0) return;
-    if (missing) this.#wire.refuse('no_such_thread', subject);
-    else this.#wire.refuse('gateway_rows', subject, frame.sender, refused);
+    if (refused > 0 && missing) this.#wire.refuse('no_such_thread', subject);
+    else if (refused > 0) this.#wire.refuse('gateway_rows', subject, frame.sender, refused);
   }
 
   /** The longest vector `key`'s model takes: its vector_length, or MAX_VECTOR_LENGTH. */
@@ -233,10 +233,11 @@ export class ActorsNode {
     this.#checkIdle();
   }
 
-  /** What `thread` has for the gateway at `to`, as one signed frame. */
+  /** What `thread` has for the gateway at `to`, as signed frames within max_payload. */
   #send(to: string, thread: number, buffer: ResultsBuffer): void {
     const message = buffer.take();
-    if (message) this.#wire.publish(to, {...message, thread});
+    const maxBytes = this.#nc?.info?.max_payload ?? 1024 * 1024;
+    for (const piece of message ? splitResults(message, maxBytes) : []) this.#wire.publish(to, {...piece, thread});
   }
 
   #checkIdle(): void {

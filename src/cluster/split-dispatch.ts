@@ -1,12 +1,12 @@
-// A dispatch (or a withdrawal) cut to fit the NATS server's max_payload: several frames, each
+// A dispatch (or a withdrawal, or an actor host's results) cut to fit the NATS server's max_payload: several frames, each
 // with whole parts, their own packed vectors and only their own keys (a turn's key list can be
 // larger than a frame: 250 keys of 128 characters in every piece overflowed it), so that no
 // request is refused for the size of a turn's messages. What is counted is what the frame
 // carries: each key's JSON bytes in the header, 8 bytes a number in the columns, and a fixed
 // reserve for the rest of the header (envelope, column lengths), the padding and the signature.
 
-import type {DispatchMessage, WithdrawMessage} from '../protocol/messages.ts';
-import {PartField, partStride} from '../protocol/messages.ts';
+import type {BatchReport, DispatchMessage, ResultsMessage, WithdrawMessage} from '../protocol/messages.ts';
+import {Outcome, PartField, partStride, ResultField, resultStride} from '../protocol/messages.ts';
 
 /** Bytes kept for a frame's fixed header fields, padding and signature (names are bounded subject tokens). */
 export const frameReserve = 4096;
@@ -94,4 +94,63 @@ export function splitWithdrawal(message: WithdrawMessage, maxBytes: number): Wit
   }
   close();
   return out.length > 1 ? out : [message];
+}
+
+/**
+ * Splits a results message the same way (an actor host's answers to one gateway in one turn):
+ * whole results, each piece with only the errors and batches its results name (indexes
+ * renumbered); the batch reports (each with one wait per row) go in pieces of their own.
+ */
+export function splitResults<T extends ResultsMessage>(message: T, maxBytes: number): T[] {
+  const budget = Math.max(1, maxBytes - frameReserve);
+  const sizes = (items: readonly object[]) => items.map((item) => encoder.encode(JSON.stringify(item)).length + 1);
+  const errorBytes = sizes(message.errors);
+  const batchBytes = sizes(message.batches);
+  const reportBytes = sizes(message.reports);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const {results} = message;
+  if (results.length * 8 + sum(errorBytes) + sum(batchBytes) + sum(reportBytes) <= budget) return [message];
+  const out: T[] = [];
+  let at = 0;
+  while (at < results.length) {
+    const errors = new Map<number, number>();
+    const batches = new Map<number, number>();
+    const column: number[] = [];
+    let used = 0;
+    for (; at < results.length; at += resultStride) {
+      const outcome = results[at + ResultField.outcome];
+      const error = outcome === Outcome.error ? results[at + ResultField.value] : -1;
+      const batch = results[at + ResultField.batch];
+      const cost =
+        resultStride * 8 +
+        (error >= 0 && !errors.has(error) ? errorBytes[error] : 0) +
+        (batch >= 0 && !batches.has(batch) ? batchBytes[batch] : 0);
+      if (column.length > 0 && used + cost > budget) break;
+      used += cost;
+      if (error >= 0 && !errors.has(error)) errors.set(error, errors.size);
+      if (batch >= 0 && !batches.has(batch)) batches.set(batch, batches.size);
+      const value = error >= 0 ? (errors.get(error) as number) : results[at + ResultField.value];
+      column.push(results[at + ResultField.partId], outcome, value, batch >= 0 ? (batches.get(batch) as number) : -1);
+    }
+    out.push({
+      ...message,
+      results: new Float64Array(column),
+      errors: [...errors.keys()].map((i) => message.errors[i]),
+      batches: [...batches.keys()].map((i) => message.batches[i]),
+      reports: [],
+    });
+  }
+  let reports: BatchReport[] = [];
+  let used = 0;
+  for (const [i, report] of message.reports.entries()) {
+    if (reports.length > 0 && used + reportBytes[i] > budget) {
+      out.push({...message, results: new Float64Array(0), errors: [], batches: [], reports});
+      reports = [];
+      used = 0;
+    }
+    reports.push(report);
+    used += reportBytes[i];
+  }
+  if (reports.length > 0) out.push({...message, results: new Float64Array(0), errors: [], batches: [], reports});
+  return out;
 }
