@@ -7,8 +7,8 @@
 // Who the members are is membership.ts, fed here with the heartbeats that passed every check of
 // wire.ts. A results frame counts only from a member this gateway has (its host, that start of
 // it, that thread), and each result in it only for a part that was sent to that member (the
-// coordinator checks the part's thread); its batch reports only for keys sent to that member,
-// with every field in range (reports.ts).
+// coordinator checks the part's thread); its batch reports only for keys placed on that member
+// now, with every field in range (reports.ts).
 
 import type {KeyObject} from 'node:crypto';
 import type {NatsConnection} from '@nats-io/transport-node';
@@ -17,12 +17,15 @@ import type {Placement, Transport, TransportEvents} from '../coordinator/transpo
 import type {Frame} from '../protocol/codec.ts';
 import type {DispatchMessage} from '../protocol/messages.ts';
 import {forEachPart} from '../protocol/messages.ts';
-import {DispatchBuffer, Outbox, ResultsBuffer} from '../protocol/outbox.ts';
+import {Outbox, ResultsBuffer} from '../protocol/outbox.ts';
+import {gatewayMembershipEvents} from './gateway-members.ts';
+import type {Outgoing} from './gateway-members.ts';
 import {Membership} from './membership.ts';
-import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
+import type {MembershipLimits} from './membership.ts';
+import {MembershipLog} from './membership-log.ts';
 import {closeNats, heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
 import type {ClusterConnection, Route} from './nats.ts';
-import {acceptedReports} from './reports.ts';
+import {acceptedReports, PlacedKeys} from './reports.ts';
 import {splitDispatch, splitWithdrawal} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
@@ -38,19 +41,15 @@ export const membershipLimits: MembershipLimits = {
   rememberMs: 60_000,
 };
 
+/** A key not sent to any member for this long is forgotten by the gateway's key table (reports.ts PlacedKeys). */
+export const keyIdleMs = 2 * 60_000;
+
 export interface GatewayOptions {
   /** This gateway's name (CLUSTER_NODE, or random) and this start's boot: subject tokens. */
   readonly name: string;
   readonly boot: string;
   readonly prefix: string;
   readonly key: KeyObject;
-}
-
-/** Where one member's parts go, what this turn holds for it, and the keys ever sent to it (reports.ts). */
-interface Outgoing {
-  readonly subject: string;
-  readonly buffer: DispatchBuffer;
-  readonly keys: Set<string>;
 }
 
 export class GatewayTransport implements Transport {
@@ -64,6 +63,11 @@ export class GatewayTransport implements Transport {
   readonly #outgoing = new Map<number, Outgoing>();
   readonly #outbox = new Outbox(() => this.#flush());
   readonly #sweeper: NodeJS.Timeout;
+  /** The keys placed on each member now (reports.ts), forgotten after keyIdleMs unsent. */
+  readonly #placed = new PlacedKeys(keyIdleMs);
+  /** A clock for #placed, read by the sweeper (not once per part). */
+  #now = Date.now();
+  readonly #membershipLog: MembershipLog;
   readonly #wire: Wire;
   /** A new key goes to the live member with the highest rendezvous score. */
   readonly placement: Placement;
@@ -90,9 +94,21 @@ export class GatewayTransport implements Transport {
       prefix: options.prefix,
       log,
     });
-    this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
+    this.#membershipLog = new MembershipLog(log);
+    const onChange = gatewayMembershipEvents({
+      outgoing: this.#outgoing,
+      placed: this.#placed,
+      subjectOf: (host, m) => this.#subjects.thread(host, m.boot, m.thread, this.name),
+      events,
+      log: this.#membershipLog,
+    });
+    this.#membership = new Membership(membershipLimits, onChange, Date.now());
     this.placement = this.#membership;
-    this.#sweeper = setInterval(() => this.#membership.sweep(Date.now()), heartbeatMs / 2);
+    this.#sweeper = setInterval(() => {
+      this.#now = Date.now();
+      this.#membership.sweep(this.#now);
+      this.#placed.sweep(this.#now);
+    }, heartbeatMs / 2);
     this.#sweeper.unref();
     void connection.then((c) => this.#attach(c)).catch(() => {});
   }
@@ -145,7 +161,7 @@ export class GatewayTransport implements Transport {
       return;
     }
     out.buffer.add(key, partId, deadline, vector);
-    out.keys.add(key);
+    this.#placed.sent(key, thread, this.#now);
     this.#outbox.schedule();
   }
 
@@ -173,6 +189,7 @@ export class GatewayTransport implements Transport {
     clearInterval(this.#sweeper);
     this.#outbox.flushNow();
     this.#wire.close();
+    this.#membershipLog.close();
     await closeNats(this.#nc);
   }
 
@@ -224,45 +241,9 @@ export class GatewayTransport implements Transport {
       this.#wire.refuse('unknown_member', subject);
       return;
     }
-    const {reports, dropped} = acceptedReports(frame.reports, this.#outgoing.get(member.index)?.keys);
+    const {reports, dropped} = acceptedReports(frame.reports, this.#placed.of(member.index));
     if (dropped > 0) this.#wire.refuse('bad_report', subject, undefined, dropped);
     const foreign = this.#events.results(reports === frame.reports ? frame : {...frame, reports}, member.index);
     if (foreign) this.#wire.refuse('wrong_member', subject, undefined, foreign);
-  }
-
-  /** Membership changes, told to the coordinator and logged once per host (never per thread or per frame). */
-  #membershipEvents(): MembershipEvents {
-    const threads = (members: readonly Member[]) => members.map((m) => m.index);
-    return {
-      joined: (host, members) => {
-        for (const m of members)
-          this.#outgoing.set(m.index, {
-            subject: this.#subjects.thread(host, m.boot, m.thread, this.name),
-            buffer: new DispatchBuffer(),
-            keys: new Set(),
-          });
-        // Its boot as hostBoot: this logger's own `boot` (the gateway's) is on every line already.
-        this.#log.info({host, hostBoot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
-        for (const m of members) this.#events.threadJoined?.(m.index);
-      },
-      leaving: (host, members) => {
-        this.#log.info({host, threads: threads(members)}, 'actor host leaving: no new keys for it');
-        for (const m of members) this.#events.threadLeaving?.(m.index);
-      },
-      back: (host, members) => {
-        this.#log.info({host, threads: threads(members)}, 'actor host heartbeats again: it takes new keys');
-        for (const m of members) this.#events.threadJoined?.(m.index);
-      },
-      gone: (host, members, silentMs, left) => {
-        for (const m of members) this.#outgoing.get(m.index)?.buffer.clear();
-        for (const m of members) this.#outgoing.delete(m.index);
-        if (silentMs === undefined)
-          this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
-        // A host that said it was leaving and then stopped is a planned leave: info, not a warning.
-        else if (left) this.#log.info({host, threads: threads(members), silentMs}, 'actor host left');
-        else this.#log.warn({host, threads: threads(members), silentMs}, 'actor host gone');
-        for (const m of members) this.#events.threadFailed(m.index);
-      },
-    };
   }
 }
