@@ -12,9 +12,10 @@
 //
 //   heartbeat, new host           joins (one member per thread), within the join rate and the table
 //   heartbeat, leaving            takes no new keys; what it holds is still answered
-//   heartbeat again, not leaving  takes new keys again once it has sent no leaving beat for
-//                                 `backAfterMs` (a leaving state is left, never stuck; a host
-//                                 toggling leaving stays leaving: one event, no re-placing per beat)
+//   heartbeat again, not leaving  takes new keys again (a leaving state is left, never stuck); a
+//                                 host that flaps (leaves again within `backAfterMs` of coming
+//                                 back) stays leaving until it has sent no leaving beat for
+//                                 backAfterMs: no event and no re-placing of keys per beat
 //   heartbeat, later start        the host restarted: its old members are gone at once (what they
 //                                 held fails with worker_failed, nothing waits for its deadline),
 //                                 the new ones join
@@ -59,8 +60,11 @@ interface HostEntry extends Admitted {
   readonly members: readonly Member[];
   lastSeen: number;
   leaving: boolean;
-  /** Its latest leaving beat. */
+  /** Its latest leaving beat, and when it last came back. */
   leavingAt: number;
+  backAt: number;
+  /** It left again within backAfterMs of coming back. */
+  flapping: boolean;
 }
 
 export class Membership implements Placement {
@@ -153,16 +157,20 @@ export class Membership implements Placement {
     entry.lastSeen = now;
     if (leaving) entry.leavingAt = now;
     if (leaving === entry.leaving) return;
-    // Damped: a host toggling leaving stays leaving (one event), not one leaving and one back per beat.
-    if (!leaving && now - entry.leavingAt < this.#limits.backAfterMs) return;
+    // Damped: a host that was back less than backAfterMs ago and leaves again (it flaps) stays
+    // leaving until it has sent no leaving beat for backAfterMs: not one event (and one
+    // re-placing of its keys) per beat. A single leaving beat is left at the next live one.
+    if (!leaving && entry.flapping && now - entry.leavingAt < this.#limits.backAfterMs) return;
     entry.leaving = leaving;
     if (leaving) {
+      entry.flapping = now - entry.backAt < this.#limits.backAfterMs;
       this.#placeable.delete(host);
       this.#live -= entry.members.length;
       this.#events.leaving(host, entry.members);
     } else {
       this.#placeable.add(host);
       this.#live += entry.members.length;
+      entry.backAt = now;
       this.#events.back(host, entry.members);
     }
   }
@@ -184,7 +192,17 @@ export class Membership implements Placement {
       boot,
       thread,
     }));
-    this.#hosts.set(host, {boot, started, members, lastSeen: now, leaving: false, leavingAt: 0, admittedAt: now});
+    this.#hosts.set(host, {
+      boot,
+      started,
+      members,
+      lastSeen: now,
+      leaving: false,
+      leavingAt: Number.NEGATIVE_INFINITY,
+      backAt: Number.NEGATIVE_INFINITY,
+      flapping: false,
+      admittedAt: now,
+    });
     this.#members += threads;
     for (const m of members) this.#byIndex.set(m.index, m);
     this.#placeable.add(host);
