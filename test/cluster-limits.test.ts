@@ -9,6 +9,7 @@ import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {connect} from '@nats-io/transport-node';
 import {bootId} from '../src/cluster/nats.ts';
+import {rendezvous} from '../src/cluster/rendezvous.ts';
 import {FrameSigner} from '../src/cluster/signing.ts';
 import {decode} from '../src/protocol/codec.ts';
 import {forEachResult} from '../src/protocol/messages.ts';
@@ -16,6 +17,7 @@ import {DispatchBuffer} from '../src/protocol/outbox.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {cleanup, clusterKey, startActors, startGateway, startNats} from './helpers/cluster.ts';
 import {exactClients} from './helpers/checked-burst.ts';
+import {parsePrometheus} from './helpers/prom-text.ts';
 import {post} from './helpers/service.ts';
 
 const key = createSecretKey(Buffer.from(clusterKey));
@@ -54,23 +56,6 @@ test.serial(
       exactClients([gateway.url], 40),
     ]);
     t.deepEqual(problems, []);
-    t.log(replies.map((r) => JSON.stringify(r.body).slice(0, 300)).join('\n'));
-    t.log(
-      gateway
-        .output()
-        .split('\n')
-        .filter((l) => /"level":(40|50)/.test(l))
-        .slice(0, 5)
-        .join('\n'),
-    );
-    t.log(
-      host
-        .output()
-        .split('\n')
-        .filter((l) => /"level":(40|50)/.test(l))
-        .slice(0, 5)
-        .join('\n'),
-    );
     let exact = 0;
     for (const [r, reply] of replies.entries())
       for (const [id, agent] of Object.entries(requests[r]))
@@ -140,5 +125,62 @@ test.serial(
     t.is(answers.size, parts, 'every oversized part answered, none left to its deadline');
     for (const [id, answer] of answers)
       t.regex(answer, new RegExp(`^backend_rejected: vector of ${id % 2 ? 4097 : 100000} numbers.*at most 4096`));
+  },
+);
+
+test.serial(
+  'attack H1, H4: a key holder restarting one host name every 2 ms and toggling another’s leaving: a real host still joins a fresh gateway, its clients get exact answers, the gateway logs a few lines',
+  async (t) => {
+    // a1b/a1c: restarts spent the shared join bucket and kept host2 out; a8-toggle: 852 lines/s.
+    const nats = await startNats();
+    const real = await startActors(nats.url, {
+      CLUSTER_NODE: 'h2',
+      BACKEND_LATENCY_MIN_MS: '5',
+      BACKEND_LATENCY_MAX_MS: '10',
+    });
+    cleanup(t, nats, real);
+    const nc = await connect({servers: nats.url, noEcho: true});
+    t.teardown(() => nc.close());
+    const toggler = new FrameSigner(key, {sender: 'h3', boot: bootId()});
+    let tick = 0;
+    const flood = setInterval(() => {
+      const restart = new FrameSigner(key, {sender: 'h1', boot: bootId()});
+      nc.publish('agent-batcher.members.h1', restart.sign('agent-batcher.members.h1', {kind: 'heartbeat', threads: 1}));
+      const leaving = tick++ % 2 === 1;
+      nc.publish(
+        'agent-batcher.members.h3',
+        toggler.sign('agent-batcher.members.h3', {kind: 'heartbeat', threads: 1, leaving}),
+      );
+    }, 2);
+    t.teardown(() => clearInterval(flood));
+    await sleep(300);
+    const gateway = await startGateway(nats.url);
+    cleanup(t, gateway);
+    await until(() => gateway.output().includes('"host":"h2"'));
+    t.regex(gateway.output(), /"host":"h2".*"actor host joined"/, 'the real host joined the fresh gateway');
+    // Keys whose owner among h1, h2 and h3 is h2 (rendezvous: then also among any of them with h2).
+    const models = Array.from({length: 200}, (_, i) => `m${i}`)
+      .filter((m) => rendezvous(`t\n${m}`, ['h1', 'h2', 'h3']) === 'h2')
+      .slice(0, 8);
+    const replies = await Promise.all(
+      Array.from({length: 40}, async (_, c) => {
+        const agents = {a: {vector: [c, 0.5], model: models[c % models.length], agent_type: 't'}};
+        const reply = await post(`${gateway.url}/predict`, {agents});
+        return reply.body.results?.a?.prediction === predictRow(bias(agents.a.model, 't'), agents.a.vector);
+      }),
+    );
+    t.is(replies.filter(Boolean).length, 40, 'every client of h2 exact');
+    clearInterval(flood);
+    const metrics = parsePrometheus(await (await fetch(`${gateway.url}/metrics`)).text());
+    const restartRate = metrics.find(
+      (m) => m.name === 'agent_batcher_cluster_refused_total' && m.labels.reason === 'restart_rate',
+    );
+    t.true((restartRate?.value ?? 0) > 100, 'the restarts were heard, and refused at their own rate');
+    const lines = gateway.output().split('\n');
+    const of = (host: string) => lines.filter((l) => l.includes(`"host":"${host}"`)).length;
+    t.log(`${tick} beats of each; gateway lines: h1 ${of('h1')}, h3 ${of('h3')}`);
+    // At most 4 lines per host per 10 s, then one summary (membership-log.ts); the test lasts less than 10 s.
+    t.true(of('h1') <= 5, `${of('h1')} lines for h1`);
+    t.true(of('h3') <= 5, `${of('h3')} lines for h3`);
   },
 );
