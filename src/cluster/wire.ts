@@ -14,8 +14,9 @@
 // A refused frame is dropped, counted by its reason (agent_batcher_cluster_refused_total on a
 // gateway's /metrics) and logged at a bounded rate (refusals.ts). The roles add their own
 // reasons for frames that pass these checks and still cannot be taken (ClusterRefusal).
-// Publishing never throws: a closed or draining connection is logged, and deadlines answer what
-// was lost.
+// Publishing never throws: a frame NATS refuses (over max_payload, a closed or draining
+// connection) is logged at a bounded rate and its reason returned: a gateway fails that piece's
+// agents at once (gateway-transport.ts); what a host could not send, deadlines answer.
 
 import type {KeyObject} from 'node:crypto';
 import type {NatsConnection} from '@nats-io/transport-node';
