@@ -44,3 +44,15 @@ test('attack: one gateway holds at most maxFloats floats of vectors (a few huge 
   t.is(held.floatsFor('evil'), 0);
   t.is(held.floatsFor('gw1'), 0);
 });
+
+test('attack: a key holder speaking as many gateway names holds at most maxFloatsTotal floats in all; what is answered frees it', (t) => {
+  const held = new HeldParts(1000, 10_000, 25_000);
+  const add = (gateway: string, partId: number, floats: number) =>
+    held.add({gateway, to: `agent-batcher.gateway.${gateway}.b.h1`, partId, thread: 0, key: 't\nm', floats});
+  const taken = Array.from({length: 10}, (_, i) => add(`fake-${i}`, 1, 4096));
+  t.is(taken.filter((l) => l !== undefined).length, 6, '6 x 4,096 = 24,576 <= 25,000');
+  t.is(held.floats, 6 * 4096);
+  held.release(taken[0]!);
+  t.is(held.floats, 5 * 4096);
+  t.not(add('gw1', 1, 4096), undefined, 'room again once one is answered');
+});

@@ -29,7 +29,7 @@ import {ActorPool} from '../threads/pool.ts';
 import {poolOptions} from '../threads/pool-options.ts';
 import {bootId, closeNats, connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
-import {HeldParts, maxFloatsPerGateway} from './held-parts.ts';
+import {HeldParts, maxFloatsPerGateway, maxFloatsTotal} from './held-parts.ts';
 import {parseKey} from '../protocol/mailbox-key.ts';
 import {splitResults} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
@@ -58,7 +58,7 @@ export class ActorsNode {
     this.#config = config;
     this.#registry = registry;
     this.#held = new HeldParts(config.maxPendingTotal);
-    this.#overloaded = `actor host overloaded: it holds ${config.maxPendingTotal} rows (MAX_PENDING_TOTAL) or ${maxFloatsPerGateway} floats of this gateway; retry later`;
+    this.#overloaded = `actor host overloaded: it holds ${config.maxPendingTotal} rows (MAX_PENDING_TOTAL) or ${maxFloatsPerGateway} floats of this gateway, or ${maxFloatsTotal} of all; retry later`;
     this.name = config.cluster.node ?? nodeId();
     this.#log = log.child({host: this.name, boot: this.boot});
     this.#subjects = subjects(config.nats.prefix);

@@ -5,8 +5,10 @@
 //
 // Bounded per gateway: at most `maxPerGateway` parts of one gateway name (all its starts), and at
 // most `maxFloatsPerGateway` floats of their vectors, are held at once; a part beyond either is
-// not taken (add returns undefined, and the host answers it at once), so one gateway, or a key
-// holder speaking as many, cannot fill the host (its parts, or its memory) for the others.
+// not taken (add returns undefined, and the host answers it at once), so one gateway cannot fill
+// the host (its parts, or its memory) for the others; and at most `maxFloatsTotal` floats of all
+// gateways together, so a key holder speaking as many gateway names (on a NATS server without a
+// user per node) cannot take the host's memory past that either.
 
 import {forEachResult} from '../protocol/messages.ts';
 import type {ResultsMessage} from '../protocol/messages.ts';
@@ -26,6 +28,8 @@ export interface Held {
 
 /** Floats of one gateway's vectors an actor host holds at most (256 MiB): MAX_PENDING_TOTAL bounds their count. */
 export const maxFloatsPerGateway = 32 * 1024 * 1024;
+/** Floats of all gateways' vectors an actor host holds at most (1 GiB). */
+export const maxFloatsTotal = 4 * maxFloatsPerGateway;
 
 export class HeldParts {
   /** local part id -> where it came from. */
@@ -38,11 +42,19 @@ export class HeldParts {
   readonly #floatsPerGateway = new Map<string, number>();
   readonly #maxPerGateway: number;
   readonly #maxFloats: number;
+  readonly #maxTotal: number;
+  #totalFloats = 0;
   #seq = 0;
 
-  constructor(maxPerGateway: number, maxFloats = maxFloatsPerGateway) {
+  constructor(maxPerGateway: number, maxFloats = maxFloatsPerGateway, maxTotal = maxFloatsTotal) {
     this.#maxPerGateway = maxPerGateway;
     this.#maxFloats = maxFloats;
+    this.#maxTotal = maxTotal;
+  }
+
+  /** Floats of all gateways' vectors held now. */
+  get floats(): number {
+    return this.#totalFloats;
   }
 
   get size(): number {
@@ -63,7 +75,9 @@ export class HeldParts {
   add(held: Held): number | undefined {
     const count = this.heldFor(held.gateway);
     const floats = this.floatsFor(held.gateway) + held.floats;
-    if (count >= this.#maxPerGateway || floats > this.#maxFloats) return undefined;
+    if (count >= this.#maxPerGateway || floats > this.#maxFloats || this.#totalFloats + held.floats > this.#maxTotal)
+      return undefined;
+    this.#totalFloats += held.floats;
     this.#perGateway.set(held.gateway, count + 1);
     this.#floatsPerGateway.set(held.gateway, floats);
     const local = ++this.#seq;
@@ -86,6 +100,7 @@ export class HeldParts {
     const count = this.heldFor(held.gateway) - 1;
     if (count > 0) this.#perGateway.set(held.gateway, count);
     else this.#perGateway.delete(held.gateway);
+    this.#totalFloats -= held.floats;
     const floats = this.floatsFor(held.gateway) - held.floats;
     if (count > 0) this.#floatsPerGateway.set(held.gateway, floats);
     else this.#floatsPerGateway.delete(held.gateway);
