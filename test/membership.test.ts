@@ -220,6 +220,9 @@ test('a refused restart (over the table) leaves the live start in place; a host 
   const {membership, events} = table({restartMs: 1000, maxMembers: 4});
   beat(membership, 'h1', 'b1', 2, false, 0);
   beat(membership, 'h2', 'b1', 2, false, 0);
+  t.is(membership.refusesStart('h1', 2, 500), 'restart_rate', 'asked before the wire takes a new start');
+  t.is(membership.refusesStart('h1', 3, 2000), 'member_limit');
+  t.is(membership.refusesStart('new', 1, 0), undefined, 'a new name: the join bucket decides, at its heartbeat');
   t.is(beat(membership, 'h1', 'b2', 3, false, 2000), 'member_limit');
   t.truthy(membership.find('h1', 'b1', 1), 'still the live start');
   t.is(beat(membership, 'h1', 'b2', 2, false, 2000), undefined);

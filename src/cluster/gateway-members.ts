@@ -6,9 +6,24 @@
 
 import type {TransportEvents} from '../coordinator/transport.ts';
 import {DispatchBuffer} from '../protocol/outbox.ts';
-import type {Member, MembershipEvents} from './membership.ts';
+import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
 import type {MembershipLog} from './membership-log.ts';
+import {memberTimeoutMs} from './nats.ts';
 import type {PlacedKeys} from './reports.ts';
+
+/** Bounds of the gateway's member table, its join and restart rates, its flap damping (membership.ts). */
+export const membershipLimits: MembershipLimits = {
+  timeoutMs: memberTimeoutMs,
+  maxMembers: 1024,
+  joinsPerSecond: 4,
+  joinBurst: 32,
+  restartMs: 1000,
+  backAfterMs: 5000,
+  rememberMs: 60_000,
+};
+
+/** A key not sent to any member for this long is forgotten by the gateway's key table (reports.ts PlacedKeys). */
+export const keyIdleMs = 2 * 60_000;
 
 /** Where one member's parts go and what this turn holds for it. */
 export interface Outgoing {

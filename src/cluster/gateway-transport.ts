@@ -18,31 +18,16 @@ import type {Frame} from '../protocol/codec.ts';
 import type {DispatchMessage} from '../protocol/messages.ts';
 import {forEachPart} from '../protocol/messages.ts';
 import {Outbox, ResultsBuffer} from '../protocol/outbox.ts';
-import {gatewayMembershipEvents} from './gateway-members.ts';
+import {gatewayMembershipEvents, keyIdleMs, membershipLimits} from './gateway-members.ts';
 import type {Outgoing} from './gateway-members.ts';
 import {Membership} from './membership.ts';
-import type {MembershipLimits} from './membership.ts';
 import {MembershipLog} from './membership-log.ts';
-import {closeNats, heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
+import {closeNats, heartbeatMs, subjects} from './nats.ts';
 import type {ClusterConnection, Route} from './nats.ts';
 import {acceptedReports, PlacedKeys} from './reports.ts';
 import {splitDispatch, splitWithdrawal} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
-
-/** Bounds of the member table and of the join rate (membership.ts). */
-export const membershipLimits: MembershipLimits = {
-  timeoutMs: memberTimeoutMs,
-  maxMembers: 1024,
-  joinsPerSecond: 4,
-  joinBurst: 32,
-  restartMs: 1000,
-  backAfterMs: 5000,
-  rememberMs: 60_000,
-};
-
-/** A key not sent to any member for this long is forgotten by the gateway's key table (reports.ts PlacedKeys). */
-export const keyIdleMs = 2 * 60_000;
 
 export interface GatewayOptions {
   /** This gateway's name (CLUSTER_NODE, or random) and this start's boot: subject tokens. */
@@ -218,7 +203,7 @@ export class GatewayTransport implements Transport {
   }
 
   #frame(subject: string, bytes: Uint8Array): void {
-    const received = this.#wire.read(subject, bytes);
+    const received = this.#wire.read(subject, bytes, (frame) => this.#refusesStart(frame));
     if (!received) return;
     const {frame, route, started} = received;
     if (frame.kind === 'heartbeat') {
@@ -228,6 +213,17 @@ export class GatewayTransport implements Transport {
       );
       if (refused) this.#wire.refuse(refused, subject);
     } else if (frame.kind === 'results') this.#results(frame, route, subject);
+  }
+
+  /**
+   * Whether a frame of a later start of its sender is refused before it replaces the live start
+   * on the wire: a heartbeat of a start the table would refuse, results of a start not a member.
+   */
+  #refusesStart(frame: Frame): ClusterRefusal | undefined {
+    if (frame.kind === 'heartbeat') return this.#membership.refusesStart(frame.sender, frame.threads, Date.now());
+    return frame.kind === 'results' && !this.#membership.find(frame.sender, frame.boot, frame.thread)
+      ? 'unknown_member'
+      : undefined;
   }
 
   #results(frame: Extract<Frame, {kind: 'results'}>, route: Route, subject: string): void {

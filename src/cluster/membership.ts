@@ -122,6 +122,16 @@ export class Membership implements Placement {
     return members.find((m) => m.name === name)?.index;
   }
 
+  /**
+   * Why a later start of `host` would be refused now (its own rate, the table), changing nothing:
+   * asked before the wire takes it as the host's latest start (wire.ts read's mayStart).
+   */
+  refusesStart(host: string, threads: number, now: number): MembershipProblem | undefined {
+    const entry = this.#hosts.get(host) ?? this.#retired.get(host);
+    const more = threads - (this.#hosts.get(host)?.members.length ?? 0);
+    return entry ? this.#mayRestart(entry, more, now) : undefined;
+  }
+
   /** A signed heartbeat: why it is refused, if it is. */
   heartbeat(beat: Heartbeat, now: number): MembershipProblem | 'old_boot' | undefined {
     const {host, boot, started, threads, leaving} = beat;

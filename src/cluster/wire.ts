@@ -126,8 +126,16 @@ export class Wire {
     }
   }
 
-  /** The frame, when every check holds; else undefined (refused: counted, logged at a bounded rate). */
-  read(subject: string, bytes: Uint8Array): Received | undefined {
+  /**
+   * The frame, when every check holds; else undefined (refused: counted, logged at a bounded
+   * rate). `mayStart` is asked before a later start of the frame's sender replaces the one heard
+   * so far (replay.ts): a start it refuses leaves the live one heard.
+   */
+  read(
+    subject: string,
+    bytes: Uint8Array,
+    mayStart?: (frame: Frame, started: number) => ClusterRefusal | undefined,
+  ): Received | undefined {
     const preamble = preambleProblem(bytes);
     if (preamble) return this.refuse(preamble.problem, subject, preamble.detail);
     const signature = signatureProblem(this.#key, subject, bytes);
@@ -145,8 +153,9 @@ export class Wire {
     const stale = this.#replay.check(
       {sender: frame.sender, boot: frame.boot, started, seq: frame.seq, ts: frame.ts},
       Date.now(),
+      mayStart && (() => mayStart(frame, started)),
     );
-    if (stale) return this.refuse(stale, subject);
+    if (stale) return this.refuse(stale as ClusterRefusal, subject);
     return {frame, route, started};
   }
 
