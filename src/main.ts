@@ -53,7 +53,10 @@ async function start(): Promise<Running> {
     // Not awaited: the gateway listens at once, its /readyz 503 until NATS is reached.
     const connection = connectNats(config.nats!, name, 'gateway', log);
     connection.catch((error: unknown) => {
-      log.fatal({err: error}, 'could not connect to NATS');
+      // Refused credentials, a bad NATS_CREDS file: one line (nats.ts NatsStartError), no stack.
+      if (error instanceof Error && error.name === 'NatsStartError')
+        process.stderr.write(`agent-batcher: ${error.message}\n`);
+      else log.fatal({err: error}, 'could not connect to NATS');
       process.exit(1);
     });
     service = new Service(config, log, {
@@ -104,7 +107,9 @@ try {
 } catch (error) {
   // What a newcomer can fix gets one line on stderr, no stack.
   const line =
-    error instanceof RegistryError || error instanceof ThreadStartError
+    error instanceof RegistryError ||
+    error instanceof ThreadStartError ||
+    (error instanceof Error && error.name === 'NatsStartError')
       ? error.message
       : listenProblem(error, {portVariable: 'PORT', port: config.port, host: config.host});
   if (line) process.stderr.write(`agent-batcher: ${line}\n`);

@@ -413,6 +413,8 @@ test.serial(
     t.teardown(() => clearInterval(replay));
     const gateway = await startGateway(nats.url);
     cleanup(t, gateway);
+    // Ready means it has a member; its log line may reach this process a moment after /readyz's answer.
+    await until(() => gateway.output().includes(`"hostBoot":"${oldBoot}"`));
     t.regex(gateway.output(), new RegExp(`"hostBoot":"${oldBoot}"`), 'the fresh gateway took the old start');
     // A request placed on the old start (nobody serves it), its deadline 30 s away.
     const placed = post(`${gateway.url}/predict`, {agents: {a: {vector: [1, 2], model: 'm0', agent_type: 't'}}});

@@ -1,6 +1,6 @@
 import test from 'ava';
 import {rendezvous} from '../src/cluster/rendezvous.ts';
-import {splitDispatch} from '../src/cluster/split-dispatch.ts';
+import {splitDispatch, splitResults, splitWithdrawal} from '../src/cluster/split-dispatch.ts';
 import {decode, encode as encodeFrom, wireVersion} from '../src/protocol/codec.ts';
 import type {Envelope, WireMessage} from '../src/protocol/codec.ts';
 import {forEachPart, PartField} from '../src/protocol/messages.ts';
@@ -135,6 +135,103 @@ test('a dispatch over the payload limit is split into whole parts, each with its
   t.deepEqual(pieces.flatMap(vectorsOf), vectors);
   t.deepEqual(pieces.flatMap(partIds), partIds(message));
   for (const piece of pieces) t.true(decode(encode(piece)).ok);
+});
+
+test('attack: a turn of 600 long distinct keys with long vectors: every piece fits max_payload and carries only its own keys', (t) => {
+  // a9-bigturn: 16 requests x 32 agents, 125-character names; each piece used to carry all the turn's keys.
+  const buffer = new DispatchBuffer();
+  const sent: {key: string; partId: number; vector: number[]}[] = [];
+  for (let i = 0; i < 600; i++) {
+    const key = `T${'x'.repeat(118)}${String(i).padStart(6, '0')}\nM${'y'.repeat(118)}${String(i).padStart(6, '0')}`;
+    const vector = Array.from({length: 4096}, (_, j) => i + j / 4096);
+    buffer.add(key, i + 1, 1.5e12, vector);
+    sent.push({key, partId: i + 1, vector});
+  }
+  const message = buffer.dispatch() as DispatchMessage;
+  const maxBytes = 1024 * 1024;
+  const pieces = splitDispatch(message, maxBytes);
+  t.true(pieces.length > 1);
+  const got: {key: string; partId: number; vector: number[]}[] = [];
+  for (const piece of pieces) {
+    const bytes = encode(piece);
+    t.true(bytes.length + 32 <= maxBytes, `${bytes.length} bytes`);
+    const decoded = decode(bytes);
+    t.true(decoded.ok);
+    if (!decoded.ok || decoded.frame.kind !== 'dispatch') return;
+    const used = new Set<number>();
+    forEachPart(decoded.frame, (partId, keyIndex, _deadline, vector) => {
+      used.add(keyIndex);
+      got.push({
+        key: decoded.frame.kind === 'dispatch' ? decoded.frame.keys[keyIndex] : '',
+        partId,
+        vector: Array.from(vector),
+      });
+    });
+    t.is(used.size, piece.keys.length, 'no key of another piece');
+  }
+  t.deepEqual(got, sent);
+});
+
+test('a withdrawal of many long keys and many part ids is split under max_payload, nothing lost', (t) => {
+  const withdrawals = Array.from({length: 300}, (_, i) => ({
+    key: `T${'x'.repeat(120)}${i}\nM${'y'.repeat(120)}`,
+    partIds: Array.from({length: 40}, (_, j) => 2 ** 52 + i * 100 + j),
+  }));
+  const maxBytes = 64 * 1024;
+  const pieces = splitWithdrawal({kind: 'withdraw', withdrawals}, maxBytes);
+  t.true(pieces.length > 1);
+  for (const piece of pieces) t.true(encode(piece).length <= maxBytes);
+  const flat = (ws: readonly {key: string; partIds: readonly number[]}[]) =>
+    ws.flatMap(({key, partIds}) => partIds.map((id) => `${key}/${id}`));
+  t.deepEqual(
+    pieces.flatMap((p) => flat(p.withdrawals)),
+    flat(withdrawals),
+  );
+  const small = {kind: 'withdraw' as const, withdrawals: withdrawals.slice(0, 2)};
+  t.is(splitWithdrawal(small, maxBytes)[0], small);
+});
+
+test('an actor host’s results with many long-keyed batch reports are split under max_payload: every result, error, batch and report arrives once', (t) => {
+  // 256 keys of 250 characters in one turn: their reports alone overflowed a 64 KB frame and every answer was lost.
+  const buffer = new ResultsBuffer();
+  const sent: string[] = [];
+  for (let i = 0; i < 256; i++) {
+    const key = `T${'x'.repeat(124)}${i}\nM${'y'.repeat(124)}`;
+    const batch = {id: `b-${i}`, size: 2};
+    buffer.prediction(i * 2, i + 0.5, batch);
+    buffer.error(i * 2 + 1, 'backend_error', `call ${i % 3} failed`, batch);
+    buffer.withdrawn(10_000 + i);
+    buffer.report({key, size: 2, backendMs: 3, result: 'partial', waitsMs: [1, 2], windowMs: 5});
+    sent.push(
+      `${i * 2} ${i + 0.5} b-${i}`,
+      `${i * 2 + 1} backend_error call ${i % 3} failed b-${i}`,
+      `${10_000 + i} withdrawn`,
+    );
+  }
+  const message = buffer.take() as ResultsMessage;
+  const maxBytes = 64 * 1024;
+  const pieces = splitResults(message, maxBytes);
+  t.true(pieces.length > 2);
+  const got: string[] = [];
+  let reports = 0;
+  for (const piece of pieces) {
+    const bytes = encode({...piece, thread: 0});
+    t.true(bytes.length + 32 <= maxBytes, `${bytes.length} bytes`);
+    const decoded = decode(bytes);
+    t.true(decoded.ok);
+    if (!decoded.ok || decoded.frame.kind !== 'results') return;
+    reports += decoded.frame.reports.length;
+    for (const r of readResults(decoded.frame))
+      got.push(
+        'prediction' in r
+          ? `${r.partId} ${r.prediction} ${r.batch?.id}`
+          : 'code' in r
+            ? `${r.partId} ${r.code} ${r.message} ${r.batch?.id}`
+            : `${r.partId} withdrawn`,
+      );
+  }
+  t.deepEqual(got, sent);
+  t.is(reports, 256);
 });
 
 test('rendezvous: every caller agrees; a member leaving moves only its own keys; a joiner takes about 1/n', (t) => {

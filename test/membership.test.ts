@@ -4,7 +4,15 @@ import test from 'ava';
 import {Membership} from '../src/cluster/membership.ts';
 import type {Member, MembershipLimits} from '../src/cluster/membership.ts';
 
-const limits: MembershipLimits = {timeoutMs: 1500, maxMembers: 16, joinsPerSecond: 2, joinBurst: 3, rememberMs: 60_000};
+const limits: MembershipLimits = {
+  timeoutMs: 1500,
+  maxMembers: 16,
+  joinsPerSecond: 2,
+  joinBurst: 3,
+  rememberMs: 60_000,
+  restartMs: 100,
+  backAfterMs: 300,
+};
 
 /** Boots in these tests start in the order of their names: b1 before b2 before b3. */
 const startOf = (boot: string) => Number(boot.replace(/\D/g, '') || 0);
@@ -170,4 +178,73 @@ test('a host that said it was leaving and then went silent is gone as one that l
   beat(membership, 'h2', 'b2', 1, false, 1000);
   membership.sweep(1601);
   t.deepEqual(events, ['joined h1 0,1', 'joined h2 2', 'leaving h1 0,1', 'gone h1 0,1 1501 left']);
+});
+
+test('attack: one host restarting its name every ms never spends the shared join bucket: other hosts (and a new gateway) still join, and a refused restart keeps the live entry', (t) => {
+  // a1b-joinrate / a1c-newgw: host1's credential re-started host1 every ms and kept host2 out for 22 s.
+  for (const fresh of [false, true]) {
+    const {membership, events} = table({restartMs: 1000});
+    // A new gateway (fresh) hears the flood before it ever heard host2.
+    let admitted = 0;
+    let live = '';
+    if (!fresh) t.is(beat(membership, 'host2', 'b1', 1, false, 0), undefined);
+    else
+      for (let i = 0; i < 30; i++)
+        if (beat(membership, 'host1', `b${900 + i}`, 1, false, 0) === undefined) {
+          admitted++;
+          live = `b${900 + i}`;
+        }
+    let evicted = 0;
+    for (let now = 0; now < 5000; now++) {
+      const boot = `b${1000 + now}`;
+      const refused = beat(membership, 'host1', boot, 1, false, now);
+      if (refused === undefined) {
+        admitted++;
+        live = boot;
+      } else t.is(refused, 'restart_rate');
+      if (now % 400 === 0) beat(membership, 'host2', 'b1', 1, false, now);
+      // host1's live start stays a member: a refused start never evicts it.
+      if (!membership.find('host1', live, 0)) evicted++;
+    }
+    t.is(evicted, 0);
+    t.is(admitted, 5, 'one start of host1 a second');
+    t.truthy(membership.find('host2', 'b1', 0), 'host2 joined and stayed');
+    t.is(events.filter((e) => e.startsWith('joined host2')).length, 1);
+    // New names still have the whole burst (host1's restarts took nothing from it).
+    t.is(beat(membership, 'host3', 'b1', 1, false, 5000), undefined);
+    t.is(beat(membership, 'host4', 'b1', 1, false, 5000), undefined);
+  }
+});
+
+test('a refused restart (over the table) leaves the live start in place; a host gone and back is a known name', (t) => {
+  const {membership, events} = table({restartMs: 1000, maxMembers: 4});
+  beat(membership, 'h1', 'b1', 2, false, 0);
+  beat(membership, 'h2', 'b1', 2, false, 0);
+  t.is(membership.refusesStart('h1', 2, 500), 'restart_rate', 'asked before the wire takes a new start');
+  t.is(membership.refusesStart('h1', 3, 2000), 'member_limit');
+  t.is(membership.refusesStart('new', 1, 0), undefined, 'a new name: the join bucket decides, at its heartbeat');
+  t.is(beat(membership, 'h1', 'b2', 3, false, 2000), 'member_limit');
+  t.truthy(membership.find('h1', 'b1', 1), 'still the live start');
+  t.is(beat(membership, 'h1', 'b2', 2, false, 2000), undefined);
+  membership.sweep(4000);
+  t.is(events.filter((e) => e.startsWith('gone')).length, 3);
+  // Gone and back: its own rate, not the shared bucket (spent here by new names on purpose).
+  for (let i = 0; i < 3; i++) t.is(beat(membership, `new${i}`, 'b1', 1, false, 4000), undefined);
+  t.is(beat(membership, 'other', 'b1', 1, false, 4000), 'join_rate');
+  t.is(beat(membership, 'h2', 'b1', 1, false, 4000), undefined, 'h2 comes back with no token left');
+});
+
+test('attack: a host toggling leaving every beat stays leaving after its first flap (three events, not one per beat), and takes new keys again after backAfterMs of live beats', (t) => {
+  // a8-toggle: each back re-placed every idle key and logged a line.
+  const {membership, events} = table({backAfterMs: 2000});
+  beat(membership, 'h1', 'b1', 1, false, 0);
+  beat(membership, 'h2', 'b1', 1, false, 0);
+  for (let now = 1; now < 3000; now++) beat(membership, 'h1', 'b1', 1, now % 2 === 1, now);
+  t.deepEqual(events, ['joined h1 0', 'joined h2 1', 'leaving h1 0', 'back h1 0', 'leaving h1 0']);
+  t.deepEqual(membership.counts, {live: 1, leaving: 1});
+  beat(membership, 'h1', 'b1', 1, false, 4000);
+  t.deepEqual(membership.counts, {live: 1, leaving: 1}, 'not yet: its last leaving beat was at 2999');
+  beat(membership, 'h1', 'b1', 1, false, 4999);
+  t.deepEqual(events.slice(5), ['back h1 0']);
+  t.deepEqual(membership.counts, {live: 2, leaving: 0});
 });

@@ -5,7 +5,10 @@
 import test from 'ava';
 import {spawn} from 'node:child_process';
 import {once} from 'node:events';
-import {clusterKey} from './helpers/cluster.ts';
+import {mkdtempSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {cleanup, clusterKey, startNats} from './helpers/cluster.ts';
 
 /** Starts src/main.ts with `env`; its exit code and everything it wrote. */
 async function failedStart(env: Record<string, string>): Promise<{code: number | null; output: string}> {
@@ -36,3 +39,57 @@ for (const [i, NATS_URL] of urls.entries())
     for (const part of ['GQ', 'VW', 'W@X', 'X%zz', 'Y%Z', 'GQVWXY', encodeURIComponent(secret).slice(0, 6)])
       t.false(output.includes(part), `${part} shown in: ${output.slice(0, 400)}`);
   });
+
+/** One line on stderr, no stack, nothing of `secrets`. */
+function oneLine(
+  t: {false(v: boolean, m?: string): void; regex(s: string, r: RegExp): void},
+  output: string,
+  secrets: string[],
+  pattern: RegExp,
+) {
+  t.regex(output, pattern);
+  t.false(/\n\s+at /.test(output), `a stack in: ${output.slice(0, 400)}`);
+  t.false(output.includes('"level":60'), 'no fatal log line');
+  for (const secret of secrets) t.false(output.includes(secret), `${secret} shown`);
+}
+
+test('NATS_URL with servers carrying different credentials is refused in one line, naming none of them', async (t) => {
+  const {code, output} = await failedStart({
+    NATS_URL: 'nats://gw1:FIRSTSECRET@127.0.0.1:4222,nats://gw1:SECONDSECRET@127.0.0.2:4222',
+  });
+  t.is(code, 1);
+  oneLine(t, output, ['FIRSTSECRET', 'SECONDSECRET'], /NATS_URL: its servers carry different credentials/);
+});
+
+test.serial(
+  'a wrong NATS password, and a NATS_CREDS file that is not one, stop either role with one line, no stack, no secret',
+  async (t) => {
+    const nats = await startNats(undefined, ['--user', 'gw1', '--pass', 'RIGHTSECRET']);
+    cleanup(t, nats);
+    const dir = mkdtempSync(path.join(tmpdir(), 'bad-creds-'));
+    const creds = path.join(dir, 'bad.creds');
+    writeFileSync(
+      creds,
+      '-----BEGIN NATS USER JWT-----\nSECRETJWTeyJhbGciOi\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\nSUSECRETSEEDAAAAAAAAAAAA\n------END USER NKEY SEED------\n',
+    );
+    const url = `nats://127.0.0.1:${nats.port}`;
+    for (const ROLE of ['gateway', 'actors']) {
+      const wrong = await failedStart({ROLE, NATS_URL: `nats://gw1:WRONGSECRET@127.0.0.1:${nats.port}`});
+      t.is(wrong.code, 1);
+      oneLine(
+        t,
+        wrong.output,
+        ['WRONGSECRET', 'RIGHTSECRET'],
+        /NATS refused this node's credentials: the user and password in NATS_URL/,
+      );
+      const bad = await failedStart({ROLE, NATS_URL: url, NATS_CREDS: creds});
+      t.is(bad.code, 1);
+      oneLine(
+        t,
+        bad.output,
+        ['SECRETJWT', 'SUSECRETSEED'],
+        /NATS_CREDS .*bad\.creds: not a valid NATS credentials file/,
+      );
+    }
+  },
+);

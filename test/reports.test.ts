@@ -2,7 +2,7 @@
 // that member, only with fields in range, only so many per frame.
 
 import test from 'ava';
-import {acceptedReports, maxReportsPerFrame, reportInRange} from '../src/cluster/reports.ts';
+import {acceptedReports, maxReportsPerFrame, PlacedKeys, reportInRange} from '../src/cluster/reports.ts';
 import type {BatchReport} from '../src/protocol/messages.ts';
 
 const report = (key: string, extra: Partial<BatchReport> = {}): BatchReport => ({
@@ -46,4 +46,31 @@ test('attack: reports with fields out of range are dropped, each; a frame carrie
   const {reports, dropped} = acceptedReports(many, new Set(['t\nm']));
   t.is(reports.length, maxReportsPerFrame);
   t.is(dropped, 10);
+});
+
+test('attack M2: once a key moved to another member, the old member’s reports for it are dropped; the new member’s are kept', (t) => {
+  const placed = new PlacedKeys(60_000);
+  placed.sent('t\nk', 0, 0);
+  t.is(acceptedReports([report('t\nk')], placed.of(0)).dropped, 0);
+  // The key moves (its member left; the coordinator placed it on member 1).
+  placed.sent('t\nk', 1, 10);
+  t.deepEqual(acceptedReports([report('t\nk')], placed.of(0)), {reports: [], dropped: 1}, 'the old member');
+  t.is(acceptedReports([report('t\nk')], placed.of(1)).reports.length, 1, 'the member it is on now');
+});
+
+test('attack M1: the gateway’s key table follows the keys in use: 10,000 distinct one-off keys are forgotten after idleMs; a gone member’s keys go with it', (t) => {
+  // a2-keys: +0.3 KB per distinct key ever seen, never shrinking.
+  const placed = new PlacedKeys(1000);
+  for (let i = 0; i < 10_000; i++) placed.sent(`t\none-off-${i}`, i % 4, i / 100);
+  t.is(placed.size, 10_000);
+  placed.sent('t\nbusy', 2, 1500);
+  placed.sweep(1099);
+  t.is(placed.size, 10_000 - 9_901 + 1, 'those sent at 99 ms or before are forgotten');
+  placed.sweep(1500);
+  t.is(placed.size, 1, 'only the key sent within idleMs');
+  t.true(placed.of(2)?.has('t\nbusy'));
+  t.is(placed.of(0), undefined, 'no empty sets kept');
+  placed.dropMember(2);
+  t.is(placed.size, 0);
+  t.is(placed.of(2), undefined);
 });

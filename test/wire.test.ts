@@ -166,3 +166,25 @@ test('attack: a key holder’s frames with a boot that carries no start time, si
     t.truthy(host1.wire.read(toHost1, gw1.last().bytes), 'the real gw1, after the attack');
   }
 });
+
+test('attack H1: a later start that mayStart refuses leaves the live start heard (its heartbeats and results still pass); an admitted one replaces it', (t) => {
+  const gateway = node('gw1');
+  const members = on.members('host1');
+  const live = new FrameSigner(key, {sender: 'host1', boot: bootId(Date.now() - 30_000)});
+  const beat = (signer: FrameSigner) => signer.sign(members, {kind: 'heartbeat', threads: 1});
+  let refuse = true;
+  const mayStart = () => (refuse ? ('restart_rate' as const) : undefined);
+  t.truthy(gateway.wire.read(members, beat(live), mayStart), 'the live start, first heard');
+  for (let i = 0; i < 20; i++) {
+    const restart = new FrameSigner(key, {sender: 'host1', boot: bootId(Date.now() - 1000 + i)});
+    t.is(gateway.wire.read(members, beat(restart), mayStart), undefined, 'a refused restart');
+    t.truthy(gateway.wire.read(members, beat(live), mayStart), 'the live start still heard');
+  }
+  t.is(gateway.wire.refusals.get('restart_rate'), 20);
+  t.is(gateway.wire.refusals.get('old_boot'), undefined);
+  refuse = false;
+  const admitted = new FrameSigner(key, {sender: 'host1', boot: bootId(Date.now() - 10)});
+  t.truthy(gateway.wire.read(members, beat(admitted), mayStart));
+  t.is(gateway.wire.read(members, beat(live), mayStart), undefined);
+  t.is(gateway.wire.refusals.get('old_boot'), 1, 'the earlier start, once a later one was taken');
+});

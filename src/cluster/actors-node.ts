@@ -7,7 +7,8 @@
 //
 // Every frame in and out is signed and checked (wire.ts). Each incoming part gets a local id
 // (held-parts.ts: at most MAX_PENDING_TOTAL per gateway name), and a withdrawal reaches only the
-// parts of the gateway that sent it. A batch report goes to every gateway that had rows in the
+// parts of the gateway that sent it. A part longer than its model's vector_length (or
+// MAX_VECTOR_LENGTH) is answered backend_rejected when its frame is read, before anything holds it. A batch report goes to every gateway that had rows in the
 // batch. Every part leaves exactly once: a result; `worker_failed` when its thread died, was never
 // started here, or its gateway has its most parts held here ("actor host overloaded", the other
 // gateways unaffected); or nothing when its gateway is gone (its deadline empties the entry).
@@ -18,7 +19,7 @@
 import type {Msg, NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
-import {forEachPart, forEachResult} from '../protocol/messages.ts';
+import {forEachPart} from '../protocol/messages.ts';
 import type {ResultsMessage} from '../protocol/messages.ts';
 import type {Frame} from '../protocol/codec.ts';
 import {ResultsBuffer} from '../protocol/outbox.ts';
@@ -28,7 +29,9 @@ import {ActorPool} from '../threads/pool.ts';
 import {poolOptions} from '../threads/pool-options.ts';
 import {bootId, closeNats, connectNats, heartbeatMs, nodeId, subjects} from './nats.ts';
 import type {Route} from './nats.ts';
-import {HeldParts} from './held-parts.ts';
+import {HeldParts, maxFloatsPerGateway, maxFloatsTotal} from './held-parts.ts';
+import {parseKey} from '../protocol/mailbox-key.ts';
+import {splitResults} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 
 export class ActorsNode {
@@ -46,14 +49,16 @@ export class ActorsNode {
   /** What a part beyond this gateway's bound is answered. */
   readonly #overloaded: string;
   readonly #wire: Wire;
+  #registry: Registry;
   #leaving = false;
   #idle: (() => void) | undefined;
 
   constructor(config: Config, registry: Registry, log: Logger) {
     if (!config.nats || !config.cluster) throw new Error('ROLE=actors needs NATS_URL and CLUSTER_KEY');
     this.#config = config;
+    this.#registry = registry;
     this.#held = new HeldParts(config.maxPendingTotal);
-    this.#overloaded = `actor host overloaded: it holds ${config.maxPendingTotal} rows of this gateway (MAX_PENDING_TOTAL); retry later`;
+    this.#overloaded = `actor host overloaded: it holds ${config.maxPendingTotal} rows (MAX_PENDING_TOTAL) or ${maxFloatsPerGateway} floats of this gateway, or ${maxFloatsTotal} of all; retry later`;
     this.name = config.cluster.node ?? nodeId();
     this.#log = log.child({host: this.name, boot: this.boot});
     this.#subjects = subjects(config.nats.prefix);
@@ -94,6 +99,7 @@ export class ActorsNode {
   }
 
   reconfigure(registry: Registry): void {
+    this.#registry = registry;
     this.pool.reconfigure(registry);
   }
 
@@ -143,9 +149,10 @@ export class ActorsNode {
   }
 
   /**
-   * Each part to its thread, held until answered; answered `worker_failed` at once (none waits for
-   * its deadline) when the thread was never started here (a gateway that believes a forged
-   * heartbeat) or when this gateway has its most parts held here.
+   * Each part to its thread, held until answered; answered at once (none waits for its deadline):
+   * `backend_rejected` when its vector is longer than its model takes, `worker_failed` when the
+   * thread was never started here (a gateway that believes a forged heartbeat) or when this
+   * gateway has its most parts (or floats) held here.
    */
   #dispatch(frame: Extract<Frame, {kind: 'dispatch'}>, route: Extract<Route, {kind: 'host'}>, subject: string): void {
     const to = this.#subjects.gateway(frame.sender, frame.boot, this.name);
@@ -153,9 +160,21 @@ export class ActorsNode {
     const missing = thread >= this.pool.threads;
     const failed = new ResultsBuffer();
     let refused = 0;
+    let tooLong = 0;
     forEachPart(frame, (partId, keyIndex, deadline, vector) => {
       const key = frame.keys[keyIndex];
-      const local = missing ? undefined : this.#held.add({gateway: frame.sender, to, partId, thread, key});
+      const longest = this.#longest(key);
+      if (vector.length > longest) {
+        tooLong++;
+        return failed.error(
+          partId,
+          'backend_rejected',
+          `vector of ${vector.length} numbers: this model takes at most ${longest}`,
+        );
+      }
+      const local = missing
+        ? undefined
+        : this.#held.add({gateway: frame.sender, to, partId, thread, key, floats: vector.length});
       if (local !== undefined) return this.pool.send(thread, key, local, deadline, vector);
       refused++;
       failed.error(
@@ -164,10 +183,16 @@ export class ActorsNode {
         missing ? `actor thread ${thread} does not exist on this host` : this.#overloaded,
       );
     });
-    if (refused === 0) return;
+    if (refused + tooLong === 0) return;
     this.#send(to, thread, failed);
-    if (missing) this.#wire.refuse('no_such_thread', subject);
-    else this.#wire.refuse('gateway_rows', subject, frame.sender, refused);
+    if (tooLong > 0) this.#wire.refuse('too_long', subject, frame.sender, tooLong);
+    if (refused > 0 && missing) this.#wire.refuse('no_such_thread', subject);
+    else if (refused > 0) this.#wire.refuse('gateway_rows', subject, frame.sender, refused);
+  }
+
+  /** The longest vector `key`'s model takes: its vector_length, or MAX_VECTOR_LENGTH. */
+  #longest(key: string): number {
+    return this.#registry.models?.get(parseKey(key).model)?.vectorLength ?? this.#config.maxVectorLength;
   }
 
   /** Withdraws parts of the gateway that sent them (its name and boot), never another's. */
@@ -187,37 +212,7 @@ export class ActorsNode {
 
   /** A thread's results, each sent back to its own gateway, with the gateway's part id. */
   #results(message: ResultsMessage, thread: number): void {
-    const out = new Map<string, {buffer: ResultsBuffer; keys: Set<string>}>();
-    /** The gateway's buffer and part id for a local part, if its gateway still waits for it. */
-    const route = (local: number): {buffer: ResultsBuffer; partId: number} | undefined => {
-      const held = this.#held.release(local);
-      if (!held) return undefined;
-      let entry = out.get(held.to);
-      if (!entry) {
-        entry = {buffer: new ResultsBuffer(), keys: new Set()};
-        out.set(held.to, entry);
-      }
-      entry.keys.add(held.key);
-      return {buffer: entry.buffer, partId: held.partId};
-    };
-    forEachResult(message, {
-      prediction(local, value, batch) {
-        const to = route(local);
-        to?.buffer.prediction(to.partId, value, batch);
-      },
-      error(local, code, text, batch) {
-        const to = route(local);
-        to?.buffer.error(to.partId, code, text, batch);
-      },
-      withdrawn(local) {
-        const to = route(local);
-        to?.buffer.withdrawn(to.partId);
-      },
-    });
-    // A batch's report goes with its results, to every gateway that had rows in it.
-    for (const report of message.reports)
-      for (const entry of out.values()) if (entry.keys.has(report.key)) entry.buffer.report(report);
-    for (const [to, {buffer}] of out) this.#send(to, thread, buffer);
+    for (const [to, buffer] of this.#held.answers(message)) this.#send(to, thread, buffer);
     this.#checkIdle();
   }
 
@@ -238,10 +233,11 @@ export class ActorsNode {
     this.#checkIdle();
   }
 
-  /** What `thread` has for the gateway at `to`, as one signed frame. */
+  /** What `thread` has for the gateway at `to`, as signed frames within max_payload. */
   #send(to: string, thread: number, buffer: ResultsBuffer): void {
     const message = buffer.take();
-    if (message) this.#wire.publish(to, {...message, thread});
+    const maxBytes = this.#nc?.info?.max_payload ?? 1024 * 1024;
+    for (const piece of message ? splitResults(message, maxBytes) : []) this.#wire.publish(to, {...piece, thread});
   }
 
   #checkIdle(): void {

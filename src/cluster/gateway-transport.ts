@@ -7,32 +7,27 @@
 // Who the members are is membership.ts, fed here with the heartbeats that passed every check of
 // wire.ts. A results frame counts only from a member this gateway has (its host, that start of
 // it, that thread), and each result in it only for a part that was sent to that member (the
-// coordinator checks the part's thread); its batch reports only for keys sent to that member,
-// with every field in range (reports.ts).
+// coordinator checks the part's thread); its batch reports only for keys placed on that member
+// now, with every field in range (reports.ts).
 
 import type {KeyObject} from 'node:crypto';
 import type {NatsConnection} from '@nats-io/transport-node';
 import type {Logger} from 'pino';
 import type {Placement, Transport, TransportEvents} from '../coordinator/transport.ts';
 import type {Frame} from '../protocol/codec.ts';
-import {DispatchBuffer, Outbox} from '../protocol/outbox.ts';
+import type {DispatchMessage} from '../protocol/messages.ts';
+import {forEachPart} from '../protocol/messages.ts';
+import {Outbox, ResultsBuffer} from '../protocol/outbox.ts';
+import {gatewayMembershipEvents, keyIdleMs, membershipLimits} from './gateway-members.ts';
+import type {Outgoing} from './gateway-members.ts';
 import {Membership} from './membership.ts';
-import type {Member, MembershipEvents, MembershipLimits} from './membership.ts';
-import {closeNats, heartbeatMs, memberTimeoutMs, subjects} from './nats.ts';
+import {MembershipLog} from './membership-log.ts';
+import {closeNats, heartbeatMs, subjects} from './nats.ts';
 import type {ClusterConnection, Route} from './nats.ts';
-import {acceptedReports} from './reports.ts';
-import {splitDispatch} from './split-dispatch.ts';
+import {acceptedReports, PlacedKeys} from './reports.ts';
+import {splitDispatch, splitWithdrawal} from './split-dispatch.ts';
 import {Wire} from './wire.ts';
 import type {ClusterRefusal} from './wire.ts';
-
-/** Bounds of the member table and of the join rate (membership.ts). */
-export const membershipLimits: MembershipLimits = {
-  timeoutMs: memberTimeoutMs,
-  maxMembers: 1024,
-  joinsPerSecond: 4,
-  joinBurst: 32,
-  rememberMs: 60_000,
-};
 
 export interface GatewayOptions {
   /** This gateway's name (CLUSTER_NODE, or random) and this start's boot: subject tokens. */
@@ -40,13 +35,6 @@ export interface GatewayOptions {
   readonly boot: string;
   readonly prefix: string;
   readonly key: KeyObject;
-}
-
-/** Where one member's parts go, what this turn holds for it, and the keys ever sent to it (reports.ts). */
-interface Outgoing {
-  readonly subject: string;
-  readonly buffer: DispatchBuffer;
-  readonly keys: Set<string>;
 }
 
 export class GatewayTransport implements Transport {
@@ -60,6 +48,11 @@ export class GatewayTransport implements Transport {
   readonly #outgoing = new Map<number, Outgoing>();
   readonly #outbox = new Outbox(() => this.#flush());
   readonly #sweeper: NodeJS.Timeout;
+  /** The keys placed on each member now (reports.ts), forgotten after keyIdleMs unsent. */
+  readonly #placed = new PlacedKeys(keyIdleMs);
+  /** A clock for #placed, read by the sweeper (not once per part). */
+  #now = Date.now();
+  readonly #membershipLog: MembershipLog;
   readonly #wire: Wire;
   /** A new key goes to the live member with the highest rendezvous score. */
   readonly placement: Placement;
@@ -86,9 +79,21 @@ export class GatewayTransport implements Transport {
       prefix: options.prefix,
       log,
     });
-    this.#membership = new Membership(membershipLimits, this.#membershipEvents(), Date.now());
+    this.#membershipLog = new MembershipLog(log);
+    const onChange = gatewayMembershipEvents({
+      outgoing: this.#outgoing,
+      placed: this.#placed,
+      subjectOf: (host, m) => this.#subjects.thread(host, m.boot, m.thread, this.name),
+      events,
+      log: this.#membershipLog,
+    });
+    this.#membership = new Membership(membershipLimits, onChange, Date.now());
     this.placement = this.#membership;
-    this.#sweeper = setInterval(() => this.#membership.sweep(Date.now()), heartbeatMs / 2);
+    this.#sweeper = setInterval(() => {
+      this.#now = Date.now();
+      this.#membership.sweep(this.#now);
+      this.#placed.sweep(this.#now);
+    }, heartbeatMs / 2);
     this.#sweeper.unref();
     void connection.then((c) => this.#attach(c)).catch(() => {});
   }
@@ -141,7 +146,7 @@ export class GatewayTransport implements Transport {
       return;
     }
     out.buffer.add(key, partId, deadline, vector);
-    out.keys.add(key);
+    this.#placed.sent(key, thread, this.#now);
     this.#outbox.schedule();
   }
 
@@ -169,23 +174,36 @@ export class GatewayTransport implements Transport {
     clearInterval(this.#sweeper);
     this.#outbox.flushNow();
     this.#wire.close();
+    this.#membershipLog.close();
     await closeNats(this.#nc);
   }
 
   #flush(): void {
     const maxBytes = this.#nc?.info?.max_payload ?? 1024 * 1024;
-    for (const {subject, buffer} of this.#outgoing.values()) {
+    for (const [index, {subject, buffer}] of this.#outgoing) {
       if (buffer.isEmpty) continue;
       const dispatch = buffer.dispatch();
-      if (dispatch) for (const piece of splitDispatch(dispatch, maxBytes)) this.#wire.publish(subject, piece);
       const withdrawal = buffer.withdrawal();
-      if (withdrawal) this.#wire.publish(subject, withdrawal);
       buffer.clear();
+      for (const piece of dispatch ? splitDispatch(dispatch, maxBytes) : []) {
+        const unsent = this.#wire.publish(subject, piece);
+        if (unsent) this.#failUnsent(index, piece, unsent);
+      }
+      for (const piece of withdrawal ? splitWithdrawal(withdrawal, maxBytes) : []) this.#wire.publish(subject, piece);
     }
   }
 
+  /** A piece NATS refused (over max_payload, connection closed): its agents fail now, never at their deadline. */
+  #failUnsent(index: number, piece: DispatchMessage, reason: string): void {
+    const results = new ResultsBuffer();
+    const message = `the agent could not be sent to its actor host: ${reason.slice(0, 200)}`;
+    forEachPart(piece, (partId) => results.error(partId, 'worker_failed', message));
+    const taken = results.take();
+    if (taken) queueMicrotask(() => this.#events.results(taken, index));
+  }
+
   #frame(subject: string, bytes: Uint8Array): void {
-    const received = this.#wire.read(subject, bytes);
+    const received = this.#wire.read(subject, bytes, (frame) => this.#refusesStart(frame));
     if (!received) return;
     const {frame, route, started} = received;
     if (frame.kind === 'heartbeat') {
@@ -195,6 +213,17 @@ export class GatewayTransport implements Transport {
       );
       if (refused) this.#wire.refuse(refused, subject);
     } else if (frame.kind === 'results') this.#results(frame, route, subject);
+  }
+
+  /**
+   * Whether a frame of a later start of its sender is refused before it replaces the live start
+   * on the wire: a heartbeat of a start the table would refuse, results of a start not a member.
+   */
+  #refusesStart(frame: Frame): ClusterRefusal | undefined {
+    if (frame.kind === 'heartbeat') return this.#membership.refusesStart(frame.sender, frame.threads, Date.now());
+    return frame.kind === 'results' && !this.#membership.find(frame.sender, frame.boot, frame.thread)
+      ? 'unknown_member'
+      : undefined;
   }
 
   #results(frame: Extract<Frame, {kind: 'results'}>, route: Route, subject: string): void {
@@ -208,45 +237,9 @@ export class GatewayTransport implements Transport {
       this.#wire.refuse('unknown_member', subject);
       return;
     }
-    const {reports, dropped} = acceptedReports(frame.reports, this.#outgoing.get(member.index)?.keys);
+    const {reports, dropped} = acceptedReports(frame.reports, this.#placed.of(member.index));
     if (dropped > 0) this.#wire.refuse('bad_report', subject, undefined, dropped);
     const foreign = this.#events.results(reports === frame.reports ? frame : {...frame, reports}, member.index);
     if (foreign) this.#wire.refuse('wrong_member', subject, undefined, foreign);
-  }
-
-  /** Membership changes, told to the coordinator and logged once per host (never per thread or per frame). */
-  #membershipEvents(): MembershipEvents {
-    const threads = (members: readonly Member[]) => members.map((m) => m.index);
-    return {
-      joined: (host, members) => {
-        for (const m of members)
-          this.#outgoing.set(m.index, {
-            subject: this.#subjects.thread(host, m.boot, m.thread, this.name),
-            buffer: new DispatchBuffer(),
-            keys: new Set(),
-          });
-        // Its boot as hostBoot: this logger's own `boot` (the gateway's) is on every line already.
-        this.#log.info({host, hostBoot: members[0]?.boot, threads: threads(members)}, 'actor host joined');
-        for (const m of members) this.#events.threadJoined?.(m.index);
-      },
-      leaving: (host, members) => {
-        this.#log.info({host, threads: threads(members)}, 'actor host leaving: no new keys for it');
-        for (const m of members) this.#events.threadLeaving?.(m.index);
-      },
-      back: (host, members) => {
-        this.#log.info({host, threads: threads(members)}, 'actor host heartbeats again: it takes new keys');
-        for (const m of members) this.#events.threadJoined?.(m.index);
-      },
-      gone: (host, members, silentMs, left) => {
-        for (const m of members) this.#outgoing.get(m.index)?.buffer.clear();
-        for (const m of members) this.#outgoing.delete(m.index);
-        if (silentMs === undefined)
-          this.#log.warn({host, threads: threads(members)}, 'actor host restarted: what its previous start held fails');
-        // A host that said it was leaving and then stopped is a planned leave: info, not a warning.
-        else if (left) this.#log.info({host, threads: threads(members), silentMs}, 'actor host left');
-        else this.#log.warn({host, threads: threads(members), silentMs}, 'actor host gone');
-        for (const m of members) this.#events.threadFailed(m.index);
-      },
-    };
   }
 }

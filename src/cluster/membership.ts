@@ -12,7 +12,10 @@
 //
 //   heartbeat, new host           joins (one member per thread), within the join rate and the table
 //   heartbeat, leaving            takes no new keys; what it holds is still answered
-//   heartbeat again, not leaving  takes new keys again (a leaving state is left, never stuck)
+//   heartbeat again, not leaving  takes new keys again (a leaving state is left, never stuck); a
+//                                 host that flaps (leaves again within `backAfterMs` of coming
+//                                 back) stays leaving until it has sent no leaving beat for
+//                                 backAfterMs: no event and no re-placing of keys per beat
 //   heartbeat, later start        the host restarted: its old members are gone at once (what they
 //                                 held fails with worker_failed, nothing waits for its deadline),
 //                                 the new ones join
@@ -24,59 +27,23 @@
 //                                 checked when the frame is read: frame-schema.ts)
 //   silent for timeoutMs          gone: what its members held fails with worker_failed
 //
-// Bounded: at most `maxMembers` members in all, and new hosts (and new starts) join at most
-// `joinsPerSecond` (a burst of `joinBurst`): a heartbeat past either is refused, and the host's
-// next one tries again. The starts of hosts that are gone are remembered for `rememberMs` (so at
+// Bounded: at most `maxMembers` members in all, and hosts of new names join at most
+// `joinsPerSecond` (a burst of `joinBurst`), shared by all names; a name seen before (a new start
+// of a host we have, or one gone and back) starts at most once per `restartMs`, on its own rate:
+// one host's credential restarting it in a loop never spends the shared bucket, so it cannot keep
+// other hosts (or a new gateway's first view of them) out. A heartbeat past a bound is refused
+// (join_rate, restart_rate, member_limit), the live entry of its host is kept, and the host's next
+// one tries again. The starts of hosts that are gone are remembered for `rememberMs` (so at
 // most joinsPerSecond × rememberMs / 1000 + joinBurst of them). Each index (the coordinator's
 // thread number) is used once in the life of this process.
 
 import type {Placement} from '../coordinator/transport.ts';
 import {startsLater} from './replay.ts';
 import {rendezvous} from './rendezvous.ts';
+import type {Heartbeat, Member, MembershipEvents, MembershipLimits, MembershipProblem} from './membership-types.ts';
 
-export interface Member {
-  /** The coordinator's thread number for this member, never reused. */
-  readonly index: number;
-  /** `<host>/<thread>`: its name for rendezvous, the same after the host restarts. */
-  readonly name: string;
-  readonly host: string;
-  readonly boot: string;
-  readonly thread: number;
-}
-
-/** What a membership change means for the gateway (one call per host, never one per thread). */
-export interface MembershipEvents {
-  joined(host: string, members: readonly Member[]): void;
-  leaving(host: string, members: readonly Member[]): void;
-  /** A leaving host heartbeats as a live one again. */
-  back(host: string, members: readonly Member[]): void;
-  /** Silent for too long (`silentMs`), or restarted (`silentMs` undefined); `left` when it had said it was leaving. */
-  gone(host: string, members: readonly Member[], silentMs: number | undefined, left: boolean): void;
-}
-
-export const membershipProblems = ['join_rate', 'member_limit', 'thread_change'] as const;
-export type MembershipProblem = (typeof membershipProblems)[number];
-
-export interface MembershipLimits {
-  /** A host not heard from for this long is gone. */
-  readonly timeoutMs: number;
-  /** Members (threads) of all hosts together. */
-  readonly maxMembers: number;
-  readonly joinsPerSecond: number;
-  readonly joinBurst: number;
-  /** How long the start of a host that is gone is remembered (an earlier one is refused meanwhile). */
-  readonly rememberMs: number;
-}
-
-/** One heartbeat, as wire.ts read it. */
-export interface Heartbeat {
-  readonly host: string;
-  readonly boot: string;
-  /** The boot's signed start time. */
-  readonly started: number;
-  readonly threads: number;
-  readonly leaving: boolean;
-}
+export {membershipProblems} from './membership-types.ts';
+export type {Heartbeat, Member, MembershipEvents, MembershipLimits, MembershipProblem} from './membership-types.ts';
 
 /** A start of a host: its boot and that boot's start time. */
 interface Start {
@@ -84,10 +51,20 @@ interface Start {
   readonly started: number;
 }
 
-interface HostEntry extends Start {
+/** A start that was admitted, and when. */
+interface Admitted extends Start {
+  readonly admittedAt: number;
+}
+
+interface HostEntry extends Admitted {
   readonly members: readonly Member[];
   lastSeen: number;
   leaving: boolean;
+  /** Its latest leaving beat, and when it last came back. */
+  leavingAt: number;
+  backAt: number;
+  /** It left again within backAfterMs of coming back. */
+  flapping: boolean;
 }
 
 export class Membership implements Placement {
@@ -100,7 +77,7 @@ export class Membership implements Placement {
   /** Members of those hosts. */
   #live = 0;
   /** Host -> its latest start and when it was gone, for hosts that are gone (rememberMs). */
-  readonly #retired = new Map<string, Start & {readonly goneAt: number}>();
+  readonly #retired = new Map<string, Admitted & {readonly goneAt: number}>();
   #nextIndex = 0;
   #members = 0;
   #joinTokens: number;
@@ -145,39 +122,67 @@ export class Membership implements Placement {
     return members.find((m) => m.name === name)?.index;
   }
 
+  /**
+   * Why a later start of `host` would be refused now (its own rate, the table), changing nothing:
+   * asked before the wire takes it as the host's latest start (wire.ts read's mayStart).
+   */
+  refusesStart(host: string, threads: number, now: number): MembershipProblem | undefined {
+    const entry = this.#hosts.get(host) ?? this.#retired.get(host);
+    const more = threads - (this.#hosts.get(host)?.members.length ?? 0);
+    return entry ? this.#mayRestart(entry, more, now) : undefined;
+  }
+
   /** A signed heartbeat: why it is refused, if it is. */
   heartbeat(beat: Heartbeat, now: number): MembershipProblem | 'old_boot' | undefined {
     const {host, boot, started, threads, leaving} = beat;
-    let entry = this.#hosts.get(host);
-    if (entry && entry.boot === boot && entry.members.length !== threads) return 'thread_change';
-    if (entry && entry.boot !== boot) {
-      if (!startsLater(started, boot, entry)) return 'old_boot';
-      this.#remove(host, entry, now);
-      entry = undefined;
-    }
-    if (!entry) {
-      const retired = this.#retired.get(host);
-      if (retired && retired.boot !== boot && !startsLater(started, boot, retired)) return 'old_boot';
-      // A host we do not have, saying it leaves: nothing to take from it.
-      if (leaving) return undefined;
-      const problem = this.#mayJoin(threads, now);
-      if (problem) return problem;
-      this.#join(beat, now);
+    const entry = this.#hosts.get(host);
+    if (entry && entry.boot === boot) {
+      if (entry.members.length !== threads) return 'thread_change';
+      this.#beat(host, entry, leaving, now);
       return undefined;
     }
+    if (entry) {
+      if (!startsLater(started, boot, entry)) return 'old_boot';
+      // A new start of a host we have: its name's own rate, never the shared join bucket; the
+      // live entry stays unless the new start is admitted.
+      const problem = this.#mayRestart(entry, threads - entry.members.length, now);
+      if (problem) return problem;
+      this.#remove(host, entry, now);
+      if (!leaving) this.#join(beat, now);
+      return undefined;
+    }
+    const retired = this.#retired.get(host);
+    if (retired && retired.boot !== boot && !startsLater(started, boot, retired)) return 'old_boot';
+    // A host we do not have, saying it leaves: nothing to take from it.
+    if (leaving) return undefined;
+    // A name seen before (gone, or restarted) joins at its own rate; only new names spend the shared bucket.
+    const problem = retired ? this.#mayRestart(retired, threads, now) : this.#mayJoin(threads, now);
+    if (problem) return problem;
+    this.#join(beat, now);
+    return undefined;
+  }
+
+  /** A heartbeat of the start we have: seen now; leaving, or back once it has beaten as live for backAfterMs. */
+  #beat(host: string, entry: HostEntry, leaving: boolean, now: number): void {
     entry.lastSeen = now;
-    if (leaving === entry.leaving) return undefined;
+    if (leaving) entry.leavingAt = now;
+    if (leaving === entry.leaving) return;
+    // Damped: a host that was back less than backAfterMs ago and leaves again (it flaps) stays
+    // leaving until it has sent no leaving beat for backAfterMs: not one event (and one
+    // re-placing of its keys) per beat. A single leaving beat is left at the next live one.
+    if (!leaving && entry.flapping && now - entry.leavingAt < this.#limits.backAfterMs) return;
     entry.leaving = leaving;
     if (leaving) {
+      entry.flapping = now - entry.backAt < this.#limits.backAfterMs;
       this.#placeable.delete(host);
       this.#live -= entry.members.length;
       this.#events.leaving(host, entry.members);
     } else {
       this.#placeable.add(host);
       this.#live += entry.members.length;
+      entry.backAt = now;
       this.#events.back(host, entry.members);
     }
-    return undefined;
   }
 
   /** Ends every host silent for longer than timeoutMs. */
@@ -197,7 +202,17 @@ export class Membership implements Placement {
       boot,
       thread,
     }));
-    this.#hosts.set(host, {boot, started, members, lastSeen: now, leaving: false});
+    this.#hosts.set(host, {
+      boot,
+      started,
+      members,
+      lastSeen: now,
+      leaving: false,
+      leavingAt: Number.NEGATIVE_INFINITY,
+      backAt: Number.NEGATIVE_INFINITY,
+      flapping: false,
+      admittedAt: now,
+    });
     this.#members += threads;
     for (const m of members) this.#byIndex.set(m.index, m);
     this.#placeable.add(host);
@@ -207,14 +222,21 @@ export class Membership implements Placement {
 
   #remove(host: string, entry: HostEntry, now: number, silentMs?: number): void {
     this.#hosts.delete(host);
-    this.#retired.set(host, {boot: entry.boot, started: entry.started, goneAt: now});
+    this.#retired.set(host, {boot: entry.boot, started: entry.started, goneAt: now, admittedAt: entry.admittedAt});
     this.#members -= entry.members.length;
     if (this.#placeable.delete(host)) this.#live -= entry.members.length;
     for (const m of entry.members) this.#byIndex.delete(m.index);
     this.#events.gone(host, entry.members, silentMs, entry.leaving);
   }
 
-  /** Whether `threads` more members may join now (within the table and the join rate). */
+  /** Whether a name seen before may start again now (at most one start per restartMs), with `more` members than it has. */
+  #mayRestart(last: Admitted, more: number, now: number): MembershipProblem | undefined {
+    if (this.#members + more > this.#limits.maxMembers) return 'member_limit';
+    if (now - last.admittedAt < this.#limits.restartMs) return 'restart_rate';
+    return undefined;
+  }
+
+  /** Whether `threads` more members of a new name may join now (within the table and the join rate). */
   #mayJoin(threads: number, now: number): MembershipProblem | undefined {
     if (this.#members + threads > this.#limits.maxMembers) return 'member_limit';
     const {joinsPerSecond, joinBurst} = this.#limits;

@@ -83,11 +83,24 @@ export function bootStart(boot: string): number | undefined {
   return /^[0-9a-f]{20}$/.test(boot) ? Number.parseInt(boot.slice(0, 12), 16) : undefined;
 }
 
-/** The servers of NATS_URL and the credentials they carried (user:pass@ or token@). */
+/**
+ * A start-up problem with NATS a user can fix (credentials refused, a bad NATS_CREDS file,
+ * servers with different credentials): main.ts prints its message as one line, no stack. It
+ * never carries a credential.
+ */
+export class NatsStartError extends Error {
+  override name = 'NatsStartError';
+}
+
+/**
+ * The servers of NATS_URL and the credentials they carried (user:pass@ or token@). The NATS
+ * client uses one set for every server: servers that carry different ones are refused.
+ */
 export function natsServers(url: string): {servers: string[]; user?: string; pass?: string; token?: string} {
   let user: string | undefined;
   let pass: string | undefined;
   let token: string | undefined;
+  let carried: string | undefined;
   const servers = url.split(',').map((raw) => {
     // Config checked that it parses; should it not, the error must not carry the raw text (a
     // URL parser's error has it as `input`, which a log line would show, password and all).
@@ -97,6 +110,11 @@ export function natsServers(url: string): {servers: string[]; user?: string; pas
     } catch {
       throw new Error(`NATS_URL: a server does not parse as a URL (${redactUrl(raw.trim())})`);
     }
+    if (u.username && carried !== undefined && carried !== `${u.username}:${u.password}`)
+      throw new NatsStartError(
+        'NATS_URL: its servers carry different credentials, and the NATS client uses one set for all of them: write the same user:password@ (or token@) on each server, or on one only',
+      );
+    if (u.username) carried = `${u.username}:${u.password}`;
     if (u.username && u.password) {
       user = decodeURIComponent(u.username);
       pass = decodeURIComponent(u.password);
@@ -123,7 +141,7 @@ export async function connectNats(
   log: Logger,
 ): Promise<ClusterConnection> {
   const {servers, user, pass, token} = natsServers(options.url);
-  const creds = options.credsFile ? readFileSync(options.credsFile) : undefined;
+  const creds = options.credsFile ? readCreds(options.credsFile) : undefined;
   const connecting = connect({
     servers,
     user,
@@ -139,10 +157,47 @@ export async function connectNats(
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
   });
-  const nc = await warnWhileConnecting(connecting, servers, log);
+  const nc = await warnWhileConnecting(connecting, servers, log).catch((error: unknown) => {
+    throw startProblem(error, options, {user, token});
+  });
   const status = new NatsStatus(nc, node, log);
   log.info({servers, tls: options.tls !== undefined}, 'connected to NATS');
   return {nc, status};
+}
+
+function readCreds(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new NatsStartError(
+      `NATS_CREDS ${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+}
+
+/** What a first connection's failure means, as one line without credentials (else the error itself). */
+function startProblem(error: unknown, options: NatsOptions, carried: {user?: string; token?: string}): unknown {
+  const message = error instanceof Error ? error.message : '';
+  if (
+    error instanceof Error &&
+    (error.name === 'AuthorizationError' || /authori[sz]ation|authentication/i.test(message))
+  ) {
+    const which = options.credsFile
+      ? `NATS_CREDS ${options.credsFile}`
+      : carried.user
+        ? 'the user and password in NATS_URL'
+        : carried.token
+          ? 'the token in NATS_URL'
+          : options.token
+            ? 'NATS_TOKEN'
+            : 'no credentials (set them in NATS_URL, NATS_TOKEN or NATS_CREDS)';
+    return new NatsStartError(`NATS refused this node's credentials: ${which} (${message.slice(0, 100)})`);
+  }
+  if (options.credsFile && /^nkeys:|jwt|creds/i.test(message))
+    return new NatsStartError(
+      `NATS_CREDS ${options.credsFile}: not a valid NATS credentials file (${message.slice(0, 100)})`,
+    );
+  return error;
 }
 
 /** Drains a connection, and closes it when that takes over 2 s (lost, or refused subjects): shutdown never hangs on NATS. */

@@ -13,15 +13,24 @@ export class Refusals<Reason extends string> {
   readonly #log: Logger;
   readonly #intervalMs: number;
   readonly #now: () => number;
+  readonly #lines: {readonly first: string; readonly more: string};
   readonly #counts = new Map<Reason, number>();
   readonly #unlogged = new Map<Reason, number>();
   #lastLineAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(log: Logger, options: {intervalMs?: number; now?: () => number} = {}) {
+  /** `lines`: the messages of the first line and of the summary (other bounded logs: wire.ts's publish failures). */
+  constructor(
+    log: Logger,
+    options: {intervalMs?: number; now?: () => number; lines?: {first: string; more: string}} = {},
+  ) {
     this.#log = log;
     this.#intervalMs = options.intervalMs ?? 10_000;
     this.#now = options.now ?? Date.now;
+    this.#lines = options.lines ?? {
+      first: 'refused a cluster frame',
+      more: 'refused more cluster frames (not each logged; agent_batcher_cluster_refused_total counts them)',
+    };
   }
 
   /** Every refusal so far, by reason. */
@@ -37,7 +46,7 @@ export class Refusals<Reason extends string> {
       this.#lastLineAt = now;
       this.#log.warn(
         {reason, subject: subject.slice(0, maxSubjectChars), ...(detail && {detail}), ...(count > 1 && {count})},
-        'refused a cluster frame',
+        this.#lines.first,
       );
       return;
     }
@@ -56,10 +65,7 @@ export class Refusals<Reason extends string> {
   #summary(): void {
     this.#timer = undefined;
     this.#lastLineAt = this.#now();
-    this.#log.warn(
-      {refused: Object.fromEntries(this.#unlogged), intervalMs: this.#intervalMs},
-      'refused more cluster frames (not each logged; agent_batcher_cluster_refused_total counts them)',
-    );
+    this.#log.warn({refused: Object.fromEntries(this.#unlogged), intervalMs: this.#intervalMs}, this.#lines.more);
     this.#unlogged.clear();
   }
 }

@@ -125,8 +125,16 @@ export class ReplayGuard {
     return this.#senders.size;
   }
 
-  /** Why a frame is refused, if it is; a frame let through is remembered. */
-  check({sender, boot, started, seq, ts}: Envelope, now: number): FreshnessProblem | undefined {
+  /**
+   * Why a frame is refused, if it is; a frame let through is remembered. `mayReplace` is asked
+   * before a later start replaces a name's window: its refusal (the gateway's membership refusing
+   * that start) keeps the window, so the live start's frames still pass.
+   */
+  check(
+    {sender, boot, started, seq, ts}: Envelope,
+    now: number,
+    mayReplace?: () => string | undefined,
+  ): FreshnessProblem | string | undefined {
     const {freshnessMs, seqPerMs, seqSlack, maxSenders, window: size} = this.#limits;
     if (Math.abs(now - ts) > freshnessMs) return 'stale';
     if (started > ts) return 'bad_boot';
@@ -134,6 +142,8 @@ export class ReplayGuard {
     let window = this.#senders.get(sender);
     if (window && window.boot !== boot) {
       if (!startsLater(started, boot, window)) return 'old_boot';
+      const refused = mayReplace?.();
+      if (refused) return refused;
       window = undefined;
     }
     if (!window) {

@@ -14,8 +14,9 @@
 // A refused frame is dropped, counted by its reason (agent_batcher_cluster_refused_total on a
 // gateway's /metrics) and logged at a bounded rate (refusals.ts). The roles add their own
 // reasons for frames that pass these checks and still cannot be taken (ClusterRefusal).
-// Publishing never throws: a closed or draining connection is logged, and deadlines answer what
-// was lost.
+// Publishing never throws: a frame NATS refuses (over max_payload, a closed or draining
+// connection) is logged at a bounded rate and its reason returned: a gateway fails that piece's
+// agents at once (gateway-transport.ts); what a host could not send, deadlines answer.
 
 import type {KeyObject} from 'node:crypto';
 import type {NatsConnection} from '@nats-io/transport-node';
@@ -48,8 +49,10 @@ export const clusterRefusals = [
   'bad_report',
   /** A dispatch for a thread the host has not started (its parts are answered worker_failed). */
   'no_such_thread',
-  /** Parts beyond what a host holds for one gateway (answered worker_failed: actor-node.ts), counted per part. */
+  /** Parts beyond what a host holds for one gateway, in parts or floats (answered worker_failed: actor-node.ts), counted per part. */
   'gateway_rows',
+  /** Parts whose vector is longer than their model takes (answered backend_rejected: actor-node.ts), counted per part. */
+  'too_long',
 ] as const;
 export type ClusterRefusal = (typeof clusterRefusals)[number];
 
@@ -86,7 +89,8 @@ export class Wire {
   readonly #subjects: ReturnType<typeof subjects>;
   readonly #replay: ReplayGuard;
   readonly #refusals: Refusals<ClusterRefusal>;
-  readonly #log: Logger;
+  /** Publishes that failed, by the error's message (max_payload, a closed connection), logged at a bounded rate. */
+  readonly #unsent: Refusals<string>;
 
   constructor(options: WireOptions) {
     this.#connection = options.connection;
@@ -94,8 +98,11 @@ export class Wire {
     this.#signer = new FrameSigner(options.key, options.identity);
     this.#subjects = subjects(options.prefix);
     this.#replay = new ReplayGuard(options.replay);
-    this.#log = options.log;
     this.#refusals = new Refusals(options.log, {intervalMs: options.logIntervalMs});
+    this.#unsent = new Refusals(options.log, {
+      intervalMs: options.logIntervalMs,
+      lines: {first: 'could not publish to NATS', more: 'could not publish more frames to NATS (not each logged)'},
+    });
   }
 
   /** Refusals so far, by reason. */
@@ -103,18 +110,32 @@ export class Wire {
     return this.#refusals.counts;
   }
 
-  /** Signs `message` for `subject` and publishes it. */
-  publish(subject: string, message: WireMessage): void {
+  /**
+   * Signs `message` for `subject` and publishes it. Returns why NATS refused it (over the
+   * server's max_payload, a closed connection), or undefined: the caller answers what was lost.
+   */
+  publish(subject: string, message: WireMessage): string | undefined {
     const bytes = this.#signer.sign(subject, message);
     try {
       this.#connection()?.publish(subject, bytes);
+      return undefined;
     } catch (error) {
-      this.#log.warn({err: error, subject}, 'could not publish to NATS');
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#unsent.refuse(reason.slice(0, 200), subject, `${bytes.length} bytes`);
+      return reason;
     }
   }
 
-  /** The frame, when every check holds; else undefined (refused: counted, logged at a bounded rate). */
-  read(subject: string, bytes: Uint8Array): Received | undefined {
+  /**
+   * The frame, when every check holds; else undefined (refused: counted, logged at a bounded
+   * rate). `mayStart` is asked before a later start of the frame's sender replaces the one heard
+   * so far (replay.ts): a start it refuses leaves the live one heard.
+   */
+  read(
+    subject: string,
+    bytes: Uint8Array,
+    mayStart?: (frame: Frame, started: number) => ClusterRefusal | undefined,
+  ): Received | undefined {
     const preamble = preambleProblem(bytes);
     if (preamble) return this.refuse(preamble.problem, subject, preamble.detail);
     const signature = signatureProblem(this.#key, subject, bytes);
@@ -132,8 +153,9 @@ export class Wire {
     const stale = this.#replay.check(
       {sender: frame.sender, boot: frame.boot, started, seq: frame.seq, ts: frame.ts},
       Date.now(),
+      mayStart && (() => mayStart(frame, started)),
     );
-    if (stale) return this.refuse(stale, subject);
+    if (stale) return this.refuse(stale as ClusterRefusal, subject);
     return {frame, route, started};
   }
 
@@ -145,5 +167,6 @@ export class Wire {
 
   close(): void {
     this.#refusals.close();
+    this.#unsent.close();
   }
 }
