@@ -75,7 +75,7 @@ function readText(path: string, ctx: z.RefinementCtx): string | undefined {
   } catch (error) {
     ctx.addIssue({
       code: 'custom',
-      message: `the path of a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      message: `the path of a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}), relative paths read from ${process.cwd()}`,
     });
     return undefined;
   }

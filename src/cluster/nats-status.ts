@@ -25,7 +25,7 @@ export function warnWhileConnecting<T>(connecting: Promise<T>, servers: readonly
   const warn = () =>
     log.warn(
       {servers, waitedMs: Date.now() - started},
-      'cannot reach NATS yet: retrying (a gateway is not ready until then)',
+      'cannot reach NATS yet: retrying (a gateway is not ready until then; with TLS, the server certificate must name the host of NATS_URL, and nats-server logs why a handshake failed)',
     );
   const first = setTimeout(() => {
     warn();
