@@ -71,7 +71,7 @@ export interface AdmissionLimits {
 
 export interface Refusal {
   readonly reason: RefusalReason;
-  /** Seconds until the backlog behind the refusal should have drained. */
+  /** Seconds until what the client waits for should have freed (keys.ts, drainSeconds). */
   readonly retryAfterSeconds: number;
 }
 
@@ -227,13 +227,16 @@ export function admit(
   // Queued: capacity is expected when the claims ahead are served or lapse.
   if (reason === 'claims_queued')
     return {reason, retryAfterSeconds: Math.max(1, Math.ceil((queuedUntil - now) / 1000))};
-  const behind =
-    reason === 'mailbox_full'
-      ? full
-      : reason === 'client_share'
-        ? [...client.perKey.keys()].flatMap((k) => keys.get(k) ?? [])
-        : [...keys.values()];
-  return {reason, retryAfterSeconds: drainSeconds(behind, batching)};
+  // Above its share: until its own keys drain. Otherwise until what it needs frees: room on the
+  // full mailbox or in the total (the next rounds of batches), or the first mailbox to drain.
+  const own = [...client.perKey.keys()].flatMap((k) => keys.get(k) ?? []);
+  if (reason === 'client_share') return {reason, retryAfterSeconds: drainSeconds(own, batching)};
+  if (reason === 'too_many_mailboxes')
+    return {reason, retryAfterSeconds: drainSeconds(keys.values(), batching, 'first')};
+  return {
+    reason,
+    retryAfterSeconds: drainSeconds(reason === 'mailbox_full' ? full : keys.values(), batching, 'room', rows),
+  };
 }
 
 /**

@@ -160,14 +160,32 @@ export class KeyTable {
   }
 }
 
-/** Seconds until the backlog of these keys should have drained, from their measured latency. */
-export function drainSeconds(keys: Iterable<KeyState>, batching: BatchingOptions): number {
+/**
+ * Retry-After for a refusal, in seconds, from the keys' measured latency. `when` says what the
+ * client waits for: `all` the backlog of every key drained (its own keys, above its share);
+ * `first` the first of them drained (a mailbox freed); `room` room for `need` agents, which the
+ * keys' next rounds of batches free (each round up to maxBatchSize × maxConcurrentBatches agents a
+ * key), the soonest key first. Never the whole backlog's drain for a small request: claims keep
+ * what frees for the client that comes back then.
+ */
+export function drainSeconds(
+  keys: Iterable<KeyState>,
+  batching: BatchingOptions,
+  when: 'all' | 'first' | 'room' = 'all',
+  need = 0,
+): number {
   const {maxBatchSize, maxConcurrentBatches} = batching;
+  const perRound = maxConcurrentBatches === 0 ? Number.POSITIVE_INFINITY : maxBatchSize * maxConcurrentBatches;
   let worstMs = 0;
+  let firstMs = Number.POSITIVE_INFINITY;
+  let roomMs = Number.POSITIVE_INFINITY;
   for (const key of keys) {
-    const batches = Math.ceil(key.live / maxBatchSize);
-    const rounds = maxConcurrentBatches === 0 ? Math.min(1, batches) : Math.ceil(batches / maxConcurrentBatches);
+    if (key.live === 0) continue;
+    const rounds = Math.max(1, Math.ceil(key.live / perRound));
     worstMs = Math.max(worstMs, rounds * key.latencyMs);
+    firstMs = Math.min(firstMs, rounds * key.latencyMs);
+    roomMs = Math.min(roomMs, Math.max(1, Math.ceil(Math.min(key.live, need) / perRound)) * key.latencyMs);
   }
-  return Math.max(1, Math.ceil(worstMs / 1000));
+  const ms = when === 'all' ? worstMs : when === 'first' ? firstMs : roomMs;
+  return Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 0) / 1000));
 }
