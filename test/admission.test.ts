@@ -4,6 +4,7 @@
 // state (counts the service or the backend reports), never on a sleep.
 
 import test from 'ava';
+import type {ExecutionContext} from 'ava';
 import http from 'node:http';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {startFakeBackend} from './helpers/fake-backend.ts';
@@ -13,6 +14,31 @@ import type {Reply, Running} from './helpers/service.ts';
 import {waitFor} from './helpers/wait-for.ts';
 
 const stats = (running: Running) => running.service.coordinator.stats;
+
+/**
+ * The service with 4 mailboxes in front of a gated backend, and what the mailbox tests ask of it:
+ * agents of model m, one per agent type (vector [v, i]), checked exact against the formula.
+ */
+async function fourMailboxes(t: ExecutionContext) {
+  const backend = await startGatedBackend();
+  t.teardown(() => backend.close());
+  const running = await startService({
+    BACKEND_URL: backend.url,
+    MAX_MAILBOXES: '4',
+    MAX_KEYS_PER_REQUEST: '4',
+    MAX_AGENTS_PER_REQUEST: '8',
+  });
+  t.teardown(() => running.close());
+  const agents = (types: string[], v: number) =>
+    Object.fromEntries(types.map((type, i) => [`${type}-${i}`, {vector: [v, i], model: 'm', agent_type: type}]));
+  const exact = (reply: Reply, types: string[], v: number) => {
+    t.is(reply.status, 200, JSON.stringify(reply.body));
+    for (const [i, type] of types.entries())
+      t.is(reply.body.results[`${type}-${i}`].prediction, predictRow(bias('m', type), [v, i]));
+  };
+  const reason = (reply: Reply) => (reply.status === 200 ? 'admitted' : String(reply.body?.error?.message));
+  return {backend, running, url: `${running.url}/predict`, agents, exact, reason};
+}
 
 test('a flood over MAX_PENDING_PER_MAILBOX is refused whole with 503 and a Retry-After; every accepted request completes', async (t) => {
   const backend = await startGatedBackend();
@@ -183,24 +209,7 @@ test('a request that could never be admitted is a 422 naming the limit, not a 50
 });
 
 test('one address holding every mailbox cannot keep them: new clients claim one, the hog is held to its share and each claimant gets in, exact; keys in flight are never refused by the limit', async (t) => {
-  const backend = await startGatedBackend();
-  t.teardown(() => backend.close());
-  const running = await startService({
-    BACKEND_URL: backend.url,
-    MAX_MAILBOXES: '4',
-    MAX_KEYS_PER_REQUEST: '4',
-    MAX_AGENTS_PER_REQUEST: '8',
-  });
-  t.teardown(() => running.close());
-  const url = `${running.url}/predict`;
-  const agents = (types: string[], v: number) =>
-    Object.fromEntries(types.map((type, i) => [`${type}-${i}`, {vector: [v, i], model: 'm', agent_type: type}]));
-  const exact = (reply: Reply, types: string[], v: number) => {
-    t.is(reply.status, 200, JSON.stringify(reply.body));
-    for (const [i, type] of types.entries())
-      t.is(reply.body.results[`${type}-${i}`].prediction, predictRow(bias('m', type), [v, i]));
-  };
-  const reason = (reply: Reply) => (reply.status === 200 ? 'admitted' : String(reply.body?.error?.message));
+  const {backend, running, url, agents, exact, reason} = await fourMailboxes(t);
   const hogKeys = ['h0', 'h1', 'h2', 'h3'];
   const hog = (types: string[], v: number) => postFrom('127.0.0.2', url, {agents: agents(types, v)});
 
@@ -241,24 +250,7 @@ test('one address holding every mailbox cannot keep them: new clients claim one,
 });
 
 test('claims left while every mailbox was busy stop counting when not renewed: a newcomer meanwhile is told the freed mailboxes are promised, then a multi-key request on the idle service is admitted, exact', async (t) => {
-  const backend = await startGatedBackend();
-  t.teardown(() => backend.close());
-  const running = await startService({
-    BACKEND_URL: backend.url,
-    MAX_MAILBOXES: '4',
-    MAX_KEYS_PER_REQUEST: '4',
-    MAX_AGENTS_PER_REQUEST: '8',
-  });
-  t.teardown(() => running.close());
-  const url = `${running.url}/predict`;
-  const agents = (types: string[], v: number) =>
-    Object.fromEntries(types.map((type, i) => [`${type}-${i}`, {vector: [v, i], model: 'm', agent_type: type}]));
-  const exact = (reply: Reply, types: string[], v: number) => {
-    t.is(reply.status, 200, JSON.stringify(reply.body));
-    for (const [i, type] of types.entries())
-      t.is(reply.body.results[`${type}-${i}`].prediction, predictRow(bias('m', type), [v, i]));
-  };
-  const reason = (reply: Reply) => (reply.status === 200 ? 'admitted' : String(reply.body?.error?.message));
+  const {backend, running, url, agents, exact, reason} = await fourMailboxes(t);
   // Four addresses hold a mailbox each; six others ask for a new key once and never come back.
   const boot = [0, 1, 2, 3].map((i) => postFrom(`127.0.0.${2 + i}`, url, {agents: agents([`b${i}`], i)}));
   await waitFor('every mailbox busy', () => stats(running).liveParts === 4);

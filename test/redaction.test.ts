@@ -17,6 +17,9 @@ import {credentialForms, redactUrl, scrubSecrets} from '../src/redact.ts';
 import {HttpBackend} from '../workers/backend/http.ts';
 import {describeRegistry, loadRegistry, RegistryError} from '../src/registry.ts';
 import {startService} from './helpers/service.ts';
+import {listenLocal} from './helpers/local-server.ts';
+import {v2Options} from './helpers/model-server.ts';
+import type {LocalServer} from './helpers/local-server.ts';
 import {BackendError} from '../workers/backend/backend.ts';
 import {tfServingClient} from '../workers/backend/tfserving.ts';
 import {v2Client} from '../workers/backend/v2.ts';
@@ -228,7 +231,7 @@ test('the running service shows no password in its log lines, GET /models, or a 
  * decodes from it) into its `{"error"}` bodies, for every status a client meets: a refusal, a
  * model it does not know, one busy past the retries, a 200 that is not JSON; and one that never answers.
  */
-async function echoingServer(): Promise<{url: string; close: () => Promise<void>}> {
+async function echoingServer(): Promise<LocalServer> {
   const server = http.createServer((req, res) => {
     const auth = req.headers.authorization ?? '';
     const decoded = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString();
@@ -239,16 +242,7 @@ async function echoingServer(): Promise<{url: string; close: () => Promise<void>
     res.writeHead(status, {'content-type': 'application/json'});
     res.end(status === 200 ? `not json: ${words}` : JSON.stringify({error: words}));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
+  return listenLocal(server);
 }
 
 test('a model server echoing the credentials, refusing, timing out or not there: no error, reason or log line shows them', async (t) => {
@@ -337,7 +331,7 @@ test('a model server echoing the credentials, refusing, timing out or not there:
  * listing (the Basic token), its output name (the reply then lacks that output), the reply's
  * `id`, the output's datatype. `ok` answers as a model should (the normal client beside them).
  */
-async function echoingV2Server(): Promise<{url: string; close: () => Promise<void>}> {
+async function echoingV2Server(): Promise<LocalServer> {
   const server = http.createServer((req, res) => {
     const token = (req.headers.authorization ?? '').replace(/^Basic /, '');
     const password = Buffer.from(token, 'base64')
@@ -374,16 +368,7 @@ async function echoingV2Server(): Promise<{url: string; close: () => Promise<voi
       );
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
+  return listenLocal(server);
 }
 
 test('a server echoing the credentials into the names, datatypes and ids the gateway quotes: no error, cause, stack or log line shows them', async (t) => {
@@ -402,20 +387,7 @@ test('a server echoing the credentials into the names, datatypes and ids the gat
   ];
   const lines: string[] = [];
   const log = createLogger('trace', {write: (line: string) => lines.push(line)});
-  const v2 = (model: string) =>
-    v2Client({
-      kind: 'v2',
-      url,
-      model,
-      version: undefined,
-      input: undefined,
-      output: undefined,
-      datatype: undefined,
-      binary: false,
-      timeoutMs: 1000,
-      retries: 0,
-      maxReplyBytes: 1 << 16,
-    });
+  const v2 = (model: string) => v2Client(v2Options(url, model, {timeoutMs: 1000, retries: 0, maxReplyBytes: 1 << 16}));
   const rows = [Float64Array.of(1, 2), Float64Array.of(3, 4)];
   const expected: Record<string, RegExp> = {
     inname: /found input "\[redacted\]" INT64 \[-1, 2\]/,

@@ -12,7 +12,7 @@ import {decodeInferReply} from '../workers/backend/v2-reply.ts';
 import {isolationBudget} from '../workers/backend/http-client.ts';
 import {createLogger} from '../src/log.ts';
 import {floatsFromBytes} from '../src/protocol/v2-binary.ts';
-import {served, startModelServer} from './helpers/model-server.ts';
+import {served, startModelServer, v2Options} from './helpers/model-server.ts';
 import type {ModelServer} from './helpers/model-server.ts';
 
 let server: ModelServer;
@@ -21,20 +21,8 @@ test.before(async () => {
 });
 test.after.always(() => server.close());
 
-const options = (model: string, extra: Partial<V2BackendOptions> = {}): V2BackendOptions => ({
-  kind: 'v2',
-  url: server.url,
-  model,
-  version: undefined,
-  input: undefined,
-  output: undefined,
-  datatype: undefined,
-  binary: false,
-  timeoutMs: 2000,
-  retries: 2,
-  maxReplyBytes: 1 << 20,
-  ...extra,
-});
+const options = (model: string, extra: Partial<V2BackendOptions> = {}): V2BackendOptions =>
+  v2Options(server.url, model, extra);
 
 let batches = 0;
 const call = (rows: number[][]): BackendCall => ({

@@ -229,8 +229,10 @@ export function admit(
     return {reason, retryAfterSeconds: Math.max(1, Math.ceil((queuedUntil - now) / 1000))};
   // Above its share: until its own keys drain. Otherwise until what it needs frees: room on the
   // full mailbox or in the total (the next rounds of batches), or the first mailbox to drain.
-  const own = [...client.perKey.keys()].flatMap((k) => keys.get(k) ?? []);
-  if (reason === 'client_share') return {reason, retryAfterSeconds: drainSeconds(own, batching)};
+  if (reason === 'client_share') {
+    const own = [...client.perKey.keys()].flatMap((k) => keys.get(k) ?? []);
+    return {reason, retryAfterSeconds: drainSeconds(own, batching)};
+  }
   if (reason === 'too_many_mailboxes')
     return {reason, retryAfterSeconds: drainSeconds(keys.values(), batching, 'first')};
   return {

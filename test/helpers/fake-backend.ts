@@ -15,6 +15,7 @@ import {once} from 'node:events';
 import type {AddressInfo} from 'node:net';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {predictMatrix} from '../../src/simulator/formula.ts';
+import {readBackendRequest} from './local-server.ts';
 
 export interface Received {
   readonly model: string;
@@ -40,13 +41,7 @@ export async function startFakeBackend(
   const seen = new Map<string, number>();
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-      model: string;
-      agent_type: string;
-      vectors: number[][];
-    };
+    const body = await readBackendRequest(req);
     const at = Date.now();
     const n = (seen.get(body.model) ?? 0) + 1;
     seen.set(body.model, n);

@@ -3,9 +3,8 @@
 // long as they need, instead of a simulated latency they would have to outrun.
 
 import http from 'node:http';
-import {once} from 'node:events';
-import type {AddressInfo} from 'node:net';
 import {predictMatrix} from '../../src/simulator/formula.ts';
+import {listenLocal, readBackendRequest} from './local-server.ts';
 
 export interface GatedBackend {
   readonly url: string;
@@ -25,13 +24,7 @@ export async function startGatedBackend(): Promise<GatedBackend> {
   let isOpen = false;
   let rows = 0;
   const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-      model: string;
-      agent_type: string;
-      vectors: number[][];
-    };
+    const body = await readBackendRequest(req);
     rows += body.vectors.length;
     const answer = () => {
       res.writeHead(200, {'content-type': 'application/json'});
@@ -40,16 +33,14 @@ export async function startGatedBackend(): Promise<GatedBackend> {
     if (isOpen) answer();
     else held.push(answer);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const {port} = server.address() as AddressInfo;
   const release = () => {
     const now = held;
     held = [];
     for (const answer of now) answer();
   };
+  const local = await listenLocal(server, release);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: local.url,
     get waiting() {
       return held.length;
     },
@@ -63,11 +54,6 @@ export async function startGatedBackend(): Promise<GatedBackend> {
     shut() {
       isOpen = false;
     },
-    close: async () => {
-      release();
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
+    close: local.close,
   };
 }

@@ -27,7 +27,7 @@ import {defaultModel} from '../../src/simulator/catalog.ts';
 import type {ModelCatalog, SimulatedModel} from '../../src/simulator/catalog.ts';
 import {createBackendServer} from '../../src/simulator/server.ts';
 import {parseInferRequest} from '../../src/simulator/v2.ts';
-import type {V2Datatype} from '../../src/config.ts';
+import type {V2BackendOptions, V2Datatype} from '../../src/config.ts';
 
 const overrides: Record<string, Partial<SimulatedModel>> = {
   vnet32: {datatype: 'FP32', outputShape: 'rows'},
@@ -225,4 +225,22 @@ function hostile(model: string, payload: Buffer, headers: Record<string, string>
     ? `${'['.repeat(100_000)}${']'.repeat(100_000)}`
     : `[${new Array(300_000).fill(0).join(',')}]`;
   return Buffer.from(JSON.stringify(reply).replace(marker, text));
+}
+
+/** A v2 backend's options for `model` at `url`: names and datatype discovered, JSON, as a test sets them. */
+export function v2Options(url: string, model: string, extra: Partial<V2BackendOptions> = {}): V2BackendOptions {
+  return {
+    kind: 'v2',
+    url,
+    model,
+    version: undefined,
+    input: undefined,
+    output: undefined,
+    datatype: undefined,
+    binary: false,
+    timeoutMs: 2000,
+    retries: 2,
+    maxReplyBytes: 1 << 20,
+    ...extra,
+  };
 }
