@@ -19,6 +19,7 @@ test('after a mixed load, /metrics parses as Prometheus text and agrees exactly 
   const outcomes = new Map<string, number>();
   const batches = new Map<string, number>();
   const statusCount = new Map<number, number>();
+  const batchOutcomes = new Map<string, Set<string>>();
   const bump = <K>(m: Map<K, number>, k: K, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
   const replies = await Promise.all(
     Array.from({length: 120}, (_, c) =>
@@ -36,6 +37,15 @@ test('after a mixed load, /metrics parses as Prometheus text and agrees exactly 
       }),
     ),
   );
+  // One request whose four agents share the poison key and arrive together, one of them poisoned: its batch
+  // is `partial` whatever the timing of the load above did to the other poison rows.
+  replies.push(
+    await post(`${running.url}/predict`, {
+      agents: Object.fromEntries(
+        [[666, 0], [1, 1], [2, 2], [3, 3]].map((vector, i) => [`p${i}`, {vector, model: 'poison', agent_type: 't'}]),
+      ),
+    }),
+  );
   // Some bad requests too: they count as requests, never as agents.
   replies.push(await post(`${running.url}/predict`, {agents: {}}));
   replies.push(await post(`${running.url}/predict`, 'nope'));
@@ -44,7 +54,10 @@ test('after a mixed load, /metrics parses as Prometheus text and agrees exactly 
     if (!reply.body.results) continue;
     for (const result of Object.values<any>(reply.body.results)) {
       bump(outcomes, result.prediction !== undefined ? 'prediction' : result.error.code);
-      if (result.batch) batches.set(result.batch.id, result.batch.size);
+      if (!result.batch) continue;
+      batches.set(result.batch.id, result.batch.size);
+      const seen = batchOutcomes.get(result.batch.id) ?? new Set<string>();
+      batchOutcomes.set(result.batch.id, seen.add(result.prediction !== undefined ? 'ok' : 'failed'));
     }
   }
 
@@ -69,7 +82,9 @@ test('after a mixed load, /metrics parses as Prometheus text and agrees exactly 
   t.is(total(samples, 'agent_batcher_queue_wait_seconds_count'), rows, 'one queue wait per row');
   t.is(total(samples, 'agent_batcher_backend_calls_total', {result: 'ok'}) > 0, true);
   t.true(total(samples, 'agent_batcher_backend_calls_total', {model: 'fail500', result: 'backend_error'}) > 0);
-  t.true(total(samples, 'agent_batcher_backend_calls_total', {model: 'poison', result: 'partial'}) > 0);
+  const partial = [...batchOutcomes.values()].filter((seen) => seen.size === 2).length;
+  t.true(partial > 0, 'the poisoned request made at least one partial batch');
+  t.is(total(samples, 'agent_batcher_backend_calls_total', {result: 'partial'}), partial, 'partial batches');
   for (const [status, n] of statusCount) {
     t.is(
       total(samples, 'agent_batcher_http_requests_total', {route: '/predict', status: String(status)}),
