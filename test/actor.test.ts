@@ -34,6 +34,7 @@ function setup(batching = {maxBatchSize: 3, maxWaitMs: 20, maxConcurrentBatches:
     deadline,
     arrivedAt: 0,
     row: Float64Array.from(row),
+    client: 0,
   });
   return {clock, backend, results, reports, actor, part, idleCount: () => idle};
 }

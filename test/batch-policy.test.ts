@@ -143,3 +143,114 @@ test('a large queue drained batch by batch keeps arrival order', (t) => {
     Array.from({length: 5000}, (_, i) => i),
   );
 });
+
+test('clients take turns: a backlog of 1,000 rows from one client does not hold back three clients that came after it', (t) => {
+  const q = new BatchQueue<string>(options({maxBatchSize: 8, maxConcurrentBatches: 1}));
+  for (let i = 0; i < 1000; i++) q.push(`flood${i}`, 2, 0, 1);
+  for (const [client, name] of [
+    [2, 'a'],
+    [3, 'b'],
+    [4, 'c'],
+  ] as const)
+    q.push(name, 2, 5, client);
+  q.push('a2', 2, 6, 2);
+  const [first] = q.cut(20, 0);
+  t.deepEqual(first.items, ['flood0', 'a', 'b', 'c', 'flood1', 'a2', 'flood2', 'flood3']);
+  // The flood alone: it gets whole batches, nothing is wasted.
+  t.deepEqual(q.cut(20, 0)[0].items, [
+    'flood4',
+    'flood5',
+    'flood6',
+    'flood7',
+    'flood8',
+    'flood9',
+    'flood10',
+    'flood11',
+  ]);
+  t.is(q.size, 1000 + 4 - 16);
+});
+
+test('turns go on across batches: each batch starts with the client after the last one served', (t) => {
+  const q = new BatchQueue<string>(options({maxBatchSize: 3}));
+  for (let i = 0; i < 4; i++) for (const c of [1, 2, 3, 4]) q.push(`${c}.${i}`, 1, 0, c);
+  t.deepEqual(
+    q.cut(0, 0).map((b) => b.items),
+    [
+      ['1.0', '2.0', '3.0'],
+      ['4.0', '1.1', '2.1'],
+      ['3.1', '4.1', '1.2'],
+      ['2.2', '3.2', '4.2'],
+      ['1.3', '2.3', '3.3'],
+    ],
+  );
+  t.deepEqual(q.cut(20, 0), [{vectorLength: 1, items: ['4.3']}], 'the last row waits for its window');
+});
+
+test('the window counts from the oldest row of any client, even one whose turn has not come', (t) => {
+  const q = new BatchQueue<string>(options({maxBatchSize: 3}));
+  q.push('a0', 1, 0, 1);
+  q.push('a1', 1, 0, 1);
+  q.push('b0', 1, 1, 2);
+  q.push('c0', 1, 2, 3);
+  q.push('d0', 1, 2, 4);
+  t.deepEqual(q.cut(2, 0)[0].items, ['a0', 'b0', 'c0'], 'a full group is cut at once');
+  t.is(q.size, 2);
+  t.is(q.nextDueAt(0), 20, 'a1 (time 0) is the oldest, though d0 has the next turn');
+  t.deepEqual(q.cut(19, 0), []);
+  t.deepEqual(q.cut(20, 0)[0].items, ['d0', 'a1']);
+  t.is(q.size, 0);
+});
+
+test('removing rows leaves the turns consistent: a client whose rows are all gone takes no turn; back later, it takes one again', (t) => {
+  const q = new BatchQueue<string>(options({maxBatchSize: 4}));
+  for (let i = 0; i < 3; i++) for (const c of [1, 2, 3]) q.push(`${c}.${i}`, 1, i, c);
+  t.deepEqual(
+    q.remove((item) => item.startsWith('2.') || item === '1.0'),
+    ['1.0', '2.0', '2.1', '2.2'],
+  );
+  t.is(q.size, 5);
+  t.is(q.nextDueAt(0), 20, 'the oldest row left is 3.0, from time 0');
+  t.deepEqual(q.cut(20, 0)[0].items, ['1.1', '3.0', '1.2', '3.1']);
+  q.push('2.back', 1, 21, 2);
+  t.deepEqual(q.cut(22, 0)[0].items, ['3.2', '2.back'], 'due by 3.2, from time 2');
+  t.is(q.size, 0);
+});
+
+test('any mix of pushes, cuts and removals: every row comes out exactly once, each client’s rows in its own arrival order', (t) => {
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const q = new BatchQueue<{id: number; client: number}>(options({maxBatchSize: 5, maxConcurrentBatches: 2}));
+  const out = new Map<number, number[]>();
+  let id = 0;
+  let now = 0;
+  let pushed = 0;
+  let seen = 0;
+  const record = (item: {id: number; client: number}) => {
+    const list = out.get(item.client) ?? [];
+    out.set(item.client, [...list, item.id]);
+    seen++;
+  };
+  for (let step = 0; step < 3000; step++) {
+    now += random() < 0.3 ? 5 : 0;
+    const r = random();
+    if (r < 0.6) {
+      const client = Math.floor(random() * 6);
+      q.push({id: ++id, client}, 1 + (client % 2), now, client);
+      pushed++;
+    } else if (r < 0.9) for (const batch of q.cut(now, 0)) batch.items.forEach(record);
+    else for (const item of q.remove((x) => x.id % 7 === 0)) record(item);
+    t.is(q.size, pushed - seen);
+  }
+  for (const batch of q.cut(now, 0, true)) batch.items.forEach(record);
+  t.is(seen, pushed);
+  t.is(q.size, 0);
+  for (const ids of out.values())
+    t.deepEqual(
+      ids.filter((x) => x % 7 !== 0),
+      [...ids.filter((x) => x % 7 !== 0)].sort((a, b) => a - b),
+    );
+  t.is(new Set([...out.values()].flat()).size, pushed, 'no row twice');
+});

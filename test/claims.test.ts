@@ -11,6 +11,7 @@ const rows = (...entries: [string, number][]) => new Map(entries);
 /** A client holding `perKey` agents per key. */
 const client = (id: string, ...held: [string, number][]): ClientState => ({
   id,
+  number: 0,
   live: held.reduce((sum, [, n]) => sum + n, 0),
   perKey: new Map(held),
 });

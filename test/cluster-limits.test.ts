@@ -116,7 +116,7 @@ test.serial(
     for (let i = 1; i <= parts; i++) {
       const buffer = new DispatchBuffer();
       // 4,097 floats (one over MAX_VECTOR_LENGTH) and 100,000 floats, by turns, with a 2-minute deadline.
-      buffer.add('evil\nbig', i, Date.now() + 120_000, new Float64Array(i % 2 ? 4097 : 100_000).fill(0.5));
+      buffer.add('evil\nbig', i, Date.now() + 120_000, new Float64Array(i % 2 ? 4097 : 100_000).fill(0.5), 0);
       nc.publish(subject, evil.sign(subject, buffer.dispatch()!));
     }
     await nc.flush();
@@ -154,6 +154,7 @@ test.serial(
     }, 2);
     t.teardown(() => clearInterval(flood));
     await sleep(300);
+    const gatewayStarted = Date.now();
     const gateway = await startGateway(nats.url);
     cleanup(t, gateway);
     await until(() => gateway.output().includes('"host":"h2"'));
@@ -170,17 +171,23 @@ test.serial(
       }),
     );
     t.is(replies.filter(Boolean).length, 40, 'every client of h2 exact');
+    // The restarts were heard, and refused at their own rate (a loaded machine beats slower than every 2 ms: wait for 100).
+    const restartsRefused = async () => {
+      const metrics = parsePrometheus(await (await fetch(`${gateway.url}/metrics`)).text());
+      const refused = metrics.find(
+        (m) => m.name === 'agent_batcher_cluster_refused_total' && m.labels.reason === 'restart_rate',
+      );
+      return refused?.value ?? 0;
+    };
+    for (const stop = Date.now() + 20_000; (await restartsRefused()) <= 100 && Date.now() < stop; ) await sleep(50);
     clearInterval(flood);
-    const metrics = parsePrometheus(await (await fetch(`${gateway.url}/metrics`)).text());
-    const restartRate = metrics.find(
-      (m) => m.name === 'agent_batcher_cluster_refused_total' && m.labels.reason === 'restart_rate',
-    );
-    t.true((restartRate?.value ?? 0) > 100, 'the restarts were heard, and refused at their own rate');
+    t.true((await restartsRefused()) > 100, 'the restarts were heard, and refused at their own rate');
     const lines = gateway.output().split('\n');
     const of = (host: string) => lines.filter((l) => l.includes(`"host":"${host}"`)).length;
     t.log(`${tick} beats of each; gateway lines: h1 ${of('h1')}, h3 ${of('h3')}`);
-    // At most 4 lines per host per 10 s, then one summary (membership-log.ts); the test lasts less than 10 s.
-    t.true(of('h1') <= 5, `${of('h1')} lines for h1`);
-    t.true(of('h3') <= 5, `${of('h3')} lines for h3`);
+    // At most 4 lines per host per 10 s, then one summary (membership-log.ts), for every 10 s the gateway has run.
+    const allowed = 5 * Math.ceil((Date.now() - gatewayStarted) / 10_000);
+    t.true(of('h1') <= allowed, `${of('h1')} lines for h1 (at most ${allowed})`);
+    t.true(of('h3') <= allowed, `${of('h3')} lines for h3 (at most ${allowed})`);
   },
 );

@@ -273,7 +273,7 @@ test.serial(
       evil.sign(subject, {
         kind: 'dispatch',
         keys: ['t\nm'],
-        parts: Float64Array.of(1, 0, 1, Date.now() + 5000, 2, 0, 1, Date.now() + 5000),
+        parts: Float64Array.of(1, 0, 1, Date.now() + 5000, 0, 2, 0, 1, Date.now() + 5000, 0),
         data: Float64Array.of(1, 2),
       }),
     );
@@ -375,7 +375,7 @@ test.serial(
     });
     await spy.flush();
     const buffer = new DispatchBuffer();
-    for (let i = 1; i <= 1000; i++) buffer.add('t\nevil', i, Date.now() + 20_000, [i]);
+    for (let i = 1; i <= 1000; i++) buffer.add('t\nevil', i, Date.now() + 20_000, [i], 0);
     const evil = new FrameSigner(key, {sender: 'evilgw', boot: evilBoot});
     const subject = `agent-batcher.host.${hostName}.${real.boot}.0.evilgw`;
     spy.publish(subject, evil.sign(subject, buffer.dispatch()!));

@@ -15,7 +15,7 @@ const encode = (message: WireMessage) => encodeFrom(message, envelope);
 /** A dispatch as a gateway builds it: part i+1 of key 't\nm' carries vectors[i]. */
 const dispatch = (vectors: number[][]): DispatchMessage => {
   const buffer = new DispatchBuffer();
-  for (const [i, v] of vectors.entries()) buffer.add('t\nm', i + 1, 1.5e12 + i, v);
+  for (const [i, v] of vectors.entries()) buffer.add('t\nm', i + 1, 1.5e12 + i, v, i % 3);
   return buffer.dispatch() as DispatchMessage;
 };
 
@@ -32,6 +32,13 @@ function partIds(message: DispatchMessage): number[] {
   return out;
 }
 
+/** Each part's client number, in part order. */
+function clientsOf(message: DispatchMessage): number[] {
+  const out: number[] = [];
+  forEachPart(message, (_partId, _keyIndex, _deadline, _vector, client) => out.push(client));
+  return out;
+}
+
 test('a dispatch frame round-trips exactly, vectors as raw float64, with its envelope', (t) => {
   const message = dispatch([[0.1, -2.5e-300, 1e308], [Math.PI], [Number.MIN_VALUE, -0]]);
   const decoded = decode(encode(message));
@@ -40,6 +47,7 @@ test('a dispatch frame round-trips exactly, vectors as raw float64, with its env
   const m = decoded.frame;
   t.deepEqual(Array.from(m.parts), Array.from(message.parts));
   t.deepEqual(vectorsOf(m), [[0.1, -2.5e-300, 1e308], [Math.PI], [Number.MIN_VALUE, -0]]);
+  t.deepEqual(clientsOf(m), [0, 1, 2], 'each part keeps its client number');
   t.true(Object.is(m.data[m.data.length - 1], -0));
   t.like(m, envelope);
   t.true(m.data instanceof Float64Array);
@@ -72,6 +80,11 @@ test('a frame whose columns do not add up is refused whole: an actor host never 
   const badKey = {...good, parts: Float64Array.from(good.parts)};
   badKey.parts[PartField.keyIndex] = 3;
   t.like(decode(encode(badKey)), {ok: false, problem: 'bad_parts'});
+  for (const client of [-1, 0.5, 2 ** 32, Number.NaN]) {
+    const badClient = {...good, parts: Float64Array.from(good.parts)};
+    badClient.parts[PartField.client] = client;
+    t.like(decode(encode(badClient)), {ok: false, problem: 'bad_parts'}, `client number ${client}`);
+  }
   const buffer = new ResultsBuffer();
   buffer.error(1, 'backend_error', 'x');
   const results = {...(buffer.take() as ResultsMessage), thread: 0};
@@ -134,6 +147,7 @@ test('a dispatch over the payload limit is split into whole parts, each with its
   for (const piece of pieces) t.true(encode(piece).length <= 1024 * 1024);
   t.deepEqual(pieces.flatMap(vectorsOf), vectors);
   t.deepEqual(pieces.flatMap(partIds), partIds(message));
+  t.deepEqual(pieces.flatMap(clientsOf), clientsOf(message));
   for (const piece of pieces) t.true(decode(encode(piece)).ok);
 });
 
@@ -144,7 +158,7 @@ test('attack: a turn of 600 long distinct keys with long vectors: every piece fi
   for (let i = 0; i < 600; i++) {
     const key = `T${'x'.repeat(118)}${String(i).padStart(6, '0')}\nM${'y'.repeat(118)}${String(i).padStart(6, '0')}`;
     const vector = Array.from({length: 4096}, (_, j) => i + j / 4096);
-    buffer.add(key, i + 1, 1.5e12, vector);
+    buffer.add(key, i + 1, 1.5e12, vector, 7);
     sent.push({key, partId: i + 1, vector});
   }
   const message = buffer.dispatch() as DispatchMessage;

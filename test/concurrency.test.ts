@@ -12,7 +12,7 @@ const load = {
 
 for (const pool of [1, 4]) {
   test(`500 clients at once get exactly their own exact predictions, batched across clients (ACTOR_POOL_SIZE=${pool})`, async (t) => {
-    const running = await startService({ACTOR_POOL_SIZE: String(pool), MAX_BATCH_SIZE: '32', MAX_WAIT_MS: '20'});
+    const running = await startService({ACTOR_POOL_SIZE: String(pool), MAX_BATCH_SIZE: '32', MAX_WAIT_MS: '200'});
     t.teardown(() => running.close());
     const figures = await checkedBurst(t, running.url, load, 32);
     t.log(`pool ${pool}: ${JSON.stringify(figures)}`);

@@ -42,7 +42,12 @@ test('after a mixed load, /metrics parses as Prometheus text and agrees exactly 
   replies.push(
     await post(`${running.url}/predict`, {
       agents: Object.fromEntries(
-        [[666, 0], [1, 1], [2, 2], [3, 3]].map((vector, i) => [`p${i}`, {vector, model: 'poison', agent_type: 't'}]),
+        [
+          [666, 0],
+          [1, 1],
+          [2, 2],
+          [3, 3],
+        ].map((vector, i) => [`p${i}`, {vector, model: 'poison', agent_type: 't'}]),
       ),
     }),
   );

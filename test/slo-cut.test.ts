@@ -94,6 +94,7 @@ function actorWithSlo(latencySloMs: number, train: (cost: CostModel) => void) {
     deadline,
     arrivedAt: clock.now(),
     row: Float64Array.of(partSeq),
+    client: 0,
   });
   return {clock, backend, results, actor, part};
 }

@@ -21,7 +21,7 @@ const toHost1 = on.thread('host1', 'hb', 0, 'gw1');
 
 function dispatchOf(vectors: number[][]): WireMessage {
   const buffer = new DispatchBuffer();
-  for (const [i, v] of vectors.entries()) buffer.add('t\nm', i + 1, Date.now() + 1000, v);
+  for (const [i, v] of vectors.entries()) buffer.add('t\nm', i + 1, Date.now() + 1000, v, 0);
   return buffer.dispatch()!;
 }
 

@@ -196,8 +196,8 @@ export class ActorThread implements ActorThreadApi {
     const {keys} = message;
     const byKey: Part[][] = keys.map(() => []);
     const now = this.#ctx.clock.now();
-    forEachPart(message, (partId, keyIndex, deadline, row) =>
-      byKey[keyIndex].push({partId, deadline, arrivedAt: now, row}),
+    forEachPart(message, (partId, keyIndex, deadline, row, client) =>
+      byKey[keyIndex].push({partId, deadline, arrivedAt: now, row, client}),
     );
     for (let i = 0; i < keys.length; i++) {
       if (byKey[i].length === 0) continue;

@@ -25,6 +25,8 @@ export interface Part {
   /** Clock time of arrival in the mailbox. */
   readonly arrivedAt: number;
   readonly row: Float64Array;
+  /** The client's number: the mailbox serves its clients in turn (batch-policy.ts). */
+  readonly client: number;
 }
 
 /** What an actor batches with and calls: from its model's registry entry (or the defaults). */
@@ -83,7 +85,7 @@ export class Actor {
 
   dispatch(parts: readonly Part[]): void {
     const now = this.#ctx.clock.now();
-    for (const part of parts) this.#queue.push(part, part.row.length, now);
+    for (const part of parts) this.#queue.push(part, part.row.length, now, part.client);
     this.#pump();
   }
 

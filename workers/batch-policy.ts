@@ -1,9 +1,10 @@
 // When to cut a batch (DESIGN §5), as a pure data structure: no timers, no I/O. The caller
 // passes `now` in, so tests drive it with plain numbers and never sleep.
 //
-// Rows wait per vector length, in arrival order (a batch has one length). A group is due when it
-// holds `maxBatchSize` rows, when its oldest row has waited `maxWaitMs`, or when the mailbox is
-// draining (shutdown). Due groups are cut oldest-first while fewer than `maxConcurrentBatches`
+// Rows wait per vector length (a batch has one length). A group is due when it holds
+// `maxBatchSize` rows, when its oldest row has waited `maxWaitMs`, or when the mailbox is
+// draining (shutdown); its batch is then filled from the clients of its rows in turn, a row
+// each, not in arrival order: one client's backlog delays another's rows by one row per round. Due groups are cut oldest-first while fewer than `maxConcurrentBatches`
 // calls are in flight (0 = unlimited); a held backlog is therefore cut as soon as a slot frees.
 //
 // With a latency SLO (a model's `latency_slo_ms`, DESIGN §11) a group is also due once waiting any
@@ -31,33 +32,120 @@ export interface Batch<T> {
   readonly items: T[];
 }
 
+/** An array used as a queue: `shift` moves a head, and the array is compacted now and then. */
+class Fifo<T> {
+  #items: T[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  peek(): T {
+    return this.#items[this.#head];
+  }
+
+  shift(): T {
+    const item = this.#items[this.#head++];
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i];
+  }
+}
+
+/** A waiting row; `taken` once it left in a batch or was removed (queues drop such entries lazily). */
+interface Entry<T> {
+  readonly item: T;
+  readonly arrival: number;
+  taken: boolean;
+}
+
+/** One client's rows in a group, oldest first. */
+interface Lane<T> {
+  readonly client: number;
+  readonly entries: Fifo<Entry<T>>;
+}
+
+/**
+ * The rows of one vector length. Its oldest row decides when it is due (arrival order); a batch
+ * is then filled from its clients in turn, one row each round, so a client with a backlog of
+ * thousands does not make a client with one row wait behind all of them.
+ */
 class Group<T> {
-  items: T[] = [];
-  arrivals: number[] = [];
-  head = 0;
+  /** Every row in arrival order. */
+  readonly #order = new Fifo<Entry<T>>();
+  readonly #lanes = new Map<number, Lane<T>>();
+  /** The clients with rows, in turn order: the next row of a batch comes from the front one. */
+  readonly #turns = new Fifo<Lane<T>>();
+  size = 0;
 
-  get size(): number {
-    return this.items.length - this.head;
+  push(item: T, arrival: number, client: number): void {
+    const entry: Entry<T> = {item, arrival, taken: false};
+    this.#order.push(entry);
+    let lane = this.#lanes.get(client);
+    if (!lane) {
+      lane = {client, entries: new Fifo()};
+      this.#lanes.set(client, lane);
+      this.#turns.push(lane);
+    }
+    lane.entries.push(entry);
+    this.size++;
   }
 
+  /** The oldest waiting row's arrival; only while size > 0. */
   oldest(): number {
-    return this.arrivals[this.head];
+    while (this.#order.peek().taken) this.#order.shift();
+    return this.#order.peek().arrival;
   }
 
+  /** Up to n rows, one from each client in turn; the next batch goes on from the next client. */
   take(n: number): T[] {
-    const out = this.items.slice(this.head, this.head + n);
-    this.head += n;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.arrivals.length = 0;
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items.splice(0, this.head);
-      this.arrivals.splice(0, this.head);
-      this.head = 0;
+    const out: T[] = [];
+    while (out.length < n && this.size > 0) {
+      const lane = this.#turns.shift();
+      const entry = untaken(lane.entries);
+      if (entry) {
+        entry.taken = true;
+        out.push(entry.item);
+        this.size--;
+      }
+      if (lane.entries.length > 0) this.#turns.push(lane);
+      else this.#lanes.delete(lane.client);
     }
     return out;
   }
+
+  /** Takes out every waiting row that matches, in arrival order. */
+  remove(match: (item: T) => boolean, into: T[]): void {
+    for (const entry of this.#order) {
+      if (entry.taken || !match(entry.item)) continue;
+      entry.taken = true;
+      into.push(entry.item);
+      this.size--;
+    }
+  }
+}
+
+/** The lane's next row not yet taken, if any (taken rows before it are dropped). */
+function untaken<T>(entries: Fifo<Entry<T>>): Entry<T> | undefined {
+  while (entries.length > 0) {
+    const entry = entries.shift();
+    if (!entry.taken) return entry;
+  }
+  return undefined;
 }
 
 export class BatchQueue<T> {
@@ -79,14 +167,14 @@ export class BatchQueue<T> {
     return this.#size;
   }
 
-  push(item: T, length: number, now: number): void {
+  /** A row of `length` numbers from `client` (its number; rows without one count as one client, 0). */
+  push(item: T, length: number, now: number, client = 0): void {
     let group = this.#groups.get(length);
     if (!group) {
       group = new Group<T>();
       this.#groups.set(length, group);
     }
-    group.items.push(item);
-    group.arrivals.push(now);
+    group.push(item, now, client);
     this.#size++;
   }
 
@@ -145,22 +233,8 @@ export class BatchQueue<T> {
   remove(match: (item: T) => boolean): T[] {
     const removed: T[] = [];
     for (const [length, group] of this.#groups) {
-      const keepItems: T[] = [];
-      const keepArrivals: number[] = [];
-      for (let i = group.head; i < group.items.length; i++) {
-        if (match(group.items[i])) removed.push(group.items[i]);
-        else {
-          keepItems.push(group.items[i]);
-          keepArrivals.push(group.arrivals[i]);
-        }
-      }
-      if (keepItems.length === group.size) continue;
-      if (keepItems.length === 0) this.#groups.delete(length);
-      else {
-        group.items = keepItems;
-        group.arrivals = keepArrivals;
-        group.head = 0;
-      }
+      group.remove(match, removed);
+      if (group.size === 0) this.#groups.delete(length);
     }
     this.#size -= removed.length;
     return removed;

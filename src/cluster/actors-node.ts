@@ -161,7 +161,7 @@ export class ActorsNode {
     const failed = new ResultsBuffer();
     let refused = 0;
     let tooLong = 0;
-    forEachPart(frame, (partId, keyIndex, deadline, vector) => {
+    forEachPart(frame, (partId, keyIndex, deadline, vector, client) => {
       const key = frame.keys[keyIndex];
       const longest = this.#longest(key);
       if (vector.length > longest) {
@@ -175,7 +175,7 @@ export class ActorsNode {
       const local = missing
         ? undefined
         : this.#held.add({gateway: frame.sender, to, partId, thread, key, floats: vector.length});
-      if (local !== undefined) return this.pool.send(thread, key, local, deadline, vector);
+      if (local !== undefined) return this.pool.send(thread, key, local, deadline, vector, client);
       refused++;
       failed.error(
         partId,

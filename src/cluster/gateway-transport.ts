@@ -138,14 +138,14 @@ export class GatewayTransport implements Transport {
     return this.#wire.refusals;
   }
 
-  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
+  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>, client: number): void {
     const out = this.#outgoing.get(thread);
     if (!out) {
       // Gone between placement and now: its parts are lost (the coordinator fails them).
       queueMicrotask(() => this.#events.threadFailed(thread));
       return;
     }
-    out.buffer.add(key, partId, deadline, vector);
+    out.buffer.add(key, partId, deadline, vector, client);
     this.#placed.sent(key, thread, this.#now);
     this.#outbox.schedule();
   }

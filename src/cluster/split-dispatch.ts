@@ -49,7 +49,13 @@ export function splitDispatch<T extends DispatchMessage>(message: T, maxBytes: n
         mine = own.push(keys[keyIndex]) - 1;
         index.set(keyIndex, mine);
       }
-      pieceParts.push(parts[at + PartField.partId], mine, length, parts[at + PartField.deadline]);
+      pieceParts.push(
+        parts[at + PartField.partId],
+        mine,
+        length,
+        parts[at + PartField.deadline],
+        parts[at + PartField.client],
+      );
       floats += length;
     }
     out.push({

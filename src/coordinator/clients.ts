@@ -10,6 +10,8 @@ import {Demands} from './demands.ts';
 
 export interface ClientState {
   readonly id: string;
+  /** Its number in the mailboxes, where each client's rows take turns (clientNumber). */
+  readonly number: number;
   /** Parts in flight, all keys. */
   live: number;
   /** Parts in flight per key. */
@@ -45,6 +47,17 @@ function ipv6Groups(address: string): string[] {
   return [...left, ...zeros, ...right].map((g) => Number.parseInt(g, 16).toString(16));
 }
 
+/**
+ * A client's number in the mailboxes (PartField.client): a 32-bit FNV-1a hash of its id, so that
+ * every gateway of a cluster gives one client the same number. Two clients that share a number
+ * share one turn, nothing more.
+ */
+export function clientNumber(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
 export class ClientTable {
   readonly #clients = new Map<string, ClientState>();
   /** key -> what its holders hold of it. */
@@ -71,7 +84,7 @@ export class ClientTable {
 
   /** The client's state (an empty one, not yet stored, for a client with nothing in flight). */
   peek(id: string): ClientState {
-    return this.#clients.get(id) ?? {id, live: 0, perKey: new Map()};
+    return this.#clients.get(id) ?? {id, number: clientNumber(id), live: 0, perKey: new Map()};
   }
 
   hold(client: ClientState, key: string): void {

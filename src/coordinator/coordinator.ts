@@ -118,7 +118,7 @@ export class Coordinator implements Submitter {
       this.#parts.set(partId, request);
       this.#keys.hold(state);
       this.#clients.hold(client, state.key);
-      this.#transport.send(state.thread, state.key, partId, deadline, agents[i].vector);
+      this.#transport.send(state.thread, state.key, partId, deadline, agents[i].vector, client.number);
     }
     this.#deadlines.add(request);
     return {admitted: true, ticket: request};

@@ -20,8 +20,8 @@ export interface Placement {
 
 export interface Transport {
   readonly placement: Placement;
-  /** Queues one part for its thread (coalesced per turn by the transport). */
-  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void;
+  /** Queues one part of a client (its number, clientNumber) for its thread (coalesced per turn by the transport). */
+  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>, client: number): void;
   /** Queues the withdrawal of a part still waiting in its mailbox. */
   withdraw(thread: number, key: string, partId: number): void;
 }

@@ -76,8 +76,10 @@ export function dispatchProblem({keys, parts, data}: DispatchMessage): DecodePro
   for (let at = 0; at < parts.length; at += partStride) {
     const keyIndex = parts[at + PartField.keyIndex];
     const n = parts[at + PartField.length];
+    const client = parts[at + PartField.client];
     if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= keys.length || !Number.isInteger(n) || n < 1)
       return 'bad_parts';
+    if (!Number.isInteger(client) || client < 0 || client > 0xffffffff) return 'bad_parts';
     floats += n;
   }
   return floats === data.length ? undefined : 'bad_vectors';

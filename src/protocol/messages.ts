@@ -22,7 +22,7 @@ import type {MessagePort, Transferable} from 'node:worker_threads';
  * `parts[i * partStride + PartField.x]`. Its vector is the next `length` numbers of `data`, in
  * part order.
  */
-export const partStride = 4;
+export const partStride = 5;
 export const PartField = {
   partId: 0,
   /** Index into DispatchMessage.keys. */
@@ -30,6 +30,8 @@ export const PartField = {
   length: 2,
   /** Epoch ms after which the part's request no longer waits for it. */
   deadline: 3,
+  /** The client's number (src/coordinator/clients.ts, clientNumber): a mailbox serves its clients in turn. */
+  client: 4,
 } as const;
 
 export interface DispatchMessage {
@@ -45,7 +47,7 @@ export interface DispatchMessage {
 /** Each part of a dispatch, in order; its vector is a view into `data`. */
 export function forEachPart(
   {parts, data}: DispatchMessage,
-  visit: (partId: number, keyIndex: number, deadline: number, vector: Float64Array) => void,
+  visit: (partId: number, keyIndex: number, deadline: number, vector: Float64Array, client: number) => void,
 ): void {
   let offset = 0;
   for (let at = 0; at < parts.length; at += partStride) {
@@ -55,6 +57,7 @@ export function forEachPart(
       parts[at + PartField.keyIndex],
       parts[at + PartField.deadline],
       data.subarray(offset, offset + length),
+      parts[at + PartField.client],
     );
     offset += length;
   }

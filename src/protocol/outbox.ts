@@ -63,14 +63,14 @@ export class DispatchBuffer {
     return this.#parts.length > 0;
   }
 
-  add(key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
+  add(key: string, partId: number, deadline: number, vector: ArrayLike<number>, client: number): void {
     let keyIndex = this.#keyIndex.get(key);
     if (keyIndex === undefined) {
       keyIndex = this.#keys.push(key) - 1;
       this.#keyIndex.set(key, keyIndex);
     }
     // In PartField order.
-    this.#parts.push(partId, keyIndex, vector.length, deadline);
+    this.#parts.push(partId, keyIndex, vector.length, deadline, client);
     this.#vectors.push(vector);
     this.#floats += vector.length;
   }

@@ -113,8 +113,8 @@ export class ActorPool implements Transport {
     return this.#ready.promise;
   }
 
-  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>): void {
-    this.#threads[thread].buffer.add(key, partId, deadline, vector);
+  send(thread: number, key: string, partId: number, deadline: number, vector: ArrayLike<number>, client: number): void {
+    this.#threads[thread].buffer.add(key, partId, deadline, vector, client);
     this.#outbox.schedule();
   }
 
