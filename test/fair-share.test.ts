@@ -217,3 +217,31 @@ test('the holdings histogram: sum(min(held, x)) exact as clients come and go, an
   t.is(demands.sumMin(100), 1 + 1 + 1 + 5 + 5);
   t.is(demands.distinct, 2, 'amounts no one holds are gone');
 });
+
+test('attack: 50 clients refused one after another beside a flood are told to come back when room frees, not each a second after the one before; then all get in, exact', async (t) => {
+  const {coordinator, answer, ask} = coordinatorAlone({maxMailboxes: 8, maxPendingPerMailbox: 400});
+  t.teardown(() => coordinator.close());
+  const flood = Array.from({length: 50}, () => ask('addr:10.9.9.9', 8));
+  t.deepEqual(new Set(flood.map(reasonOf)), new Set(['admitted']), 'the flood fills the mailbox (400 agents)');
+  const first50 = Array.from({length: 50}, (_, i) => ask(`addr:10.1.0.${i}`, 4));
+  t.deepEqual(new Set(first50.map(reasonOf)), new Set(['mailbox_full']));
+  // One round of the flood's batches is answered: the room it frees is promised to the claims
+  // of the 50, so 50 more clients are queued behind them, one after another.
+  answer(first(40));
+  const next50 = Array.from({length: 50}, (_, i) => ask(`addr:10.2.0.${i}`, 4));
+  t.deepEqual(new Set(next50.map(reasonOf)), new Set(['claims_queued']));
+  // The key's expected latency is 1 s: room frees with the next round of batches, and the claims
+  // ahead are due back then. Before, each was told to wait for the claim before it to lapse, one
+  // second more each: 2, 3, … 51 s.
+  const waits = next50.map((asked) => (asked.admission.admitted ? 0 : asked.admission.refusal.retryAfterSeconds));
+  t.true(Math.max(...waits) <= 2, `Retry-After of the 50: ${waits.join(' ')}`);
+  // The flood is answered; all 100 come back, in their places in line, and get in.
+  answer();
+  const back = [
+    ...Array.from({length: 50}, (_, i) => ask(`addr:10.1.0.${i}`, 4)),
+    ...Array.from({length: 50}, (_, i) => ask(`addr:10.2.0.${i}`, 4)),
+  ];
+  t.deepEqual(new Set(back.map(reasonOf)), new Set(['admitted']));
+  answer();
+  await Promise.all([...flood, ...back].map((asked) => exact(t, asked)));
+});

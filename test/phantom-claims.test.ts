@@ -46,9 +46,10 @@ test('cyclers: claims left while every mailbox was held hold back the freed ones
   answer();
   await Promise.all(boot.map((asked) => exact(t, asked)));
   // No mailbox is busy now. While the cyclers' claims last (Retry-After 1 s and a 1 s grace), the
-  // mailboxes freed since are promised to them: a newcomer is told so, and when they lapse.
+  // mailboxes freed since are promised to them: a newcomer is told so, and to come back when they
+  // are due back (1 s).
   const early = askKeys(coordinator, 'addr:10.0.0.61', ['nA', 'nB']);
-  t.deepEqual(refusal(early), {reason: 'claims_queued', retryAfterSeconds: 2});
+  t.deepEqual(refusal(early), {reason: 'claims_queued', retryAfterSeconds: 1});
   t.notRegex(refusalMessages.claims_queued, /too many mailboxes/);
   // The cyclers never renew: their claims stop counting at their deadline, the newcomer's stakes nothing.
   await waitFor('the cyclers claims lapsed', () => coordinator.stats.claims === 1);

@@ -167,12 +167,20 @@ export function admit(
   const full: KeyState[] = [];
   /** When the claims the request waits behind end unless renewed (epoch ms). */
   let queuedUntil = 0;
-  const judge = (on: OnLimit): Standing => {
+  /** Seconds until what the claims ahead and the request need has freed, on the limits it waits on. */
+  let queuedFrees = 0;
+  /** `frees(n)`: seconds until n more of the limit is free (keys.ts, drainSeconds). */
+  const judge = (on: OnLimit, frees: (n: number) => number): Standing => {
     const result = standing(on, place, now);
     found.add(result);
-    if (result === 'queued') queuedUntil = Math.max(queuedUntil, on.claims.queue(on.mine + on.need, place, now).until);
+    if (result === 'queued') {
+      const ahead = on.claims.queue(on.mine + on.need, place, now);
+      queuedUntil = Math.max(queuedUntil, ahead.until);
+      queuedFrees = Math.max(queuedFrees, frees(ahead.wants + on.need));
+    }
     return result;
   };
+  const roomOn = (states: Iterable<KeyState>) => (n: number) => drainSeconds(states, batching, 'room', n);
   for (const [key, n] of rowsPerKey) {
     rows += n;
     const mine = client.perKey.get(key) ?? 0;
@@ -181,27 +189,33 @@ export function admit(
     const used = state?.live ?? 0;
     if (!state) newKeys++;
     if (used === 0) idleKeys++;
-    const onKey = judge({
-      limit: limits.maxPendingPerMailbox,
-      mine,
-      need: n,
-      used,
-      usedAfter: used + n,
-      holders: clients.onKey(key),
-      claims: claims.onKey(key),
-    });
+    const onKey = judge(
+      {
+        limit: limits.maxPendingPerMailbox,
+        mine,
+        need: n,
+        used,
+        usedAfter: used + n,
+        holders: clients.onKey(key),
+        claims: claims.onKey(key),
+      },
+      roomOn(state ? [state] : []),
+    );
     if (onKey === 'full' && state) full.push(state);
   }
   const mailboxFull = found.has('full');
-  const total = judge({
-    limit: limits.maxPendingTotal,
-    mine: client.live,
-    need: rows,
-    used: keys.live,
-    usedAfter: keys.live + rows,
-    holders: clients.total,
-    claims: claims.total,
-  });
+  const total = judge(
+    {
+      limit: limits.maxPendingTotal,
+      mine: client.live,
+      need: rows,
+      used: keys.live,
+      usedAfter: keys.live + rows,
+      holders: clients.total,
+      claims: claims.total,
+    },
+    roomOn(keys.values()),
+  );
   const onMailboxes: OnLimit = {
     limit: limits.maxMailboxes,
     mine: client.perKey.size,
@@ -212,7 +226,8 @@ export function admit(
     claims: claims.mailboxes,
   };
   // Keys in flight take no mailbox: never refused by the limit, only by the share.
-  let mailboxes = idleKeys > 0 ? judge(onMailboxes) : standing(onMailboxes, place, now);
+  const firstDrained = () => drainSeconds(keys.values(), batching, 'first');
+  let mailboxes = idleKeys > 0 ? judge(onMailboxes, firstDrained) : standing(onMailboxes, place, now);
   if (mailboxes !== 'over_share' && idleKeys === 0) mailboxes = 'fits';
   let reason: RefusalReason | undefined;
   if (found.has('over_share') || mailboxes === 'over_share') reason = 'client_share';
@@ -224,9 +239,15 @@ export function admit(
   else if (keys.size + newKeys > limits.maxMailboxes)
     keys.retireIdle(Infinity, keys.size + newKeys - limits.maxMailboxes, rowsPerKey);
   if (!reason) return undefined;
-  // Queued: capacity is expected when the claims ahead are served or lapse.
-  if (reason === 'claims_queued')
-    return {reason, retryAfterSeconds: Math.max(1, Math.ceil((queuedUntil - now) / 1000))};
+  // Queued: back when the claims ahead are due back and what they and it need has freed, at the
+  // latest when they lapse. Not "when the last claim ahead lapses": each claim would then wait for
+  // the grace of the one before it, a second more each (50 clients asking for 4 agents beside a
+  // flood waited up to 50 s).
+  if (reason === 'claims_queued') {
+    const back = Math.ceil((queuedUntil - claimGraceMs - now) / 1000);
+    const lapse = Math.ceil((queuedUntil - now) / 1000);
+    return {reason, retryAfterSeconds: Math.max(1, Math.min(lapse, Math.max(back, queuedFrees)))};
+  }
   // Above its share: until its own keys drain. Otherwise until what it needs frees: room on the
   // full mailbox or in the total (the next rounds of batches), or the first mailbox to drain.
   if (reason === 'client_share') {
