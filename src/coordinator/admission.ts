@@ -17,8 +17,9 @@
 //     Within it, it is refused with the limit's reason (`mailbox_full`, `pending_full`,
 //     `too_many_mailboxes`) only when what is held and its request exceed the limit; when what it
 //     lacks is the capacity freed for the claims ahead of it (those that would hold less, or as
-//     much and asked first), with `claims_queued` and a Retry-After until they lapse. Either way
-//     it leaves a claim that keeps its place;
+//     much and asked first), with `claims_queued` and a Retry-After until they are due back and
+//     room for them and it has freed (at the latest, until they lapse). Either way it leaves a
+//     claim that keeps its place;
 //   - so the capacity freed as admitted agents finish (admission cannot evict them) goes to the
 //     clients that claimed it, smallest first, in about one backend call, instead of going back
 //     to whoever fills fastest.
@@ -37,11 +38,13 @@
 // it needs is free beyond every claim.
 
 import type {BatchingOptions} from '../config.ts';
-import type {ClaimsOn, ClaimTable} from './claims.ts';
+import type {ClaimTable} from './claims.ts';
 import type {ClientState, ClientTable} from './clients.ts';
 import type {Demands} from './demands.ts';
 import {drainSeconds} from './keys.ts';
 import type {KeyState, KeyTable} from './keys.ts';
+import {standing} from './standing.ts';
+import type {OnLimit, Standing} from './standing.ts';
 
 export type RefusalReason =
   | 'client_share'
@@ -95,49 +98,6 @@ const claimGraceMs = 1000;
 /** Until when a refusal's claim holds (epoch ms), or undefined when it leaves none (claims.ts). */
 export function claimUntil(refusal: Refusal, now: number): number | undefined {
   return claimedOn.has(refusal.reason) ? now + refusal.retryAfterSeconds * 1000 + claimGraceMs : undefined;
-}
-
-/** Where a request stands on one limit (see `standing`). */
-export type Standing = 'fits' | 'full' | 'queued' | 'over_share';
-
-/**
- * One limit as a request sees it: what the client holds of it (`mine`) and would take (`need`),
- * what all clients hold now (`used`) and would with the request (`usedAfter`), what the clients
- * holding some hold (the client included, if it does), and the claims on it.
- */
-export interface OnLimit {
-  readonly limit: number;
-  readonly mine: number;
-  readonly need: number;
-  readonly used: number;
-  readonly usedAfter: number;
-  readonly holders: Pick<Demands, 'sumMin'> | undefined;
-  readonly claims: ClaimsOn;
-}
-
-/**
- * Whether taking `need` more of a limit `fits` beside the claims, which stake only what was held
- * when they were made (claims.ts). If not: `over_share` for a client holding some of it that
- * would then hold more than its max-min fair part (more than one); else `full` if what is held
- * and the request exceed the limit, or `queued` if what it lacks is the capacity freed since the
- * claims ahead of it were made (theirs until they come back or lapse).
- *
- * @param place the client's place in line (its last claim's), Infinity if it has none
- */
-export function standing(on: OnLimit, place: number, now: number): Standing {
-  const {limit, mine, need, used, usedAfter, holders, claims} = on;
-  const all = claims.queue(Infinity, Infinity, now);
-  if (usedAfter + Math.min(all.wants, all.heldThen) <= limit) return 'fits';
-  const level = mine + need;
-  // At least 1: with more clients than the limit, each may still hold one.
-  if (mine > 0 && level > 1) {
-    const others = (holders?.sumMin(level) ?? 0) - mine + claims.sumMin(level);
-    // Nobody else holding or waiting: the limit is full, no share binds.
-    if (others > 0 && others + level > limit) return 'over_share';
-  }
-  if (usedAfter > limit) return 'full';
-  const ahead = claims.queue(level, place, now);
-  return usedAfter + Math.min(ahead.wants, Math.max(0, ahead.heldThen - used)) <= limit ? 'fits' : 'queued';
 }
 
 /**
