@@ -13,7 +13,8 @@ import {cleanup, clusterKey, startNats} from './helpers/cluster.ts';
 /** Starts src/main.ts with `env`; its exit code and everything it wrote. */
 async function failedStart(env: Record<string, string>): Promise<{code: number | null; output: string}> {
   const child = spawn(process.execPath, ['src/main.ts'], {
-    env: {PATH: process.env.PATH ?? '', ROLE: 'gateway', CLUSTER_KEY: clusterKey, ...env},
+    // Any free port: a gateway binds its port before it connects to NATS, and 8000 may be taken.
+    env: {PATH: process.env.PATH ?? '', ROLE: 'gateway', CLUSTER_KEY: clusterKey, PORT: '0', HOST: '127.0.0.1', ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
