@@ -13,6 +13,7 @@ import {describeRegistry} from '../registry.ts';
 import type {CostView, Registry} from '../registry.ts';
 import {bodyReader} from './body.ts';
 import {docsAsset, docsPage} from './docs.ts';
+import {EarlyRetries} from './early-retries.ts';
 import {front, minDrainBytes} from './front.ts';
 import type {RequestCounter, State} from './front.ts';
 import {gate} from './gate.ts';
@@ -72,6 +73,7 @@ export function createApp(deps: AppDeps): Koa<State> {
       config.maxBodyBytes,
     ),
     readBody: bodyReader(config.maxBodyBytes),
+    earlyRetries: new EarlyRetries(),
   });
   // One middleware level in front of everything: request id, error shaping and the log line,
   // and POST /predict answered right here, so that a request waiting seconds for its backend

@@ -7,12 +7,15 @@ import {PassThrough} from 'node:stream';
 import type {Context} from 'koa';
 import type {Config} from '../config.ts';
 import {refusalMessages} from '../coordinator/admission.ts';
+import {clientGroup} from '../coordinator/clients.ts';
+import type {Refusal} from '../coordinator/admission.ts';
 import type {Submitter, Ticket} from '../coordinator/api.ts';
 import {Errors} from '../errors.ts';
 import {giveUp, raceTimeout} from '../race-timeout.ts';
 import type {Registry} from '../registry.ts';
 import {answer, answerStreamed, outcomeLine, wantsStream} from './answer.ts';
 import {checkBodyBytes, keepRawChunks} from './body.ts';
+import type {EarlyRetries} from './early-retries.ts';
 import type {FrontContext} from './front.ts';
 import {notReadyWhy} from './gate.ts';
 import type {Readiness} from './gate.ts';
@@ -30,6 +33,8 @@ export interface PredictDeps {
   readonly gate: (ctx: Context) => void;
   /** Reads and parses the body (body.ts). */
   readonly readBody: (ctx: Context) => Promise<unknown>;
+  /** Holds the refusals of clients that came back before their Retry-After (early-retries.ts). */
+  readonly earlyRetries: EarlyRetries;
 }
 
 type PredictContext = FrontContext & {request: {body?: unknown; rawBody?: string}};
@@ -81,7 +86,19 @@ export function predict(deps: PredictDeps) {
     await deps.readBody(ctx);
     // Validated and submitted in a function of its own: once it returns, nothing here holds the
     // parsed body or its vectors while the backend works (only the ids are kept).
-    const {ids, ticket, stream} = submit(ctx, deps, arrived);
+    const submitted = submit(ctx, deps, arrived);
+    if ('refused' in submitted) {
+      // Answered when the client should have come back, if it came back early.
+      const {refused, deadline} = submitted;
+      const now = Date.now();
+      const client = clientGroup(ctx.state.client);
+      await deps.earlyRetries.hold(
+        deps.earlyRetries.refused(client, refused.retryAfterSeconds, now, deadline),
+        ctx.res,
+      );
+      throw Errors.overloaded(refusalMessages[refused.reason], refused.retryAfterSeconds);
+    }
+    const {ids, ticket, stream} = submitted;
     // The client going away withdraws its agents that are still waiting in a mailbox.
     (ctx.res as AnsweredResponse)[ticketKey] = ticket;
     ctx.res.on('close', withdrawIfUnanswered);
@@ -103,7 +120,7 @@ function submit(
   ctx: PredictContext,
   deps: PredictDeps,
   arrived: number,
-): {ids: string[]; ticket: Ticket; stream: PassThrough | undefined} {
+): {ids: string[]; ticket: Ticket; stream: PassThrough | undefined} | {refused: Refusal; deadline: number} {
   const {coordinator, schemas, config, registry} = deps;
   checkBodyBytes(ctx);
   const parsed = parsePredictRequest(ctx.request.body, schemas, config, registry());
@@ -124,10 +141,7 @@ function submit(
     // DESIGN §9: one line per agent as soon as its outcome is known.
     onOutcome: stream && ((i, outcome) => stream.write(outcomeLine(ids[i], outcome))),
   });
-  if (!admission.admitted) {
-    const {reason, retryAfterSeconds} = admission.refusal;
-    throw Errors.overloaded(refusalMessages[reason], retryAfterSeconds);
-  }
+  if (!admission.admitted) return {refused: admission.refusal, deadline: arrived + timeoutMs};
   return {ids, ticket: admission.ticket, stream};
 }
 
