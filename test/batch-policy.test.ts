@@ -1,4 +1,6 @@
 import test from 'ava';
+import {setFlagsFromString} from 'node:v8';
+import {runInNewContext} from 'node:vm';
 import {BatchQueue} from '../workers/batch-policy.ts';
 
 const options = (o: Partial<{maxBatchSize: number; maxWaitMs: number; maxConcurrentBatches: number}> = {}) => ({
@@ -253,4 +255,32 @@ test('any mix of pushes, cuts and removals: every row comes out exactly once, ea
       [...ids.filter((x) => x % 7 !== 0)].sort((a, b) => a - b),
     );
   t.is(new Set([...out.values()].flat()).size, pushed, 'no row twice');
+});
+
+test('due groups of different lengths take turns: a backlog of one length does not hold back a row of another until it drains', (t) => {
+  const q = new BatchQueue<string>(options({maxBatchSize: 2, maxConcurrentBatches: 1}));
+  for (let i = 0; i < 10; i++) q.push(`L4.${i}`, 4, 0, 1);
+  q.push('L8', 8, 1, 2);
+  t.deepEqual(q.cut(0, 0)[0].items, ['L4.0', 'L4.1']);
+  t.deepEqual(q.cut(21, 0)[0].items, ['L8'], 'once due, the other length is next, not after the backlog');
+  t.deepEqual(q.cut(21, 0)[0].items, ['L4.2', 'L4.3']);
+});
+
+test('rows that left in a batch are let go while an older row still waits: the queue holds what waits, not what passed through', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // One client's backlog is served a row per round while new clients' rows pass its oldest row.
+  const q = new BatchQueue<{data: Float64Array}>(options({maxBatchSize: 8, maxConcurrentBatches: 1}));
+  for (let i = 0; i < 500; i++) q.push({data: new Float64Array(1024)}, 16, 0, 1);
+  const passed: WeakRef<object>[] = [];
+  for (let round = 1; round <= 400; round++) {
+    for (let c = 0; c < 7; c++) q.push({data: new Float64Array(1024)}, 16, round, 1000 + round * 8 + c);
+    for (const batch of q.cut(round, 0)) for (const item of batch.items) passed.push(new WeakRef(item));
+  }
+  t.true(q.size > 0 && q.size < 500, `${q.size} of the backlog still waits`);
+  gc();
+  await new Promise((r) => setImmediate(r));
+  gc();
+  const kept = passed.filter((ref) => ref.deref() !== undefined).length;
+  t.true(kept < 64, `${kept} of ${passed.length} rows that left are still held`);
 });

@@ -137,3 +137,16 @@ test('under an SLO the actor cuts a batch the size the fitted cost allows; rows 
   // The 30 left have waited 21 ms: none can make the SLO whatever the size, so all go together (catch-up).
   t.deepEqual(backend.sizes, [20, 30]);
 });
+
+test('under an SLO a batch sized for the oldest row’s wait starts with that row, whatever the clients’ turns', (t) => {
+  // Client 1's second row is the oldest once its first left; clients 2-4 came after it. In turn
+  // order the next batch would start with client 2, and the oldest row wait past its SLO.
+  const queue = new BatchQueue<string>({maxBatchSize: 3, maxWaitMs: 1000, maxConcurrentBatches: 0, slo});
+  queue.push('1a', 1, 0, 1);
+  queue.push('1b', 1, 0, 1);
+  for (const c of [2, 3, 4, 5]) queue.push(`${c}`, 1, 1, c);
+  const [first, second] = queue.cut(1, 0);
+  t.deepEqual(first.items, ['1a', '2', '3']);
+  t.is(second.items[0], '1b', 'the oldest row left goes first');
+  t.deepEqual(new Set(second.items), new Set(['1b', '4', '5']));
+});

@@ -4,12 +4,14 @@
 // Rows wait per vector length (a batch has one length). A group is due when it holds
 // `maxBatchSize` rows, when its oldest row has waited `maxWaitMs`, or when the mailbox is
 // draining (shutdown); its batch is then filled from the clients of its rows in turn, a row
-// each, not in arrival order: one client's backlog delays another's rows by one row per round. Due groups are cut oldest-first while fewer than `maxConcurrentBatches`
-// calls are in flight (0 = unlimited); a held backlog is therefore cut as soon as a slot frees.
+// each, not in arrival order: one client's backlog delays another's rows by one row per round.
+// Due groups are cut while fewer than `maxConcurrentBatches` calls are in flight (0 = unlimited),
+// so a held backlog is cut as soon as a slot frees; they take turns, the one served longest ago
+// first (then the one with the oldest row), so a backlog of one length does not hold back another.
 //
 // With a latency SLO (a model's `latency_slo_ms`, DESIGN §11) a group is also due once waiting any
 // longer would make its oldest row miss the SLO, and a batch takes no more rows than the SLO
-// allows (workers/slo-cut.ts). An in-thread model (onnx) is work-conserving with this same queue:
+// allows (workers/slo-cut.ts), the oldest row first, then the clients in turn. An in-thread model (onnx) is work-conserving with this same queue:
 // maxWaitMs 0 and one call at a time, so an idle runtime starts at once with what is waiting and
 // a busy one gathers rows that the next batch takes, up to maxBatchSize.
 
@@ -61,15 +63,25 @@ class Fifo<T> {
     return item;
   }
 
+  /** Keeps only the items that pass `keep`, in order. */
+  retain(keep: (item: T) => boolean): void {
+    this.#items = this.#items.slice(this.#head).filter(keep);
+    this.#head = 0;
+  }
+
   *[Symbol.iterator](): IterableIterator<T> {
     for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i];
   }
 }
 
-/** A waiting row; `taken` once it left in a batch or was removed (queues drop such entries lazily). */
+/**
+ * A waiting row; `taken` once it left in a batch or was removed. Queues drop such entries lazily,
+ * so a taken entry lets go of its item at once (a row's vector is a view into its whole dispatch).
+ */
 interface Entry<T> {
-  readonly item: T;
+  item: T | undefined;
   readonly arrival: number;
+  readonly client: number;
   taken: boolean;
 }
 
@@ -91,9 +103,11 @@ class Group<T> {
   /** The clients with rows, in turn order: the next row of a batch comes from the front one. */
   readonly #turns = new Fifo<Lane<T>>();
   size = 0;
+  /** When a batch was last cut from this group (BatchQueue's count of cuts; 0: never). */
+  servedAt = 0;
 
   push(item: T, arrival: number, client: number): void {
-    const entry: Entry<T> = {item, arrival, taken: false};
+    const entry: Entry<T> = {item, arrival, client, taken: false};
     this.#order.push(entry);
     let lane = this.#lanes.get(client);
     if (!lane) {
@@ -111,32 +125,59 @@ class Group<T> {
     return this.#order.peek().arrival;
   }
 
-  /** Up to n rows, one from each client in turn; the next batch goes on from the next client. */
-  take(n: number): T[] {
+  /**
+   * Up to n rows, one from each client in turn; the next batch goes on from the next client. With
+   * `oldestFirst` (a latency SLO, sized for the oldest row's wait) the oldest row goes first.
+   */
+  take(n: number, oldestFirst = false): T[] {
     const out: T[] = [];
+    if (oldestFirst && n > 0 && this.size > 0) {
+      this.oldest();
+      const head = this.#order.peek();
+      out.push(take(head));
+      this.size--;
+      // That was its client's turn, if its turn was next.
+      if (this.#turns.peek().client === head.client) this.#turns.push(this.#turns.shift());
+    }
     while (out.length < n && this.size > 0) {
       const lane = this.#turns.shift();
       const entry = untaken(lane.entries);
       if (entry) {
-        entry.taken = true;
-        out.push(entry.item);
+        out.push(take(entry));
         this.size--;
       }
       if (lane.entries.length > 0) this.#turns.push(lane);
       else this.#lanes.delete(lane.client);
     }
+    this.#compact();
     return out;
+  }
+
+  /**
+   * Rows taken out of turn stay in the arrival order until the oldest row before them leaves:
+   * past twice the rows waiting, the order keeps only those (each lane is compacted as it turns).
+   */
+  #compact(): void {
+    if (this.#order.length > 2 * this.size + 64) this.#order.retain((entry) => !entry.taken);
   }
 
   /** Takes out every waiting row that matches, in arrival order. */
   remove(match: (item: T) => boolean, into: T[]): void {
     for (const entry of this.#order) {
-      if (entry.taken || !match(entry.item)) continue;
-      entry.taken = true;
-      into.push(entry.item);
+      if (entry.taken || !match(entry.item as T)) continue;
+      into.push(take(entry));
       this.size--;
     }
+    this.#compact();
   }
+}
+
+/** Marks the entry taken and hands over its item. */
+function take<T>(entry: Entry<T>): T {
+  const item = entry.item as T;
+  entry.taken = true;
+  entry.item = undefined;
+  return item;
 }
 
 /** The lane's next row not yet taken, if any (taken rows before it are dropped). */
@@ -148,10 +189,21 @@ function untaken<T>(entries: Fifo<Entry<T>>): Entry<T> | undefined {
   return undefined;
 }
 
+/**
+ * Among due groups, the one served longest ago goes first, then the one whose oldest row is
+ * oldest: a backlog of one vector length, always due, does not keep a due group of another
+ * length waiting until it has drained.
+ */
+function servedBefore<T>(a: Group<T>, b: Group<T>): boolean {
+  return a.servedAt !== b.servedAt ? a.servedAt < b.servedAt : a.oldest() < b.oldest();
+}
+
 export class BatchQueue<T> {
   #options: QueueOptions;
   readonly #groups = new Map<number, Group<T>>();
   #size = 0;
+  /** Batches cut so far: due groups take turns, the one served longest ago first. */
+  #cuts = 0;
 
   constructor(options: QueueOptions) {
     this.#options = options;
@@ -196,14 +248,15 @@ export class BatchQueue<T> {
         const group = entry[1];
         if (group.size === 0) continue;
         const due = drain || group.size >= maxBatchSize || now >= this.#dueAt(group);
-        if (due && (!best || group.oldest() < best[1].oldest())) best = entry;
+        if (due && (!best || servedBefore(group, best[1]))) best = entry;
       }
       if (!best) break;
       const [length, group] = best;
+      group.servedAt = ++this.#cuts;
       const rows = slo
         ? sloBatchSize(slo, now - group.oldest(), group.size, maxBatchSize)
         : Math.min(group.size, maxBatchSize);
-      const items = group.take(rows);
+      const items = group.take(rows, slo !== undefined);
       this.#size -= items.length;
       if (group.size === 0) this.#groups.delete(length);
       out.push({vectorLength: length, items});

@@ -25,8 +25,8 @@
 import {columnsOf, dispatchProblem, header, resultsProblem} from './frame-schema.ts';
 import type {DispatchMessage, ThreadMessage, ResultsMessage} from './messages.ts';
 
-/** 3: frames carry an envelope and a signature (2: neither). */
-export const wireVersion = 3;
+/** 4: each dispatch part carries its client's number; 3: frames carry an envelope and a signature (2: neither). */
+export const wireVersion = 4;
 const magic = 0xab;
 const headerStart = 8;
 /** The signature's bytes at the end of every frame. */
