@@ -5,12 +5,14 @@ import test from 'ava';
 import http from 'node:http';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {connect} from '@nats-io/transport-node';
+import {wireVersion} from '../src/protocol/codec.ts';
 import {bias, predictRow} from '../src/simulator/formula.ts';
 import {cleanup, startActors, startGateway, startNats} from './helpers/cluster.ts';
 import type {Proc} from './helpers/cluster.ts';
 import {parsePrometheus, total} from './helpers/prom-text.ts';
 import {needPart} from './helpers/parts.ts';
 import {post} from './helpers/service.ts';
+import {metric, until} from './helpers/until.ts';
 
 // Without nats-server every test here fails with one line saying how to install it.
 test.beforeEach((t) => void needPart(t, 'nats-server'));
@@ -205,13 +207,16 @@ test.serial(
     frame[1] = 99;
     for (let i = 0; i < 5; i++) nc.publish('agent-batcher.members.h', frame);
     await nc.flush();
-    await sleep(300);
-    const refusals = gateway
-      .output()
-      .split('\n')
-      .filter((l) => l.includes('refused a cluster frame'));
+    const refusalLines = () =>
+      gateway
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('refused a cluster frame'));
+    // The five are counted: wait for the metric, then the log holds every line it will.
+    await until(async () => (await metric(gateway.url, 'agent_batcher_cluster_refused_total')) >= 5);
+    const refusals = refusalLines();
     t.is(refusals.length, 1, 'logged once, the others counted');
-    t.regex(refusals[0], /"reason":"other_version".*protocol version 99, expected 3/);
+    t.regex(refusals[0], new RegExp(`"reason":"other_version".*protocol version 99, expected ${wireVersion}`));
     const reply = await post(`${gateway.url}/predict`, {agents: {a: {vector: [2], model: 'm', agent_type: 't'}}});
     t.is(reply.body.results.a.prediction, predictRow(bias('m', 't'), [2]));
   },
