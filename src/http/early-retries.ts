@@ -1,39 +1,36 @@
-// Refusals to a client that came back before its Retry-After are answered when it should have
-// come back. An honest client never waits for this. A flood that ignores Retry-After (a new
-// request the moment its 503 arrives, on hundreds of kept-alive connections) is slowed to about
-// one request per Retry-After per connection, so its refusals no longer fill the event loop: on
-// a saturated loop Node (20 and later, libuv 1.46) accepts new connections only a few a second,
-// and a normal client's first request on a new connection waited 8 to 55 s behind such a flood
+// Refusals to a client that came back on the same connection before its Retry-After are answered
+// when it should have come back. A flood that ignores Retry-After (a new request the moment its
+// 503 arrives, on hundreds of kept-alive connections) is slowed to about one request per
+// Retry-After per connection, so its refusals no longer fill the event loop: on a saturated loop
+// Node (20 and later, libuv 1.46) accepts new connections only a few a second, and a normal
+// client's first request on a new connection waited 7 to 55 s behind such a flood
 // (bench/RESULTS.md, "Fair share").
 //
-// A client is the fair share's (src/coordinator/clients.ts, clientGroup). Bounded: the due times
-// of at most `maxClients` clients (the oldest forgotten first), at most `maxHeld` refusals held
-// at once (past it, one is answered at once), each for at most `maxHoldMs` and never past its
-// request's deadline; a client that leaves is not waited for.
+// Held only when both the connection and the client (the fair share's, clientGroup) are the ones
+// refused: honest clients behind one address (a NAT) or sharing an API key each have their own
+// connections and are never held for each other; clients of one proxy share its connections, and
+// are held for each other only when they also share a client (no API keys). Bounded: the due time
+// lives with its connection (a WeakMap), at most `maxHeld` refusals are held at once (past it,
+// one is answered at once), each for at most `maxHoldMs` and never past its request's deadline;
+// a client that leaves is not waited for.
 
 import type {ServerResponse} from 'node:http';
 
 export interface EarlyRetryLimits {
-  readonly maxClients: number;
   readonly maxHeld: number;
   readonly maxHoldMs: number;
 }
 
-export const defaultEarlyRetryLimits: EarlyRetryLimits = {maxClients: 10_000, maxHeld: 10_000, maxHoldMs: 10_000};
+export const defaultEarlyRetryLimits: EarlyRetryLimits = {maxHeld: 10_000, maxHoldMs: 10_000};
 
 export class EarlyRetries {
-  /** client -> when it may come back (epoch ms), oldest entry first. */
-  readonly #dueAt = new Map<string, number>();
+  /** connection -> the client last refused on it, and when it may come back (epoch ms). */
+  readonly #dueAt = new WeakMap<object, {readonly client: string; readonly at: number}>();
   readonly #limits: EarlyRetryLimits;
   #held = 0;
 
   constructor(limits: EarlyRetryLimits = defaultEarlyRetryLimits) {
     this.#limits = limits;
-  }
-
-  /** Clients whose due time is kept. */
-  get clients(): number {
-    return this.#dueAt.size;
   }
 
   /** Refusals held now. */
@@ -42,20 +39,14 @@ export class EarlyRetries {
   }
 
   /**
-   * A refusal of `client` at `now`, telling it to come back in `retryAfterSeconds`: how long to
-   * hold it (ms, 0: answer now), which is until the client's earlier refusal told it to come back.
+   * A refusal of `client` on `connection` at `now`, telling it to come back in `retryAfterSeconds`:
+   * how long to hold it (ms, 0: answer now), which is until the same client's earlier refusal on
+   * the same connection told it to come back.
    */
-  refused(client: string, retryAfterSeconds: number, now: number, deadline: number): number {
-    const due = this.#dueAt.get(client);
-    this.#dueAt.delete(client);
-    this.#dueAt.set(client, Math.max(due ?? 0, now + retryAfterSeconds * 1000));
-    if (this.#dueAt.size > this.#limits.maxClients) {
-      for (const [oldest, at] of this.#dueAt) {
-        if (this.#dueAt.size <= this.#limits.maxClients && at > now) break;
-        this.#dueAt.delete(oldest);
-        if (this.#dueAt.size <= this.#limits.maxClients / 2) break;
-      }
-    }
+  refused(connection: object, client: string, retryAfterSeconds: number, now: number, deadline: number): number {
+    const last = this.#dueAt.get(connection);
+    const due = last?.client === client ? last.at : undefined;
+    this.#dueAt.set(connection, {client, at: Math.max(due ?? 0, now + retryAfterSeconds * 1000)});
     if (due === undefined || due <= now || this.#held >= this.#limits.maxHeld) return 0;
     return Math.max(0, Math.min(due - now, deadline - now, this.#limits.maxHoldMs));
   }

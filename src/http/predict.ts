@@ -88,14 +88,12 @@ export function predict(deps: PredictDeps) {
     // parsed body or its vectors while the backend works (only the ids are kept).
     const submitted = submit(ctx, deps, arrived);
     if ('refused' in submitted) {
-      // Answered when the client should have come back, if it came back early.
+      // Answered when the client should have come back, if it came back early on this connection.
       const {refused, deadline} = submitted;
       const now = Date.now();
       const client = clientGroup(ctx.state.client);
-      await deps.earlyRetries.hold(
-        deps.earlyRetries.refused(client, refused.retryAfterSeconds, now, deadline),
-        ctx.res,
-      );
+      const holdMs = deps.earlyRetries.refused(ctx.req.socket, client, refused.retryAfterSeconds, now, deadline);
+      await deps.earlyRetries.hold(holdMs, ctx.res);
       throw Errors.overloaded(refusalMessages[refused.reason], refused.retryAfterSeconds);
     }
     const {ids, ticket, stream} = submitted;
