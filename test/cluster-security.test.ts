@@ -14,7 +14,7 @@ import {replayLimits} from '../src/cluster/replay.ts';
 import {FrameSigner, signFrame} from '../src/cluster/signing.ts';
 import {decode, encode} from '../src/protocol/codec.ts';
 import type {Frame, WireMessage} from '../src/protocol/codec.ts';
-import {forEachPart, forEachResult} from '../src/protocol/messages.ts';
+import {forEachPart, forEachResult, partStride} from '../src/protocol/messages.ts';
 import {DispatchBuffer, ResultsBuffer} from '../src/protocol/outbox.ts';
 import {cleanup, clusterKey, startActors, startGateway, startLockedNats, startNats} from './helpers/cluster.ts';
 import type {Proc} from './helpers/cluster.ts';
@@ -131,7 +131,7 @@ test.serial(
         // Every part just dispatched gets a forged prediction, published before the real one can come.
         const buffer = new ResultsBuffer();
         forEachPart(frame, (partId) => buffer.prediction(partId, 12345, {id: 'b-forged', size: 1}));
-        forgedParts += frame.parts.length / 4;
+        forgedParts += frame.parts.length / partStride;
         const message: WireMessage = {...buffer.take()!, thread: Number(thread)};
         const inbox = `agent-batcher.gateway.${from}.${frame.boot}.${to}`;
         spy.publish(inbox, encode(message, {sender: to, boot, seq: 1e6, ts: Date.now()}));

@@ -98,15 +98,23 @@ export interface Gateway extends Proc {
 }
 
 export async function startGateway(nats: string, env: Record<string, string> = {}): Promise<Gateway> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    env: {...process.env, ...base, ROLE: 'gateway', NATS_URL: nats, PORT: String(port), ...env},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const proc = track(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilUp(`${url}/readyz`, {child, describe: proc.output});
-  return {...proc, url};
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['src/main.ts'], {
+      env: {...process.env, ...base, ROLE: 'gateway', NATS_URL: nats, PORT: String(port), ...env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const proc = track(child);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitUntilUp(`${url}/readyz`, {child, describe: proc.output});
+      return {...proc, url};
+    } catch (error) {
+      // The free port was taken by another test's process between freePort and the bind: another one.
+      if (attempt < 3 && /already in use/.test(String(error))) continue;
+      throw error;
+    }
+  }
 }
 
 /** TLS files made for one test: a CA, the server's certificate (127.0.0.1) and one client certificate, all signed by the CA. */
