@@ -2,6 +2,7 @@
 // with scripts/nats/cluster.conf, TLS certificates made with openssl into a temporary folder),
 // and the service's processes started in their cluster roles, each stopped by its PID.
 
+import test from 'ava';
 import {execFileSync, spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
@@ -23,7 +24,18 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * Every process a helper started and that has not exited: killed after the file's last test, so
+ * that a test failing between two starts (before its cleanup is registered) leaves none behind.
+ */
+const running = new Set<ChildProcess>();
+test.after.always('kill what the cluster helpers started', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function track(child: ChildProcess): Proc {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout?.on('data', (c) => (output += c));
   child.stderr?.on('data', (c) => (output += c));
