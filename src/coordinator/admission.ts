@@ -129,18 +129,26 @@ export function admit(
   let queuedUntil = 0;
   /** Seconds until what the claims ahead and the request need has freed, on the limits it waits on. */
   let queuedFrees = 0;
-  /** `frees(n)`: seconds until n more of the limit is free (keys.ts, drainSeconds). */
-  const judge = (on: OnLimit, frees: (n: number) => number): Standing => {
+  /**
+   * `frees`: what frees the limit (keys.ts, drainSeconds): room on one key (a KeyState, or
+   * undefined for a new key), room on any key ('room'), or the first key to drain ('first').
+   * Worked out only when the request is queued: no closure or array per request.
+   */
+  const judge = (on: OnLimit, frees: KeyState | undefined | 'room' | 'first'): Standing => {
     const result = standing(on, place, now);
     found.add(result);
     if (result === 'queued') {
       const ahead = on.claims.queue(on.mine + on.need, place, now);
       queuedUntil = Math.max(queuedUntil, ahead.until);
-      queuedFrees = Math.max(queuedFrees, frees(ahead.wants + on.need));
+      const n = ahead.wants + on.need;
+      const seconds =
+        frees === 'first'
+          ? drainSeconds(keys.values(), batching, 'first')
+          : drainSeconds(frees === 'room' ? keys.values() : frees ? [frees] : [], batching, 'room', n);
+      queuedFrees = Math.max(queuedFrees, seconds);
     }
     return result;
   };
-  const roomOn = (states: Iterable<KeyState>) => (n: number) => drainSeconds(states, batching, 'room', n);
   for (const [key, n] of rowsPerKey) {
     rows += n;
     const mine = client.perKey.get(key) ?? 0;
@@ -159,7 +167,7 @@ export function admit(
         holders: clients.onKey(key),
         claims: claims.onKey(key),
       },
-      roomOn(state ? [state] : []),
+      state,
     );
     if (onKey === 'full' && state) full.push(state);
   }
@@ -174,7 +182,7 @@ export function admit(
       holders: clients.total,
       claims: claims.total,
     },
-    roomOn(keys.values()),
+    'room',
   );
   const onMailboxes: OnLimit = {
     limit: limits.maxMailboxes,
@@ -186,8 +194,7 @@ export function admit(
     claims: claims.mailboxes,
   };
   // Keys in flight take no mailbox: never refused by the limit, only by the share.
-  const firstDrained = () => drainSeconds(keys.values(), batching, 'first');
-  let mailboxes = idleKeys > 0 ? judge(onMailboxes, firstDrained) : standing(onMailboxes, place, now);
+  let mailboxes = idleKeys > 0 ? judge(onMailboxes, 'first') : standing(onMailboxes, place, now);
   if (mailboxes !== 'over_share' && idleKeys === 0) mailboxes = 'fits';
   let reason: RefusalReason | undefined;
   if (found.has('over_share') || mailboxes === 'over_share') reason = 'client_share';
